@@ -1,0 +1,103 @@
+//! How results reach the user: aligned, coloured text on a terminal, plain
+//! text when piped, JSON with `--json`, nothing but errors with `--quiet`.
+
+use migrate::template::Template;
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// The output settings of one run.
+pub struct Output {
+    json: bool,
+    quiet: bool,
+    color: bool,
+}
+
+impl Output {
+    /// Settings from the flags and whether stdout is a terminal (`NO_COLOR` honoured).
+    pub fn new(json: bool, quiet: bool) -> Self {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Output { json, quiet, color }
+    }
+
+    /// Whether results should be printed as JSON.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// `text` in bold, on a terminal.
+    pub fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    /// `text` dimmed, on a terminal.
+    pub fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    /// Prints human text to stdout unless `--quiet`.
+    pub fn text(&self, text: &str) {
+        if !self.quiet {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`migrate inspect | head`) is not an error worth reporting.
+            let _ = stdout.write_all(text.as_bytes());
+        }
+    }
+
+    /// Prints `value` as pretty JSON to stdout (even with `--quiet`: it was asked for).
+    pub fn print_json<T: Serialize>(&self, value: &T) {
+        let text = serde_json::to_string_pretty(value).expect("result types serialise to JSON");
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+
+    /// Prints an error (and a hint) to stderr, as one line each.
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let label = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{label}: {message}");
+        if let Some(hint) = hint {
+            let _ = writeln!(stderr, "hint: {hint}");
+        }
+    }
+
+    /// Reports what `init` created.
+    pub fn created(&self, dir: &Path, template: &str, paths: &[PathBuf]) {
+        if self.json {
+            #[derive(Serialize)]
+            struct Created<'a> {
+                template: &'a str,
+                created: &'a [PathBuf],
+            }
+            return self.print_json(&Created { template, created: paths });
+        }
+        let mut text = String::new();
+        for path in paths {
+            text.push_str(&format!("  created {}\n", path.display()));
+        }
+        text.push_str(&format!(
+            "Initialised {} from template `{template}`. Edit migrate.toml, declare models, then run\n  migrate revision --autogenerate -m \"first\"\n",
+            dir.display()
+        ));
+        self.text(&text);
+    }
+
+    /// Lists the templates.
+    pub fn templates(&self, templates: &[Template]) {
+        if self.json {
+            return self.print_json(&templates);
+        }
+        let width = templates.iter().map(|t| t.name.len()).max().unwrap_or(0);
+        let mut text = String::from("Available templates:\n\n");
+        for t in templates {
+            let name = format!("{:width$}", t.name);
+            text.push_str(&format!("  {}  {}\n", self.bold(&name), t.description.trim()));
+        }
+        text.push_str("\nUse one with: migrate init --template NAME [DIRECTORY]\n");
+        self.text(&text);
+    }
+}

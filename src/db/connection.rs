@@ -1,0 +1,114 @@
+//! One connection type over diesel's three backends.
+
+use super::{Backend, DatabaseUrl, DbError};
+use diesel::QueryableByName;
+use diesel::connection::{Connection as _, InstrumentationEvent, SimpleConnection};
+use diesel::mysql::{Mysql, MysqlConnection};
+use diesel::pg::{Pg, PgConnection};
+use diesel::query_builder::SqlQuery;
+use diesel::query_dsl::RunQueryDsl;
+use diesel::sqlite::{Sqlite, SqliteConnection};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How a command intends to use the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Inspect only: a missing SQLite file is an error rather than created.
+    ReadOnly,
+    /// Create the SQLite file if needed.
+    ReadWrite,
+}
+
+enum Inner {
+    Postgres(PgConnection),
+    Mysql(MysqlConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// An open connection to one of the backends. Counts the statements it sends,
+/// so that tests and benchmarks can hold reflection to a constant number.
+pub struct Connection {
+    inner: Inner,
+    url: DatabaseUrl,
+    statements: Arc<AtomicUsize>,
+}
+
+impl Connection {
+    /// Connects to `url`.
+    pub fn open(url: &DatabaseUrl, mode: OpenMode) -> Result<Self, DbError> {
+        let driver_url = url.driver_url();
+        let connect_error = |e: diesel::ConnectionError| DbError::Connect {
+            url: url.to_string(),
+            message: url.scrub(e.to_string().trim()),
+        };
+        let inner = match url.backend() {
+            Backend::Postgres => Inner::Postgres(PgConnection::establish(&driver_url).map_err(connect_error)?),
+            Backend::Mysql => Inner::Mysql(MysqlConnection::establish(&driver_url).map_err(connect_error)?),
+            Backend::Sqlite => {
+                let path = url.sqlite_path().expect("an sqlite URL always has a path");
+                if mode == OpenMode::ReadOnly && path != ":memory:" && !Path::new(path).exists() {
+                    return Err(DbError::MissingSqliteFile { path: path.to_string() });
+                }
+                Inner::Sqlite(SqliteConnection::establish(path).map_err(connect_error)?)
+            }
+        };
+        let mut conn = Connection { inner, url: url.clone(), statements: Arc::new(AtomicUsize::new(0)) };
+        let counter = Arc::clone(&conn.statements);
+        let count = move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { .. } = event {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        match &mut conn.inner {
+            Inner::Postgres(c) => c.set_instrumentation(count),
+            Inner::Mysql(c) => c.set_instrumentation(count),
+            Inner::Sqlite(c) => c.set_instrumentation(count),
+        }
+        Ok(conn)
+    }
+
+    /// The URL this connection was opened with.
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// The backend of this connection.
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    /// How many statements this connection has sent so far.
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Runs one or more statements that return no rows.
+    pub fn execute(&mut self, sql: &str) -> Result<(), DbError> {
+        let result = match &mut self.inner {
+            Inner::Postgres(c) => c.batch_execute(sql),
+            Inner::Mysql(c) => c.batch_execute(sql),
+            Inner::Sqlite(c) => c.batch_execute(sql),
+        };
+        result.map_err(|e| self.query_error(e, sql))
+    }
+
+    /// Runs a query and maps each row by column name into `T`.
+    pub fn load<T>(&mut self, sql: &str) -> Result<Vec<T>, DbError>
+    where
+        T: QueryableByName<Pg> + QueryableByName<Mysql> + QueryableByName<Sqlite> + 'static,
+    {
+        let query: SqlQuery = diesel::sql_query(sql);
+        let result = match &mut self.inner {
+            Inner::Postgres(c) => query.load::<T>(c),
+            Inner::Mysql(c) => query.load::<T>(c),
+            Inner::Sqlite(c) => query.load::<T>(c),
+        };
+        result.map_err(|e| self.query_error(e, sql))
+    }
+
+    fn query_error(&self, error: diesel::result::Error, sql: &str) -> DbError {
+        DbError::Query { message: self.url.scrub(error.to_string().trim()), sql: sql.to_string() }
+    }
+}

@@ -1,0 +1,405 @@
+//! MariaDB and MySQL: `information_schema` reflection in five bulk queries,
+//! column-level enums, `AUTO_INCREMENT`, inline comments.
+
+use super::{
+    Dialect, ReflectError, column_sql, common_type, create_index_sql, create_table_sql, parse_default, split_type,
+    sql_name_list, strip_outer_parens, typed_default, unquote_plain_identifiers, wrap_quoted,
+};
+use crate::db::Connection;
+use crate::schema::{
+    Check, Column, ColumnType, DefaultValue, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter, PrimaryKey,
+    Schema, Table, UniqueConstraint,
+};
+use std::collections::BTreeMap;
+
+/// The MariaDB/MySQL dialect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MysqlDialect;
+
+text_row!(TableRow { name, comment, version });
+text_row!(ColumnRow { table_name, name, column_type, nullable, default_sql, extra, comment });
+text_row!(IndexRow { table_name, name, non_unique, column_name });
+text_row!(ForeignKeyRow { table_name, name, column_name, referred_table, referred_column, on_delete, on_update });
+text_row!(CheckRow { table_name, name, clause });
+
+impl Dialect for MysqlDialect {
+    fn name(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn quote_identifier(&self, ident: &str) -> String {
+        wrap_quoted(ident, '`')
+    }
+
+    fn quote_string(&self, value: &str) -> String {
+        // Backslash is an escape character in MySQL string literals.
+        wrap_quoted(&value.replace('\\', "\\\\"), '\'')
+    }
+
+    fn render_type(&self, ty: &ColumnType) -> String {
+        match ty {
+            ColumnType::Integer => "int".into(),
+            ColumnType::Boolean => "tinyint(1)".into(),
+            ColumnType::Real => "float".into(),
+            ColumnType::Double => "double".into(),
+            ColumnType::Numeric { precision: None, .. } => "decimal".into(),
+            ColumnType::Numeric { precision: Some(p), scale } => format!("decimal({p},{})", scale.unwrap_or(0)),
+            ColumnType::Varchar { length } => format!("varchar({})", length.unwrap_or(255)),
+            ColumnType::Char { length } => format!("char({})", length.unwrap_or(1)),
+            ColumnType::Timestamp => "datetime".into(),
+            ColumnType::Timestamptz => "timestamp".into(),
+            ColumnType::Uuid => "char(36)".into(),
+            ColumnType::Binary => "longblob".into(),
+            ColumnType::Enum { values, .. } => {
+                let values: Vec<String> = values.iter().map(|v| self.quote_string(v)).collect();
+                format!("enum({})", values.join(","))
+            }
+            ColumnType::Raw { sql } => sql.clone(),
+            portable => portable.to_string(),
+        }
+    }
+
+    fn parse_type(&self, sql: &str) -> ColumnType {
+        let (base, args, tail) = split_type(sql);
+        let raw = || ColumnType::Raw { sql: sql.trim().into() };
+        if !tail.is_empty() {
+            return raw(); // `unsigned`, `zerofill`
+        }
+        if base == "enum" {
+            let inner = sql.trim().get(5..sql.trim().len() - 1).unwrap_or_default();
+            return ColumnType::Enum { name: String::new(), values: parse_enum_values(inner) };
+        }
+        let Some(args) = args else { return raw() };
+        let ty = match (base.as_str(), args.as_slice()) {
+            ("tinyint", [1]) | ("bool" | "boolean", []) => Some(ColumnType::Boolean),
+            ("smallint", [_]) => Some(ColumnType::Smallint),
+            ("int" | "integer", [_] | []) => Some(ColumnType::Integer),
+            ("bigint", [_]) => Some(ColumnType::Bigint),
+            ("float", []) => Some(ColumnType::Real),
+            ("double" | "double precision" | "real", []) => Some(ColumnType::Double),
+            ("decimal" | "numeric", []) => Some(ColumnType::Numeric { precision: Some(10), scale: Some(0) }),
+            ("datetime", []) => Some(ColumnType::Timestamp),
+            ("timestamp", []) => Some(ColumnType::Timestamptz),
+            ("longblob", []) => Some(ColumnType::Binary),
+            ("timestamptz" | "uuid", _) | ("varchar", []) => None,
+            (base, args) => common_type(base, args),
+        };
+        ty.unwrap_or_else(raw)
+    }
+
+    fn canonical_type(&self, ty: &ColumnType) -> ColumnType {
+        match ty {
+            // Enums have no name of their own here: reflection names them
+            // after their column.
+            ColumnType::Enum { .. } => ty.clone(),
+            other => self.parse_type(&self.render_type(other)),
+        }
+    }
+
+    fn render_default(&self, default: &DefaultValue) -> String {
+        match default {
+            DefaultValue::String(s) => self.quote_string(s),
+            DefaultValue::Boolean(b) => u8::from(*b).to_string(),
+            DefaultValue::CurrentTimestamp => "CURRENT_TIMESTAMP".into(),
+            DefaultValue::CurrentDate => "(CURRENT_DATE)".into(),
+            DefaultValue::CurrentTime => "(CURRENT_TIME)".into(),
+            DefaultValue::Expression(e) => format!("({e})"),
+            DefaultValue::Number(n) => n.clone(),
+        }
+    }
+
+    fn create_table(&self, table: &Table) -> Vec<String> {
+        let columns = table
+            .columns
+            .iter()
+            .map(|c| {
+                // An explicit NULL, so that a `timestamp` column is nullable
+                // whatever `explicit_defaults_for_timestamp` says.
+                let mut sql = column_sql(self, c, &self.render_type(&c.ty), true);
+                if c.autoincrement {
+                    sql.push_str(" AUTO_INCREMENT");
+                }
+                if let Some(comment) = &c.comment {
+                    sql.push_str(&format!(" COMMENT {}", self.quote_string(comment)));
+                }
+                sql
+            })
+            .collect();
+        let mut create = create_table_sql(self, table, columns, false);
+        if let Some(comment) = &table.comment {
+            create.push_str(&format!(" COMMENT={}", self.quote_string(comment)));
+        }
+        let mut statements = vec![create];
+        statements.extend(table.indexes.iter().map(|i| self.create_index(&table.name, i)));
+        statements
+    }
+
+    fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
+        let table_rows: Vec<TableRow> = conn.load(
+            "SELECT TABLE_NAME AS name, TABLE_COMMENT AS comment, VERSION() AS version \
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'",
+        )?;
+        let mariadb = table_rows.first().and_then(|r| r.version.as_deref()).is_some_and(|v| v.contains("MariaDB"));
+        let mut tables: BTreeMap<String, Table> = table_rows
+            .into_iter()
+            .filter_map(|row| {
+                let name = row.name?;
+                filter.matches(&name).then(|| {
+                    let mut table = Table::new(name.clone());
+                    table.comment = row.comment.filter(|c| !c.is_empty());
+                    (name, table)
+                })
+            })
+            .collect();
+        if tables.is_empty() {
+            return Ok(Schema::default());
+        }
+        let names: Vec<String> = tables.keys().cloned().collect();
+        let scope = format!("TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ({})", sql_name_list(self, &names));
+
+        self.reflect_columns(conn, &scope, mariadb, &mut tables)?;
+        let foreign_key_names = self.reflect_foreign_keys(conn, &scope, &mut tables)?;
+        self.reflect_indexes(conn, &scope, &foreign_key_names, &mut tables)?;
+        self.reflect_checks(conn, &names, mariadb, &mut tables)?;
+
+        let mut schema = Schema { tables: tables.into_values().collect(), enums: Vec::new() };
+        schema.normalize();
+        Ok(schema)
+    }
+}
+
+impl MysqlDialect {
+    fn create_index(&self, table: &str, index: &Index) -> String {
+        // MySQL has no partial indexes and wants functional keys in two
+        // pairs of parentheses.
+        let keys = index.keys.iter().map(|key| match key {
+            IndexKey::Expression(expr) => IndexKey::Expression(format!("({expr})")),
+            column => column.clone(),
+        });
+        create_index_sql(self, table, &Index { keys: keys.collect(), predicate: None, ..index.clone() })
+    }
+
+    fn reflect_columns(
+        &self,
+        conn: &mut Connection,
+        scope: &str,
+        mariadb: bool,
+        tables: &mut BTreeMap<String, Table>,
+    ) -> Result<(), ReflectError> {
+        let rows: Vec<ColumnRow> = conn.load(&format!(
+            "SELECT TABLE_NAME AS table_name, COLUMN_NAME AS name, COLUMN_TYPE AS column_type, \
+               IS_NULLABLE AS nullable, COLUMN_DEFAULT AS default_sql, EXTRA AS extra, COLUMN_COMMENT AS comment \
+             FROM information_schema.COLUMNS WHERE {scope} ORDER BY TABLE_NAME, ORDINAL_POSITION"
+        ))?;
+        for row in rows {
+            let Some(table) = row.table_name.and_then(|t| tables.get_mut(&t)) else { continue };
+            let name = row.name.unwrap_or_default();
+            let ty = match self.parse_type(row.column_type.as_deref().unwrap_or_default()) {
+                ColumnType::Enum { values, .. } => ColumnType::Enum { name: name.clone(), values },
+                ty => ty,
+            };
+            let mut column = Column::new(name, ty);
+            column.nullable = row.nullable.as_deref() == Some("YES");
+            column.comment = row.comment.filter(|c| !c.is_empty());
+            let extra = row.extra.unwrap_or_default().to_ascii_lowercase();
+            column.autoincrement = extra.contains("auto_increment");
+            column.default = match row.default_sql {
+                _ if column.autoincrement => None,
+                // MariaDB reports the default as SQL (`'a'`, `NULL`, `current_timestamp()`).
+                Some(sql) if mariadb => parse_default(&sql, &column.ty),
+                // MySQL reports literals bare, and marks expressions.
+                Some(sql) if extra.contains("default_generated") => parse_default(&sql, &column.ty),
+                Some(literal) => Some(typed_default(DefaultValue::String(literal), &column.ty)),
+                None => None,
+            };
+            table.columns.push(column);
+        }
+        Ok(())
+    }
+
+    /// Reads foreign keys; returns the `(table, name)` of each, whose
+    /// same-named supporting index InnoDB creates on its own.
+    fn reflect_foreign_keys(
+        &self,
+        conn: &mut Connection,
+        scope: &str,
+        tables: &mut BTreeMap<String, Table>,
+    ) -> Result<Vec<(String, String)>, ReflectError> {
+        let rows: Vec<ForeignKeyRow> = conn.load(&format!(
+            "SELECT k.TABLE_NAME AS table_name, k.CONSTRAINT_NAME AS name, k.COLUMN_NAME AS column_name, \
+               k.REFERENCED_TABLE_NAME AS referred_table, k.REFERENCED_COLUMN_NAME AS referred_column, \
+               r.DELETE_RULE AS on_delete, r.UPDATE_RULE AS on_update \
+             FROM information_schema.KEY_COLUMN_USAGE k \
+             JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
+               AND r.TABLE_NAME = k.TABLE_NAME AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+             WHERE k.{} AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+             ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+            scope.replace(" AND TABLE_NAME", " AND k.TABLE_NAME")
+        ))?;
+        let mut names = Vec::new();
+        for row in rows {
+            let table_name = row.table_name.unwrap_or_default();
+            let Some(table) = tables.get_mut(&table_name) else { continue };
+            let name = row.name.unwrap_or_default();
+            let (column, referred) = (row.column_name.unwrap_or_default(), row.referred_column.unwrap_or_default());
+            match table.foreign_keys.last_mut() {
+                Some(fk) if fk.name.as_deref() == Some(&name) => {
+                    fk.columns.push(column);
+                    fk.referred_columns.push(referred);
+                }
+                _ => {
+                    names.push((table_name, name.clone()));
+                    table.foreign_keys.push(ForeignKey {
+                        name: Some(name),
+                        columns: vec![column],
+                        referred_table: row.referred_table.unwrap_or_default(),
+                        referred_columns: vec![referred],
+                        // RESTRICT is MySQL's NO ACTION: the default.
+                        on_delete: action(row.on_delete.as_deref()),
+                        on_update: action(row.on_update.as_deref()),
+                    });
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    fn reflect_indexes(
+        &self,
+        conn: &mut Connection,
+        scope: &str,
+        foreign_key_names: &[(String, String)],
+        tables: &mut BTreeMap<String, Table>,
+    ) -> Result<(), ReflectError> {
+        let rows: Vec<IndexRow> = conn.load(&format!(
+            "SELECT TABLE_NAME AS table_name, INDEX_NAME AS name, CAST(NON_UNIQUE AS CHAR) AS non_unique, \
+               COLUMN_NAME AS column_name \
+             FROM information_schema.STATISTICS WHERE {scope} ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+        ))?;
+        let mut indexes: BTreeMap<(String, String), (bool, Vec<String>)> = BTreeMap::new();
+        for row in rows {
+            let key = (row.table_name.unwrap_or_default(), row.name.unwrap_or_default());
+            let entry = indexes.entry(key).or_insert((row.non_unique.as_deref() == Some("0"), Vec::new()));
+            entry.1.extend(row.column_name);
+        }
+        for ((table_name, name), (unique, columns)) in indexes {
+            let Some(table) = tables.get_mut(&table_name) else { continue };
+            if name == "PRIMARY" {
+                table.primary_key = Some(PrimaryKey { name: None, columns });
+            } else if unique {
+                // A unique index is how MySQL keeps a unique constraint.
+                table.unique_constraints.push(UniqueConstraint { name: Some(name), columns });
+            } else if !foreign_key_names.contains(&(table_name, name.clone())) {
+                let keys = columns.into_iter().map(IndexKey::Column).collect();
+                table.indexes.push(Index { name, keys, unique: false, predicate: None });
+            }
+        }
+        Ok(())
+    }
+
+    fn reflect_checks(
+        &self,
+        conn: &mut Connection,
+        names: &[String],
+        mariadb: bool,
+        tables: &mut BTreeMap<String, Table>,
+    ) -> Result<(), ReflectError> {
+        let in_tables = sql_name_list(self, names);
+        // MariaDB names checks per table (and has `TABLE_NAME` here); MySQL per schema.
+        let sql = if mariadb {
+            format!(
+                "SELECT TABLE_NAME AS table_name, CONSTRAINT_NAME AS name, CHECK_CLAUSE AS clause \
+                 FROM information_schema.CHECK_CONSTRAINTS \
+                 WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME IN ({in_tables})"
+            )
+        } else {
+            format!(
+                "SELECT t.TABLE_NAME AS table_name, c.CONSTRAINT_NAME AS name, c.CHECK_CLAUSE AS clause \
+                 FROM information_schema.TABLE_CONSTRAINTS t JOIN information_schema.CHECK_CONSTRAINTS c \
+                   ON c.CONSTRAINT_SCHEMA = t.CONSTRAINT_SCHEMA AND c.CONSTRAINT_NAME = t.CONSTRAINT_NAME \
+                 WHERE t.CONSTRAINT_TYPE = 'CHECK' AND t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME IN ({in_tables})"
+            )
+        };
+        let rows: Vec<CheckRow> = conn.load(&sql)?;
+        for row in rows {
+            let Some(table) = row.table_name.and_then(|t| tables.get_mut(&t)) else { continue };
+            let name = row.name.unwrap_or_default();
+            let expression = unquote_plain_identifiers(strip_outer_parens(&row.clause.unwrap_or_default()), '`');
+            // MariaDB's `json` is `longtext` with this check, named after the column.
+            if expression == format!("json_valid({name})")
+                && let Some(column) = table.columns.iter_mut().find(|c| c.name == name)
+            {
+                column.ty = ColumnType::Json;
+                continue;
+            }
+            table.checks.push(Check { name: Some(name), expression });
+        }
+        Ok(())
+    }
+}
+
+/// `'a','b'` of an `enum(...)` type: the values, unescaped.
+fn parse_enum_values(inner: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    value.push('\'');
+                }
+                '\'' => break,
+                '\\' => value.extend(chars.next()),
+                c => value.push(c),
+            }
+        }
+        values.push(value);
+    }
+    values
+}
+
+/// A referential rule; `RESTRICT` and `NO ACTION` mean the same here and
+/// are the default: none.
+fn action(rule: Option<&str>) -> Option<ForeignKeyAction> {
+    ForeignKeyAction::parse(rule?).filter(|a| *a != ForeignKeyAction::Restrict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_synonyms() {
+        let d = MysqlDialect;
+        for (sql, ty) in [
+            ("int(11)", ColumnType::Integer),
+            ("int", ColumnType::Integer),
+            ("tinyint(1)", ColumnType::Boolean),
+            ("bigint(20)", ColumnType::Bigint),
+            ("decimal(10,2)", ColumnType::Numeric { precision: Some(10), scale: Some(2) }),
+            ("datetime", ColumnType::Timestamp),
+            ("timestamp", ColumnType::Timestamptz),
+            ("char(36)", ColumnType::Char { length: Some(36) }),
+            ("int(10) unsigned", ColumnType::Raw { sql: "int(10) unsigned".into() }),
+            ("tinyint(4)", ColumnType::Raw { sql: "tinyint(4)".into() }),
+        ] {
+            assert_eq!(d.parse_type(sql), ty, "{sql}");
+        }
+        let values = vec!["a".to_string(), "it's".into(), "c,d".into()];
+        let rendered = d.render_type(&ColumnType::Enum { name: "e".into(), values: values.clone() });
+        assert_eq!(rendered, "enum('a','it''s','c,d')");
+        assert_eq!(d.parse_type(&rendered), ColumnType::Enum { name: String::new(), values });
+    }
+
+    #[test]
+    fn quoting_cannot_be_escaped() {
+        let d = MysqlDialect;
+        assert_eq!(d.quote_identifier("a`; DROP TABLE x; --"), "`a``; DROP TABLE x; --`");
+        assert_eq!(d.quote_string(r"\'; DROP TABLE x; --"), r"'\\''; DROP TABLE x; --'");
+    }
+}

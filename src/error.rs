@@ -1,0 +1,49 @@
+//! The library's error type: every command returns it, and it knows which
+//! exit code the CLI should end with.
+
+use crate::config::ConfigError;
+use crate::db::DbError;
+use crate::dialect::ReflectError;
+use crate::template::InitError;
+
+/// Anything a command can fail with. Each message is one line naming the
+/// file or object concerned, never containing a password.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `migrate.toml`, `.env` or the command line is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `migrate init` could not write the project.
+    #[error(transparent)]
+    Init(#[from] InitError),
+    /// Connecting or talking to the database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The database's catalog could not be read.
+    #[error(transparent)]
+    Reflect(#[from] ReflectError),
+}
+
+impl Error {
+    /// The process exit code for this error: 2 for usage and configuration
+    /// errors, 3 for database errors (see docs/commands.md).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Init(_) => 2,
+            Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
+            Error::Db(_) | Error::Reflect(_) => 3,
+        }
+    }
+
+    /// A second line of advice, where there is one to give.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::Config(ConfigError::NoUrl) => Some("run `migrate init` to create migrate.toml"),
+            Error::Db(DbError::MissingSqliteFile { .. }) => {
+                Some("check the path, or run `migrate upgrade` to create the database")
+            }
+            Error::Db(DbError::Connect { .. }) => Some("check that the server is running and the URL is right"),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The `migrate` binary run the way a user runs it, in temporary folders.
+
+mod common;
+
+use assert_cmd::Command;
+use common::fresh_db;
+use migrate::db::Backend;
+use predicates::prelude::*;
+use std::path::Path;
+
+fn migrate(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("migrate").unwrap();
+    cmd.current_dir(dir).env_remove("DATABASE_URL").env("NO_COLOR", "1");
+    cmd
+}
+
+/// Creates an SQLite database file at `path` with a small schema.
+fn sqlite_with_tables(path: &Path) {
+    let url = migrate::db::DatabaseUrl::parse(&format!("sqlite:{}", path.display())).unwrap();
+    let mut conn = migrate::db::Connection::open(&url, migrate::db::OpenMode::ReadWrite).unwrap();
+    conn.execute(
+        "CREATE TABLE authors (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(100) NOT NULL UNIQUE);
+         CREATE TABLE books (
+             id INTEGER NOT NULL PRIMARY KEY,
+             author_id INTEGER NOT NULL REFERENCES authors (id) ON DELETE CASCADE,
+             title TEXT NOT NULL DEFAULT 'untitled',
+             price NUMERIC(8,2) CHECK (price >= 0)
+         );
+         CREATE INDEX ix_books_author ON books (author_id);
+         CREATE TABLE migrate_version (version_num VARCHAR(32) NOT NULL);",
+    )
+    .unwrap();
+}
+
+#[test]
+fn init_writes_the_generic_template() {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path()).arg("init").assert().success().stdout(predicate::str::contains("created"));
+    assert!(dir.path().join("migrate.toml").is_file());
+    assert!(dir.path().join("migrations/versions").is_dir());
+    assert!(dir.path().join("models").is_dir());
+    let config = std::fs::read_to_string(dir.path().join("migrate.toml")).unwrap();
+    assert!(config.contains("database_url = \"sqlite:app.db\""));
+}
+
+#[test]
+fn init_multidb_into_a_new_folder_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = migrate(dir.path()).args(["init", "proj", "--template", "multidb", "--json"]).assert().success();
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["template"], "multidb");
+    assert!(dir.path().join("proj/migrations/analytics/versions").is_dir());
+}
+
+#[test]
+fn init_refuses_to_overwrite_and_unknown_template_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("migrate.toml"), "mine").unwrap();
+    migrate(dir.path()).arg("init").assert().code(2).stderr(predicate::str::contains("migrate.toml already exists"));
+    assert_eq!(std::fs::read_to_string(dir.path().join("migrate.toml")).unwrap(), "mine");
+    migrate(dir.path())
+        .args(["init", "x", "-t", "nope"])
+        .assert()
+        .code(2)
+        .stderr("error: unknown template `nope` (available: generic, multidb)\n");
+    assert!(!dir.path().join("x").exists());
+}
+
+#[test]
+fn list_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = migrate(dir.path()).arg("list-templates").assert().success();
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.get_output().stdout));
+}
+
+#[test]
+fn inspect_sqlite_human_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    sqlite_with_tables(&dir.path().join("shop.db"));
+    std::fs::write(dir.path().join("migrate.toml"), "database_url = \"sqlite:shop.db\"\n").unwrap();
+    let out = migrate(dir.path()).arg("inspect").assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(!text.contains("migrate_version"), "the tool's own table is not reported:\n{text}");
+    insta::assert_snapshot!("inspect_sqlite_text", text);
+    let out = migrate(dir.path()).args(["inspect", "--json"]).assert().success();
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    insta::assert_json_snapshot!("inspect_sqlite_json", json);
+}
+
+#[test]
+fn url_precedence_flag_env_dotenv_config() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["config", "dotenv", "env", "flag"] {
+        let url =
+            migrate::db::DatabaseUrl::parse(&format!("sqlite:{}", dir.path().join(format!("{name}.db")).display()));
+        let mut conn = migrate::db::Connection::open(&url.unwrap(), migrate::db::OpenMode::ReadWrite).unwrap();
+        conn.execute(&format!("CREATE TABLE from_{name} (id INTEGER)")).unwrap();
+    }
+    std::fs::write(dir.path().join("migrate.toml"), "database_url = \"sqlite:config.db\"\n").unwrap();
+    let tables = |cmd: &mut Command| {
+        let out = cmd.args(["inspect", "--json"]).assert().success();
+        let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        json["schema"]["tables"][0]["name"].as_str().unwrap().to_string()
+    };
+    assert_eq!(tables(&mut migrate(dir.path())), "from_config");
+    std::fs::write(dir.path().join(".env"), "DATABASE_URL=sqlite:dotenv.db\n").unwrap();
+    assert_eq!(tables(&mut migrate(dir.path())), "from_dotenv");
+    assert_eq!(tables(migrate(dir.path()).env("DATABASE_URL", "sqlite:env.db")), "from_env");
+    assert_eq!(
+        tables(migrate(dir.path()).env("DATABASE_URL", "sqlite:env.db").args(["--url", "sqlite:flag.db"])),
+        "from_flag"
+    );
+}
+
+#[test]
+fn missing_sqlite_file_is_an_error_and_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path())
+        .args(["inspect", "--url", "sqlite:absent.db"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("error: SQLite database file `absent.db` does not exist\n"));
+    assert!(!dir.path().join("absent.db").exists());
+}
+
+#[test]
+fn unknown_scheme_and_no_url() {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path())
+        .args(["inspect", "--url", "oracle://scott:tiger@db/x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown scheme `oracle`").and(predicate::str::contains("tiger").not()));
+    migrate(dir.path()).arg("inspect").assert().code(2).stderr(predicate::str::starts_with("error: no database URL"));
+}
+
+#[test]
+fn malformed_config_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("migrate.toml"), "database_url = \"sqlite:a.db\"\nscript_locaton = \"m\"\n")
+        .unwrap();
+    migrate(dir.path())
+        .arg("inspect")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("migrate.toml:2:1: unknown field `script_locaton`"));
+}
+
+#[test]
+fn unreachable_server_is_one_line_exit_3_without_password() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["postgres://bob:hunter2@127.0.0.1:1/app", "mysql://bob:hunter2@127.0.0.1:1/app"] {
+        let out = migrate(dir.path()).args(["inspect", "--url", url]).assert().code(3);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(stderr.starts_with("error: cannot connect to "), "{stderr}");
+        assert!(stderr.contains(":***@127.0.0.1:1/app"), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert_eq!(stderr.lines().next().unwrap().len(), stderr.lines().next().unwrap().trim_end().len());
+    }
+}
+
+#[test]
+fn wrong_password_is_refused_without_printing_it() {
+    // PostgreSQL here trusts local logins, so a wrong password is shown on MariaDB,
+    // and on PostgreSQL a role that does not exist is refused the same way.
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (Backend::Mysql, "mysql://root:Wr0ngPass@127.0.0.1:3306/test"),
+        (Backend::Postgres, "postgres://no_such_role:Wr0ngPass@127.0.0.1:5432/test"),
+    ];
+    for (backend, url) in cases {
+        if fresh_db(backend, "wrong_password").is_none() {
+            continue;
+        }
+        let out = migrate(dir.path()).args(["inspect", "--url", url]).assert().code(3);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(stderr.starts_with("error: cannot connect to "), "{stderr}");
+        assert!(!stderr.contains("Wr0ngPass"), "{stderr}");
+    }
+}
+
+#[test]
+fn inspect_servers() {
+    for backend in [Backend::Postgres, Backend::Mysql] {
+        let Some(db) = fresh_db(backend, "cli_inspect") else { continue };
+        db.connect().execute("CREATE TABLE widgets (id INTEGER NOT NULL PRIMARY KEY, label VARCHAR(20))").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = migrate(dir.path()).args(["inspect", "--json"]).env("DATABASE_URL", &db.url).assert().success();
+        let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(json["schema"]["tables"][0]["name"], "widgets", "{backend:?}");
+        assert_eq!(json["schema"]["tables"][0]["columns"][1]["type"], "varchar(20)", "{backend:?}");
+    }
+}
