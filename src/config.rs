@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 pub const CONFIG_FILE: &str = "migrate.toml";
 /// Default name of the table holding the current heads.
 pub const DEFAULT_VERSION_TABLE: &str = "migrate_version";
+/// Seconds a run waits for another run's lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: f64 = 60.0;
 
 /// What can be wrong with the configuration. Each message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,7 @@ struct FileSettings {
     models: Option<Vec<String>>,
     version_table: Option<String>,
     filters: Option<NameFilter>,
+    lock_timeout: Option<f64>,
 }
 
 /// The whole file: the shared settings spelled out (serde's `flatten` would
@@ -80,6 +83,7 @@ struct File {
     models: Option<Vec<String>>,
     version_table: Option<String>,
     filters: Option<NameFilter>,
+    lock_timeout: Option<f64>,
     #[serde(default)]
     databases: BTreeMap<String, FileSettings>,
 }
@@ -110,6 +114,8 @@ pub struct DatabaseConfig {
     pub version_table: String,
     /// Which tables commands look at.
     pub filters: NameFilter,
+    /// Seconds to wait for another run's lock.
+    pub lock_timeout: f64,
 }
 
 impl DatabaseConfig {
@@ -157,6 +163,7 @@ impl Config {
             models: file.models,
             version_table: file.version_table,
             filters: file.filters,
+            lock_timeout: file.lock_timeout,
         };
         Ok(Config { path: Some(path.to_path_buf()), root, defaults, databases: file.databases })
     }
@@ -196,6 +203,10 @@ impl Config {
                 .unwrap_or_else(|| vec!["models/*.toml".into(), "models/*.rs".into()]),
             version_table: pick(|s| s.version_table.clone()).unwrap_or_else(|| DEFAULT_VERSION_TABLE.into()),
             filters: own.and_then(|s| s.filters.clone()).or_else(|| self.defaults.filters.clone()).unwrap_or_default(),
+            lock_timeout: own
+                .and_then(|s| s.lock_timeout)
+                .or(self.defaults.lock_timeout)
+                .unwrap_or(DEFAULT_LOCK_TIMEOUT),
         })
     }
 
@@ -242,7 +253,14 @@ impl Config {
 
 impl FileSettings {
     fn empty() -> Self {
-        FileSettings { database_url: None, script_location: None, models: None, version_table: None, filters: None }
+        FileSettings {
+            database_url: None,
+            script_location: None,
+            models: None,
+            version_table: None,
+            filters: None,
+            lock_timeout: None,
+        }
     }
 }
 

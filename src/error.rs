@@ -4,6 +4,8 @@
 use crate::config::ConfigError;
 use crate::db::DbError;
 use crate::dialect::ReflectError;
+use crate::runtime::RuntimeError;
+use crate::script::ScriptError;
 use crate::template::InitError;
 
 /// Anything a command can fail with. Each message is one line naming the
@@ -22,6 +24,10 @@ pub enum Error {
     /// The database's catalog could not be read.
     #[error(transparent)]
     Reflect(#[from] ReflectError),
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
 }
 
 impl Error {
@@ -31,7 +37,11 @@ impl Error {
         match self {
             Error::Config(_) | Error::Init(_) => 2,
             Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
-            Error::Db(_) | Error::Reflect(_) => 3,
+            Error::Script(_) | Error::Runtime(RuntimeError::Render(_)) => 2,
+            Error::Runtime(
+                RuntimeError::Tampered(_) | RuntimeError::Partial { .. } | RuntimeError::NothingToResume,
+            ) => 1,
+            Error::Db(_) | Error::Reflect(_) | Error::Runtime(_) => 3,
         }
     }
 

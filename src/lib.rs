@@ -5,13 +5,29 @@
 //! and SQLite. See `docs/` for the user guide; every command of the CLI is a
 //! library function here.
 
+/// Declares a row struct for a query: every column read as nullable
+/// text (queries cast numbers to text), so one shape serves all backends.
+macro_rules! text_row {
+    ($name:ident { $($field:ident),* $(,)? }) => {
+        #[derive(diesel::QueryableByName)]
+        struct $name {
+            $(
+                #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+                $field: Option<String>,
+            )*
+        }
+    };
+}
+
 pub mod command;
 pub mod config;
 pub mod db;
 pub mod dialect;
 mod error;
+pub mod ops;
+pub mod runtime;
 pub mod schema;
+pub mod script;
 pub mod template;
 
 pub use error::Error;
-pub mod ops;

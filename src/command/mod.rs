@@ -2,5 +2,7 @@
 //! only formats what these return.
 
 mod inspect;
+mod migrate;
 
 pub use inspect::{Inspection, inspect};
+pub use migrate::{CurrentHead, RunOptions, Status, current, downgrade, load_script, offline, stamp, upgrade};

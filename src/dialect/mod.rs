@@ -2,22 +2,9 @@
 //! directions, rendering, and reflection. Backend differences live here and
 //! nowhere else.
 
-/// Declares a row struct for a catalog query: every column read as nullable
-/// text (queries cast numbers to text), so one shape serves all backends.
-macro_rules! text_row {
-    ($name:ident { $($field:ident),* $(,)? }) => {
-        #[derive(diesel::QueryableByName)]
-        struct $name {
-            $(
-                #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-                $field: Option<String>,
-            )*
-        }
-    };
-}
-
 mod mysql;
 mod postgres;
+mod render;
 mod sqlite;
 
 pub use mysql::MysqlDialect;
@@ -25,7 +12,11 @@ pub use postgres::PostgresDialect;
 pub use sqlite::SqliteDialect;
 
 use crate::db::{Backend, Connection, DbError};
-use crate::schema::{Column, ColumnType, DefaultValue, EnumType, Index, IndexKey, NameFilter, Schema, Table};
+use crate::ops::{Op, Value};
+use crate::schema::{
+    Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, Index, IndexKey, NameFilter, PrimaryKey, Schema,
+    Table, UniqueConstraint,
+};
 
 /// What a backend knows how to do. Rendering methods are pure; `reflect`
 /// talks to the database through a [`Connection`].
@@ -55,6 +46,29 @@ pub trait Dialect: Send + Sync {
     /// Renders a server default for a DEFAULT clause.
     fn render_default(&self, default: &DefaultValue) -> String;
 
+    /// A column's definition as in `CREATE TABLE` and `ADD COLUMN`.
+    fn column_definition(&self, column: &Column) -> String;
+
+    /// `CREATE INDEX` for `index` on `table`.
+    fn create_index(&self, table: &str, index: &Index) -> String {
+        create_index_sql(self, table, index)
+    }
+
+    /// A literal for a `bulk_insert` value.
+    fn render_value(&self, value: &Value) -> String {
+        match value {
+            Value::Boolean(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+            Value::Integer(i) => i.to_string(),
+            Value::Float(f) => format!("{f:?}"),
+            Value::Text(s) => self.quote_string(s),
+        }
+    }
+
+    /// The statements that perform `op` on a database whose schema is
+    /// `before` (what some ops need to know: the whole table SQLite rebuilds,
+    /// the full column MySQL redefines).
+    fn render_op(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError>;
+
     /// Statements that create `table` with its columns, keys, constraints,
     /// indexes and comments. Foreign keys are inline, so referenced tables
     /// must exist first.
@@ -70,12 +84,111 @@ pub trait Dialect: Send + Sync {
     /// tables there are.
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError>;
 
+    /// How to take and release the run-wide lock named `key`; `None` where
+    /// the backend has no server-side lock (SQLite: the runtime locks a file).
+    fn lock_statements(&self, _key: &str) -> Option<LockStatements> {
+        None
+    }
+
+    /// Whether DDL runs inside transactions (MySQL commits it implicitly).
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    /// Statement that opens a transaction.
+    fn begin(&self) -> &'static str {
+        "BEGIN"
+    }
+
+    /// Statements run once after connecting, before a migration run.
+    fn session_setup(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// A query run before each commit whose rows, if any, are broken foreign
+    /// keys (SQLite, where rebuilds run with enforcement off).
+    fn foreign_key_check(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// `CAST(expr AS <text type>)`, for reading any column as text.
+    fn cast_to_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS TEXT)")
+    }
+
+    /// `INSERT INTO table (columns) VALUES (values)`.
+    fn insert_sql(&self, table: &str, row: &[(&str, Value)]) -> String {
+        let columns: Vec<String> = row.iter().map(|(c, _)| self.quote_identifier(c)).collect();
+        let values: Vec<String> = row.iter().map(|(_, v)| self.render_value(v)).collect();
+        format!("INSERT INTO {} ({}) VALUES ({})", self.quote_identifier(table), columns.join(", "), values.join(", "))
+    }
+
+    /// `UPDATE table SET ... WHERE key = value`.
+    fn update_sql(&self, table: &str, set: &[(&str, Value)], key: (&str, &Value)) -> String {
+        let set: Vec<String> =
+            set.iter().map(|(c, v)| format!("{} = {}", self.quote_identifier(c), self.render_value(v))).collect();
+        let (key_column, key_value) = key;
+        format!(
+            "UPDATE {} SET {} WHERE {} = {}",
+            self.quote_identifier(table),
+            set.join(", "),
+            self.quote_identifier(key_column),
+            self.render_value(key_value)
+        )
+    }
+
+    /// `DELETE FROM table WHERE key = value`.
+    fn delete_sql(&self, table: &str, key_column: &str, key_value: &Value) -> String {
+        format!(
+            "DELETE FROM {} WHERE {} = {}",
+            self.quote_identifier(table),
+            self.quote_identifier(key_column),
+            self.render_value(key_value)
+        )
+    }
+
+    /// `SELECT` of `columns` (each read as text, named as itself) from
+    /// `table`, ordered by `order_by`.
+    fn select_text_sql(&self, table: &str, columns: &[&str], order_by: &str) -> String {
+        let columns: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{} AS {}", self.cast_to_text(&self.quote_identifier(c)), self.quote_identifier(c)))
+            .collect();
+        format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            columns.join(", "),
+            self.quote_identifier(table),
+            self.quote_identifier(order_by)
+        )
+    }
+
     /// Statements creating a whole schema: enum types, then tables in the
     /// order given.
     fn create_schema(&self, schema: &Schema) -> Vec<String> {
         let enums = schema.enums.iter().filter_map(|e| self.create_enum(e));
         enums.chain(schema.tables.iter().flat_map(|t| self.create_table(t))).collect()
     }
+}
+
+/// SQL to take and release a named lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockStatements {
+    /// Tries once, without waiting; one row, column `value`, `1` when taken.
+    pub try_lock: String,
+    /// Releases it; one row, column `value`.
+    pub unlock: String,
+}
+
+/// An op this backend cannot perform as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot run {op} on {dialect}: {message}")]
+pub struct RenderError {
+    /// The op, as `Op::label` names it.
+    pub op: String,
+    /// The dialect's name.
+    pub dialect: &'static str,
+    /// Why.
+    pub message: String,
 }
 
 /// The dialect for a backend.
@@ -140,42 +253,53 @@ fn column_list(dialect: &dyn Dialect, names: &[String]) -> String {
 
 /// `CREATE TABLE` with one line per column definition, then the primary key
 /// (unless `inline_primary_key`), unique, foreign-key and check constraints.
-fn create_table_sql(dialect: &dyn Dialect, table: &Table, columns: Vec<String>, inline_primary_key: bool) -> String {
-    let mut lines = columns;
-    let constraint = |name: &Option<String>| match name {
-        Some(name) => format!("CONSTRAINT {} ", dialect.quote_identifier(name)),
-        None => String::new(),
-    };
+fn create_table_sql(dialect: &dyn Dialect, table: &Table, inline_primary_key: bool) -> String {
+    let mut lines: Vec<String> = table.columns.iter().map(|c| dialect.column_definition(c)).collect();
     if let Some(pk) = table.primary_key.as_ref().filter(|_| !inline_primary_key) {
-        lines.push(format!("{}PRIMARY KEY ({})", constraint(&pk.name), column_list(dialect, &pk.columns)));
+        lines.push(primary_key_clause(dialect, pk));
     }
-    for unique in &table.unique_constraints {
-        lines.push(format!("{}UNIQUE ({})", constraint(&unique.name), column_list(dialect, &unique.columns)));
-    }
-    for fk in &table.foreign_keys {
-        let mut line = format!(
-            "{}FOREIGN KEY ({}) REFERENCES {} ({})",
-            constraint(&fk.name),
-            column_list(dialect, &fk.columns),
-            dialect.quote_identifier(&fk.referred_table),
-            column_list(dialect, &fk.referred_columns)
-        );
-        for (clause, action) in [("ON DELETE", fk.on_delete), ("ON UPDATE", fk.on_update)] {
-            if let Some(action) = action {
-                line.push_str(&format!(" {clause} {}", action.sql()));
-            }
-        }
-        lines.push(line);
-    }
-    for check in &table.checks {
-        lines.push(format!("{}CHECK ({})", constraint(&check.name), check.expression));
-    }
+    lines.extend(table.unique_constraints.iter().map(|u| unique_clause(dialect, u)));
+    lines.extend(table.foreign_keys.iter().map(|fk| foreign_key_clause(dialect, fk)));
+    lines.extend(table.checks.iter().map(|c| check_clause(dialect, c)));
     format!("CREATE TABLE {} (\n    {}\n)", dialect.quote_identifier(&table.name), lines.join(",\n    "))
+}
+
+/// `CONSTRAINT "name" ` when there is a name.
+fn constraint_name(dialect: &dyn Dialect, name: &Option<String>) -> String {
+    name.as_ref().map(|n| format!("CONSTRAINT {} ", dialect.quote_identifier(n))).unwrap_or_default()
+}
+
+fn primary_key_clause(dialect: &dyn Dialect, pk: &PrimaryKey) -> String {
+    format!("{}PRIMARY KEY ({})", constraint_name(dialect, &pk.name), column_list(dialect, &pk.columns))
+}
+
+fn unique_clause(dialect: &dyn Dialect, unique: &UniqueConstraint) -> String {
+    format!("{}UNIQUE ({})", constraint_name(dialect, &unique.name), column_list(dialect, &unique.columns))
+}
+
+fn foreign_key_clause(dialect: &dyn Dialect, fk: &ForeignKey) -> String {
+    let mut clause = format!(
+        "{}FOREIGN KEY ({}) REFERENCES {} ({})",
+        constraint_name(dialect, &fk.name),
+        column_list(dialect, &fk.columns),
+        dialect.quote_identifier(&fk.referred_table),
+        column_list(dialect, &fk.referred_columns)
+    );
+    for (rule, action) in [("ON DELETE", fk.on_delete), ("ON UPDATE", fk.on_update)] {
+        if let Some(action) = action {
+            clause.push_str(&format!(" {rule} {}", action.sql()));
+        }
+    }
+    clause
+}
+
+fn check_clause(dialect: &dyn Dialect, check: &Check) -> String {
+    format!("{}CHECK ({})", constraint_name(dialect, &check.name), check.expression)
 }
 
 /// `CREATE [UNIQUE] INDEX name ON table (keys) [WHERE predicate]`, expression
 /// keys in parentheses.
-fn create_index_sql(dialect: &dyn Dialect, table: &str, index: &Index) -> String {
+fn create_index_sql<D: Dialect + ?Sized>(dialect: &D, table: &str, index: &Index) -> String {
     let keys: Vec<String> = index
         .keys
         .iter()
@@ -343,4 +467,10 @@ fn common_type(base: &str, args: &[u32]) -> Option<ColumnType> {
         ("json", []) => ColumnType::Json,
         _ => return None,
     })
+}
+
+/// Every column of enum type `name` in `schema`, with its table.
+fn enum_columns<'a>(schema: &'a Schema, name: &str) -> Vec<(&'a str, &'a Column)> {
+    let of_type = |c: &&Column| matches!(&c.ty, ColumnType::Enum { name: n, .. } if n == name);
+    schema.tables.iter().flat_map(|t| t.columns.iter().filter(of_type).map(move |c| (t.name.as_str(), c))).collect()
 }

@@ -1,11 +1,14 @@
 //! MariaDB and MySQL: `information_schema` reflection in five bulk queries,
 //! column-level enums, `AUTO_INCREMENT`, inline comments.
 
+use super::render::{named, render_common};
 use super::{
-    Dialect, ReflectError, column_sql, common_type, create_index_sql, create_table_sql, parse_default, split_type,
-    sql_name_list, strip_outer_parens, typed_default, unquote_plain_identifiers, wrap_quoted,
+    Dialect, LockStatements, ReflectError, RenderError, column_list, column_sql, common_type, create_index_sql,
+    create_table_sql, enum_columns, parse_default, split_type, sql_name_list, strip_outer_parens, typed_default,
+    unquote_plain_identifiers, wrap_quoted,
 };
 use crate::db::Connection;
+use crate::ops::Op;
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter, PrimaryKey,
     Schema, Table, UniqueConstraint,
@@ -108,30 +111,102 @@ impl Dialect for MysqlDialect {
         }
     }
 
+    fn column_definition(&self, column: &Column) -> String {
+        // An explicit NULL, so that a `timestamp` column is nullable whatever
+        // `explicit_defaults_for_timestamp` says.
+        let mut sql = column_sql(self, column, &self.render_type(&column.ty), true);
+        if column.autoincrement {
+            sql.push_str(" AUTO_INCREMENT");
+        }
+        if let Some(comment) = &column.comment {
+            sql.push_str(&format!(" COMMENT {}", self.quote_string(comment)));
+        }
+        sql
+    }
+
+    fn create_index(&self, table: &str, index: &Index) -> String {
+        // No partial indexes; functional keys take two pairs of parentheses.
+        let keys = index.keys.iter().map(|key| match key {
+            IndexKey::Expression(expr) => IndexKey::Expression(format!("({expr})")),
+            column => column.clone(),
+        });
+        create_index_sql(self, table, &Index { keys: keys.collect(), predicate: None, ..index.clone() })
+    }
+
     fn create_table(&self, table: &Table) -> Vec<String> {
-        let columns = table
-            .columns
-            .iter()
-            .map(|c| {
-                // An explicit NULL, so that a `timestamp` column is nullable
-                // whatever `explicit_defaults_for_timestamp` says.
-                let mut sql = column_sql(self, c, &self.render_type(&c.ty), true);
-                if c.autoincrement {
-                    sql.push_str(" AUTO_INCREMENT");
-                }
-                if let Some(comment) = &c.comment {
-                    sql.push_str(&format!(" COMMENT {}", self.quote_string(comment)));
-                }
-                sql
-            })
-            .collect();
-        let mut create = create_table_sql(self, table, columns, false);
+        let mut create = create_table_sql(self, table, false);
         if let Some(comment) = &table.comment {
             create.push_str(&format!(" COMMENT={}", self.quote_string(comment)));
         }
         let mut statements = vec![create];
         statements.extend(table.indexes.iter().map(|i| self.create_index(&table.name, i)));
         statements
+    }
+
+    fn render_op(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError> {
+        let q = |name: &str| self.quote_identifier(name);
+        let alter = |table: &str, action: String| vec![format!("ALTER TABLE {} {action}", q(table))];
+        Ok(match op {
+            Op::AlterColumn(a) => {
+                alter(&a.table, format!("CHANGE COLUMN {} {}", q(&a.column), self.column_definition(&a.altered())))
+            }
+            Op::DropIndex { table, index } => vec![format!("DROP INDEX {} ON {}", q(&index.name), q(table))],
+            Op::DropUnique { table, constraint } => {
+                alter(table, format!("DROP INDEX {}", q(named(self, op, &constraint.name)?)))
+            }
+            Op::DropForeignKey { table, foreign_key } => {
+                let name = q(named(self, op, &foreign_key.name)?);
+                // InnoDB made an index of the same name for a key no index served.
+                match before.table(table) {
+                    Some(t) if !indexed(t, &foreign_key.columns) => {
+                        alter(table, format!("DROP FOREIGN KEY {name}, DROP INDEX {name}"))
+                    }
+                    _ => alter(table, format!("DROP FOREIGN KEY {name}")),
+                }
+            }
+            Op::AddPrimaryKey { table, primary_key } => {
+                // MySQL's primary key is always called PRIMARY.
+                alter(table, format!("ADD PRIMARY KEY ({})", column_list(self, &primary_key.columns)))
+            }
+            Op::DropPrimaryKey { table, .. } => alter(table, "DROP PRIMARY KEY".into()),
+            Op::CreateEnum(_) | Op::DropEnum(_) => Vec::new(),
+            Op::AddEnumValue { name, columns, .. } | Op::DropEnumValue { name, columns, .. } => {
+                let values = op.enum_labels_after().expect("enum label ops know their labels");
+                let mut statements = Vec::new();
+                for (table, column) in enum_columns_named(before, name, columns) {
+                    let column =
+                        Column { ty: ColumnType::Enum { name: name.clone(), values: values.clone() }, ..column };
+                    statements.extend(alter(&table, format!("MODIFY COLUMN {}", self.column_definition(&column))));
+                }
+                statements
+            }
+            Op::SetTableComment { table, to, .. } => {
+                alter(table, format!("COMMENT = {}", self.quote_string(to.as_deref().unwrap_or_default())))
+            }
+            other => render_common(self, other)?,
+        })
+    }
+
+    fn lock_statements(&self, key: &str) -> Option<LockStatements> {
+        // Lock names are server-wide (so qualified by database) and at most
+        // 64 characters long (so hashed).
+        let name = format!("CONCAT('migrate:', SHA1(CONCAT({}, ':', DATABASE())))", self.quote_string(key));
+        Some(LockStatements {
+            try_lock: format!("SELECT CAST(GET_LOCK({name}, 0) AS CHAR) AS value"),
+            unlock: format!("SELECT CAST(RELEASE_LOCK({name}) AS CHAR) AS value"),
+        })
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    fn begin(&self) -> &'static str {
+        "START TRANSACTION"
+    }
+
+    fn cast_to_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS CHAR)")
     }
 
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
@@ -169,16 +244,6 @@ impl Dialect for MysqlDialect {
 }
 
 impl MysqlDialect {
-    fn create_index(&self, table: &str, index: &Index) -> String {
-        // MySQL has no partial indexes and wants functional keys in two
-        // pairs of parentheses.
-        let keys = index.keys.iter().map(|key| match key {
-            IndexKey::Expression(expr) => IndexKey::Expression(format!("({expr})")),
-            column => column.clone(),
-        });
-        create_index_sql(self, table, &Index { keys: keys.collect(), predicate: None, ..index.clone() })
-    }
-
     fn reflect_columns(
         &self,
         conn: &mut Connection,
@@ -336,6 +401,33 @@ impl MysqlDialect {
         }
         Ok(())
     }
+}
+
+/// Whether an index, unique constraint or primary key of `table` starts with `columns`.
+fn indexed(table: &Table, columns: &[String]) -> bool {
+    let starts = |keys: &[String]| keys.len() >= columns.len() && keys[..columns.len()] == *columns;
+    let index_columns = table.indexes.iter().map(|i| {
+        i.keys.iter().map_while(|k| if let IndexKey::Column(c) = k { Some(c.clone()) } else { None }).collect()
+    });
+    table.primary_key.iter().any(|pk| starts(&pk.columns))
+        || table.unique_constraints.iter().any(|u| starts(&u.columns))
+        || index_columns.collect::<Vec<Vec<String>>>().iter().any(|keys| starts(keys))
+}
+
+/// The columns an enum label op changes: those it names (`table.column`), or
+/// else every column of the enum type in `schema`.
+fn enum_columns_named(schema: &Schema, name: &str, named: &[String]) -> Vec<(String, Column)> {
+    if named.is_empty() {
+        return enum_columns(schema, name).into_iter().map(|(t, c)| (t.to_string(), c.clone())).collect();
+    }
+    named
+        .iter()
+        .filter_map(|qualified| {
+            let (table, column) = qualified.split_once('.')?;
+            let column = schema.table(table)?.column(column)?.clone();
+            Some((table.to_string(), column))
+        })
+        .collect()
 }
 
 /// `'a','b'` of an `enum(...)` type: the values, unescaped.

@@ -7,11 +7,13 @@
 //! created with. An enum is a `TEXT` column with a column-level check named
 //! after the enum: `CONSTRAINT "mood" CHECK ("mood" IN ('a', 'b'))`.
 
+use super::render::{render_common, unsupported};
 use super::{
-    Dialect, ReflectError, column_sql, common_type, create_index_sql, create_table_sql, parse_default, split_type,
-    sql_name_list, wrap_quoted,
+    Dialect, ReflectError, RenderError, column_sql, common_type, create_table_sql, enum_columns, parse_default,
+    split_type, sql_name_list, wrap_quoted,
 };
 use crate::db::Connection;
+use crate::ops::Op;
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter, PrimaryKey,
     Schema, Table, UniqueConstraint,
@@ -88,41 +90,69 @@ impl Dialect for SqliteDialect {
         }
     }
 
+    fn column_definition(&self, column: &Column) -> String {
+        // `AUTOINCREMENT` exists only on an `INTEGER PRIMARY KEY` written on
+        // its column.
+        if column.autoincrement {
+            return column_sql(self, column, "INTEGER", false) + " PRIMARY KEY AUTOINCREMENT";
+        }
+        let mut sql = column_sql(self, column, &self.render_type(&column.ty), false);
+        if let ColumnType::Enum { name, values } = &column.ty {
+            let values: Vec<String> = values.iter().map(|v| self.quote_string(v)).collect();
+            let (name, column) = (self.quote_identifier(name), self.quote_identifier(&column.name));
+            sql.push_str(&format!(" CONSTRAINT {name} CHECK ({column} IN ({}))", values.join(", ")));
+        }
+        sql
+    }
+
     fn create_table(&self, table: &Table) -> Vec<String> {
-        // `AUTOINCREMENT` exists only on an `INTEGER PRIMARY KEY` written
-        // inline on its column.
-        let inline_key = table
-            .primary_key
-            .as_ref()
-            .filter(|pk| pk.columns.len() == 1)
-            .and_then(|pk| table.column(&pk.columns[0]))
-            .filter(|c| c.autoincrement)
-            .map(|c| c.name.clone());
-        let columns = table
-            .columns
-            .iter()
-            .map(|c| {
-                if inline_key.as_deref() == Some(c.name.as_str()) {
-                    let mut sql = column_sql(self, c, "INTEGER", false);
-                    sql.push_str(" PRIMARY KEY AUTOINCREMENT");
-                    return sql;
-                }
-                let mut sql = column_sql(self, c, &self.render_type(&c.ty), false);
-                if let ColumnType::Enum { name, values } = &c.ty {
-                    let values: Vec<String> = values.iter().map(|v| self.quote_string(v)).collect();
-                    sql.push_str(&format!(
-                        " CONSTRAINT {} CHECK ({} IN ({}))",
-                        self.quote_identifier(name),
-                        self.quote_identifier(&c.name),
-                        values.join(", ")
-                    ));
-                }
-                sql
-            })
-            .collect();
-        let mut statements = vec![create_table_sql(self, table, columns, inline_key.is_some())];
-        statements.extend(table.indexes.iter().map(|i| create_index_sql(self, &table.name, i)));
+        let inline_key = table.columns.iter().any(|c| c.autoincrement);
+        let mut statements = vec![create_table_sql(self, table, inline_key)];
+        statements.extend(table.indexes.iter().map(|i| self.create_index(&table.name, i)));
         statements
+    }
+
+    fn render_op(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError> {
+        match op {
+            Op::AddColumn { column, .. } if !addable(column) => self.rebuild(op, before),
+            Op::DropColumn { table, column } if before.table(table).is_some_and(|t| constrains(t, &column.name)) => {
+                self.rebuild(op, before)
+            }
+            Op::AlterColumn(alter) if alter.ty.is_some() || alter.nullable.is_some() || alter.default.is_some() => {
+                self.rebuild(op, before)
+            }
+            Op::AlterColumn(alter) => Ok(match &alter.rename {
+                Some(name) => vec![format!(
+                    "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                    self.quote_identifier(&alter.table),
+                    self.quote_identifier(&alter.column),
+                    self.quote_identifier(name)
+                )],
+                None => Vec::new(), // only a comment: SQLite keeps none
+            }),
+            Op::AddUnique { .. }
+            | Op::DropUnique { .. }
+            | Op::AddForeignKey { .. }
+            | Op::DropForeignKey { .. }
+            | Op::AddCheck { .. }
+            | Op::DropCheck { .. }
+            | Op::AddPrimaryKey { .. }
+            | Op::DropPrimaryKey { .. }
+            | Op::AddEnumValue { .. }
+            | Op::DropEnumValue { .. } => self.rebuild(op, before),
+            Op::CreateEnum(_) | Op::DropEnum(_) | Op::SetTableComment { .. } => Ok(Vec::new()),
+            other => render_common(self, other),
+        }
+    }
+
+    fn session_setup(&self) -> Vec<String> {
+        // Rebuilding a table drops it: with enforcement on, that would cascade
+        // to the rows referring to it. Keys are checked before each commit.
+        vec!["PRAGMA foreign_keys = OFF".into(), "PRAGMA busy_timeout = 10000".into()]
+    }
+
+    fn foreign_key_check(&self) -> Option<&'static str> {
+        Some("SELECT \"table\" AS value FROM pragma_foreign_key_check")
     }
 
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
@@ -156,6 +186,62 @@ impl Dialect for SqliteDialect {
 }
 
 impl SqliteDialect {
+    /// SQLite cannot alter most things in place: make each table `op`
+    /// changes anew under a temporary name, copy the rows, drop the old
+    /// table, rename the new one, and recreate its indexes. The runtime runs
+    /// this with foreign-key enforcement off, inside the revision's
+    /// transaction, and checks the foreign keys before committing.
+    fn rebuild(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError> {
+        let fail = |message: String| unsupported(self, op, &message);
+        let mut after = before.clone();
+        after.apply(op).map_err(|e| fail(format!("cannot rebuild: {}", e.message)))?;
+        let tables: Vec<&str> = match (op, op.table_name()) {
+            (_, Some(table)) => vec![table],
+            (Op::AddEnumValue { name, .. } | Op::DropEnumValue { name, .. }, None) => {
+                let mut tables: Vec<&str> = enum_columns(before, name).into_iter().map(|(t, _)| t).collect();
+                tables.dedup();
+                tables
+            }
+            _ => Vec::new(),
+        };
+        let mut statements = Vec::new();
+        for name in tables {
+            let old = before.table(name).ok_or_else(|| fail(format!("no table `{name}` to rebuild")))?;
+            let new = after.table(name).expect("an op that alters a table keeps it");
+            let renamed_from = match op {
+                Op::AlterColumn(a) if a.rename.is_some() => Some((a.rename.as_deref().unwrap_or_default(), &a.column)),
+                _ => None,
+            };
+            // Columns of the new table that hold the old table's data, and where from.
+            let (mut targets, mut sources) = (Vec::new(), Vec::new());
+            for column in &new.columns {
+                let source = match renamed_from {
+                    Some((to, from)) if to == column.name => from.as_str(),
+                    _ => column.name.as_str(),
+                };
+                if old.column(source).is_some() {
+                    targets.push(self.quote_identifier(&column.name));
+                    sources.push(self.quote_identifier(source));
+                }
+            }
+            let temporary = format!("_migrate_new_{name}");
+            let (q_name, q_temp) = (self.quote_identifier(name), self.quote_identifier(&temporary));
+            let inline_key = new.columns.iter().any(|c| c.autoincrement);
+            let mut create = create_table_sql(self, new, inline_key);
+            create.replace_range(..format!("CREATE TABLE {q_name}").len(), &format!("CREATE TABLE {q_temp}"));
+            statements.push(create);
+            statements.push(format!(
+                "INSERT INTO {q_temp} ({}) SELECT {} FROM {q_name}",
+                targets.join(", "),
+                sources.join(", ")
+            ));
+            statements.push(format!("DROP TABLE {q_name}"));
+            statements.push(format!("ALTER TABLE {q_temp} RENAME TO {q_name}"));
+            statements.extend(new.indexes.iter().map(|i| self.create_index(name, i)));
+        }
+        Ok(statements)
+    }
+
     fn reflect_columns(
         &self,
         conn: &mut Connection,
@@ -295,6 +381,31 @@ struct IndexInfo {
     columns: Vec<String>,
     /// The stored `CREATE INDEX`; none for constraint indexes.
     sql: Option<String>,
+}
+
+/// Whether `ALTER TABLE ADD COLUMN` can add `column`: SQLite refuses
+/// autoincrement, NOT NULL without a default, and non-constant defaults.
+fn addable(column: &Column) -> bool {
+    let constant_default = matches!(
+        column.default,
+        None | Some(DefaultValue::Boolean(_) | DefaultValue::Number(_) | DefaultValue::String(_))
+    );
+    !column.autoincrement && constant_default && (column.nullable || column.default.is_some())
+}
+
+/// Whether a key, index or constraint of `table` uses `column`, so that
+/// `DROP COLUMN` would be refused.
+fn constrains(table: &Table, column: &str) -> bool {
+    let named = |columns: &[String]| columns.iter().any(|c| c == column);
+    table.primary_key.as_ref().is_some_and(|pk| named(&pk.columns))
+        || table.unique_constraints.iter().any(|u| named(&u.columns))
+        || table.foreign_keys.iter().any(|f| named(&f.columns))
+        || table
+            .indexes
+            .iter()
+            .any(|i| i.predicate.is_some() || i.keys.iter().any(|k| !matches!(k, IndexKey::Column(c) if c != column)))
+        || table.checks.iter().any(|c| c.expression.contains(column))
+        || matches!(table.column(column).map(|c| &c.ty), Some(ColumnType::Enum { .. }))
 }
 
 /// What a table's stored `CREATE TABLE` says that its pragmas do not.

@@ -1,0 +1,345 @@
+//! `upgrade`, `downgrade` (online and offline), `current` and `stamp`.
+
+use crate::Error;
+use crate::config::DatabaseConfig;
+use crate::db::{Connection, DatabaseUrl, OpenMode};
+use crate::dialect::{self, Dialect};
+use crate::runtime::checksum::checksum;
+use crate::runtime::{
+    Bookkeeping, Event, HistoryEntry, Run, RunLock, RunReport, RuntimeError, offline_sql, render_plan,
+};
+use crate::schema::Schema;
+use crate::script::{Direction, Script, parse_range};
+use serde::Serialize;
+use std::time::Duration;
+
+/// The revision scripts of a database's `script_location`.
+pub fn load_script(database: &DatabaseConfig) -> Result<Script, Error> {
+    Ok(Script::load(&[database.script_location.join("versions")])?)
+}
+
+/// A connection with the run lock held and the tool's tables in place.
+struct Session {
+    conn: Connection,
+    dialect: Box<dyn Dialect>,
+    book: Bookkeeping,
+    lock: RunLock,
+}
+
+impl Session {
+    fn open(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Session, Error> {
+        let mut conn = Connection::open(url, OpenMode::ReadWrite)?;
+        let dialect = dialect::for_backend(url.backend());
+        for statement in dialect.session_setup() {
+            conn.execute(&statement)?;
+        }
+        let book = Bookkeeping::new(&database.version_table);
+        let timeout = Duration::from_secs_f64(database.lock_timeout.max(0.0));
+        let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &database.version_table, timeout)?;
+        let mut session = Session { conn, dialect, book, lock };
+        if let Err(e) = session.create_bookkeeping() {
+            session.close()?;
+            return Err(e);
+        }
+        Ok(session)
+    }
+
+    fn create_bookkeeping(&mut self) -> Result<(), Error> {
+        for statement in self.book.create_missing(&mut self.conn, self.dialect.as_ref())? {
+            self.conn.execute(&statement)?;
+        }
+        Ok(())
+    }
+
+    fn close(self) -> Result<(), Error> {
+        let Session { mut conn, lock, .. } = self;
+        Ok(lock.release(&mut conn)?)
+    }
+
+    /// Runs `body` and gives the lock back whatever happens.
+    fn with<T>(mut self, body: impl FnOnce(&mut Session) -> Result<T, Error>) -> Result<T, Error> {
+        let result = body(&mut self);
+        let closed = self.close();
+        let value = result?;
+        closed?;
+        Ok(value)
+    }
+}
+
+/// How to run `upgrade`/`downgrade`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Finish a partly applied revision first (MySQL).
+    pub resume: bool,
+}
+
+/// `migrate upgrade TARGET`.
+pub fn upgrade(
+    url: &DatabaseUrl,
+    database: &DatabaseConfig,
+    target: &str,
+    options: &RunOptions,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<RunReport, Error> {
+    let script = load_script(database)?;
+    Session::open(url, database)?.with(|s| {
+        let heads = s.book.read_heads(&mut s.conn, s.dialect.as_ref())?;
+        let history = s.book.read_history(&mut s.conn, s.dialect.as_ref())?;
+        let tampered = tampered(&script, &history);
+        if !tampered.is_empty() {
+            return Err(RuntimeError::Tampered(tampered).into());
+        }
+        let steps = script.map.upgrade_plan(&heads, target)?;
+        let skip = match (partial(&history), options.resume) {
+            (Some(p), true) if steps.first().is_some_and(|s| s.revision == p.revision) => p.ops_done,
+            (Some(p), _) => {
+                let total = script.map.get(&p.revision).map_or(0, |r| r.file.upgrade.len());
+                return Err(RuntimeError::Partial {
+                    revision: p.revision.clone(),
+                    done: p.ops_done,
+                    total,
+                    op: p.failed_op.clone().unwrap_or_default(),
+                    error: p.error.clone().unwrap_or_default(),
+                }
+                .into());
+            }
+            (None, true) => return Err(RuntimeError::NothingToResume.into()),
+            (None, false) => 0,
+        };
+        run_steps(s, &script, &steps, skip, database, on_event)
+    })
+}
+
+/// `migrate downgrade TARGET`.
+pub fn downgrade(
+    url: &DatabaseUrl,
+    database: &DatabaseConfig,
+    target: &str,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<RunReport, Error> {
+    let script = load_script(database)?;
+    Session::open(url, database)?.with(|s| {
+        let heads = s.book.read_heads(&mut s.conn, s.dialect.as_ref())?;
+        let history = s.book.read_history(&mut s.conn, s.dialect.as_ref())?;
+        if let Some(p) = partial(&history) {
+            let total = script.map.get(&p.revision).map_or(0, |r| r.file.upgrade.len());
+            return Err(RuntimeError::Partial {
+                revision: p.revision.clone(),
+                done: p.ops_done,
+                total,
+                op: p.failed_op.clone().unwrap_or_default(),
+                error: p.error.clone().unwrap_or_default(),
+            }
+            .into());
+        }
+        let steps = script.map.downgrade_plan(&heads, target)?;
+        run_steps(s, &script, &steps, 0, database, on_event)
+    })
+}
+
+fn run_steps(
+    s: &mut Session,
+    script: &Script,
+    steps: &[crate::script::Step],
+    skip: usize,
+    database: &DatabaseConfig,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<RunReport, Error> {
+    if steps.is_empty() {
+        return Ok(RunReport::default());
+    }
+    let mut state = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
+    let plan = render_plan(s.dialect.as_ref(), &script.map, &s.book, steps, &mut state)?;
+    let mut run = Run { conn: &mut s.conn, dialect: s.dialect.as_ref(), book: &s.book };
+    Ok(run.execute(&plan, skip, on_event)?)
+}
+
+/// `migrate upgrade A:B --sql` / `migrate downgrade B:A --sql`: the plan's
+/// SQL for `dialect`, with no database. Without `A`, the plan starts at base
+/// and creates the version tables.
+pub fn offline(
+    database: &DatabaseConfig,
+    dialect: &dyn Dialect,
+    direction: Direction,
+    range: &str,
+) -> Result<String, Error> {
+    let script = load_script(database)?;
+    let (from, to) = parse_range(range);
+    let start: Vec<String> = match from {
+        None | Some("base") => Vec::new(),
+        Some(rev) => vec![script.map.resolve(rev)?.file.revision.clone()],
+    };
+    let book = Bookkeeping::new(&database.version_table);
+    // The schema at the start: what the revisions up to there make.
+    let mut state = Schema::default();
+    if let Some(start) = start.first() {
+        let before = script.map.upgrade_plan(&[], start)?;
+        render_plan(dialect, &script.map, &book, &before, &mut state)?;
+    }
+    let steps = match direction {
+        Direction::Up => script.map.upgrade_plan(&start, to)?,
+        Direction::Down => script.map.downgrade_plan(&start, to)?,
+    };
+    let plan = render_plan(dialect, &script.map, &book, &steps, &mut state)?;
+    let create = if start.is_empty() && direction == Direction::Up {
+        book.tables().iter().flat_map(|t| dialect.create_table(t)).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(offline_sql(dialect, &create, &plan))
+}
+
+/// What `migrate current` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The database, password redacted.
+    pub database: String,
+    /// Current heads with their messages.
+    pub heads: Vec<CurrentHead>,
+    /// A revision left partly applied by a failure (MySQL), if any.
+    pub partial: Option<HistoryEntry>,
+    /// Applied revisions whose files changed since.
+    pub tampered: Vec<String>,
+    /// Whether the database is at the script's heads.
+    pub at_heads: bool,
+}
+
+/// One row of the version table.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurrentHead {
+    /// The revision.
+    pub revision: String,
+    /// Its message, if the script has it.
+    pub message: Option<String>,
+    /// Whether it is a head of the script.
+    pub is_head: bool,
+}
+
+/// `migrate current`.
+pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, Error> {
+    let script = load_script(database)?;
+    let mut conn = Connection::open(url, OpenMode::ReadOnly)?;
+    let dialect = dialect::for_backend(url.backend());
+    let book = Bookkeeping::new(&database.version_table);
+    let heads = book.heads(&mut conn, dialect.as_ref())?;
+    let history = book.history(&mut conn, dialect.as_ref())?;
+    let script_heads = script.map.heads();
+    let mut sorted_heads = heads.clone();
+    sorted_heads.sort();
+    let mut sorted_script: Vec<String> = script_heads.iter().map(|h| h.to_string()).collect();
+    sorted_script.sort();
+    Ok(Status {
+        database: url.to_string(),
+        heads: heads
+            .iter()
+            .map(|h| CurrentHead {
+                revision: h.clone(),
+                message: script.map.get(h).map(|r| r.file.message.clone()),
+                is_head: script_heads.contains(&h.as_str()),
+            })
+            .collect(),
+        partial: partial(&history).cloned(),
+        tampered: tampered(&script, &history),
+        at_heads: sorted_heads == sorted_script,
+    })
+}
+
+/// `migrate stamp REV...`: sets the version table to the given revisions
+/// without running anything. `purge` empties it first (for a table in an
+/// unknown state); `accept_edits` records the current checksum of already
+/// applied revisions whose files were edited.
+pub fn stamp(
+    url: &DatabaseUrl,
+    database: &DatabaseConfig,
+    targets: &[String],
+    purge: bool,
+    accept_edits: bool,
+) -> Result<Vec<String>, Error> {
+    let script = load_script(database)?;
+    Session::open(url, database)?.with(|s| {
+        let dialect = s.dialect.as_ref();
+        let mut statements = Vec::new();
+        let heads = if purge { Vec::new() } else { s.book.read_heads(&mut s.conn, dialect)? };
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let entry = |revision: &str, direction: &str| HistoryEntry {
+            id: 0,
+            revision: revision.to_string(),
+            direction: direction.to_string(),
+            checksum: script.map.get(revision).map(|r| checksum(&r.source)).unwrap_or_default(),
+            started_at: now.clone(),
+            finished_at: Some(now.clone()),
+            outcome: "ok".into(),
+            ops_done: 0,
+            failed_op: None,
+            error: None,
+        };
+        let mut new_heads = heads.clone();
+        if accept_edits {
+            for target in targets {
+                let revision = script.map.resolve(target)?.file.revision.clone();
+                statements.push(s.book.insert_history(dialect, &entry(&revision, "accept")));
+            }
+        } else {
+            for target in targets {
+                let up = script.map.upgrade_plan(&new_heads, target);
+                let steps = match up {
+                    Ok(steps) if !steps.is_empty() => steps,
+                    _ => script.map.downgrade_plan(&new_heads, target)?,
+                };
+                for step in &steps {
+                    let direction = if step.direction == Direction::Up { "stamp" } else { "unstamp" };
+                    statements.push(s.book.insert_history(dialect, &entry(&step.revision, direction)));
+                    new_heads = step.heads_after.clone();
+                }
+            }
+            let mut old = s.book.read_heads(&mut s.conn, dialect)?;
+            if purge {
+                statements.splice(
+                    0..0,
+                    old.iter().map(|h| {
+                        dialect.delete_sql(&s.book.version_table, "version_num", &crate::ops::Value::Text(h.clone()))
+                    }),
+                );
+                old.clear();
+            }
+            statements.extend(s.book.version_statements(dialect, &old, &new_heads));
+        }
+        s.conn.execute(dialect.begin())?;
+        for statement in &statements {
+            if let Err(e) = s.conn.execute(statement) {
+                let _ = s.conn.execute("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+        s.conn.execute("COMMIT")?;
+        Ok(new_heads)
+    })
+}
+
+/// The latest history row of a revision left partly applied, if any: a
+/// failed or interrupted step some of whose ops stayed applied, not followed
+/// by a successful step or stamp of the same revision.
+fn partial(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
+    let mut latest: std::collections::BTreeMap<&str, &HistoryEntry> = std::collections::BTreeMap::new();
+    for entry in history {
+        latest.insert(&entry.revision, entry);
+    }
+    latest.into_values().filter(|e| e.outcome != "ok" && e.ops_done > 0).max_by_key(|e| e.id)
+}
+
+/// Applied revisions whose file's checksum differs from the one recorded
+/// when they were applied (or accepted).
+fn tampered(script: &Script, history: &[HistoryEntry]) -> Vec<String> {
+    let mut recorded: std::collections::BTreeMap<&str, Option<&str>> = std::collections::BTreeMap::new();
+    for entry in history.iter().filter(|e| e.outcome == "ok") {
+        let applied = matches!(entry.direction.as_str(), "up" | "stamp" | "accept");
+        recorded.insert(&entry.revision, applied.then_some(entry.checksum.as_str()));
+    }
+    recorded
+        .into_iter()
+        .filter_map(|(revision, sum)| {
+            let file = script.map.get(revision)?;
+            (sum.is_some_and(|s| !s.is_empty() && s != checksum(&file.source))).then(|| revision.to_string())
+        })
+        .collect()
+}

@@ -1,0 +1,89 @@
+//! Applies plans of revisions to a database: renders each revision's ops
+//! with the dialect, runs each revision in its own transaction together with
+//! its version-table change, records every step in the history table, holds
+//! a lock for the whole run, and notices revision files edited after they
+//! were applied. The same rendering serves offline (`--sql`) output.
+
+pub mod checksum;
+mod lock;
+mod run;
+mod version;
+
+pub use lock::RunLock;
+pub use run::{Event, Run, RunReport, StepReport, StepSql, offline_sql, render_plan};
+pub use version::{Bookkeeping, HistoryEntry};
+
+use crate::db::DbError;
+use crate::dialect::{ReflectError, RenderError};
+
+/// A run could not start or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A statement failed outside any revision (bookkeeping, lock, reflection).
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Reading the database's schema failed.
+    #[error(transparent)]
+    Reflect(#[from] ReflectError),
+    /// An op cannot be expressed on this backend.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Another run held the lock for longer than the timeout.
+    #[error("another migrate run holds the lock; gave up after {seconds} s")]
+    LockTimeout {
+        /// The timeout.
+        seconds: f64,
+    },
+    /// The SQLite lock file could not be opened.
+    #[error("cannot open lock file `{path}`: {message}")]
+    LockFile {
+        /// The lock file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// An op of a revision failed.
+    #[error("{direction} {revision} failed at op {op_number} ({op}): {message}; {state}")]
+    StepFailed {
+        /// `upgrade` or `downgrade`.
+        direction: &'static str,
+        /// The revision.
+        revision: String,
+        /// 1-based position of the failed op in the revision.
+        op_number: usize,
+        /// The op, as `Op::label` names it.
+        op: String,
+        /// The database's message.
+        message: String,
+        /// What state the database is left in.
+        state: String,
+    },
+    /// A revision was partly applied on a backend without transactional DDL.
+    #[error(
+        "revision {revision} is partially applied: {done} of {total} ops ran before `{op}` failed ({error}); \
+         fix the database, then run `migrate upgrade --resume` to run the remaining ops, \
+         or `migrate stamp` to record the state by hand"
+    )]
+    Partial {
+        /// The revision.
+        revision: String,
+        /// Ops that completed.
+        done: usize,
+        /// Ops in the revision.
+        total: usize,
+        /// The op that failed.
+        op: String,
+        /// Its error.
+        error: String,
+    },
+    /// Applied revisions whose files changed since.
+    #[error(
+        "applied revision file(s) changed since they were applied: {}; \
+         restore them, or run `migrate stamp --accept-edits REV` to accept the edits",
+        .0.join(", ")
+    )]
+    Tampered(Vec<String>),
+    /// `--resume` with nothing to resume.
+    #[error("nothing to resume: no revision is partially applied")]
+    NothingToResume,
+}

@@ -1,0 +1,278 @@
+//! Rendering a plan to SQL, and running it.
+
+use super::checksum::checksum;
+use super::{Bookkeeping, HistoryEntry, RuntimeError};
+use crate::db::Connection;
+use crate::dialect::Dialect;
+use crate::ops::Value;
+use crate::schema::Schema;
+use crate::script::{Direction, RevisionMap, Step};
+use std::time::{Duration, Instant};
+
+text_row!(ValueRow { value });
+
+/// One step of a plan, rendered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepSql {
+    /// The revision.
+    pub revision: String,
+    /// Its message.
+    pub message: String,
+    /// Up or down.
+    pub direction: Direction,
+    /// Checksum of its file.
+    pub checksum: String,
+    /// Per op: its label and its statements.
+    pub ops: Vec<(String, Vec<String>)>,
+    /// The version-table change.
+    pub version: Vec<String>,
+}
+
+/// Renders `steps` for `dialect`, starting from a database whose schema is
+/// `state` (updated as the ops would change it).
+pub fn render_plan(
+    dialect: &dyn Dialect,
+    map: &RevisionMap,
+    book: &Bookkeeping,
+    steps: &[Step],
+    state: &mut Schema,
+) -> Result<Vec<StepSql>, RuntimeError> {
+    steps
+        .iter()
+        .map(|step| {
+            let revision = map.get(&step.revision).expect("a plan names revisions of its map");
+            let ops = match step.direction {
+                Direction::Up => &revision.file.upgrade,
+                Direction::Down => &revision.file.downgrade,
+            };
+            let mut rendered = Vec::with_capacity(ops.len());
+            for op in ops {
+                rendered.push((op.label(), dialect.render_op(op, state)?));
+                // What raw SQL or an unknown table does is not known: the
+                // state then stays as it was, and an op that needs it says so.
+                let _ = state.apply(op);
+            }
+            Ok(StepSql {
+                revision: step.revision.clone(),
+                message: revision.file.message.clone(),
+                direction: step.direction,
+                checksum: checksum(&revision.source),
+                ops: rendered,
+                version: book.version_statements(dialect, &step.heads_before, &step.heads_after),
+            })
+        })
+        .collect()
+}
+
+/// The whole plan as an SQL script (offline mode): version tables first when
+/// `create` holds their definitions, then each revision in its transaction.
+pub fn offline_sql(dialect: &dyn Dialect, create: &[String], plan: &[StepSql]) -> String {
+    let mut out = format!("-- migrate: offline SQL for {}\n", dialect.name());
+    for statement in create {
+        out.push_str(&format!("\n{statement};\n"));
+    }
+    for step in plan {
+        let arrow = match step.direction {
+            Direction::Up => "upgrade to",
+            Direction::Down => "downgrade from",
+        };
+        out.push_str(&format!("\n-- {arrow} {}: {}\n{};\n", step.revision, step.message, dialect.begin()));
+        for statement in step.ops.iter().flat_map(|(_, s)| s).chain(&step.version) {
+            out.push_str(&format!("{statement};\n"));
+        }
+        out.push_str("COMMIT;\n");
+    }
+    out
+}
+
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    /// A step starts.
+    Started {
+        /// 0-based.
+        index: usize,
+        /// Steps in the plan.
+        total: usize,
+        /// The step.
+        step: &'a StepSql,
+    },
+    /// A step finished.
+    Finished {
+        /// 0-based.
+        index: usize,
+        /// The step.
+        step: &'a StepSql,
+        /// How long it took.
+        elapsed: Duration,
+    },
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunReport {
+    /// Per step: revision, direction and time taken.
+    pub steps: Vec<StepReport>,
+}
+
+/// One step that ran.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepReport {
+    /// The revision.
+    pub revision: String,
+    /// Its message.
+    pub message: String,
+    /// Up or down.
+    pub direction: Direction,
+    /// Milliseconds.
+    pub elapsed_ms: f64,
+}
+
+/// A run against one connection, the lock already held.
+pub struct Run<'a> {
+    /// The connection.
+    pub conn: &'a mut Connection,
+    /// Its dialect.
+    pub dialect: &'a dyn Dialect,
+    /// The tool's tables.
+    pub book: &'a Bookkeeping,
+}
+
+impl Run<'_> {
+    /// Runs `plan`; the first step skips its first `skip` ops (resuming a
+    /// partly applied revision).
+    pub fn execute(
+        &mut self,
+        plan: &[StepSql],
+        skip: usize,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<RunReport, RuntimeError> {
+        let mut report = RunReport::default();
+        for (index, step) in plan.iter().enumerate() {
+            on_event(Event::Started { index, total: plan.len(), step });
+            let started = Instant::now();
+            self.step(step, if index == 0 { skip } else { 0 })?;
+            let elapsed = started.elapsed();
+            on_event(Event::Finished { index, step, elapsed });
+            report.steps.push(StepReport {
+                revision: step.revision.clone(),
+                message: step.message.clone(),
+                direction: step.direction,
+                elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+            });
+        }
+        Ok(report)
+    }
+
+    fn step(&mut self, step: &StepSql, skip: usize) -> Result<(), RuntimeError> {
+        let transactional = self.dialect.transactional_ddl();
+        let mut entry = HistoryEntry {
+            id: 0,
+            revision: step.revision.clone(),
+            direction: step.direction.as_str().into(),
+            checksum: step.checksum.clone(),
+            started_at: now(),
+            finished_at: None,
+            outcome: "running".into(),
+            ops_done: skip,
+            failed_op: None,
+            error: None,
+        };
+        if !transactional {
+            // DDL commits at once here: record progress as it happens.
+            self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
+        }
+        self.conn.execute(self.dialect.begin())?;
+        for (index, (label, statements)) in step.ops.iter().enumerate().skip(skip) {
+            for statement in statements {
+                if let Err(e) = self.conn.execute(statement) {
+                    return Err(self.fail(step, entry, index, label, e.to_string()));
+                }
+            }
+            if !transactional {
+                let done = Value::Integer(index as i64 + 1);
+                self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &[("ops_done", done)]))?;
+            }
+        }
+        if let Some(check) = self.dialect.foreign_key_check() {
+            let broken: Vec<ValueRow> = self.conn.load(check)?;
+            if let Some(table) = broken.first().and_then(|r| r.value.clone()) {
+                let last = step.ops.len().saturating_sub(1);
+                let label = step.ops.last().map(|(l, _)| l.as_str()).unwrap_or("commit");
+                let message = format!("rows of `{table}` refer to rows that no longer exist (foreign key check)");
+                return Err(self.fail(step, entry, last, label, message));
+            }
+        }
+        for statement in &step.version {
+            self.conn.execute(statement)?;
+        }
+        entry.finished_at = Some(now());
+        entry.outcome = "ok".into();
+        entry.ops_done = step.ops.len();
+        if transactional {
+            self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
+        } else {
+            let set = [
+                ("outcome", Value::Text("ok".into())),
+                ("ops_done", Value::Integer(step.ops.len() as i64)),
+                ("finished_at", Value::Text(now())),
+            ];
+            self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &set))?;
+        }
+        self.conn.execute("COMMIT")?;
+        Ok(())
+    }
+
+    /// Rolls back what can be rolled back, records the failure, and says
+    /// what state the database is in.
+    fn fail(
+        &mut self,
+        step: &StepSql,
+        mut entry: HistoryEntry,
+        index: usize,
+        label: &str,
+        message: String,
+    ) -> RuntimeError {
+        let _ = self.conn.execute("ROLLBACK");
+        let transactional = self.dialect.transactional_ddl();
+        entry.outcome = "failed".into();
+        entry.finished_at = Some(now());
+        entry.failed_op = Some(label.to_string());
+        entry.error = Some(message.clone());
+        let state = if transactional {
+            entry.ops_done = 0;
+            let _ = self.conn.execute(&self.book.insert_history(self.dialect, &entry));
+            "the database is as it was before this revision".to_string()
+        } else {
+            let set = [
+                ("outcome", Value::Text("failed".into())),
+                ("failed_op", Value::Text(label.to_string())),
+                ("error", Value::Text(message.clone())),
+                ("finished_at", Value::Text(now())),
+            ];
+            let _ = self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &set));
+            format!(
+                "ops 1-{index} of {} stay applied ({} commits DDL at once); fix the cause, then \
+                 `migrate upgrade --resume` runs the remaining ops, or `migrate stamp` records the state by hand",
+                step.ops.len(),
+                self.dialect.name()
+            )
+        };
+        RuntimeError::StepFailed {
+            direction: match step.direction {
+                Direction::Up => "upgrade to",
+                Direction::Down => "downgrade from",
+            },
+            revision: step.revision.clone(),
+            op_number: index + 1,
+            op: label.to_string(),
+            message,
+            state,
+        }
+    }
+}
+
+/// Now, RFC 3339 UTC with microseconds.
+pub(super) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

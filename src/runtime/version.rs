@@ -1,0 +1,215 @@
+//! The tool's own tables: the version table (one row per current head, as
+//! Alembic keeps it) and the history table (one row per step ever run).
+
+use super::RuntimeError;
+use crate::db::Connection;
+use crate::dialect::Dialect;
+use crate::ops::Value;
+use crate::schema::{Column, ColumnType, DefaultValue, NameFilter, PrimaryKey, Table};
+
+text_row!(VersionRow { version_num });
+text_row!(HistoryRow {
+    id,
+    revision,
+    direction,
+    checksum,
+    started_at,
+    finished_at,
+    outcome,
+    ops_done,
+    failed_op,
+    error
+});
+
+/// Names of the version and history tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bookkeeping {
+    /// One row per current head.
+    pub version_table: String,
+    /// Every step run: `<version table>_history`.
+    pub history_table: String,
+}
+
+/// One row of the history table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// Increasing with time.
+    pub id: i64,
+    /// The revision run.
+    pub revision: String,
+    /// `up`, `down`, `stamp` (recorded as applied without running) or
+    /// `accept` (a changed file's new checksum, accepted on purpose).
+    pub direction: String,
+    /// Checksum of the revision file when it ran.
+    pub checksum: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC; none while running or after a crash.
+    pub finished_at: Option<String>,
+    /// `running`, `ok` or `failed`.
+    pub outcome: String,
+    /// Ops of the revision completed (what stays applied after a failure
+    /// where DDL is not transactional).
+    pub ops_done: usize,
+    /// The op that failed, as `Op::label` names it.
+    pub failed_op: Option<String>,
+    /// The database's error.
+    pub error: Option<String>,
+}
+
+impl Bookkeeping {
+    /// The tables for a version table called `version_table`.
+    pub fn new(version_table: &str) -> Self {
+        Bookkeeping { version_table: version_table.to_string(), history_table: format!("{version_table}_history") }
+    }
+
+    /// Definitions of both tables.
+    pub fn tables(&self) -> [Table; 2] {
+        let text = |n: u32| ColumnType::Varchar { length: Some(n) };
+        let mut version = Table::new(&self.version_table);
+        version.columns = vec![Column::new("version_num", text(32)).not_null()];
+        version.primary_key = Some(PrimaryKey { name: None, columns: vec!["version_num".into()] });
+        let mut history = Table::new(&self.history_table);
+        history.columns = vec![
+            Column::new("id", ColumnType::Integer).not_null().autoincrement(),
+            Column::new("revision", text(32)).not_null(),
+            Column::new("direction", text(8)).not_null(),
+            Column::new("checksum", text(64)).not_null(),
+            Column::new("started_at", text(40)).not_null(),
+            Column::new("finished_at", text(40)),
+            Column::new("outcome", text(16)).not_null(),
+            Column::new("ops_done", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
+            Column::new("failed_op", text(255)),
+            Column::new("error", ColumnType::Text),
+        ];
+        history.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
+        [version, history]
+    }
+
+    /// Which of the two tables exist: (version, history).
+    fn existing(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<(bool, bool), RuntimeError> {
+        let filter =
+            NameFilter { include: vec![self.version_table.clone(), self.history_table.clone()], exclude: vec![] };
+        let schema = dialect.reflect(conn, &filter)?;
+        Ok((schema.table(&self.version_table).is_some(), schema.table(&self.history_table).is_some()))
+    }
+
+    /// Statements creating whichever of the tables does not exist yet.
+    pub fn create_missing(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Vec<String>, RuntimeError> {
+        let (version, history) = self.existing(conn, dialect)?;
+        let [version_table, history_table] = self.tables();
+        let mut statements = Vec::new();
+        if !version {
+            statements.extend(dialect.create_table(&version_table));
+        }
+        if !history {
+            statements.extend(dialect.create_table(&history_table));
+        }
+        Ok(statements)
+    }
+
+    /// The current heads (empty when the version table does not exist: base).
+    pub fn heads(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Vec<String>, RuntimeError> {
+        if !self.existing(conn, dialect)?.0 {
+            return Ok(Vec::new());
+        }
+        self.read_heads(conn, dialect)
+    }
+
+    /// The current heads, the version table known to exist.
+    pub fn read_heads(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Vec<String>, RuntimeError> {
+        let rows: Vec<VersionRow> =
+            conn.load(&dialect.select_text_sql(&self.version_table, &["version_num"], "version_num"))?;
+        Ok(rows.into_iter().filter_map(|r| r.version_num).collect())
+    }
+
+    /// The whole history, oldest first (empty when the table does not exist).
+    pub fn history(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Vec<HistoryEntry>, RuntimeError> {
+        if !self.existing(conn, dialect)?.1 {
+            return Ok(Vec::new());
+        }
+        self.read_history(conn, dialect)
+    }
+
+    /// The whole history, oldest first, the table known to exist.
+    pub fn read_history(
+        &self,
+        conn: &mut Connection,
+        dialect: &dyn Dialect,
+    ) -> Result<Vec<HistoryEntry>, RuntimeError> {
+        let columns = [
+            "id",
+            "revision",
+            "direction",
+            "checksum",
+            "started_at",
+            "finished_at",
+            "outcome",
+            "ops_done",
+            "failed_op",
+            "error",
+        ];
+        let rows: Vec<HistoryRow> = conn.load(&dialect.select_text_sql(&self.history_table, &columns, "id"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| HistoryEntry {
+                id: r.id.and_then(|i| i.parse().ok()).unwrap_or_default(),
+                revision: r.revision.unwrap_or_default(),
+                direction: r.direction.unwrap_or_default(),
+                checksum: r.checksum.unwrap_or_default(),
+                started_at: r.started_at.unwrap_or_default(),
+                finished_at: r.finished_at,
+                outcome: r.outcome.unwrap_or_default(),
+                ops_done: r.ops_done.and_then(|i| i.parse().ok()).unwrap_or_default(),
+                failed_op: r.failed_op,
+                error: r.error,
+            })
+            .collect())
+    }
+
+    /// Statements that turn the version rows `before` into `after`: an
+    /// `UPDATE` where one head replaces another, else deletes and inserts.
+    pub fn version_statements(&self, dialect: &dyn Dialect, before: &[String], after: &[String]) -> Vec<String> {
+        let removed: Vec<&String> = before.iter().filter(|h| !after.contains(h)).collect();
+        let added: Vec<&String> = after.iter().filter(|h| !before.contains(h)).collect();
+        let table = &self.version_table;
+        if let ([old], [new]) = (removed.as_slice(), added.as_slice()) {
+            let key = Value::Text(old.to_string());
+            return vec![dialect.update_sql(
+                table,
+                &[("version_num", Value::Text(new.to_string()))],
+                ("version_num", &key),
+            )];
+        }
+        let deletes = removed.iter().map(|h| dialect.delete_sql(table, "version_num", &Value::Text(h.to_string())));
+        let inserts = added.iter().map(|h| dialect.insert_sql(table, &[("version_num", Value::Text(h.to_string()))]));
+        deletes.chain(inserts).collect()
+    }
+
+    /// Inserts a history row (its `id` is assigned by the database).
+    pub fn insert_history(&self, dialect: &dyn Dialect, entry: &HistoryEntry) -> String {
+        let mut row = vec![
+            ("revision", Value::Text(entry.revision.clone())),
+            ("direction", Value::Text(entry.direction.clone())),
+            ("checksum", Value::Text(entry.checksum.clone())),
+            ("started_at", Value::Text(entry.started_at.clone())),
+            ("outcome", Value::Text(entry.outcome.clone())),
+            ("ops_done", Value::Integer(entry.ops_done as i64)),
+        ];
+        for (column, value) in
+            [("finished_at", &entry.finished_at), ("failed_op", &entry.failed_op), ("error", &entry.error)]
+        {
+            if let Some(value) = value {
+                row.push((column, Value::Text(value.clone())));
+            }
+        }
+        dialect.insert_sql(&self.history_table, &row)
+    }
+
+    /// Records progress on the newest `running` row of `revision`.
+    pub fn update_running(&self, dialect: &dyn Dialect, revision: &str, set: &[(&str, Value)]) -> String {
+        let mut sql = dialect.update_sql(&self.history_table, set, ("revision", &Value::Text(revision.to_string())));
+        sql.push_str(&format!(" AND {} = {}", dialect.quote_identifier("outcome"), dialect.quote_string("running")));
+        sql
+    }
+}
