@@ -71,6 +71,7 @@ struct FileSettings {
     version_table: Option<String>,
     filters: Option<NameFilter>,
     lock_timeout: Option<f64>,
+    version_paths: Option<Vec<String>>,
 }
 
 /// The whole file: the shared settings spelled out (serde's `flatten` would
@@ -84,6 +85,7 @@ struct File {
     version_table: Option<String>,
     filters: Option<NameFilter>,
     lock_timeout: Option<f64>,
+    version_paths: Option<Vec<String>>,
     #[serde(default)]
     databases: BTreeMap<String, FileSettings>,
 }
@@ -116,6 +118,9 @@ pub struct DatabaseConfig {
     pub filters: NameFilter,
     /// Seconds to wait for another run's lock.
     pub lock_timeout: f64,
+    /// Folders holding revision files: `<script_location>/versions`, then
+    /// the `version_paths` configured.
+    pub version_paths: Vec<PathBuf>,
 }
 
 impl DatabaseConfig {
@@ -164,6 +169,7 @@ impl Config {
             version_table: file.version_table,
             filters: file.filters,
             lock_timeout: file.lock_timeout,
+            version_paths: file.version_paths,
         };
         Ok(Config { path: Some(path.to_path_buf()), root, defaults, databases: file.databases })
     }
@@ -192,11 +198,16 @@ impl Config {
             (None, _) => return Err(ConfigError::AmbiguousDatabase { path: path(), defined: defined() }),
         };
         let pick = |f: fn(&FileSettings) -> Option<String>| own.and_then(f).or_else(|| f(&self.defaults));
-        let script_location = pick(|s| s.script_location.clone()).unwrap_or_else(|| "migrations".into());
+        let script_location =
+            self.root.join(pick(|s| s.script_location.clone()).unwrap_or_else(|| "migrations".into()));
+        let extra = own.and_then(|s| s.version_paths.clone()).or_else(|| self.defaults.version_paths.clone());
+        let version_paths = std::iter::once(script_location.join("versions"))
+            .chain(extra.unwrap_or_default().into_iter().map(|p| self.root.join(p)))
+            .collect();
         Ok(DatabaseConfig {
             name,
             database_url: pick(|s| s.database_url.clone()),
-            script_location: self.root.join(script_location),
+            script_location,
             models: own
                 .and_then(|s| s.models.clone())
                 .or_else(|| self.defaults.models.clone())
@@ -207,6 +218,7 @@ impl Config {
                 .and_then(|s| s.lock_timeout)
                 .or(self.defaults.lock_timeout)
                 .unwrap_or(DEFAULT_LOCK_TIMEOUT),
+            version_paths,
         })
     }
 
@@ -260,6 +272,7 @@ impl FileSettings {
             version_table: None,
             filters: None,
             lock_timeout: None,
+            version_paths: None,
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum Error {
     Script(#[from] ScriptError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl Error {
@@ -35,7 +37,7 @@ impl Error {
     /// errors, 3 for database errors (see docs/commands.md).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Init(_) => 2,
+            Error::Config(_) | Error::Init(_) | Error::Usage(_) => 2,
             Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
             Error::Script(_) | Error::Runtime(RuntimeError::Render(_)) => 2,
             Error::Runtime(

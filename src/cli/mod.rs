@@ -2,6 +2,8 @@
 
 mod inspect;
 mod output;
+mod progress;
+mod revisions;
 
 use clap::{Parser, Subcommand};
 use migrate::Error;
@@ -49,6 +51,120 @@ enum Command {
     ListTemplates,
     /// Print the live database's schema as reflected
     Inspect,
+    /// Write a new revision file on top of the current head
+    Revision {
+        /// What the revision does
+        #[arg(short, long)]
+        message: String,
+        /// Revision to build on [default: head]; `base` starts a new root
+        #[arg(long, value_name = "REV")]
+        head: Option<String>,
+        /// Allow --head to name a revision that is not a head (starts a branch)
+        #[arg(long)]
+        splice: bool,
+        /// Label for the branch this revision starts (repeatable)
+        #[arg(long = "branch-label", value_name = "LABEL")]
+        branch_labels: Vec<String>,
+        /// Revision or branch label that must be applied first (repeatable)
+        #[arg(long = "depends-on", value_name = "REV")]
+        depends_on: Vec<String>,
+        /// Use this id instead of a random one (letters, digits, _; at most 32)
+        #[arg(long, value_name = "ID")]
+        rev_id: Option<String>,
+        /// Version folder to write to (one of version_paths in migrate.toml)
+        #[arg(long, value_name = "DIR")]
+        version_path: Option<PathBuf>,
+    },
+    /// Apply revisions up to TARGET (head, heads, an id, label@head, +N, ...)
+    Upgrade {
+        /// Target; with --sql, a range FROM:TO
+        #[arg(default_value = "head")]
+        target: String,
+        /// Print the SQL instead of running it (no database needed)
+        #[arg(long)]
+        sql: bool,
+        /// Dialect for --sql when no database URL is configured
+        #[arg(long, value_name = "NAME")]
+        dialect: Option<String>,
+        /// Finish a revision a failure left partly applied (MariaDB/MySQL), then go on
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Undo revisions down to TARGET (base, an id, -N, label@-N, ...)
+    Downgrade {
+        /// Target; with --sql, a range FROM:TO
+        target: String,
+        /// Print the SQL instead of running it (no database needed)
+        #[arg(long)]
+        sql: bool,
+        /// Dialect for --sql when no database URL is configured
+        #[arg(long, value_name = "NAME")]
+        dialect: Option<String>,
+    },
+    /// Show the revisions the database is at
+    Current {
+        /// Exit 1 unless the database is at the script's heads
+        #[arg(long)]
+        check_heads: bool,
+    },
+    /// List revisions, newest first
+    History {
+        /// Range: A:B, A:, :B
+        #[arg(short = 'r', long, value_name = "RANGE")]
+        rev_range: Option<String>,
+        /// Show every detail
+        #[arg(short, long)]
+        verbose: bool,
+        /// Mark the revisions the database is at (needs the database)
+        #[arg(short = 'i', long)]
+        indicate_current: bool,
+    },
+    /// List the heads of the revision graph
+    Heads {
+        /// Show every detail
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// List the branch points of the revision graph
+    Branches {
+        /// Show every detail
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Show one revision's file
+    Show {
+        /// Revision id, prefix, label, or head
+        revision: String,
+    },
+    /// Set the version table to REVS without running anything
+    Stamp {
+        /// Revisions (or head, heads, base)
+        #[arg(required = true)]
+        revisions: Vec<String>,
+        /// Empty the version table first
+        #[arg(long)]
+        purge: bool,
+        /// Record the current checksum of these applied revisions, accepting edits to their files
+        #[arg(long)]
+        accept_edits: bool,
+    },
+    /// Write a revision that merges REVS (e.g. `heads`)
+    Merge {
+        /// Revisions to merge
+        #[arg(required = true)]
+        revisions: Vec<String>,
+        /// What the merge is for
+        #[arg(short, long)]
+        message: String,
+        /// Use this id instead of a random one
+        #[arg(long, value_name = "ID")]
+        rev_id: Option<String>,
+    },
+    /// Open a revision file in $EDITOR
+    Edit {
+        /// Revision id, prefix, label, or head
+        revision: String,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -56,7 +172,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Output::new(cli.json, cli.quiet);
     match run(&cli, &out) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(error) => {
             out.error(&error.to_string(), error.hint());
             ExitCode::from(error.exit_code())
@@ -64,32 +180,40 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
+/// Runs the command; the exit code on success (1: a check found something).
+fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
     match &cli.command {
         Command::Init { directory, template } => {
             let created = migrate::template::init(directory, template)?;
             out.created(directory, template, &created);
-            Ok(())
+            Ok(0)
         }
         Command::ListTemplates => {
             out.templates(migrate::template::TEMPLATES);
-            Ok(())
+            Ok(0)
         }
         Command::Inspect => {
             let (url, database) = database_url(cli)?;
             let inspection = migrate::command::inspect(&url, &database.reflection_filter())?;
             inspect::print(out, &inspection);
-            Ok(())
+            Ok(0)
         }
+        command => revisions::run(cli, command, out),
     }
 }
 
 /// The URL to act on, by the documented precedence, and the database's settings.
 fn database_url(cli: &Cli) -> Result<(DatabaseUrl, migrate::config::DatabaseConfig), Error> {
+    let (config, database) = database_config(cli)?;
+    let url = config.resolve_url(&database, cli.url.as_deref(), std::env::var("DATABASE_URL").ok())?;
+    Ok((DatabaseUrl::parse(&url)?, database))
+}
+
+/// The configuration and the chosen database's settings.
+fn database_config(cli: &Cli) -> Result<(Config, migrate::config::DatabaseConfig), Error> {
     let cwd = std::env::current_dir()
         .map_err(|e| migrate::config::ConfigError::Read { path: ".".into(), message: e.to_string() })?;
     let config = Config::load(cli.config.as_deref(), &cwd)?;
     let database = config.database(cli.name.as_deref())?;
-    let url = config.resolve_url(&database, cli.url.as_deref(), std::env::var("DATABASE_URL").ok())?;
-    Ok((DatabaseUrl::parse(&url)?, database))
+    Ok((config, database))
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// The revision scripts of a database's `script_location`.
 pub fn load_script(database: &DatabaseConfig) -> Result<Script, Error> {
-    Ok(Script::load(&[database.script_location.join("versions")])?)
+    Ok(Script::load(&database.version_paths)?)
 }
 
 /// A connection with the run lock held and the tool's tables in place.
@@ -36,14 +36,11 @@ impl Session {
         let book = Bookkeeping::new(&database.version_table);
         let timeout = Duration::from_secs_f64(database.lock_timeout.max(0.0));
         let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &database.version_table, timeout)?;
-        let mut session = Session { conn, dialect, book, lock };
-        if let Err(e) = session.create_bookkeeping() {
-            session.close()?;
-            return Err(e);
-        }
-        Ok(session)
+        Ok(Session { conn, dialect, book, lock })
     }
 
+    /// Creates the version and history tables where missing: just before
+    /// the first change, so that a run that changes nothing leaves nothing.
     fn create_bookkeeping(&mut self) -> Result<(), Error> {
         for statement in self.book.create_missing(&mut self.conn, self.dialect.as_ref())? {
             self.conn.execute(&statement)?;
@@ -82,9 +79,10 @@ pub fn upgrade(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
+    script.map.check_target(target)?;
     Session::open(url, database)?.with(|s| {
-        let heads = s.book.read_heads(&mut s.conn, s.dialect.as_ref())?;
-        let history = s.book.read_history(&mut s.conn, s.dialect.as_ref())?;
+        let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
+        let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
         let tampered = tampered(&script, &history);
         if !tampered.is_empty() {
             return Err(RuntimeError::Tampered(tampered).into());
@@ -118,9 +116,10 @@ pub fn downgrade(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
+    script.map.check_target(target)?;
     Session::open(url, database)?.with(|s| {
-        let heads = s.book.read_heads(&mut s.conn, s.dialect.as_ref())?;
-        let history = s.book.read_history(&mut s.conn, s.dialect.as_ref())?;
+        let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
+        let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
         if let Some(p) = partial(&history) {
             let total = script.map.get(&p.revision).map_or(0, |r| r.file.upgrade.len());
             return Err(RuntimeError::Partial {
@@ -150,6 +149,7 @@ fn run_steps(
     }
     let mut state = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
     let plan = render_plan(s.dialect.as_ref(), &script.map, &s.book, steps, &mut state)?;
+    s.create_bookkeeping()?;
     let mut run = Run { conn: &mut s.conn, dialect: s.dialect.as_ref(), book: &s.book };
     Ok(run.execute(&plan, skip, on_event)?)
 }
@@ -256,7 +256,11 @@ pub fn stamp(
     accept_edits: bool,
 ) -> Result<Vec<String>, Error> {
     let script = load_script(database)?;
+    for target in targets {
+        script.map.check_target(target)?;
+    }
     Session::open(url, database)?.with(|s| {
+        s.create_bookkeeping()?;
         let dialect = s.dialect.as_ref();
         let mut statements = Vec::new();
         let heads = if purge { Vec::new() } else { s.book.read_heads(&mut s.conn, dialect)? };

@@ -133,6 +133,16 @@ impl Dialect for PostgresDialect {
                 statements
             }
             Op::AlterColumn(alter) => self.alter_column(alter),
+            Op::RenameTable { from, to } => {
+                let mut statements = render_common(self, op)?;
+                // A primary key named by default keeps its name through a
+                // rename; rename it too, so that it stays `<table>_pkey`.
+                if before.table(from).and_then(|t| t.primary_key.as_ref()).is_some_and(|pk| pk.name.is_none()) {
+                    let (old, new) = (format!("{from}_pkey"), format!("{to}_pkey"));
+                    statements.push(format!("ALTER TABLE {} RENAME CONSTRAINT {} TO {}", q(to), q(&old), q(&new)));
+                }
+                statements
+            }
             Op::DropPrimaryKey { table, primary_key } => {
                 let name = primary_key.name.clone().unwrap_or_else(|| format!("{table}_pkey"));
                 vec![format!("ALTER TABLE {} DROP CONSTRAINT {}", q(table), q(&name))]

@@ -104,17 +104,22 @@ impl Schema {
     }
 
     fn apply_enum_labels(&mut self, name: &str, labels: Vec<String>) -> Result<(), String> {
-        let e = self.enums.iter_mut().find(|e| e.name == name).ok_or_else(|| format!("no enum `{name}`"))?;
-        e.values = labels.clone();
-        // Columns of the type carry its labels too.
+        // A named type (PostgreSQL) and every column of it carry the labels;
+        // where enums live in columns only (MySQL, SQLite), the columns do.
+        let mut found = false;
+        if let Some(e) = self.enums.iter_mut().find(|e| e.name == name) {
+            e.values = labels.clone();
+            found = true;
+        }
         for column in self.tables.iter_mut().flat_map(|t| t.columns.iter_mut()) {
             if let ColumnType::Enum { name: n, values } = &mut column.ty
                 && n == name
             {
                 *values = labels.clone();
+                found = true;
             }
         }
-        Ok(())
+        if found { Ok(()) } else { Err(format!("no enum `{name}`")) }
     }
 }
 

@@ -26,6 +26,15 @@ pub struct StepSql {
     pub ops: Vec<(String, Vec<String>)>,
     /// The version-table change.
     pub version: Vec<String>,
+    /// The heads after this step.
+    pub heads_after: Vec<String>,
+}
+
+impl StepSql {
+    /// Every statement of the step, ops then version table, in order.
+    pub fn statements(&self) -> impl Iterator<Item = &String> {
+        self.ops.iter().flat_map(|(_, s)| s).chain(&self.version)
+    }
 }
 
 /// Renders `steps` for `dialect`, starting from a database whose schema is
@@ -59,6 +68,7 @@ pub fn render_plan(
                 checksum: checksum(&revision.source),
                 ops: rendered,
                 version: book.version_statements(dialect, &step.heads_before, &step.heads_after),
+                heads_after: step.heads_after.clone(),
             })
         })
         .collect()
@@ -77,7 +87,7 @@ pub fn offline_sql(dialect: &dyn Dialect, create: &[String], plan: &[StepSql]) -
             Direction::Down => "downgrade from",
         };
         out.push_str(&format!("\n-- {arrow} {}: {}\n{};\n", step.revision, step.message, dialect.begin()));
-        for statement in step.ops.iter().flat_map(|(_, s)| s).chain(&step.version) {
+        for statement in step.statements() {
             out.push_str(&format!("{statement};\n"));
         }
         out.push_str("COMMIT;\n");
@@ -113,6 +123,8 @@ pub enum Event<'a> {
 pub struct RunReport {
     /// Per step: revision, direction and time taken.
     pub steps: Vec<StepReport>,
+    /// The heads the database is at afterwards.
+    pub heads: Vec<String>,
 }
 
 /// One step that ran.
@@ -126,6 +138,8 @@ pub struct StepReport {
     pub direction: Direction,
     /// Milliseconds.
     pub elapsed_ms: f64,
+    /// The statements run (without the history table's).
+    pub statements: Vec<String>,
 }
 
 /// A run against one connection, the lock already held.
@@ -159,7 +173,9 @@ impl Run<'_> {
                 message: step.message.clone(),
                 direction: step.direction,
                 elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+                statements: step.statements().cloned().collect(),
             });
+            report.heads = step.heads_after.clone();
         }
         Ok(report)
     }

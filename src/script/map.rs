@@ -219,6 +219,37 @@ impl RevisionMap {
         }
     }
 
+    /// The full id of a revision named by id, unique prefix or branch label.
+    pub fn resolve_name(&self, name: &str) -> Result<String, ScriptError> {
+        self.lookup(name).map(|i| self.id(i).to_string())
+    }
+
+    /// The revisions a target names, without regard to any database: `head`
+    /// (the only head), `heads`, `label@head`, an id, a prefix or a label.
+    pub fn resolve_heads(&self, target: &str) -> Result<Vec<String>, ScriptError> {
+        match self.resolve_target(&[], target)? {
+            Resolved::Base => Ok(Vec::new()),
+            Resolved::Revisions(revs) => Ok(revs.into_iter().map(|i| self.id(i).to_string()).collect()),
+        }
+    }
+
+    /// Checks that a target names something, before any database is
+    /// touched; relative targets are checked up to their anchor.
+    pub fn check_target(&self, target: &str) -> Result<(), ScriptError> {
+        let anchor = match target.split_once('@') {
+            Some((name, _)) => name,
+            None if target.starts_with(['+', '-']) => return Ok(()),
+            None => match target.rfind(['+', '-']) {
+                Some(at) if target[at + 1..].parse::<u32>().is_ok() => &target[..at],
+                _ => target,
+            },
+        };
+        match anchor {
+            "head" | "heads" | "base" => Ok(()),
+            name => self.lookup(name).map(|_| ()),
+        }
+    }
+
     /// Every ancestor of `from` (included), through parents and dependencies.
     fn ancestors(&self, from: &[usize]) -> Vec<bool> {
         self.closure(from, |i| self.needs(i).collect())
@@ -372,6 +403,7 @@ impl RevisionMap {
         match target {
             "base" => return Ok(Resolved::Base),
             "heads" => return Ok(Resolved::Revisions(heads())),
+            "head" if self.is_empty() => return Ok(Resolved::Base),
             "head" => return Ok(Resolved::Revisions(vec![self.single(&heads())?])),
             _ => {}
         }

@@ -1,0 +1,233 @@
+//! The revision commands: writing revisions, applying them, and reading the
+//! script and the database's state.
+
+use super::output::Output;
+use super::progress::Progress;
+use super::{Cli, Command, database_config, database_url};
+use migrate::Error;
+use migrate::command::{self, NewRevision, RevisionInfo, RunOptions, Written};
+use migrate::dialect::{self, Dialect};
+use migrate::runtime::RunReport;
+use migrate::script::Direction;
+
+/// Runs one of the revision commands; the exit code on success.
+pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
+    match command {
+        Command::Revision { message, head, splice, branch_labels, depends_on, rev_id, version_path } => {
+            let (_, database) = database_config(cli)?;
+            let new = NewRevision {
+                message: message.clone(),
+                head: head.clone(),
+                splice: *splice,
+                branch_labels: branch_labels.clone(),
+                depends_on: depends_on.clone(),
+                rev_id: rev_id.clone(),
+                version_path: version_path.clone(),
+                ..NewRevision::default()
+            };
+            written(out, &command::revision(&database, new)?);
+            Ok(0)
+        }
+        Command::Merge { revisions, message, rev_id } => {
+            let (_, database) = database_config(cli)?;
+            written(out, &command::merge(&database, revisions, message, rev_id.as_deref())?);
+            Ok(0)
+        }
+        Command::Upgrade { target, sql: true, dialect, .. } => offline(cli, out, Direction::Up, target, dialect),
+        Command::Downgrade { target, sql: true, dialect } => offline(cli, out, Direction::Down, target, dialect),
+        Command::Upgrade { target, resume, .. } => {
+            let (url, database) = database_url(cli)?;
+            let mut progress = Progress::new(cli.quiet || cli.json);
+            let options = RunOptions { resume: *resume };
+            let report = command::upgrade(&url, &database, target, &options, &mut |e| progress.event(e));
+            progress.finish();
+            ran(out, Direction::Up, &report?);
+            Ok(0)
+        }
+        Command::Downgrade { target, .. } => {
+            let (url, database) = database_url(cli)?;
+            let mut progress = Progress::new(cli.quiet || cli.json);
+            let report = command::downgrade(&url, &database, target, &mut |e| progress.event(e));
+            progress.finish();
+            ran(out, Direction::Down, &report?);
+            Ok(0)
+        }
+        Command::Current { check_heads } => {
+            let (url, database) = database_url(cli)?;
+            let status = command::current(&url, &database)?;
+            if out.json() {
+                out.print_json(&status);
+            } else {
+                let mut text = format!("{}\n", status.database);
+                if status.heads.is_empty() {
+                    text.push_str("  base: no revision applied\n");
+                }
+                for head in &status.heads {
+                    let mark = if head.is_head { " (head)" } else { "" };
+                    let message = head.message.as_deref().unwrap_or("(not in the script)");
+                    text.push_str(&format!("  {}{mark} {message}\n", out.bold(&head.revision)));
+                }
+                if let Some(p) = &status.partial {
+                    text.push_str(&format!(
+                        "  {} is partially applied: {} ops ran, then `{}` failed: {}\n",
+                        p.revision,
+                        p.ops_done,
+                        p.failed_op.as_deref().unwrap_or("?"),
+                        p.error.as_deref().unwrap_or("")
+                    ));
+                }
+                for revision in &status.tampered {
+                    text.push_str(&format!("  {revision}: file changed since it was applied\n"));
+                }
+                out.text(&text);
+            }
+            let problem = status.partial.is_some() || !status.tampered.is_empty();
+            Ok(u8::from(problem || (*check_heads && !status.at_heads)))
+        }
+        Command::History { rev_range, verbose, indicate_current } => {
+            let (_, database) = database_config(cli)?;
+            let revisions = command::history(&database, rev_range.as_deref())?;
+            let current = if *indicate_current {
+                let (url, database) = database_url(cli)?;
+                command::current(&url, &database)?.heads.into_iter().map(|h| h.revision).collect()
+            } else {
+                Vec::new()
+            };
+            list(out, &revisions, *verbose, &current);
+            Ok(0)
+        }
+        Command::Heads { verbose } => {
+            let (_, database) = database_config(cli)?;
+            list(out, &command::heads(&database)?, *verbose, &[]);
+            Ok(0)
+        }
+        Command::Branches { verbose } => {
+            let (_, database) = database_config(cli)?;
+            list(out, &command::branches(&database)?, *verbose, &[]);
+            Ok(0)
+        }
+        Command::Show { revision } => {
+            let (_, database) = database_config(cli)?;
+            let (info, source) = command::show(&database, revision)?;
+            if out.json() {
+                out.print_json(&info);
+            } else {
+                out.text(&format!("# {}\n{source}", info.path.display()));
+            }
+            Ok(0)
+        }
+        Command::Stamp { revisions, purge, accept_edits } => {
+            let (url, database) = database_url(cli)?;
+            let heads = command::stamp(&url, &database, revisions, *purge, *accept_edits)?;
+            if out.json() {
+                out.print_json(&serde_json::json!({ "heads": heads }));
+            } else if *accept_edits {
+                out.text(&format!("accepted the edited files of {}\n", revisions.join(", ")));
+            } else {
+                out.text(&format!("stamped; the database is at {}\n", display_heads(&heads)));
+            }
+            Ok(0)
+        }
+        Command::Edit { revision } => {
+            let (_, database) = database_config(cli)?;
+            let path = command::edit_path(&database, revision)?;
+            let editor = std::env::var("VISUAL")
+                .or_else(|_| std::env::var("EDITOR"))
+                .map_err(|_| Error::Usage(format!("set EDITOR to open {}", path.display())))?;
+            let status = std::process::Command::new(&editor)
+                .arg(&path)
+                .status()
+                .map_err(|e| Error::Usage(format!("cannot run editor `{editor}`: {e}")))?;
+            Ok(u8::from(!status.success()))
+        }
+        Command::Init { .. } | Command::ListTemplates | Command::Inspect => unreachable!("handled by the caller"),
+    }
+}
+
+fn offline(cli: &Cli, out: &Output, direction: Direction, range: &str, name: &Option<String>) -> Result<u8, Error> {
+    let dialect: Box<dyn Dialect> = match name {
+        Some(name) => dialect::by_name(name)
+            .ok_or_else(|| Error::Usage(format!("unknown dialect `{name}` (postgresql, mysql, sqlite)")))?,
+        None => dialect::for_backend(database_url(cli)?.0.backend()),
+    };
+    let (_, database) = database_config(cli)?;
+    let sql = command::offline(&database, dialect.as_ref(), direction, range)?;
+    out.text(&sql);
+    Ok(0)
+}
+
+fn display_heads(heads: &[String]) -> String {
+    if heads.is_empty() { "base".into() } else { heads.join(", ") }
+}
+
+fn written(out: &Output, written: &Written) {
+    if out.json() {
+        return out.print_json(written);
+    }
+    out.text(&format!(
+        "created {} ({} on top of {})\n",
+        written.path.display(),
+        written.revision,
+        display_heads(&written.down_revision)
+    ));
+}
+
+fn ran(out: &Output, direction: Direction, report: &RunReport) {
+    if out.json() {
+        return out.print_json(report);
+    }
+    if report.steps.is_empty() {
+        return out.text("nothing to do: the database is already there\n");
+    }
+    let total: f64 = report.steps.iter().map(|s| s.elapsed_ms).sum();
+    let verb = if direction == Direction::Up { "upgraded" } else { "downgraded" };
+    let count = report.steps.len();
+    out.text(&format!(
+        "{verb} {count} revision{} in {total:.0} ms; the database is at {}\n",
+        if count == 1 { "" } else { "s" },
+        display_heads(&report.heads)
+    ));
+}
+
+fn list(out: &Output, revisions: &[RevisionInfo], verbose: bool, current: &[String]) {
+    if out.json() {
+        return out.print_json(&revisions);
+    }
+    let mut text = String::new();
+    for r in revisions {
+        let parents = if r.down_revision.is_empty() { "<base>".to_string() } else { r.down_revision.join(", ") };
+        let mut marks = Vec::new();
+        if r.is_head {
+            marks.push("head");
+        }
+        if r.is_branch_point {
+            marks.push("branchpoint");
+        }
+        if r.is_merge_point {
+            marks.push("mergepoint");
+        }
+        if current.contains(&r.revision) {
+            marks.push("current");
+        }
+        let marks = if marks.is_empty() { String::new() } else { format!(" ({})", marks.join(", ")) };
+        text.push_str(&format!("{parents} -> {}{marks}, {}\n", out.bold(&r.revision), r.message));
+        if verbose {
+            if !r.branch_labels.is_empty() {
+                text.push_str(&format!("    branch labels: {}\n", r.branch_labels.join(", ")));
+            }
+            if !r.depends_on.is_empty() {
+                text.push_str(&format!("    depends on: {}\n", r.depends_on.join(", ")));
+            }
+            if let Some(created) = &r.created_at {
+                text.push_str(&format!("    created: {created}\n"));
+            }
+            text.push_str(&format!(
+                "    ops: {} up, {} down\n    file: {}\n",
+                r.upgrade_ops,
+                r.downgrade_ops,
+                r.path.display()
+            ));
+        }
+    }
+    out.text(&text);
+}

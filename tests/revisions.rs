@@ -1,0 +1,500 @@
+//! Revisions applied to the three real databases: a chain covering every op
+//! up and down and up again with data kept; failures in the middle of a
+//! revision; eight concurrent runs; edited files; stamps; offline SQL.
+
+mod common;
+
+use common::{TestDb, each_backend};
+use migrate::command::{self, RunOptions};
+use migrate::config::{Config, DatabaseConfig};
+use migrate::db::{Backend, DatabaseUrl};
+use migrate::dialect;
+use migrate::ops::{AlterColumn, Execute, Op, Value};
+use migrate::schema::{
+    Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, ForeignKeyAction, Index, IndexKey, PrimaryKey,
+    Schema, Table, UniqueConstraint,
+};
+use migrate::script::{Direction, RevisionFile, write_revision};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(diesel::QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    value: Option<String>,
+}
+
+/// A project folder whose migrate.toml points at `db`.
+struct Project {
+    dir: tempfile::TempDir,
+    database: DatabaseConfig,
+    url: DatabaseUrl,
+}
+
+fn project(db: &TestDb) -> Project {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("migrations/versions")).unwrap();
+    let toml = format!("database_url = \"{}\"\nlock_timeout = 120\n", db.url);
+    std::fs::write(dir.path().join("migrate.toml"), &toml).unwrap();
+    let config = Config::parse(&toml, &dir.path().join("migrate.toml")).unwrap();
+    let database = config.database(None).unwrap();
+    Project { url: DatabaseUrl::parse(&db.url).unwrap(), dir, database }
+}
+
+impl Project {
+    fn versions(&self) -> std::path::PathBuf {
+        self.dir.path().join("migrations/versions")
+    }
+
+    /// Writes revision `id` on top of `parent`; the downgrade is the inverse
+    /// of the upgrade unless given.
+    fn add(&self, id: &str, parent: Option<&str>, upgrade: Vec<Op>, downgrade: Option<Vec<Op>>) {
+        let downgrade =
+            downgrade.unwrap_or_else(|| upgrade.iter().rev().map(|op| op.inverse().expect("invertible")).collect());
+        let file = RevisionFile {
+            revision: id.into(),
+            down_revision: parent.map(String::from).into_iter().collect(),
+            branch_labels: Vec::new(),
+            depends_on: Vec::new(),
+            message: format!("revision {id}"),
+            created_at: None,
+            upgrade,
+            downgrade,
+        };
+        write_revision(&self.versions(), &file).unwrap();
+    }
+
+    fn upgrade(&self, target: &str) -> Result<migrate::runtime::RunReport, migrate::Error> {
+        command::upgrade(&self.url, &self.database, target, &RunOptions::default(), &mut |_| {})
+    }
+
+    fn downgrade(&self, target: &str) -> Result<migrate::runtime::RunReport, migrate::Error> {
+        command::downgrade(&self.url, &self.database, target, &mut |_| {})
+    }
+
+    fn heads(&self) -> Vec<String> {
+        command::current(&self.url, &self.database).unwrap().heads.into_iter().map(|h| h.revision).collect()
+    }
+
+    fn schema(&self, db: &TestDb) -> Schema {
+        let filter = self.database.reflection_filter();
+        dialect::for_backend(db.backend()).reflect(&mut db.connect(), &filter).unwrap()
+    }
+}
+
+fn count(db: &TestDb, sql: &str) -> String {
+    let rows: Vec<CountRow> = db.connect().load(sql).unwrap();
+    rows.into_iter().next().and_then(|r| r.value).unwrap_or_default().trim().to_string()
+}
+
+fn col(name: &str, ty: &str) -> Column {
+    Column::new(name, ty.parse().unwrap())
+}
+
+fn row(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+fn alter(table: &str, column: Column) -> AlterColumn {
+    AlterColumn {
+        table: table.into(),
+        column: column.name.clone(),
+        existing: column,
+        rename: None,
+        ty: None,
+        nullable: None,
+        default: None,
+        comment: None,
+    }
+}
+
+/// 25 revisions r01..r25 using every op.
+fn write_chain(p: &Project, backend: Backend) {
+    let status_values = |extra: bool| {
+        let mut v = vec!["draft".to_string(), "published".to_string()];
+        if extra {
+            v.push("archived".into());
+        }
+        v
+    };
+    let status = ColumnType::Enum { name: "post_status".into(), values: status_values(false) };
+    let mut authors = Table::new("authors");
+    authors.columns = vec![
+        col("id", "integer").not_null().autoincrement(),
+        col("name", "varchar(100)").not_null(),
+        col("bio", "text"),
+    ];
+    authors.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
+    let mut posts = Table::new("posts");
+    posts.columns = vec![
+        col("id", "integer").not_null().autoincrement(),
+        col("author_id", "integer").not_null(),
+        col("title", "varchar(200)").not_null(),
+        Column::new("status", status).not_null().default(DefaultValue::String("draft".into())),
+        col("score", "integer").default(DefaultValue::Number("0".into())),
+    ];
+    posts.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
+    let mut tags = Table::new("tags");
+    tags.columns = vec![col("post_id", "integer").not_null(), col("tag", "varchar(30)").not_null()];
+    tags.primary_key = Some(PrimaryKey { name: None, columns: vec!["post_id".into(), "tag".into()] });
+    let fk = ForeignKey {
+        name: Some("fk_posts_author".into()),
+        columns: vec!["author_id".into()],
+        referred_table: "authors".into(),
+        referred_columns: vec!["id".into()],
+        on_delete: Some(ForeignKeyAction::Cascade),
+        on_update: None,
+    };
+    let index = |name: &str, keys: &[&str], unique: bool, predicate: Option<&str>| Index {
+        name: name.into(),
+        keys: keys.iter().map(|k| IndexKey::Column(k.to_string())).collect(),
+        unique,
+        predicate: predicate.map(String::from),
+    };
+    let subtitle = col("subtitle", "varchar(100)");
+    let score = col("score", "integer").default(DefaultValue::Number("0".into()));
+    let check = Check { name: Some("ck_posts_score".into()), expression: "score >= 0".into() };
+    let unique = UniqueConstraint { name: Some("uq_authors_name".into()), columns: vec!["name".into()] };
+    let execute = |sql: &str| Op::Execute(Execute { sql: Some(sql.into()), dialects: BTreeMap::new() });
+    let partial = if backend == Backend::Mysql { None } else { Some("score > 0") };
+
+    let t = |s: &str| Value::Text(s.into());
+    let chain: Vec<(Vec<Op>, Option<Vec<Op>>)> = vec![
+        (
+            vec![
+                Op::CreateEnum(EnumType { name: "post_status".into(), values: status_values(false) }),
+                Op::CreateTable(authors.clone()),
+            ],
+            None,
+        ),
+        (vec![Op::CreateTable(posts.clone())], None),
+        (vec![Op::AddForeignKey { table: "posts".into(), foreign_key: fk.clone() }], None),
+        (
+            vec![
+                Op::BulkInsert {
+                    table: "authors".into(),
+                    rows: vec![
+                        row(&[("id", Value::Integer(1)), ("name", t("Ann"))]),
+                        row(&[("id", Value::Integer(2)), ("name", t("Bob"))]),
+                    ],
+                },
+                Op::BulkInsert {
+                    table: "posts".into(),
+                    rows: vec![
+                        row(&[("id", Value::Integer(1)), ("author_id", Value::Integer(1)), ("title", t("Hello"))]),
+                        row(&[
+                            ("id", Value::Integer(2)),
+                            ("author_id", Value::Integer(2)),
+                            ("title", t("World")),
+                            ("status", t("published")),
+                        ]),
+                    ],
+                },
+            ],
+            Some(vec![execute("DELETE FROM posts"), execute("DELETE FROM authors")]),
+        ),
+        (vec![Op::AddColumn { table: "posts".into(), column: subtitle.clone() }], None),
+        (
+            vec![Op::AlterColumn(AlterColumn {
+                ty: Some("varchar(150)".parse().unwrap()),
+                comment: Some(Some("shown under the title".into())),
+                ..alter("posts", subtitle.clone())
+            })],
+            None,
+        ),
+        (vec![Op::AlterColumn(AlterColumn { nullable: Some(false), ..alter("posts", score.clone()) })], None),
+        (
+            vec![Op::AlterColumn(AlterColumn {
+                default: Some(Some(DefaultValue::Number("5".into()))),
+                ..alter("posts", score.clone().not_null())
+            })],
+            None,
+        ),
+        (
+            vec![Op::AlterColumn(AlterColumn {
+                rename: Some("biography".into()),
+                ..alter("authors", col("bio", "text"))
+            })],
+            None,
+        ),
+        (
+            vec![Op::CreateIndex { table: "posts".into(), index: index("ix_posts_title", &["title"], false, None) }],
+            None,
+        ),
+        (
+            vec![Op::CreateIndex {
+                table: "posts".into(),
+                index: index("ux_posts_title_author", &["title", "author_id"], true, None),
+            }],
+            None,
+        ),
+        (
+            vec![Op::CreateIndex {
+                table: "posts".into(),
+                index: index("ix_posts_scored", &["score"], false, partial),
+            }],
+            None,
+        ),
+        (vec![Op::DropIndex { table: "posts".into(), index: index("ix_posts_title", &["title"], false, None) }], None),
+        (vec![Op::AddUnique { table: "authors".into(), constraint: unique.clone() }], None),
+        (vec![Op::AddCheck { table: "posts".into(), check: check.clone() }], None),
+        (vec![Op::CreateTable(tags.clone())], None),
+        (
+            vec![
+                Op::DropPrimaryKey { table: "tags".into(), primary_key: tags.primary_key.clone().unwrap() },
+                Op::AddPrimaryKey {
+                    table: "tags".into(),
+                    primary_key: PrimaryKey { name: None, columns: vec!["tag".into(), "post_id".into()] },
+                },
+            ],
+            None,
+        ),
+        (
+            vec![Op::AddEnumValue {
+                name: "post_status".into(),
+                value: "archived".into(),
+                before: None,
+                existing: status_values(false),
+                columns: vec!["posts.status".into()],
+            }],
+            None,
+        ),
+        (vec![Op::SetTableComment { table: "authors".into(), from: None, to: Some("people who write".into()) }], None),
+        (vec![Op::RenameTable { from: "tags".into(), to: "post_tags".into() }], None),
+        (vec![Op::DropForeignKey { table: "posts".into(), foreign_key: fk.clone() }], None),
+        (
+            vec![
+                Op::DropCheck { table: "posts".into(), check: check.clone() },
+                Op::DropUnique { table: "authors".into(), constraint: unique.clone() },
+            ],
+            None,
+        ),
+        (
+            vec![execute("UPDATE posts SET score = 7 WHERE id = 1")],
+            Some(vec![execute("UPDATE posts SET score = 5 WHERE id = 1")]),
+        ),
+        (
+            vec![Op::DropColumn {
+                table: "posts".into(),
+                column: col("subtitle", "varchar(150)").comment("shown under the title"),
+            }],
+            None,
+        ),
+        (vec![Op::DropTable(Table { name: "post_tags".into(), ..tags.clone() })], None),
+    ];
+    // The last two need the final shape of what they drop.
+    let mut final_tags = tags;
+    final_tags.name = "post_tags".into();
+    final_tags.primary_key = Some(PrimaryKey { name: None, columns: vec!["tag".into(), "post_id".into()] });
+    let mut chain = chain;
+    let last = chain.len() - 1;
+    chain[last] = (vec![Op::DropTable(final_tags)], None);
+    for (i, (upgrade, downgrade)) in chain.into_iter().enumerate() {
+        let id = format!("r{:02}", i + 1);
+        let parent = (i > 0).then(|| format!("r{i:02}"));
+        p.add(&id, parent.as_deref(), upgrade, downgrade);
+    }
+}
+
+#[test]
+fn chain_of_every_op_up_down_up_keeps_data() {
+    each_backend("rev_chain", |db| {
+        let p = project(db);
+        write_chain(&p, db.backend());
+        let report = p.upgrade("head").unwrap_or_else(|e| panic!("{:?}: {e}", db.backend()));
+        assert_eq!(report.steps.len(), 25);
+        assert_eq!(p.heads(), ["r25"]);
+        let schema = p.schema(db);
+        let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["authors", "posts"], "{:?}", db.backend());
+        let posts = schema.table("posts").unwrap();
+        let score = posts.column("score").unwrap();
+        assert!(!score.nullable);
+        assert_eq!(score.default, Some(DefaultValue::Number("5".into())), "{:?}", db.backend());
+        assert!(posts.column("subtitle").is_none());
+        assert!(schema.table("authors").unwrap().column("biography").is_some());
+        match &posts.column("status").unwrap().ty {
+            ColumnType::Enum { values, .. } => assert_eq!(values.len(), 3),
+            other => panic!("{:?}: status is {other:?}", db.backend()),
+        }
+        assert_eq!(count(db, "SELECT CAST(COUNT(*) AS CHAR(10)) AS value FROM posts"), "2");
+        assert_eq!(count(db, "SELECT CAST(score AS CHAR(10)) AS value FROM posts WHERE id = 1"), "7");
+
+        // Down to r10: the rebuilt tables keep their rows.
+        p.downgrade("r10").unwrap_or_else(|e| panic!("{:?}: {e}", db.backend()));
+        assert_eq!(p.heads(), ["r10"]);
+        assert_eq!(count(db, "SELECT CAST(COUNT(*) AS CHAR(10)) AS value FROM posts"), "2");
+        p.downgrade("base").unwrap_or_else(|e| panic!("{:?}: {e}", db.backend()));
+        assert!(p.heads().is_empty());
+        assert!(p.schema(db).tables.is_empty(), "{:?}", db.backend());
+        p.upgrade("head").unwrap_or_else(|e| panic!("{:?}: {e}", db.backend()));
+        assert_eq!(count(db, "SELECT CAST(COUNT(*) AS CHAR(10)) AS value FROM authors"), "2");
+        // Each step once in the history, up and down.
+        let history = migrate::runtime::Bookkeeping::new("migrate_version")
+            .history(&mut db.connect(), dialect::for_backend(db.backend()).as_ref())
+            .unwrap();
+        assert_eq!(history.iter().filter(|h| h.direction == "up" && h.outcome == "ok").count(), 50);
+        assert_eq!(history.iter().filter(|h| h.direction == "down" && h.outcome == "ok").count(), 25);
+    });
+}
+
+#[test]
+fn offline_sql_is_what_the_online_run_executes() {
+    each_backend("rev_offline", |db| {
+        let p = project(db);
+        write_chain(&p, db.backend());
+        let dialect = dialect::for_backend(db.backend());
+        let offline = command::offline(&p.database, dialect.as_ref(), Direction::Up, "r02:r20").unwrap();
+        p.upgrade("r02").unwrap();
+        let report = p.upgrade("r20").unwrap();
+        let online: Vec<String> =
+            report.steps.iter().flat_map(|s| s.statements.iter().map(|x| format!("{x};"))).collect();
+        let offline: Vec<&str> = offline
+            .lines()
+            .filter(|l| {
+                !l.starts_with("--") && !l.is_empty() && *l != "COMMIT;" && *l != format!("{};", dialect.begin())
+            })
+            .collect();
+        assert_eq!(offline.join("\n"), online.join("\n"), "{:?}", db.backend());
+        let down = command::offline(&p.database, dialect.as_ref(), Direction::Down, "r20:r02").unwrap();
+        let report = p.downgrade("r02").unwrap();
+        for statement in report.steps.iter().flat_map(|s| &s.statements) {
+            assert!(down.contains(statement.as_str()), "{:?}: {statement}", db.backend());
+        }
+    });
+}
+
+#[test]
+fn a_failing_op_rolls_back_or_is_recorded() {
+    each_backend("rev_failure", |db| {
+        let p = project(db);
+        let mut t = Table::new("t1");
+        t.columns = vec![col("id", "integer").not_null()];
+        p.add("f1", None, vec![Op::CreateTable(t.clone())], None);
+        let mut t2 = Table::new("t2");
+        t2.columns = vec![col("id", "integer").not_null()];
+        let bad = Op::Execute(Execute {
+            sql: Some("INSERT INTO no_such_table VALUES (1)".into()),
+            dialects: BTreeMap::new(),
+        });
+        p.add(
+            "f2",
+            Some("f1"),
+            vec![Op::CreateTable(t2.clone()), bad, Op::AddColumn { table: "t2".into(), column: col("x", "integer") }],
+            Some(vec![Op::DropTable(t2.clone())]),
+        );
+        let error = p.upgrade("head").unwrap_err().to_string();
+        assert!(error.starts_with("upgrade to f2 failed at op 2 (execute): "), "{:?}: {error}", db.backend());
+        assert!(error.contains("no_such_table"), "{error}");
+        assert_eq!(p.heads(), ["f1"], "f1 stays applied");
+        let status = command::current(&p.url, &p.database).unwrap();
+        if db.backend() == Backend::Mysql {
+            // DDL committed: the first op stays, and the tool says so.
+            assert!(error.contains("stay applied"), "{error}");
+            assert_eq!(status.partial.as_ref().map(|h| h.ops_done), Some(1));
+            let refused = p.upgrade("head").unwrap_err().to_string();
+            assert!(refused.starts_with("revision f2 is partially applied: 1 of 3 ops ran"), "{refused}");
+            // Fix the cause, then resume: the remaining ops run.
+            db.connect().execute("CREATE TABLE no_such_table (id int)").unwrap();
+            command::upgrade(&p.url, &p.database, "head", &RunOptions { resume: true }, &mut |_| {}).unwrap();
+            assert_eq!(p.heads(), ["f2"]);
+            assert!(p.schema(db).table("t2").unwrap().column("x").is_some());
+        } else {
+            assert!(error.contains("the database is as it was before this revision"), "{error}");
+            assert!(status.partial.is_none());
+            assert!(p.schema(db).table("t2").is_none(), "{:?}: t2 rolled back", db.backend());
+            let resume = command::upgrade(&p.url, &p.database, "head", &RunOptions { resume: true }, &mut |_| {});
+            assert!(resume.unwrap_err().to_string().starts_with("nothing to resume"));
+        }
+    });
+}
+
+#[test]
+fn edited_files_are_noticed_until_accepted() {
+    each_backend("rev_checksum", |db| {
+        let p = project(db);
+        let mut t = Table::new("t1");
+        t.columns = vec![col("id", "integer").not_null()];
+        p.add("c1", None, vec![Op::CreateTable(t)], None);
+        p.upgrade("head").unwrap();
+        let path = p.versions().join("c1_revision_c1.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Line endings and trailing space are not edits.
+        std::fs::write(&path, text.replace('\n', "  \r\n")).unwrap();
+        assert!(command::current(&p.url, &p.database).unwrap().tampered.is_empty());
+        std::fs::write(&path, text.replace("revision c1", "revision c1, edited")).unwrap();
+        assert_eq!(command::current(&p.url, &p.database).unwrap().tampered, ["c1"]);
+        let refused = p.upgrade("head").unwrap_err();
+        assert_eq!(refused.exit_code(), 1);
+        assert!(refused.to_string().contains("stamp --accept-edits"), "{refused}");
+        command::stamp(&p.url, &p.database, &["c1".into()], false, true).unwrap();
+        assert!(command::current(&p.url, &p.database).unwrap().tampered.is_empty());
+        p.upgrade("head").unwrap();
+    });
+}
+
+#[test]
+fn stamp_sets_the_version_table_without_running_anything() {
+    each_backend("rev_stamp", |db| {
+        let p = project(db);
+        let mut t = Table::new("t1");
+        t.columns = vec![col("id", "integer").not_null()];
+        p.add("s1", None, vec![Op::CreateTable(t)], None);
+        p.add("s2", Some("s1"), vec![], Some(vec![]));
+        assert_eq!(command::stamp(&p.url, &p.database, &["head".into()], false, false).unwrap(), ["s2"]);
+        assert_eq!(p.heads(), ["s2"]);
+        assert!(p.schema(db).tables.is_empty(), "nothing ran");
+        assert!(p.upgrade("head").unwrap().steps.is_empty());
+        assert_eq!(command::stamp(&p.url, &p.database, &["s1".into()], false, false).unwrap(), ["s1"]);
+        assert_eq!(command::stamp(&p.url, &p.database, &["base".into()], true, false).unwrap(), Vec::<String>::new());
+        assert!(p.heads().is_empty());
+    });
+}
+
+#[test]
+fn eight_concurrent_upgrades_apply_each_revision_once() {
+    each_backend("rev_race", |db| {
+        let p = project(db);
+        for i in 1..=5 {
+            let mut t = Table::new(format!("race{i}"));
+            t.columns = vec![col("id", "integer").not_null()];
+            let parent = (i > 1).then(|| format!("x{}", i - 1));
+            p.add(&format!("x{i}"), parent.as_deref(), vec![Op::CreateTable(t)], None);
+        }
+        let children: Vec<std::process::Child> = (0..8)
+            .map(|_| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+                    .args(["upgrade", "head", "-q"])
+                    .current_dir(p.dir.path())
+                    .env_remove("DATABASE_URL")
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{:?}: {}", db.backend(), String::from_utf8_lossy(&out.stderr));
+        }
+        assert_eq!(p.heads(), ["x5"]);
+        let history = migrate::runtime::Bookkeeping::new("migrate_version")
+            .history(&mut db.connect(), dialect::for_backend(db.backend()).as_ref())
+            .unwrap();
+        assert_eq!(history.len(), 5, "{:?}: each revision once: {history:?}", db.backend());
+        assert!(history.iter().all(|h| h.outcome == "ok"));
+    });
+}
+
+#[test]
+fn unknown_targets_and_bad_files_are_clear_errors() {
+    let db = common::fresh_db(Backend::Sqlite, "rev_errors").unwrap();
+    let p = project(&db);
+    p.add("e1", None, vec![], Some(vec![]));
+    let e = p.upgrade("nope").unwrap_err();
+    assert_eq!((e.exit_code(), e.to_string()), (2, "no revision `nope`".to_string()));
+    std::fs::write(p.versions().join("e2_bad.toml"), "revision = \"e2\"\ndown_revision = \"e1\"\nmesage = \"x\"\n")
+        .unwrap();
+    let e = p.upgrade("head").unwrap_err().to_string();
+    assert!(e.ends_with("e2_bad.toml:3: unknown field `mesage`, expected one of `revision`, `down_revision`, `branch_labels`, `depends_on`, `message`, `created_at`, `upgrade`, `downgrade`"), "{e}");
+    assert!(!Path::new(&db.url.trim_start_matches("sqlite://")).exists(), "nothing was created");
+}
