@@ -182,6 +182,13 @@ fn apply_to_table(t: &mut Table, op: &Op) -> Result<(), String> {
         Op::DropColumn { column, .. } => {
             position(&t.columns, |c| c.name == column.name, "column", &column.name)?;
             t.columns.retain(|c| c.name != column.name);
+            // What depends on the column goes with it, as databases do it.
+            let name = &column.name;
+            let uses = |columns: &[String]| columns.contains(name);
+            t.indexes.retain(|i| !i.keys.iter().any(|k| matches!(k, IndexKey::Column(c) if c == name)));
+            t.unique_constraints.retain(|u| !uses(&u.columns));
+            t.foreign_keys.retain(|f| !uses(&f.columns));
+            t.checks.retain(|c| !mentions(&c.expression, name));
         }
         Op::AlterColumn(alter) => {
             let at = position(&t.columns, |c| c.name == alter.column, "column", &alter.column)?;
@@ -212,6 +219,16 @@ fn apply_to_table(t: &mut Table, op: &Op) -> Result<(), String> {
         _ => unreachable!("table-level ops only"),
     }
     Ok(())
+}
+
+/// Whether `expression` mentions `name` as a whole word.
+fn mentions(expression: &str, name: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    expression.match_indices(name).any(|(at, _)| {
+        let before = expression[..at].chars().next_back();
+        let after = expression[at + name.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
 }
 
 fn position<T>(items: &[T], pred: impl Fn(&T) -> bool, kind: &str, name: &str) -> Result<usize, String> {
