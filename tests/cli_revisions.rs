@@ -1,0 +1,137 @@
+//! The revision commands as a user runs them: the real binary in a temporary
+//! project, on SQLite (the servers are covered by tests/revisions.rs).
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn migrate(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("migrate").unwrap();
+    cmd.current_dir(dir).env_remove("DATABASE_URL").env("NO_COLOR", "1");
+    cmd
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    String::from_utf8(cmd.assert().success().get_output().stdout.clone()).unwrap()
+}
+
+fn stderr_of(cmd: &mut Command, code: i32) -> String {
+    String::from_utf8(cmd.assert().code(code).get_output().stderr.clone()).unwrap()
+}
+
+/// An initialised project with revisions a1 <- a2 (a2 creates a table).
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path()).arg("init").assert().success();
+    migrate(dir.path()).args(["revision", "-m", "first", "--rev-id", "a1"]).assert().success();
+    migrate(dir.path()).args(["revision", "-m", "create things", "--rev-id", "a2"]).assert().success();
+    let path = dir.path().join("migrations/versions/a2_create_things.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace("upgrade = []\ndowngrade = []\n", "");
+    let ops = r#"
+[[upgrade]]
+op = "create_table"
+name = "things"
+columns = [{ name = "id", type = "integer", nullable = false }]
+
+[[downgrade]]
+op = "drop_table"
+name = "things"
+columns = [{ name = "id", type = "integer", nullable = false }]
+"#;
+    std::fs::write(&path, text + ops).unwrap();
+    dir
+}
+
+#[test]
+fn revision_writes_files_on_top_of_the_head() {
+    let dir = project();
+    let text = std::fs::read_to_string(dir.path().join("migrations/versions/a1_first.toml")).unwrap();
+    assert!(text.starts_with("revision = \"a1\"\nmessage = \"first\"\ncreated_at = "), "{text}");
+    let out = stdout(migrate(dir.path()).args(["revision", "-m", "third", "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["down_revision"], serde_json::json!(["a2"]));
+    assert_eq!(json["revision"].as_str().unwrap().len(), 12);
+    // Ids are validated and unique.
+    let e = stderr_of(migrate(dir.path()).args(["revision", "-m", "x", "--rev-id", "a:b"]), 2);
+    assert!(e.starts_with("error: invalid revision id `a:b`"), "{e}");
+    let e = stderr_of(migrate(dir.path()).args(["revision", "-m", "x", "--rev-id", "a1", "--head", "base"]), 2);
+    assert_eq!(e, "error: revision id a1 already exists\n");
+    // Not on top of a non-head without --splice.
+    let e = stderr_of(migrate(dir.path()).args(["revision", "-m", "x", "--head", "a1"]), 2);
+    assert!(e.contains("a1 is not a head; pass --splice"), "{e}");
+}
+
+#[test]
+fn branches_heads_merge_and_history() {
+    let dir = project();
+    migrate(dir.path())
+        .args(["revision", "-m", "side", "--rev-id", "b1", "--head", "a1", "--splice", "--branch-label", "side"])
+        .assert()
+        .success();
+    assert_eq!(stdout(migrate(dir.path()).arg("heads")), "a1 -> a2 (head), create things\na1 -> b1 (head), side\n");
+    assert_eq!(stdout(migrate(dir.path()).arg("branches")), "<base> -> a1 (branchpoint), first\n");
+    let e = stderr_of(migrate(dir.path()).arg("upgrade"), 2);
+    assert!(e.starts_with("error: multiple heads (a2, b1)"), "{e}");
+    migrate(dir.path()).args(["upgrade", "side@head"]).assert().success();
+    assert!(stdout(migrate(dir.path()).arg("current")).contains("b1 (head) side"));
+    migrate(dir.path()).args(["merge", "heads", "-m", "join", "--rev-id", "m1"]).assert().success();
+    assert_eq!(stdout(migrate(dir.path()).arg("heads")), "a2, b1 -> m1 (head, mergepoint), join\n");
+    migrate(dir.path()).args(["upgrade", "head"]).assert().success();
+    let history = stdout(migrate(dir.path()).args(["history", "-i"]));
+    assert_eq!(
+        history,
+        "a2, b1 -> m1 (head, mergepoint, current), join\na1 -> b1, side\na1 -> a2, create things\n\
+         <base> -> a1 (branchpoint), first\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(migrate(dir.path()).args(["history", "-r", "a2:", "--json"]))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    let shown = stdout(migrate(dir.path()).args(["show", "a2"]));
+    assert!(shown.contains("op = \"create_table\""), "{shown}");
+    migrate(dir.path()).args(["current", "--check-heads"]).assert().code(0);
+    migrate(dir.path()).args(["downgrade", "a1"]).assert().success();
+    migrate(dir.path()).args(["current", "--check-heads"]).assert().code(1);
+}
+
+#[test]
+fn upgrade_prints_and_offline_sql_needs_no_database() {
+    let dir = project();
+    let out = stdout(migrate(dir.path()).args(["upgrade", "--sql"]));
+    assert!(out.contains("CREATE TABLE \"things\" (\n    \"id\" INTEGER NOT NULL\n);"), "{out}");
+    assert!(out.contains("INSERT INTO \"migrate_version\" (\"version_num\") VALUES ('a1');"), "{out}");
+    assert!(!dir.path().join("app.db").exists(), "offline mode touches no database");
+    let pg = stdout(migrate(dir.path()).args(["upgrade", "a1:a2", "--sql", "--dialect", "postgresql"]));
+    assert!(pg.contains("CREATE TABLE \"things\" (\n    \"id\" integer NOT NULL\n);"), "{pg}");
+    assert!(pg.contains("UPDATE \"migrate_version\" SET \"version_num\" = 'a2' WHERE \"version_num\" = 'a1';"));
+    let e = stderr_of(migrate(dir.path()).args(["upgrade", "--sql", "--dialect", "oracle"]), 2);
+    assert_eq!(e, "error: unknown dialect `oracle` (postgresql, mysql, sqlite)\n");
+    let out = stdout(migrate(dir.path()).arg("upgrade"));
+    assert!(out.starts_with("upgraded 2 revisions in ") && out.ends_with(" ms; the database is at a2\n"), "{out}");
+}
+
+#[test]
+fn errors_in_revision_files_name_the_file() {
+    let dir = project();
+    let versions = dir.path().join("migrations/versions");
+    std::fs::write(versions.join("c1_cycle.toml"), "revision = \"c1\"\ndown_revision = \"c2\"\nmessage = \"x\"\n").unwrap();
+    std::fs::write(versions.join("c2_cycle.toml"), "revision = \"c2\"\ndown_revision = \"c1\"\nmessage = \"x\"\n").unwrap();
+    let e = stderr_of(migrate(dir.path()).arg("heads"), 2);
+    assert!(e.starts_with("error: cycle in the revision graph through c"), "{e}");
+    std::fs::write(versions.join("c2_cycle.toml"), "revision = \"c2\"\ndown_revision = \"zz\"\nmessage = \"x\"\n").unwrap();
+    let e = stderr_of(migrate(dir.path()).arg("history"), 2);
+    assert!(e.ends_with("c2_cycle.toml: down_revision zz does not exist\n"), "{e}");
+    std::fs::write(versions.join("c2_cycle.toml"), "revision = \"a1\"\nmessage = \"x\"\n").unwrap();
+    let e = stderr_of(migrate(dir.path()).arg("history"), 2);
+    assert!(e.starts_with("error: duplicate revision id a1 in "), "{e}");
+}
+
+#[test]
+fn stamp_and_edit() {
+    let dir = project();
+    assert_eq!(stdout(migrate(dir.path()).args(["stamp", "head"])), "stamped; the database is at a2\n");
+    assert_eq!(stdout(migrate(dir.path()).args(["upgrade"])), "nothing to do: the database is already there\n");
+    assert_eq!(stdout(migrate(dir.path()).args(["stamp", "base", "--purge"])), "stamped; the database is at base\n");
+    // `edit` opens the file in $EDITOR.
+    let out = migrate(dir.path()).args(["edit", "a2"]).env("EDITOR", "true").env_remove("VISUAL").assert();
+    out.success();
+    let e = stderr_of(migrate(dir.path()).args(["edit", "a2"]).env_remove("EDITOR").env_remove("VISUAL"), 2);
+    assert!(e.starts_with("error: set EDITOR to open "), "{e}");
+}
