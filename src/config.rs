@@ -72,6 +72,7 @@ struct FileSettings {
     filters: Option<NameFilter>,
     lock_timeout: Option<f64>,
     version_paths: Option<Vec<String>>,
+    transaction_per_revision: Option<bool>,
 }
 
 /// The whole file: the shared settings spelled out (serde's `flatten` would
@@ -86,6 +87,7 @@ struct File {
     filters: Option<NameFilter>,
     lock_timeout: Option<f64>,
     version_paths: Option<Vec<String>>,
+    transaction_per_revision: Option<bool>,
     #[serde(default)]
     databases: BTreeMap<String, FileSettings>,
 }
@@ -121,6 +123,9 @@ pub struct DatabaseConfig {
     /// Folders holding revision files: `<script_location>/versions`, then
     /// the `version_paths` configured.
     pub version_paths: Vec<PathBuf>,
+    /// Each revision in its own transaction (`true`, the default), or the
+    /// whole run in one.
+    pub transaction_per_revision: bool,
 }
 
 impl DatabaseConfig {
@@ -170,6 +175,7 @@ impl Config {
             filters: file.filters,
             lock_timeout: file.lock_timeout,
             version_paths: file.version_paths,
+            transaction_per_revision: file.transaction_per_revision,
         };
         Ok(Config { path: Some(path.to_path_buf()), root, defaults, databases: file.databases })
     }
@@ -219,6 +225,10 @@ impl Config {
                 .or(self.defaults.lock_timeout)
                 .unwrap_or(DEFAULT_LOCK_TIMEOUT),
             version_paths,
+            transaction_per_revision: own
+                .and_then(|s| s.transaction_per_revision)
+                .or(self.defaults.transaction_per_revision)
+                .unwrap_or(true),
         })
     }
 
@@ -273,6 +283,7 @@ impl FileSettings {
             filters: None,
             lock_timeout: None,
             version_paths: None,
+            transaction_per_revision: None,
         }
     }
 }

@@ -82,7 +82,8 @@ fn branches_heads_merge_and_history() {
         "a2, b1 -> m1 (head, mergepoint, current), join\na1 -> b1, side\na1 -> a2, create things\n\
          <base> -> a1 (branchpoint), first\n"
     );
-    let json: serde_json::Value = serde_json::from_str(&stdout(migrate(dir.path()).args(["history", "-r", "a2:", "--json"]))).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(migrate(dir.path()).args(["history", "-r", "a2:", "--json"]))).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
     let shown = stdout(migrate(dir.path()).args(["show", "a2"]));
     assert!(shown.contains("op = \"create_table\""), "{shown}");
@@ -111,11 +112,14 @@ fn upgrade_prints_and_offline_sql_needs_no_database() {
 fn errors_in_revision_files_name_the_file() {
     let dir = project();
     let versions = dir.path().join("migrations/versions");
-    std::fs::write(versions.join("c1_cycle.toml"), "revision = \"c1\"\ndown_revision = \"c2\"\nmessage = \"x\"\n").unwrap();
-    std::fs::write(versions.join("c2_cycle.toml"), "revision = \"c2\"\ndown_revision = \"c1\"\nmessage = \"x\"\n").unwrap();
+    std::fs::write(versions.join("c1_cycle.toml"), "revision = \"c1\"\ndown_revision = \"c2\"\nmessage = \"x\"\n")
+        .unwrap();
+    std::fs::write(versions.join("c2_cycle.toml"), "revision = \"c2\"\ndown_revision = \"c1\"\nmessage = \"x\"\n")
+        .unwrap();
     let e = stderr_of(migrate(dir.path()).arg("heads"), 2);
     assert!(e.starts_with("error: cycle in the revision graph through c"), "{e}");
-    std::fs::write(versions.join("c2_cycle.toml"), "revision = \"c2\"\ndown_revision = \"zz\"\nmessage = \"x\"\n").unwrap();
+    std::fs::write(versions.join("c2_cycle.toml"), "revision = \"c2\"\ndown_revision = \"zz\"\nmessage = \"x\"\n")
+        .unwrap();
     let e = stderr_of(migrate(dir.path()).arg("history"), 2);
     assert!(e.ends_with("c2_cycle.toml: down_revision zz does not exist\n"), "{e}");
     std::fs::write(versions.join("c2_cycle.toml"), "revision = \"a1\"\nmessage = \"x\"\n").unwrap();

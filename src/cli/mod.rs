@@ -89,6 +89,9 @@ enum Command {
         /// Finish a revision a failure left partly applied (MariaDB/MySQL), then go on
         #[arg(long)]
         resume: bool,
+        /// Run all revisions in one transaction (PostgreSQL, SQLite)
+        #[arg(long)]
+        one_transaction: bool,
     },
     /// Undo revisions down to TARGET (base, an id, -N, label@-N, ...)
     Downgrade {
@@ -100,6 +103,9 @@ enum Command {
         /// Dialect for --sql when no database URL is configured
         #[arg(long, value_name = "NAME")]
         dialect: Option<String>,
+        /// Run all revisions in one transaction (PostgreSQL, SQLite)
+        #[arg(long)]
+        one_transaction: bool,
     },
     /// Show the revisions the database is at
     Current {

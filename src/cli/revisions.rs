@@ -34,20 +34,21 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Upgrade { target, sql: true, dialect, .. } => offline(cli, out, Direction::Up, target, dialect),
-        Command::Downgrade { target, sql: true, dialect } => offline(cli, out, Direction::Down, target, dialect),
-        Command::Upgrade { target, resume, .. } => {
+        Command::Downgrade { target, sql: true, dialect, .. } => offline(cli, out, Direction::Down, target, dialect),
+        Command::Upgrade { target, resume, one_transaction, .. } => {
             let (url, database) = database_url(cli)?;
             let mut progress = Progress::new(cli.quiet || cli.json);
-            let options = RunOptions { resume: *resume };
+            let options = RunOptions { resume: *resume, one_transaction: *one_transaction };
             let report = command::upgrade(&url, &database, target, &options, &mut |e| progress.event(e));
             progress.finish();
             ran(out, Direction::Up, &report?);
             Ok(0)
         }
-        Command::Downgrade { target, .. } => {
+        Command::Downgrade { target, one_transaction, .. } => {
             let (url, database) = database_url(cli)?;
             let mut progress = Progress::new(cli.quiet || cli.json);
-            let report = command::downgrade(&url, &database, target, &mut |e| progress.event(e));
+            let options = RunOptions { one_transaction: *one_transaction, ..RunOptions::default() };
+            let report = command::downgrade(&url, &database, target, &options, &mut |e| progress.event(e));
             progress.finish();
             ran(out, Direction::Down, &report?);
             Ok(0)

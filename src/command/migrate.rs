@@ -68,6 +68,9 @@ impl Session {
 pub struct RunOptions {
     /// Finish a partly applied revision first (MySQL).
     pub resume: bool,
+    /// One transaction for the whole run (PostgreSQL, SQLite); otherwise
+    /// the configuration decides (`transaction_per_revision`).
+    pub one_transaction: bool,
 }
 
 /// `migrate upgrade TARGET`.
@@ -104,7 +107,7 @@ pub fn upgrade(
             (None, true) => return Err(RuntimeError::NothingToResume.into()),
             (None, false) => 0,
         };
-        run_steps(s, &script, &steps, skip, database, on_event)
+        run_steps(s, &script, &steps, skip, database, options, on_event)
     })
 }
 
@@ -113,6 +116,7 @@ pub fn downgrade(
     url: &DatabaseUrl,
     database: &DatabaseConfig,
     target: &str,
+    options: &RunOptions,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
@@ -132,7 +136,7 @@ pub fn downgrade(
             .into());
         }
         let steps = script.map.downgrade_plan(&heads, target)?;
-        run_steps(s, &script, &steps, 0, database, on_event)
+        run_steps(s, &script, &steps, 0, database, options, on_event)
     })
 }
 
@@ -142,6 +146,7 @@ fn run_steps(
     steps: &[crate::script::Step],
     skip: usize,
     database: &DatabaseConfig,
+    options: &RunOptions,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<RunReport, Error> {
     if steps.is_empty() {
@@ -150,7 +155,8 @@ fn run_steps(
     let mut state = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
     let plan = render_plan(s.dialect.as_ref(), &script.map, &s.book, steps, &mut state)?;
     s.create_bookkeeping()?;
-    let mut run = Run { conn: &mut s.conn, dialect: s.dialect.as_ref(), book: &s.book };
+    let one_transaction = options.one_transaction || !database.transaction_per_revision;
+    let mut run = Run { conn: &mut s.conn, dialect: s.dialect.as_ref(), book: &s.book, one_transaction };
     Ok(run.execute(&plan, skip, on_event)?)
 }
 

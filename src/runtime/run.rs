@@ -150,6 +150,9 @@ pub struct Run<'a> {
     pub dialect: &'a dyn Dialect,
     /// The tool's tables.
     pub book: &'a Bookkeeping,
+    /// One transaction for the whole run instead of one per revision
+    /// (where DDL is transactional).
+    pub one_transaction: bool,
 }
 
 impl Run<'_> {
@@ -162,6 +165,10 @@ impl Run<'_> {
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<RunReport, RuntimeError> {
         let mut report = RunReport::default();
+        let whole = self.whole_run();
+        if whole {
+            self.conn.execute(self.dialect.begin())?;
+        }
         for (index, step) in plan.iter().enumerate() {
             on_event(Event::Started { index, total: plan.len(), step });
             let started = Instant::now();
@@ -176,6 +183,9 @@ impl Run<'_> {
                 statements: step.statements().cloned().collect(),
             });
             report.heads = step.heads_after.clone();
+        }
+        if whole {
+            self.conn.execute("COMMIT")?;
         }
         Ok(report)
     }
@@ -198,7 +208,9 @@ impl Run<'_> {
             // DDL commits at once here: record progress as it happens.
             self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
         }
-        self.conn.execute(self.dialect.begin())?;
+        if !self.whole_run() {
+            self.conn.execute(self.dialect.begin())?;
+        }
         for (index, (label, statements)) in step.ops.iter().enumerate().skip(skip) {
             for statement in statements {
                 if let Err(e) = self.conn.execute(statement) {
@@ -235,8 +247,14 @@ impl Run<'_> {
             ];
             self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &set))?;
         }
-        self.conn.execute("COMMIT")?;
+        if !self.whole_run() {
+            self.conn.execute("COMMIT")?;
+        }
         Ok(())
+    }
+
+    fn whole_run(&self) -> bool {
+        self.one_transaction && self.dialect.transactional_ddl()
     }
 
     /// Rolls back what can be rolled back, records the failure, and says
@@ -258,7 +276,12 @@ impl Run<'_> {
         let state = if transactional {
             entry.ops_done = 0;
             let _ = self.conn.execute(&self.book.insert_history(self.dialect, &entry));
-            "the database is as it was before this revision".to_string()
+            if self.whole_run() {
+                "the database is as it was before this run"
+            } else {
+                "the database is as it was before this revision"
+            }
+            .to_string()
         } else {
             let set = [
                 ("outcome", Value::Text("failed".into())),
