@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the benchmarks with Alembic as the baseline, measured in the same run.
 # Creates bench/.venv with Alembic 1.20 and the Python drivers on first use.
-#   bench/run.sh            # reflection: N = 100 and 1,000 tables, all backends
-#   bench/run.sh 100        # only N = 100
+#   bench/run.sh                  # every benchmark
+#   bench/run.sh reflect [N...]   # reflection: N = 100 and 1,000 tables, all backends
+#   bench/run.sh revisions        # 1,000 revisions: heads/history, applying them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=bench/.venv
@@ -10,4 +11,19 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet 'alembic==1.20.*' 'sqlalchemy>=2' 'psycopg2-binary' 'pymysql'
 fi
-MIGRATE_BENCH_PYTHON="$venv/bin/python" cargo bench --bench reflect -- "$@"
+export MIGRATE_BENCH_PYTHON="$PWD/$venv/bin/python"
+case "${1:-all}" in
+    reflect | revisions)
+        bench="$1"
+        shift
+        cargo bench --bench "$bench" -- "$@"
+        ;;
+    all)
+        cargo bench --bench reflect
+        cargo bench --bench revisions
+        ;;
+    *)
+        echo "usage: bench/run.sh [reflect [N...] | revisions]" >&2
+        exit 2
+        ;;
+esac
