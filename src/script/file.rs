@@ -117,10 +117,11 @@ impl RevisionFile {
         if let Some(created_at) = &self.created_at {
             out.push_str(&format!("created_at = {created_at}\n"));
         }
-        for (section, ops) in [("upgrade", &self.upgrade), ("downgrade", &self.downgrade)] {
-            if ops.is_empty() {
-                out.push_str(&format!("{section} = []\n"));
-            }
+        if self.upgrade.is_empty() && self.downgrade.is_empty() {
+            out.push_str(
+                "\n# Ops to apply, in order, as [[upgrade]] blocks, and the ops that undo them as\n\
+                 # [[downgrade]] blocks: see docs/revisions.md.\n",
+            );
         }
         for (section, ops) in [("upgrade", &self.upgrade), ("downgrade", &self.downgrade)] {
             for op in ops {
