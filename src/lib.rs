@@ -19,11 +19,13 @@ macro_rules! text_row {
     };
 }
 
+pub mod autogen;
 pub mod command;
 pub mod config;
 pub mod db;
 pub mod dialect;
 mod error;
+pub mod models;
 pub mod ops;
 pub mod runtime;
 pub mod schema;

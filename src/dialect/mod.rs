@@ -43,6 +43,23 @@ pub trait Dialect: Send + Sync {
         self.parse_type(&self.render_type(ty))
     }
 
+    /// `table` in the form this backend keeps it, for comparisons: what it
+    /// does not keep (MySQL: unique indexes are unique constraints) removed
+    /// or turned into what it keeps. Types are canonicalised separately.
+    fn canonical_table(&self, table: &Table) -> Table {
+        table.clone()
+    }
+
+    /// Whether enum types are named types of their own (PostgreSQL).
+    fn named_enums(&self) -> bool {
+        false
+    }
+
+    /// Whether tables and columns keep comments.
+    fn has_comments(&self) -> bool {
+        true
+    }
+
     /// Renders a server default for a DEFAULT clause.
     fn render_default(&self, default: &DefaultValue) -> String;
 
@@ -409,11 +426,12 @@ fn parse_default(sql: &str, ty: &ColumnType) -> Option<DefaultValue> {
         "curtime()" | "current_time()" => DefaultValue::CurrentTime,
         _ => DefaultValue::parse(text),
     };
-    Some(typed_default(value, ty))
+    Some(fit_default(value, ty))
 }
 
-/// A literal default in the form the column type gives it.
-fn typed_default(value: DefaultValue, ty: &ColumnType) -> DefaultValue {
+/// A literal default in the form the column type gives it: numbers in a
+/// numeric column, `1`/`0` as booleans in a boolean one.
+pub fn fit_default(value: DefaultValue, ty: &ColumnType) -> DefaultValue {
     let numeric = matches!(
         ty,
         ColumnType::Smallint

@@ -4,7 +4,7 @@
 use super::render::{named, render_common};
 use super::{
     Dialect, LockStatements, ReflectError, RenderError, column_list, column_sql, common_type, create_index_sql,
-    create_table_sql, enum_columns, parse_default, split_type, sql_name_list, strip_outer_parens, typed_default,
+    create_table_sql, enum_columns, fit_default, parse_default, split_type, sql_name_list, strip_outer_parens,
     unquote_plain_identifiers, wrap_quoted,
 };
 use crate::db::Connection;
@@ -97,6 +97,37 @@ impl Dialect for MysqlDialect {
             ColumnType::Enum { .. } => ty.clone(),
             other => self.parse_type(&self.render_type(other)),
         }
+    }
+
+    fn canonical_table(&self, table: &Table) -> Table {
+        let mut table = table.clone();
+        // A unique index is a unique constraint here; there are no partial
+        // indexes; RESTRICT is the default action; the primary key has no name
+        // of its own; enums are named after their column.
+        let (unique, indexes): (Vec<Index>, Vec<Index>) = table
+            .indexes
+            .drain(..)
+            .map(|i| Index { predicate: None, ..i })
+            .partition(|i| i.unique && i.keys.iter().all(|k| matches!(k, IndexKey::Column(_))));
+        table.indexes = indexes;
+        for index in unique {
+            let columns =
+                index.keys.into_iter().filter_map(|k| if let IndexKey::Column(c) = k { Some(c) } else { None });
+            table.unique_constraints.push(UniqueConstraint { name: Some(index.name), columns: columns.collect() });
+        }
+        for fk in &mut table.foreign_keys {
+            fk.on_delete = fk.on_delete.filter(|a| *a != ForeignKeyAction::Restrict);
+            fk.on_update = fk.on_update.filter(|a| *a != ForeignKeyAction::Restrict);
+        }
+        if let Some(pk) = &mut table.primary_key {
+            pk.name = None;
+        }
+        for column in &mut table.columns {
+            if let ColumnType::Enum { name, .. } = &mut column.ty {
+                name.clone_from(&column.name);
+            }
+        }
+        table
     }
 
     fn render_default(&self, default: &DefaultValue) -> String {
@@ -274,7 +305,7 @@ impl MysqlDialect {
                 Some(sql) if mariadb => parse_default(&sql, &column.ty),
                 // MySQL reports literals bare, and marks expressions.
                 Some(sql) if extra.contains("default_generated") => parse_default(&sql, &column.ty),
-                Some(literal) => Some(typed_default(DefaultValue::String(literal), &column.ty)),
+                Some(literal) => Some(fit_default(DefaultValue::String(literal), &column.ty)),
                 None => None,
             };
             table.columns.push(column);

@@ -95,6 +95,21 @@ impl Dialect for PostgresDialect {
         }
     }
 
+    fn canonical_table(&self, table: &Table) -> Table {
+        let mut table = table.clone();
+        // `<table>_pkey` is the name PostgreSQL gives a primary key anyway.
+        if let Some(pk) = &mut table.primary_key
+            && pk.name.as_deref() == Some(&format!("{}_pkey", table.name))
+        {
+            pk.name = None;
+        }
+        table
+    }
+
+    fn named_enums(&self) -> bool {
+        true
+    }
+
     fn render_default(&self, default: &DefaultValue) -> String {
         match default {
             DefaultValue::String(s) => self.quote_string(s),

@@ -79,6 +79,24 @@ impl Dialect for SqliteDialect {
         }
     }
 
+    fn canonical_table(&self, table: &Table) -> Table {
+        let mut table = table.clone();
+        // Primary keys have no names here, and an autoincrement column is an
+        // INTEGER PRIMARY KEY whatever integer type it was declared with.
+        if let Some(pk) = &mut table.primary_key {
+            pk.name = None;
+        }
+        for column in table.columns.iter_mut().filter(|c| c.autoincrement) {
+            column.ty = ColumnType::Integer;
+            column.nullable = false;
+        }
+        table
+    }
+
+    fn has_comments(&self) -> bool {
+        false
+    }
+
     fn render_default(&self, default: &DefaultValue) -> String {
         match default {
             DefaultValue::String(s) => self.quote_string(s),

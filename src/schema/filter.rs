@@ -28,7 +28,7 @@ impl NameFilter {
     }
 }
 
-fn glob_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     // Iterative matcher with single-star backtracking: linear in practice.
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);

@@ -13,6 +13,7 @@ mod types;
 pub use column::{Column, DefaultValue};
 pub use constraint::{Check, ForeignKey, ForeignKeyAction, Index, IndexKey, PrimaryKey, UniqueConstraint};
 pub use filter::NameFilter;
+pub(crate) use filter::glob_match;
 pub use table::Table;
 pub use types::{ColumnType, UnknownType};
 

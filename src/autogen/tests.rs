@@ -1,0 +1,197 @@
+//! Comparison without a database: orders, renames, enums, normalisation.
+
+use super::*;
+use crate::dialect::by_name;
+use crate::models::Models;
+use crate::schema::{Check, ColumnType, DefaultValue, ForeignKey, PrimaryKey, UniqueConstraint};
+
+fn col(name: &str, ty: &str) -> Column {
+    Column::new(name, ty.parse().unwrap())
+}
+
+fn table(name: &str, columns: Vec<Column>) -> Table {
+    let mut t = Table::new(name);
+    t.primary_key = Some(PrimaryKey { name: None, columns: vec![columns[0].name.clone()] });
+    t.columns = columns;
+    t
+}
+
+fn fk(column: &str, to: &str) -> ForeignKey {
+    ForeignKey {
+        name: Some(format!("fk_{column}_{to}")),
+        columns: vec![column.into()],
+        referred_table: to.into(),
+        referred_columns: vec!["id".into()],
+        on_delete: None,
+        on_update: None,
+    }
+}
+
+fn models(tables: Vec<Table>) -> Models {
+    Models { schema: Schema { tables, enums: Vec::new() }, ..Models::default() }
+}
+
+fn labels(ops: &[Op]) -> Vec<String> {
+    ops.iter().map(Op::label).collect()
+}
+
+fn never(_: &RenameCandidate) -> bool {
+    false
+}
+
+#[test]
+fn new_tables_come_referenced_first_and_cycles_get_their_keys_last() {
+    let mut a = table("a", vec![col("id", "integer").not_null(), col("b_id", "integer")]);
+    a.foreign_keys = vec![fk("b_id", "b")];
+    let mut b = table("b", vec![col("id", "integer").not_null(), col("a_id", "integer")]);
+    b.foreign_keys = vec![fk("a_id", "a")];
+    let mut c = table("c", vec![col("id", "integer").not_null(), col("d_id", "integer")]);
+    c.foreign_keys = vec![fk("d_id", "d")];
+    let d = table("d", vec![col("id", "integer").not_null()]);
+    let dialect = by_name("postgresql").unwrap();
+    let diff = compare(&Schema::default(), &models(vec![a, b, c, d]), dialect.as_ref(), &mut never);
+    assert_eq!(
+        labels(&diff.upgrade),
+        ["create_table d", "create_table c", "create_table a", "create_table b", "add_foreign_key a(b_id) -> b"]
+    );
+    // The downgrade is the exact inverse, in the order that applies.
+    assert_eq!(
+        labels(&diff.downgrade),
+        ["drop_foreign_key a(b_id) -> b", "drop_table b", "drop_table a", "drop_table c", "drop_table d"]
+    );
+    // Dropping them all again: keys of the cycle first, referring tables before referred ones.
+    let database = Schema { tables: models_schema_after(&diff), enums: Vec::new() };
+    let back = compare(&database, &models(Vec::new()), dialect.as_ref(), &mut never);
+    assert_eq!(
+        labels(&back.upgrade),
+        ["drop_foreign_key b(a_id) -> a", "drop_table c", "drop_table d", "drop_table a", "drop_table b"]
+    );
+}
+
+fn models_schema_after(diff: &Diff) -> Vec<Table> {
+    let mut schema = Schema::default();
+    for op in &diff.upgrade {
+        schema.apply(op).unwrap();
+    }
+    schema.tables
+}
+
+#[test]
+fn renames_follow_hints_or_are_asked() {
+    let db = Schema {
+        tables: vec![table("users", vec![col("id", "integer").not_null(), col("fullname", "text")])],
+        enums: vec![],
+    };
+    let model_table = table("users", vec![col("id", "integer").not_null(), col("name", "text")]);
+    let dialect = by_name("sqlite").unwrap();
+    // Not confirmed: drop and add, with the possible rename reported.
+    let diff = compare(&db, &models(vec![model_table.clone()]), dialect.as_ref(), &mut never);
+    assert_eq!(labels(&diff.upgrade), ["add_column users.name", "drop_column users.fullname"]);
+    assert_eq!(diff.possible_renames[0].to_string(), "users.fullname to users.name");
+    // Confirmed: a rename.
+    let diff = compare(&db, &models(vec![model_table.clone()]), dialect.as_ref(), &mut |_| true);
+    assert_eq!(labels(&diff.upgrade), ["alter_column users.fullname"]);
+    // Hinted with renamed_from: a rename without asking.
+    let mut hinted = models(vec![model_table]);
+    hinted.renamed_columns.insert(("users".into(), "name".into()), "fullname".into());
+    let diff = compare(&db, &hinted, dialect.as_ref(), &mut |_| panic!("no question when hinted"));
+    match &diff.upgrade[..] {
+        [Op::AlterColumn(a)] => assert_eq!((a.column.as_str(), a.rename.as_deref()), ("fullname", Some("name"))),
+        other => panic!("{other:?}"),
+    }
+    // A table rename by hint.
+    let mut renamed = models(vec![table("people", vec![col("id", "integer").not_null(), col("fullname", "text")])]);
+    renamed.renamed_tables.insert("people".into(), "users".into());
+    let diff = compare(&db, &renamed, dialect.as_ref(), &mut never);
+    assert_eq!(labels(&diff.upgrade), ["rename_table users -> people"]);
+}
+
+#[test]
+fn synonyms_defaults_and_expressions_do_not_differ() {
+    let dialect = by_name("postgresql").unwrap();
+    let mut db_table = table(
+        "t",
+        vec![
+            col("id", "integer").not_null(),
+            Column::new("price", ColumnType::Numeric { precision: Some(10), scale: Some(2) })
+                .default(DefaultValue::Number("1.50".into())),
+            col("ok", "boolean").default(DefaultValue::Boolean(true)),
+        ],
+    );
+    db_table.checks = vec![Check { name: Some("t_price_check".into()), expression: "price > (0)::numeric".into() }];
+    db_table.primary_key = Some(PrimaryKey { name: Some("t_pkey".into()), columns: vec!["id".into()] });
+    let mut model_table = table(
+        "t",
+        vec![
+            col("id", "integer").not_null(),
+            col("price", "numeric(10,2)").default(DefaultValue::Number("1.5".into())),
+            col("ok", "boolean").default(DefaultValue::Boolean(true)),
+        ],
+    );
+    model_table.checks = vec![Check { name: Some("ck_t_1".into()), expression: "price > 0".into() }];
+    let db = Schema { tables: vec![db_table], enums: vec![] };
+    let diff = compare(&db, &models(vec![model_table]), dialect.as_ref(), &mut never);
+    assert!(diff.upgrade.is_empty(), "{:?}", diff.upgrade);
+}
+
+#[test]
+fn every_kind_of_change_is_found() {
+    let dialect = by_name("postgresql").unwrap();
+    let mut old = table("t", vec![col("id", "integer").not_null(), col("a", "varchar(10)"), col("b", "integer")]);
+    old.unique_constraints = vec![UniqueConstraint { name: Some("uq_t_a".into()), columns: vec!["a".into()] }];
+    old.checks = vec![Check { name: Some("ck_t_1".into()), expression: "b > 0".into() }];
+    let mut new = table(
+        "t",
+        vec![
+            col("id", "integer").not_null(),
+            col("a", "varchar(20)").not_null(),
+            col("b", "integer").default(DefaultValue::Number("1".into())).comment("bee"),
+        ],
+    );
+    new.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into(), "b".into()] });
+    new.checks = vec![Check { name: Some("ck_t_1".into()), expression: "b > 1".into() }];
+    new.comment = Some("tee".into());
+    let db = Schema { tables: vec![old], enums: vec![] };
+    let diff = compare(&db, &models(vec![new]), dialect.as_ref(), &mut never);
+    assert_eq!(
+        labels(&diff.upgrade),
+        [
+            "drop_unique t(a)",
+            "drop_check t (b > 0)",
+            "drop_primary_key t",
+            "alter_column t.a",
+            "alter_column t.b",
+            "add_primary_key t",
+            "set_table_comment t",
+            "add_check t (b > 1)",
+        ]
+    );
+}
+
+#[test]
+fn enum_values_are_added_in_place_and_removals_rebuild() {
+    let dialect = by_name("postgresql").unwrap();
+    let db = Schema {
+        tables: vec![],
+        enums: vec![EnumType { name: "mood".into(), values: vec!["sad".into(), "ok".into()] }],
+    };
+    let mut m = models(vec![]);
+    m.schema.enums = vec![EnumType { name: "mood".into(), values: vec!["sad".into(), "meh".into(), "happy".into()] }];
+    let diff = compare(&db, &m, dialect.as_ref(), &mut never);
+    assert_eq!(
+        labels(&diff.upgrade),
+        ["add_enum_value mood.meh", "add_enum_value mood.happy", "drop_enum_value mood.ok"]
+    );
+    match &diff.upgrade[0] {
+        Op::AddEnumValue { before, .. } => assert_eq!(before, &None),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn normalised_sql() {
+    assert_eq!(normalize_sql("((qty > (0)::numeric) AND (name)::text <> ''::character varying)"), "qty>0andname<>''");
+    assert_eq!(normalize_sql("`qty` > 0 AND \"name\" <> ''"), "qty>0andname<>''");
+    assert_eq!(normalize_sql("lower(email::text)"), normalize_sql("lower(email)"));
+    assert_ne!(normalize_sql("a = 'X Y'"), normalize_sql("a = 'xy'"));
+}

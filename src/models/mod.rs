@@ -1,0 +1,172 @@
+//! Declared models: what the database should hold, read from the TOML files
+//! that `models` in `migrate.toml` names.
+//!
+//! Constraints without a name get one by convention, the same on every
+//! backend, so that the database reads back what the models say and every
+//! constraint can be dropped by name later: `uq_<table>_<columns>`,
+//! `fk_<table>_<columns>_<referred table>`, `ck_<table>_<n>`.
+
+mod toml_models;
+
+pub use toml_models::parse_toml;
+
+use crate::schema::{Schema, Table};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Models could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// A file is malformed, or names something that does not exist.
+    #[error("{path}{line}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// `:line`, where known.
+        line: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The `models` globs match no file.
+    #[error("no model files match {0}")]
+    NoFiles(String),
+}
+
+/// The declared schema, with the rename hints the models give.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Models {
+    /// Tables and enums.
+    pub schema: Schema,
+    /// Table name -> the name it had before (`renamed_from`).
+    pub renamed_tables: BTreeMap<String, String>,
+    /// (table, column) -> the column's name before.
+    pub renamed_columns: BTreeMap<(String, String), String>,
+}
+
+/// Reads every file the `patterns` match (relative to `root`; `*` and `?` in
+/// the file name): `.toml` files as TOML models.
+pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
+    let mut files = Vec::new();
+    for pattern in patterns {
+        files.extend(matching(root, pattern));
+    }
+    files.sort();
+    files.dedup();
+    let toml_files: Vec<&PathBuf> = files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml")).collect();
+    if toml_files.is_empty() {
+        return Err(ModelError::NoFiles(patterns.join(", ")));
+    }
+    let mut models = Models::default();
+    let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for path in toml_files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ModelError::Read { path: path.display().to_string(), message: e.to_string() })?;
+        let part = parse_toml(path, &text)?;
+        for table in &part.schema.tables {
+            origin.insert(table.name.clone(), path.clone());
+        }
+        merge(&mut models, part, path)?;
+    }
+    finish(&mut models.schema).map_err(|(table, message)| ModelError::Invalid {
+        path: origin.get(&table).map_or_else(|| patterns.join(", "), |p| p.display().to_string()),
+        line: String::new(),
+        message,
+    })?;
+    Ok(models)
+}
+
+fn matching(root: &Path, pattern: &str) -> Vec<PathBuf> {
+    let full = root.join(pattern);
+    let (Some(dir), Some(file)) = (full.parent(), full.file_name().and_then(|f| f.to_str())) else {
+        return Vec::new();
+    };
+    if !file.contains(['*', '?']) {
+        return if full.exists() { vec![full.clone()] } else { Vec::new() };
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|f| f.to_str()).is_some_and(|f| crate::schema::glob_match(file, f)))
+        .collect()
+}
+
+fn merge(models: &mut Models, part: Models, path: &Path) -> Result<(), ModelError> {
+    let invalid =
+        |message: String| ModelError::Invalid { path: path.display().to_string(), line: String::new(), message };
+    for table in part.schema.tables {
+        if models.schema.table(&table.name).is_some() {
+            return Err(invalid(format!("table `{}` is declared twice", table.name)));
+        }
+        models.schema.tables.push(table);
+    }
+    for e in part.schema.enums {
+        if models.schema.enum_type(&e.name).is_some() {
+            return Err(invalid(format!("enum `{}` is declared twice", e.name)));
+        }
+        models.schema.enums.push(e);
+    }
+    models.renamed_tables.extend(part.renamed_tables);
+    models.renamed_columns.extend(part.renamed_columns);
+    Ok(())
+}
+
+/// Checks references across files and names what has no name; an error
+/// names the table concerned.
+fn finish(schema: &mut Schema) -> Result<(), (String, String)> {
+    let tables: BTreeMap<String, Table> = schema.tables.iter().map(|t| (t.name.clone(), t.clone())).collect();
+    for table in &mut schema.tables {
+        for fk in &table.foreign_keys {
+            let fail = |message: String| Err((table.name.clone(), format!("table `{}`: {message}", table.name)));
+            let Some(referred) = tables.get(&fk.referred_table) else {
+                return fail(format!(
+                    "foreign key ({}) refers to table `{}`, which no model declares",
+                    fk.columns.join(", "),
+                    fk.referred_table
+                ));
+            };
+            if let Some(missing) = fk.referred_columns.iter().find(|c| referred.column(c).is_none()) {
+                return fail(format!("foreign key refers to `{}.{missing}`, which does not exist", fk.referred_table));
+            }
+        }
+        name_constraints(table);
+    }
+    schema.normalize();
+    Ok(())
+}
+
+/// Gives unnamed unique, foreign-key and check constraints their
+/// conventional names.
+pub fn name_constraints(table: &mut Table) {
+    let t = table.name.clone();
+    for unique in table.unique_constraints.iter_mut().filter(|u| u.name.is_none()) {
+        unique.name = Some(limit(format!("uq_{t}_{}", unique.columns.join("_"))));
+    }
+    for fk in table.foreign_keys.iter_mut().filter(|f| f.name.is_none()) {
+        fk.name = Some(limit(format!("fk_{t}_{}_{}", fk.columns.join("_"), fk.referred_table)));
+    }
+    for (n, check) in table.checks.iter_mut().enumerate().filter(|(_, c)| c.name.is_none()) {
+        check.name = Some(limit(format!("ck_{t}_{}", n + 1)));
+    }
+}
+
+/// Names longer than PostgreSQL's 63 bytes are shortened, with a hash of the
+/// whole name, so that they stay unique.
+fn limit(name: String) -> String {
+    if name.len() <= 63 {
+        return name;
+    }
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let mut cut = 54;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{:08x}", &name[..cut], hash as u32)
+}

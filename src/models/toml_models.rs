@@ -1,0 +1,328 @@
+//! TOML models.
+//!
+//! ```toml
+//! [[enums]]
+//! name = "mood"
+//! values = ["sad", "ok", "happy"]
+//!
+//! [[tables]]
+//! name = "users"
+//! comment = "people who sign in"
+//! columns = [
+//!     { name = "id", type = "bigint", primary_key = true, autoincrement = true },
+//!     { name = "email", type = "varchar(255)", nullable = false, unique = true },
+//!     { name = "mood", type = { enum = "mood" }, default = "'ok'" },
+//!     { name = "team_id", type = "integer", references = "teams.id", on_delete = "cascade" },
+//!     { name = "full_name", type = "text", renamed_from = "name" },
+//! ]
+//! indexes = [{ name = "ix_users_lower_email", keys = [{ expression = "lower(email)" }], unique = true }]
+//! checks = [{ expression = "length(email) > 3" }]
+//! ```
+
+use super::{ModelError, Models};
+use crate::schema::{
+    Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, ForeignKeyAction, Index, IndexKey, PrimaryKey,
+    Table, UniqueConstraint,
+};
+use serde::Deserialize;
+use std::path::Path;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    enums: Vec<EnumType>,
+    #[serde(default)]
+    tables: Vec<Spanned<TableSpec>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableSpec {
+    name: String,
+    #[serde(default)]
+    renamed_from: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+    columns: Vec<Spanned<ColumnSpec>>,
+    #[serde(default)]
+    primary_key: Option<PrimaryKey>,
+    #[serde(default)]
+    indexes: Vec<IndexSpec>,
+    #[serde(default)]
+    unique_constraints: Vec<UniqueConstraint>,
+    #[serde(default)]
+    foreign_keys: Vec<ForeignKey>,
+    #[serde(default)]
+    checks: Vec<Check>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ColumnSpec {
+    name: String,
+    #[serde(rename = "type")]
+    ty: toml::Value,
+    #[serde(default)]
+    nullable: Option<bool>,
+    #[serde(default)]
+    default: Option<DefaultValue>,
+    #[serde(default)]
+    primary_key: bool,
+    #[serde(default)]
+    autoincrement: bool,
+    #[serde(default)]
+    unique: bool,
+    #[serde(default)]
+    index: bool,
+    #[serde(default)]
+    references: Option<String>,
+    #[serde(default)]
+    on_delete: Option<ForeignKeyAction>,
+    #[serde(default)]
+    on_update: Option<ForeignKeyAction>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    renamed_from: Option<String>,
+}
+
+/// An index: `keys` (columns or expressions) or plain `columns`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndexSpec {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    keys: Vec<IndexKey>,
+    #[serde(default)]
+    columns: Vec<String>,
+    #[serde(default)]
+    unique: bool,
+    #[serde(default, rename = "where")]
+    predicate: Option<String>,
+}
+
+/// Parses one TOML model file (`path` names it in errors, with the line).
+pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
+    let line_of = |offset: usize| format!(":{}", text[..offset.min(text.len())].matches('\n').count() + 1);
+    let invalid = |offset: usize, message: String| ModelError::Invalid {
+        path: path.display().to_string(),
+        line: line_of(offset),
+        message,
+    };
+    let file: File = toml::from_str(text).map_err(|e| ModelError::Invalid {
+        path: path.display().to_string(),
+        line: e.span().map(|s| line_of(s.start)).unwrap_or_default(),
+        message: e.message().trim().to_string(),
+    })?;
+    let mut models = Models::default();
+    for spec in file.tables {
+        let at = spec.span().start;
+        let spec = spec.into_inner();
+        let mut table = Table::new(&spec.name);
+        table.comment = spec.comment;
+        if let Some(old) = spec.renamed_from {
+            models.renamed_tables.insert(spec.name.clone(), old);
+        }
+        let mut pk_columns = Vec::new();
+        for column in spec.columns {
+            let at = column.span().start;
+            let c = column.into_inner();
+            if table.column(&c.name).is_some() {
+                return Err(invalid(at, format!("table `{}`: column `{}` is declared twice", spec.name, c.name)));
+            }
+            let ty = column_type(&c.ty, &file.enums).map_err(|m| invalid(at, format!("column `{}`: {m}", c.name)))?;
+            let mut column = Column::new(&c.name, ty);
+            column.nullable = c.nullable.unwrap_or(!c.primary_key);
+            column.default = c.default;
+            column.autoincrement = c.autoincrement;
+            column.comment = c.comment;
+            if c.primary_key {
+                pk_columns.push(c.name.clone());
+            }
+            if c.unique {
+                table.unique_constraints.push(UniqueConstraint { name: None, columns: vec![c.name.clone()] });
+            }
+            if c.index {
+                table.indexes.push(Index {
+                    name: format!("ix_{}_{}", spec.name, c.name),
+                    keys: vec![IndexKey::Column(c.name.clone())],
+                    unique: false,
+                    predicate: None,
+                });
+            }
+            if let Some(reference) = &c.references {
+                let (referred_table, referred_column) = reference.rsplit_once('.').ok_or_else(|| {
+                    invalid(at, format!("column `{}`: references = \"{reference}\" should be \"table.column\"", c.name))
+                })?;
+                table.foreign_keys.push(ForeignKey {
+                    name: None,
+                    columns: vec![c.name.clone()],
+                    referred_table: referred_table.into(),
+                    referred_columns: vec![referred_column.into()],
+                    on_delete: c.on_delete,
+                    on_update: c.on_update,
+                });
+            }
+            if let Some(old) = c.renamed_from {
+                models.renamed_columns.insert((spec.name.clone(), c.name.clone()), old);
+            }
+            table.columns.push(column);
+        }
+        table.primary_key = match (spec.primary_key, pk_columns.is_empty()) {
+            (Some(_), false) => {
+                return Err(invalid(at, format!("table `{}`: primary key declared twice", spec.name)));
+            }
+            (Some(pk), true) => Some(pk),
+            (None, false) => Some(PrimaryKey { name: None, columns: pk_columns }),
+            (None, true) => None,
+        };
+        for index in spec.indexes {
+            let keys = if index.keys.is_empty() {
+                index.columns.iter().cloned().map(IndexKey::Column).collect()
+            } else {
+                index.keys
+            };
+            if keys.is_empty() {
+                return Err(invalid(at, format!("table `{}`: an index has neither keys nor columns", spec.name)));
+            }
+            let name = index.name.unwrap_or_else(|| {
+                let parts: Vec<String> = keys
+                    .iter()
+                    .map(|k| match k {
+                        IndexKey::Column(c) => c.clone(),
+                        IndexKey::Expression(_) => "expr".into(),
+                    })
+                    .collect();
+                format!("ix_{}_{}", spec.name, parts.join("_"))
+            });
+            table.indexes.push(Index { name, keys, unique: index.unique, predicate: index.predicate });
+        }
+        table.unique_constraints.extend(spec.unique_constraints);
+        table.foreign_keys.extend(spec.foreign_keys);
+        table.checks.extend(spec.checks);
+        // Every column a key, index or constraint names must exist.
+        let known = |c: &String| table.column(c).is_some();
+        let named = table
+            .primary_key
+            .iter()
+            .flat_map(|pk| &pk.columns)
+            .chain(table.unique_constraints.iter().flat_map(|u| &u.columns))
+            .chain(table.foreign_keys.iter().flat_map(|f| &f.columns))
+            .chain(table.indexes.iter().flat_map(|i| &i.keys).filter_map(|k| match k {
+                IndexKey::Column(c) => Some(c),
+                IndexKey::Expression(_) => None,
+            }));
+        if let Some(missing) = named.into_iter().find(|c| !known(c)) {
+            return Err(invalid(at, format!("table `{}`: no column `{missing}`", spec.name)));
+        }
+        if models.schema.table(&table.name).is_some() {
+            return Err(invalid(at, format!("table `{}` is declared twice", spec.name)));
+        }
+        models.schema.tables.push(table);
+    }
+    models.schema.enums = file.enums;
+    Ok(models)
+}
+
+/// A column type: a portable name, `{ enum = "name" }` (a declared enum, or
+/// with its `values`), or `{ raw = "..." }`.
+fn column_type(value: &toml::Value, enums: &[EnumType]) -> Result<ColumnType, String> {
+    match value {
+        toml::Value::String(name) => name.parse().map_err(|e: crate::schema::UnknownType| e.to_string()),
+        toml::Value::Table(t) => {
+            if let Some(raw) = t.get("raw").and_then(|r| r.as_str()) {
+                return Ok(ColumnType::Raw { sql: raw.into() });
+            }
+            let Some(name) = t.get("enum").and_then(|e| e.as_str()) else {
+                return Err("type must be a name, { enum = \"...\" } or { raw = \"...\" }".into());
+            };
+            let declared = enums.iter().find(|e| e.name == name);
+            let values = match (t.get("values").and_then(|v| v.as_array()), declared) {
+                (Some(values), _) => values.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+                (None, Some(e)) => e.values.clone(),
+                (None, None) => return Err(format!("enum `{name}` is not declared in this file's [[enums]]")),
+            };
+            Ok(ColumnType::Enum { name: name.into(), values })
+        }
+        _ => Err("type must be a name, { enum = \"...\" } or { raw = \"...\" }".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODELS: &str = r#"
+[[enums]]
+name = "mood"
+values = ["sad", "ok"]
+
+[[tables]]
+name = "teams"
+columns = [{ name = "id", type = "integer", primary_key = true, autoincrement = true }]
+
+[[tables]]
+name = "users"
+renamed_from = "people"
+columns = [
+    { name = "id", type = "bigint", primary_key = true },
+    { name = "email", type = "varchar(255)", nullable = false, unique = true },
+    { name = "mood", type = { enum = "mood" }, default = "'ok'" },
+    { name = "team_id", type = "integer", references = "teams.id", on_delete = "cascade", index = true },
+    { name = "full_name", type = "text", renamed_from = "name" },
+]
+indexes = [{ keys = [{ expression = "lower(email)" }], unique = true, where = "team_id IS NOT NULL" }]
+checks = [{ expression = "length(email) > 3" }]
+"#;
+
+    #[test]
+    fn a_models_file_reads_as_a_schema() {
+        let mut models = parse_toml(Path::new("models/app.toml"), MODELS).unwrap();
+        super::super::finish(&mut models.schema).unwrap();
+        let users = models.schema.table("users").unwrap();
+        assert_eq!(
+            users.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["id", "email", "mood", "team_id", "full_name"]
+        );
+        assert!(!users.column("id").unwrap().nullable, "primary key columns are not null");
+        assert_eq!(users.primary_key.as_ref().unwrap().columns, ["id"]);
+        assert_eq!(users.unique_constraints[0].name.as_deref(), Some("uq_users_email"));
+        assert_eq!(users.foreign_keys[0].name.as_deref(), Some("fk_users_team_id_teams"));
+        assert_eq!(users.foreign_keys[0].on_delete, Some(ForeignKeyAction::Cascade));
+        assert_eq!(users.checks[0].name.as_deref(), Some("ck_users_1"));
+        let names: Vec<&str> = users.indexes.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["ix_users_expr", "ix_users_team_id"]);
+        assert_eq!(
+            users.column("mood").unwrap().ty,
+            ColumnType::Enum { name: "mood".into(), values: vec!["sad".into(), "ok".into()] }
+        );
+        assert_eq!(models.renamed_tables["users"], "people");
+        assert_eq!(models.renamed_columns[&("users".to_string(), "full_name".to_string())], "name");
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let err = |text: &str| parse_toml(Path::new("m.toml"), text).unwrap_err().to_string();
+        let unknown_type = "[[tables]]\nname = \"t\"\ncolumns = [\n  { name = \"a\", type = \"interger\" },\n]\n";
+        assert!(
+            err(unknown_type).starts_with("m.toml:4: column `a`: unknown type `interger`"),
+            "{}",
+            err(unknown_type)
+        );
+        let unknown_key =
+            "[[tables]]\nname = \"t\"\ncolumns = [{ name = \"a\", type = \"integer\", nulable = true }]\n";
+        assert!(err(unknown_key).starts_with("m.toml:3: unknown field `nulable`"), "{}", err(unknown_key));
+        let twice = "[[tables]]\nname = \"t\"\ncolumns = [{ name = \"a\", type = \"integer\" }, { name = \"a\", type = \"text\" }]\n";
+        assert!(err(twice).contains("column `a` is declared twice"), "{}", err(twice));
+        let mut dangling = parse_toml(
+            Path::new("m.toml"),
+            "[[tables]]\nname = \"t\"\ncolumns = [{ name = \"a\", type = \"integer\", references = \"nope.id\" }]\n",
+        )
+        .unwrap();
+        let e = super::super::finish(&mut dangling.schema).unwrap_err();
+        assert_eq!(e.1, "table `t`: foreign key (a) refers to table `nope`, which no model declares");
+    }
+}
