@@ -114,6 +114,8 @@ pub struct DatabaseConfig {
     pub script_location: PathBuf,
     /// Globs of model files, relative to the config's folder.
     pub models: Vec<String>,
+    /// The folder `migrate.toml` is in: where `models` patterns start.
+    pub root: PathBuf,
     /// Name of the version table; the history table is `<name>_history`.
     pub version_table: String,
     /// Which tables commands look at.
@@ -225,6 +227,7 @@ impl Config {
                 .or(self.defaults.lock_timeout)
                 .unwrap_or(DEFAULT_LOCK_TIMEOUT),
             version_paths,
+            root: self.root.clone(),
             transaction_per_revision: own
                 .and_then(|s| s.transaction_per_revision)
                 .or(self.defaults.transaction_per_revision)

@@ -4,6 +4,7 @@
 use crate::config::ConfigError;
 use crate::db::DbError;
 use crate::dialect::ReflectError;
+use crate::models::ModelError;
 use crate::runtime::RuntimeError;
 use crate::script::ScriptError;
 use crate::template::InitError;
@@ -28,8 +29,12 @@ pub enum Error {
     Script(#[from] ScriptError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Models(#[from] ModelError),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    NotAtHead(String),
 }
 
 impl Error {
@@ -37,7 +42,8 @@ impl Error {
     /// errors, 3 for database errors (see docs/commands.md).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Init(_) | Error::Usage(_) => 2,
+            Error::Config(_) | Error::Init(_) | Error::Usage(_) | Error::Models(_) => 2,
+            Error::NotAtHead(_) => 1,
             Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
             Error::Script(_) | Error::Runtime(RuntimeError::Render(_)) => 2,
             Error::Runtime(

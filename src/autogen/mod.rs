@@ -7,10 +7,12 @@
 //! read back the same. Constraints are matched by what they do (columns,
 //! expression), not by name; indexes by name.
 
+mod lint;
 mod normalize;
 #[cfg(test)]
 mod tests;
 
+pub use lint::{Finding, Level, lint};
 pub use normalize::normalize_sql;
 
 use crate::dialect::Dialect;

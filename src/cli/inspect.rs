@@ -28,7 +28,8 @@ pub fn print(out: &Output, inspection: &Inspection) {
     out.text(&text);
 }
 
-fn table_block(out: &Output, table: &Table) -> String {
+/// One table as `inspect` prints it.
+pub fn table_block(out: &Output, table: &Table) -> String {
     let mut text = format!("{} {}", out.dim("table"), out.bold(&table.name));
     if let Some(comment) = &table.comment {
         text.push_str(&out.dim(&format!("  -- {comment}")));

@@ -1,5 +1,6 @@
 //! Argument parsing, dispatch, and turning errors into one line and an exit code.
 
+mod check;
 mod inspect;
 mod output;
 mod progress;
@@ -74,6 +75,30 @@ enum Command {
         /// Version folder to write to (one of version_paths in migrate.toml)
         #[arg(long, value_name = "DIR")]
         version_path: Option<PathBuf>,
+        /// Fill the revision with the ops that make the database match the models
+        #[arg(long)]
+        autogenerate: bool,
+        /// With --autogenerate, write the revision even when nothing changed
+        #[arg(long, requires = "autogenerate")]
+        allow_empty: bool,
+    },
+    /// Exit 1 when the database and the models differ, showing how (the CI step)
+    Check {
+        /// Apply every revision to this empty database and compare it instead
+        #[arg(long, value_name = "URL")]
+        shadow: Option<String>,
+    },
+    /// Flag destructive or risky ops in revision files
+    Lint {
+        /// Revisions to lint: A:B, A:, :B [default: all]
+        #[arg(short = 'r', long, value_name = "RANGE")]
+        rev_range: Option<String>,
+        /// Exit 1 when a finding of this level or higher is found
+        #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
+        error_on: Option<String>,
+        /// Dialect to lint for when no database URL is configured
+        #[arg(long, value_name = "NAME")]
+        dialect: Option<String>,
     },
     /// Apply revisions up to TARGET (head, heads, an id, label@head, +N, ...)
     Upgrade {
@@ -203,6 +228,10 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
             let inspection = migrate::command::inspect(&url, &database.reflection_filter())?;
             inspect::print(out, &inspection);
             Ok(0)
+        }
+        Command::Check { shadow } => check::check(cli, shadow.as_deref(), out),
+        Command::Lint { rev_range, error_on, dialect } => {
+            check::lint(cli, rev_range.as_deref(), error_on.as_deref(), dialect.as_deref(), out)
         }
         command => revisions::run(cli, command, out),
     }

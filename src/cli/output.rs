@@ -20,6 +20,26 @@ impl Output {
         Output { json, quiet, color }
     }
 
+    /// Plain text, whatever the terminal: for text that is compared.
+    pub fn plain() -> Self {
+        Output { json: false, quiet: false, color: false }
+    }
+
+    /// `text` in red, on a terminal.
+    pub fn red(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    /// `text` in green, on a terminal.
+    pub fn green(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+
+    /// `text` in yellow, on a terminal.
+    pub fn yellow(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+
     /// Whether results should be printed as JSON.
     pub fn json(&self) -> bool {
         self.json

@@ -13,7 +13,17 @@ use migrate::script::Direction;
 /// Runs one of the revision commands; the exit code on success.
 pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
     match command {
-        Command::Revision { message, head, splice, branch_labels, depends_on, rev_id, version_path } => {
+        Command::Revision {
+            message,
+            head,
+            splice,
+            branch_labels,
+            depends_on,
+            rev_id,
+            version_path,
+            autogenerate,
+            allow_empty,
+        } => {
             let (_, database) = database_config(cli)?;
             let new = NewRevision {
                 message: message.clone(),
@@ -25,6 +35,9 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
                 version_path: version_path.clone(),
                 ..NewRevision::default()
             };
+            if *autogenerate {
+                return super::check::autogenerate(cli, new, *allow_empty, out);
+            }
             written(out, &command::revision(&database, new)?);
             Ok(0)
         }
@@ -141,16 +154,23 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
                 .map_err(|e| Error::Usage(format!("cannot run editor `{editor}`: {e}")))?;
             Ok(u8::from(!status.success()))
         }
-        Command::Init { .. } | Command::ListTemplates | Command::Inspect => unreachable!("handled by the caller"),
+        Command::Init { .. } | Command::ListTemplates | Command::Inspect | Command::Check { .. } | Command::Lint { .. } => {
+            unreachable!("handled by the caller")
+        }
+    }
+}
+
+/// The dialect named by `--dialect`, or else the configured database's.
+pub fn chosen_dialect(cli: &Cli, name: &Option<String>) -> Result<Box<dyn Dialect>, Error> {
+    match name {
+        Some(name) => dialect::by_name(name)
+            .ok_or_else(|| Error::Usage(format!("unknown dialect `{name}` (postgresql, mysql, sqlite)"))),
+        None => Ok(dialect::for_backend(database_url(cli)?.0.backend())),
     }
 }
 
 fn offline(cli: &Cli, out: &Output, direction: Direction, range: &str, name: &Option<String>) -> Result<u8, Error> {
-    let dialect: Box<dyn Dialect> = match name {
-        Some(name) => dialect::by_name(name)
-            .ok_or_else(|| Error::Usage(format!("unknown dialect `{name}` (postgresql, mysql, sqlite)")))?,
-        None => dialect::for_backend(database_url(cli)?.0.backend()),
-    };
+    let dialect = chosen_dialect(cli, name)?;
     let (_, database) = database_config(cli)?;
     let sql = command::offline(&database, dialect.as_ref(), direction, range)?;
     out.text(&sql);
@@ -161,7 +181,8 @@ fn display_heads(heads: &[String]) -> String {
     if heads.is_empty() { "base".into() } else { heads.join(", ") }
 }
 
-fn written(out: &Output, written: &Written) {
+/// Prints what `revision` wrote.
+pub fn written(out: &Output, written: &Written) {
     if out.json() {
         return out.print_json(written);
     }

@@ -2,7 +2,7 @@
 
 use crate::Error;
 use crate::config::DatabaseConfig;
-use crate::db::{Connection, DatabaseUrl, OpenMode};
+use crate::db::{Connection, DatabaseUrl, DbError, OpenMode};
 use crate::dialect::{self, Dialect};
 use crate::runtime::checksum::checksum;
 use crate::runtime::{
@@ -16,6 +16,16 @@ use std::time::Duration;
 /// The revision scripts of a database's `script_location`.
 pub fn load_script(database: &DatabaseConfig) -> Result<Script, Error> {
     Ok(Script::load(&database.version_paths)?)
+}
+
+/// A read-only connection, or `None` for an SQLite file that does not
+/// exist yet (an empty database, at base).
+pub(super) fn open_existing(url: &DatabaseUrl) -> Result<Option<Connection>, Error> {
+    match Connection::open(url, OpenMode::ReadOnly) {
+        Ok(conn) => Ok(Some(conn)),
+        Err(DbError::MissingSqliteFile { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A connection with the run lock held and the tool's tables in place.
@@ -224,11 +234,12 @@ pub struct CurrentHead {
 /// `migrate current`.
 pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, Error> {
     let script = load_script(database)?;
-    let mut conn = Connection::open(url, OpenMode::ReadOnly)?;
     let dialect = dialect::for_backend(url.backend());
     let book = Bookkeeping::new(&database.version_table);
-    let heads = book.heads(&mut conn, dialect.as_ref())?;
-    let history = book.history(&mut conn, dialect.as_ref())?;
+    let (heads, history) = match open_existing(url)? {
+        Some(mut conn) => (book.heads(&mut conn, dialect.as_ref())?, book.history(&mut conn, dialect.as_ref())?),
+        None => (Vec::new(), Vec::new()),
+    };
     let script_heads = script.map.heads();
     let mut sorted_heads = heads.clone();
     sorted_heads.sort();

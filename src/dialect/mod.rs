@@ -55,6 +55,12 @@ pub trait Dialect: Send + Sync {
         false
     }
 
+    /// Whether `op` makes a new copy of a table (SQLite rebuilds), which
+    /// takes as long as copying its rows.
+    fn rebuilds_table(&self, _op: &Op, _before: &Schema) -> bool {
+        false
+    }
+
     /// Whether tables and columns keep comments.
     fn has_comments(&self) -> bool {
         true

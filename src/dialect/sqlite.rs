@@ -97,6 +97,25 @@ impl Dialect for SqliteDialect {
         false
     }
 
+    fn rebuilds_table(&self, op: &Op, before: &Schema) -> bool {
+        match op {
+            Op::AddColumn { column, .. } => !addable(column),
+            Op::DropColumn { table, column } => before.table(table).is_some_and(|t| constrains(t, &column.name)),
+            Op::AlterColumn(alter) => alter.ty.is_some() || alter.nullable.is_some() || alter.default.is_some(),
+            Op::AddUnique { .. }
+            | Op::DropUnique { .. }
+            | Op::AddForeignKey { .. }
+            | Op::DropForeignKey { .. }
+            | Op::AddCheck { .. }
+            | Op::DropCheck { .. }
+            | Op::AddPrimaryKey { .. }
+            | Op::DropPrimaryKey { .. }
+            | Op::AddEnumValue { .. }
+            | Op::DropEnumValue { .. } => true,
+            _ => false,
+        }
+    }
+
     fn render_default(&self, default: &DefaultValue) -> String {
         match default {
             DefaultValue::String(s) => self.quote_string(s),
@@ -131,14 +150,10 @@ impl Dialect for SqliteDialect {
     }
 
     fn render_op(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError> {
+        if self.rebuilds_table(op, before) {
+            return self.rebuild(op, before);
+        }
         match op {
-            Op::AddColumn { column, .. } if !addable(column) => self.rebuild(op, before),
-            Op::DropColumn { table, column } if before.table(table).is_some_and(|t| constrains(t, &column.name)) => {
-                self.rebuild(op, before)
-            }
-            Op::AlterColumn(alter) if alter.ty.is_some() || alter.nullable.is_some() || alter.default.is_some() => {
-                self.rebuild(op, before)
-            }
             Op::AlterColumn(alter) => Ok(match &alter.rename {
                 Some(name) => vec![format!(
                     "ALTER TABLE {} RENAME COLUMN {} TO {}",
@@ -148,16 +163,6 @@ impl Dialect for SqliteDialect {
                 )],
                 None => Vec::new(), // only a comment: SQLite keeps none
             }),
-            Op::AddUnique { .. }
-            | Op::DropUnique { .. }
-            | Op::AddForeignKey { .. }
-            | Op::DropForeignKey { .. }
-            | Op::AddCheck { .. }
-            | Op::DropCheck { .. }
-            | Op::AddPrimaryKey { .. }
-            | Op::DropPrimaryKey { .. }
-            | Op::AddEnumValue { .. }
-            | Op::DropEnumValue { .. } => self.rebuild(op, before),
             Op::CreateEnum(_) | Op::DropEnum(_) | Op::SetTableComment { .. } => Ok(Vec::new()),
             other => render_common(self, other),
         }
