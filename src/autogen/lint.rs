@@ -80,7 +80,10 @@ pub fn lint(ops: &[Op], dialect: &dyn Dialect, before: &Schema) -> Vec<Finding> 
                     flag(
                         "M003",
                         Level::Error,
-                        format!("{}.{}: {} to {ty} narrows the type; values may not fit", alter.table, alter.column, alter.existing.ty),
+                        format!(
+                            "{}.{}: {} to {ty} narrows the type; values may not fit",
+                            alter.table, alter.column, alter.existing.ty
+                        ),
                     );
                 }
                 let default = alter.default.clone().unwrap_or(alter.existing.default.clone());
@@ -88,7 +91,10 @@ pub fn lint(ops: &[Op], dialect: &dyn Dialect, before: &Schema) -> Vec<Finding> 
                     flag(
                         "M004",
                         Level::Error,
-                        format!("{}.{} becomes NOT NULL without a default: fails if a row holds NULL", alter.table, alter.column),
+                        format!(
+                            "{}.{} becomes NOT NULL without a default: fails if a row holds NULL",
+                            alter.table, alter.column
+                        ),
                     );
                 }
                 if let (ColumnType::Enum { values: old, .. }, Some(ColumnType::Enum { values: new, .. })) =
@@ -101,11 +107,18 @@ pub fn lint(ops: &[Op], dialect: &dyn Dialect, before: &Schema) -> Vec<Finding> 
             Op::AddUnique { table, constraint } if existing(table) => flag(
                 "M005",
                 Level::Warning,
-                format!("unique ({}) on existing table {table}: fails on duplicate rows", constraint.columns.join(", ")),
+                format!(
+                    "unique ({}) on existing table {table}: fails on duplicate rows",
+                    constraint.columns.join(", ")
+                ),
             ),
             Op::CreateIndex { table, index } if existing(table) => {
                 if index.unique {
-                    flag("M005", Level::Warning, format!("unique index {} on existing table {table}: fails on duplicate rows", index.name));
+                    flag(
+                        "M005",
+                        Level::Warning,
+                        format!("unique index {} on existing table {table}: fails on duplicate rows", index.name),
+                    );
                 }
                 if dialect.name() == "postgresql" {
                     flag(
@@ -143,7 +156,8 @@ fn narrows(old: &ColumnType, new: &ColumnType) -> bool {
         _ => None,
     };
     match (old, new) {
-        (Varchar { length: Some(a) }, Varchar { length: Some(b) }) | (Char { length: Some(a) }, Char { length: Some(b) }) => b < a,
+        (Varchar { length: Some(a) }, Varchar { length: Some(b) })
+        | (Char { length: Some(a) }, Char { length: Some(b) }) => b < a,
         (Text | Varchar { length: None }, Varchar { length: Some(_) } | Char { .. }) => true,
         (Varchar { length: Some(_) }, Char { .. }) => true,
         (Numeric { precision: Some(p1), scale: s1 }, Numeric { precision: Some(p2), scale: s2 }) => {
@@ -151,7 +165,21 @@ fn narrows(old: &ColumnType, new: &ColumnType) -> bool {
         }
         (Double, Real) => true,
         (Real | Double | Numeric { .. }, Smallint | Integer | Bigint) => true,
-        (Text | Varchar { .. } | Char { .. } | Json, Smallint | Integer | Bigint | Real | Double | Numeric { .. } | Boolean | Date | Time | Timestamp | Timestamptz | Uuid) => true,
+        (
+            Text | Varchar { .. } | Char { .. } | Json,
+            Smallint
+            | Integer
+            | Bigint
+            | Real
+            | Double
+            | Numeric { .. }
+            | Boolean
+            | Date
+            | Time
+            | Timestamp
+            | Timestamptz
+            | Uuid,
+        ) => true,
         (Timestamptz | Timestamp, Date | Time) => true,
         (a, b) => rank(a).zip(rank(b)).is_some_and(|(a, b)| b < a),
     }
@@ -167,7 +195,10 @@ mod tests {
     #[test]
     fn risky_ops_are_flagged_with_codes() {
         let mut users = Table::new("users");
-        users.columns = vec![Column::new("id", ColumnType::Integer).not_null(), Column::new("name", "varchar(100)".parse().unwrap())];
+        users.columns = vec![
+            Column::new("id", ColumnType::Integer).not_null(),
+            Column::new("name", "varchar(100)".parse().unwrap()),
+        ];
         users.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
         let before = Schema { tables: vec![users.clone()], enums: vec![] };
         let name = users.columns[1].clone();
@@ -182,10 +213,16 @@ mod tests {
                 default: None,
                 comment: None,
             }),
-            Op::AddUnique { table: "users".into(), constraint: UniqueConstraint { name: Some("uq".into()), columns: vec!["name".into()] } },
+            Op::AddUnique {
+                table: "users".into(),
+                constraint: UniqueConstraint { name: Some("uq".into()), columns: vec!["name".into()] },
+            },
             Op::DropColumn { table: "users".into(), column: name },
             Op::CreateTable(Table { name: "fresh".into(), ..users.clone() }),
-            Op::AddUnique { table: "fresh".into(), constraint: UniqueConstraint { name: Some("uq2".into()), columns: vec!["name".into()] } },
+            Op::AddUnique {
+                table: "fresh".into(),
+                constraint: UniqueConstraint { name: Some("uq2".into()), columns: vec!["name".into()] },
+            },
             Op::DropTable(users),
         ];
         let codes = |dialect: &str| -> Vec<&'static str> {

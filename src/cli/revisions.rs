@@ -154,7 +154,11 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
                 .map_err(|e| Error::Usage(format!("cannot run editor `{editor}`: {e}")))?;
             Ok(u8::from(!status.success()))
         }
-        Command::Init { .. } | Command::ListTemplates | Command::Inspect | Command::Check { .. } | Command::Lint { .. } => {
+        Command::Init { .. }
+        | Command::ListTemplates
+        | Command::Inspect
+        | Command::Check { .. }
+        | Command::Lint { .. } => {
             unreachable!("handled by the caller")
         }
     }

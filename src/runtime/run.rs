@@ -291,7 +291,7 @@ impl Run<'_> {
             ];
             let _ = self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &set));
             format!(
-                "ops 1-{index} of {} stay applied ({} commits DDL at once); fix the cause, then \
+                "{index} of its {} ops stayed applied ({} commits DDL at once); fix the cause, then \
                  `migrate upgrade --resume` runs the remaining ops, or `migrate stamp` records the state by hand",
                 step.ops.len(),
                 self.dialect.name()
