@@ -208,3 +208,25 @@ fn shadow_check_catches_revisions_that_do_not_make_the_models() {
         assert!(empty.tables.is_empty(), "{:?}", empty.tables);
     });
 }
+
+#[test]
+fn a_realistic_models_file_round_trips() {
+    each_backend("autogen_shop", |db| {
+        let p = project(db);
+        p.models(include_str!("fixtures/shop.toml"));
+        let ops = p.migrate(db.backend(), "shop");
+        assert!(ops >= 24, "{ops} ops");
+        let tables = migrate::dialect::for_backend(db.backend())
+            .reflect(&mut db.connect(), &p.database.reflection_filter())
+            .unwrap();
+        assert_eq!(tables.tables.len(), 24);
+        // Nothing more to generate, and everything can be undone.
+        let new = NewRevision { message: "again".into(), ..NewRevision::default() };
+        assert!(command::autogenerate(&p.url, &p.database, new, false, &mut |_| false).unwrap().is_none());
+        command::downgrade(&p.url, &p.database, "base", &RunOptions::default(), &mut |_| {}).unwrap();
+        let empty = migrate::dialect::for_backend(db.backend())
+            .reflect(&mut db.connect(), &p.database.reflection_filter())
+            .unwrap();
+        assert!(empty.tables.is_empty());
+    });
+}

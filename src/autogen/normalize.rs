@@ -60,8 +60,9 @@ pub fn same_index(a: &Index, b: &Index) -> bool {
 }
 
 /// An SQL expression in a form that ignores how each backend prints it:
-/// lowercase, without quotes around names, without PostgreSQL's `::type`
-/// casts, parentheses and white space.
+/// lowercase, `BETWEEN` spelt out, without quotes around names, without
+/// PostgreSQL's `::type` casts, parentheses and white space. (PostgreSQL's
+/// rewriting of `IN (...)` as `= ANY (ARRAY[...])` is not undone.)
 pub fn normalize_sql(sql: &str) -> String {
     const CASTS: [&str; 5] = [
         "character varying",
@@ -70,7 +71,7 @@ pub fn normalize_sql(sql: &str) -> String {
         "double precision",
         "time without time zone",
     ];
-    let lower = sql.to_lowercase();
+    let lower = expand_between(&sql.to_lowercase());
     let mut out = String::with_capacity(lower.len());
     let mut rest = lower.as_str();
     let mut in_string = false;
@@ -101,4 +102,27 @@ pub fn normalize_sql(sql: &str) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// `x BETWEEN a AND b` as `x >= a AND x <= b`, the way PostgreSQL stores it
+/// (for simple operands: a name or a literal each).
+fn expand_between(sql: &str) -> String {
+    let tokens: Vec<&str> = sql.split_whitespace().collect();
+    let mut out: Vec<String> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        if tokens[i] == "between" && i + 3 < tokens.len() && tokens[i + 2] == "and" && !out.is_empty() {
+            let subject = out.pop().unwrap_or_default();
+            let (open, subject) = match subject.strip_prefix('(') {
+                Some(rest) => ("(", rest.to_string()),
+                None => ("", subject),
+            };
+            out.push(format!("{open}{subject} >= {} and {subject} <= {}", tokens[i + 1], tokens[i + 3]));
+            i += 4;
+        } else {
+            out.push(tokens[i].to_string());
+            i += 1;
+        }
+    }
+    out.join(" ")
 }

@@ -194,4 +194,5 @@ fn normalised_sql() {
     assert_eq!(normalize_sql("`qty` > 0 AND \"name\" <> ''"), "qty>0andname<>''");
     assert_eq!(normalize_sql("lower(email::text)"), normalize_sql("lower(email)"));
     assert_ne!(normalize_sql("a = 'X Y'"), normalize_sql("a = 'xy'"));
+    assert_eq!(normalize_sql("rating BETWEEN 1 AND 5"), normalize_sql("((rating >= 1) AND (rating <= 5))"));
 }
