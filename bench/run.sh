@@ -4,6 +4,7 @@
 #   bench/run.sh                  # every benchmark
 #   bench/run.sh reflect [N...]   # reflection: N = 100 and 1,000 tables, all backends
 #   bench/run.sh revisions        # 1,000 revisions: heads/history, applying them
+#   bench/run.sh check            # migrate check on 1,000 tables, in sync and with 10 changes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=bench/.venv
@@ -13,7 +14,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 export MIGRATE_BENCH_PYTHON="$PWD/$venv/bin/python"
 case "${1:-all}" in
-    reflect | revisions)
+    reflect | revisions | check)
         bench="$1"
         shift
         cargo bench --bench "$bench" -- "$@"
@@ -21,9 +22,10 @@ case "${1:-all}" in
     all)
         cargo bench --bench reflect
         cargo bench --bench revisions
+        cargo bench --bench check
         ;;
     *)
-        echo "usage: bench/run.sh [reflect [N...] | revisions]" >&2
+        echo "usage: bench/run.sh [reflect [N...] | revisions | check]" >&2
         exit 2
         ;;
 esac

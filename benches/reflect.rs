@@ -9,11 +9,12 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/alembic.rs"]
+mod alembic;
 
 use migrate::db::Backend;
 use migrate::dialect::{self, Dialect};
 use migrate::schema::NameFilter;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const REPEAT: usize = 3;
@@ -42,25 +43,6 @@ fn ours(db: &common::TestDb, dialect: &dyn Dialect, n: usize) -> (Duration, usiz
     (best, statements)
 }
 
-fn sqlalchemy_url(db: &common::TestDb) -> String {
-    match db.backend() {
-        Backend::Sqlite => format!("sqlite:///{}", db.url.trim_start_matches("sqlite://")),
-        Backend::Postgres => db.url.replacen("postgres://", "postgresql+psycopg2://", 1),
-        Backend::Mysql => db.url.replacen("mysql://", "mysql+pymysql://", 1),
-    }
-}
-
-fn alembic(python: &str, db: &common::TestDb) -> Option<(Duration, usize)> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/alembic_compare.py");
-    let out = Command::new(python).args([script, &sqlalchemy_url(db), &REPEAT.to_string()]).output().ok()?;
-    if !out.status.success() {
-        eprintln!("alembic baseline failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some((Duration::from_secs_f64(json["seconds"].as_f64()?), json["statements"].as_u64()? as usize))
-}
-
 fn main() {
     let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() { vec![100, 1000] } else { sizes };
@@ -78,7 +60,7 @@ fn main() {
             let Some(db) = common::fresh_db(backend, &format!("bench_{n}")) else { continue };
             populate(&db, dialect.as_ref(), n);
             let (time, stmts) = ours(&db, dialect.as_ref(), n);
-            let baseline = python.as_deref().and_then(|p| alembic(p, &db));
+            let baseline = python.as_deref().and_then(|p| alembic::compare(p, &db, REPEAT));
             let (a_time, a_stmts, ratio) = match baseline {
                 Some((t, s)) => (
                     format!("{:.3}s", t.as_secs_f64()),
