@@ -7,10 +7,10 @@
 //!
 //! Run: `bench/run.sh check` (or `cargo bench --bench check`).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "support/alembic.rs"]
 mod alembic;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use migrate::db::Backend;
 use migrate::dialect;
@@ -70,7 +70,9 @@ fn main() {
             let (ours, code) = check(dir.path());
             assert_eq!(code, i32::from(drift), "check exits 1 on drift only");
             let (theirs, ratio) = match baseline {
-                Some(t) => (format!("{:.3}s", t.as_secs_f64()), format!("{:.1}x", t.as_secs_f64() / ours.as_secs_f64())),
+                Some(t) => {
+                    (format!("{:.3}s", t.as_secs_f64()), format!("{:.1}x", t.as_secs_f64() / ours.as_secs_f64()))
+                }
                 None => ("-".into(), "-".into()),
             };
             println!(

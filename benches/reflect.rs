@@ -7,10 +7,10 @@
 //!
 //! Run: `bench/run.sh` (or `cargo bench --bench reflect -- 100`).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "support/alembic.rs"]
 mod alembic;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use migrate::db::Backend;
 use migrate::dialect::{self, Dialect};

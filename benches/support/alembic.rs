@@ -26,4 +26,3 @@ pub fn compare(python: &str, db: &TestDb, repeat: usize) -> Option<(Duration, us
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     Some((Duration::from_secs_f64(json["seconds"].as_f64()?), json["statements"].as_u64()? as usize))
 }
-

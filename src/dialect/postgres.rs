@@ -4,7 +4,7 @@
 use super::render::render_common;
 use super::{
     Dialect, LockStatements, ReflectError, RenderError, column_sql, common_type, create_table_sql, enum_columns,
-    parse_default, split_type, sql_name_list, strip_outer_parens, wrap_quoted,
+    parse_default, split_type, strip_outer_parens, wrap_quoted,
 };
 use crate::db::Connection;
 use crate::ops::{AlterColumn, Op};
@@ -21,9 +21,20 @@ pub struct PostgresDialect;
 /// Separates list items inside one catalog value (names may hold commas).
 const SEP: char = '\u{1f}';
 
-text_row!(TableRow { name, comment });
+text_row!(TableRow { oid, name, comment });
 text_row!(EnumRow { name, value });
-text_row!(ColumnRow { table_name, name, type_sql, type_kind, type_name, not_null, default_sql, identity, comment });
+text_row!(ColumnRow {
+    table_name,
+    position,
+    name,
+    type_sql,
+    type_kind,
+    type_name,
+    not_null,
+    default_sql,
+    identity,
+    comment
+});
 text_row!(ConstraintRow {
     table_name,
     name,
@@ -35,7 +46,7 @@ text_row!(ConstraintRow {
     on_delete,
     on_update
 });
-text_row!(IndexRow { table_name, name, is_unique, predicate, keys });
+text_row!(IndexRow { table_name, name, is_unique, predicate, keys, key_count, expressions });
 
 impl Dialect for PostgresDialect {
     fn name(&self) -> &'static str {
@@ -218,15 +229,19 @@ impl Dialect for PostgresDialect {
 
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
         let table_rows: Vec<TableRow> = conn.load(
-            "SELECT c.relname::text AS name, obj_description(c.oid, 'pg_class') AS comment \
+            "SELECT c.oid::text AS oid, c.relname::text AS name, ds.description AS comment \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_description ds \
+               ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0 \
              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition",
         )?;
+        let mut oids = Vec::new();
         let mut tables: BTreeMap<String, Table> = table_rows
             .into_iter()
             .filter_map(|row| {
                 let name = row.name?;
                 filter.matches(&name).then(|| {
+                    oids.extend(row.oid);
                     let mut table = Table::new(name.clone());
                     table.comment = row.comment.filter(|c| !c.is_empty());
                     (name, table)
@@ -251,12 +266,11 @@ impl Dialect for PostgresDialect {
             return Ok(Schema { tables: Vec::new(), enums });
         }
 
-        let names: Vec<String> = tables.keys().cloned().collect();
-        let in_tables = sql_name_list(self, &names);
-        let scope = format!("n.nspname = current_schema() AND c.relname IN ({in_tables})");
-        self.reflect_columns(conn, &scope, &enums, &mut tables)?;
-        self.reflect_constraints(conn, &scope, &mut tables)?;
-        self.reflect_indexes(conn, &scope, &mut tables)?;
+        // The kept tables by oid: numbers the catalog gave, nothing to quote.
+        let scope = format!("c.oid IN ({})", oids.join(", "));
+        let positions = self.reflect_columns(conn, &scope, &enums, &mut tables)?;
+        self.reflect_constraints(conn, &scope, &positions, &mut tables)?;
+        self.reflect_indexes(conn, &scope, &positions, &mut tables)?;
 
         let mut schema = Schema { tables: tables.into_values().collect(), enums };
         schema.normalize();
@@ -317,22 +331,28 @@ impl PostgresDialect {
         scope: &str,
         enums: &[EnumType],
         tables: &mut BTreeMap<String, Table>,
-    ) -> Result<(), ReflectError> {
+    ) -> Result<ColumnPositions, ReflectError> {
         let rows: Vec<ColumnRow> = conn.load(&format!(
-            "SELECT c.relname::text AS table_name, a.attname::text AS name, \
+            "SELECT c.relname::text AS table_name, a.attnum::text AS position, a.attname::text AS name, \
                format_type(a.atttypid, a.atttypmod) AS type_sql, t.typtype::text AS type_kind, \
                t.typname::text AS type_name, a.attnotnull::text AS not_null, \
                pg_get_expr(d.adbin, d.adrelid) AS default_sql, a.attidentity::text AS identity, \
-               col_description(c.oid, a.attnum) AS comment \
+               ds.description AS comment \
              FROM pg_attribute a \
-             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_type t ON t.oid = a.atttypid \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-             WHERE {scope} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum"
+             LEFT JOIN pg_description ds \
+               ON ds.objoid = a.attrelid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum \
+             WHERE {scope} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
         ))?;
+        let mut positions = ColumnPositions::new();
         for row in rows {
             let Some(table) = row.table_name.and_then(|t| tables.get_mut(&t)) else { continue };
             let name = row.name.unwrap_or_default();
+            if let Some(position) = row.position {
+                positions.insert((table.name.clone(), position), name.clone());
+            }
             let type_name = row.type_name.unwrap_or_default();
             let ty = match (row.type_kind.as_deref(), enums.iter().find(|e| e.name == type_name)) {
                 (Some("e"), Some(e)) => ColumnType::Enum { name: e.name.clone(), values: e.values.clone() },
@@ -349,38 +369,42 @@ impl PostgresDialect {
             }
             table.columns.push(column);
         }
-        Ok(())
+        Ok(positions)
     }
 
     fn reflect_constraints(
         &self,
         conn: &mut Connection,
         scope: &str,
+        positions: &ColumnPositions,
         tables: &mut BTreeMap<String, Table>,
     ) -> Result<(), ReflectError> {
-        let column_names = |key: &str, rel: &str| {
-            format!(
-                "(SELECT string_agg(a.attname::text, chr(31) ORDER BY k.i) \
-                  FROM unnest(con.{key}) WITH ORDINALITY AS k(num, i) \
-                  JOIN pg_attribute a ON a.attrelid = con.{rel} AND a.attnum = k.num)"
-            )
-        };
+        // The constrained columns come as attribute numbers (`{1,2}`), named
+        // from the columns already read; the referred ones, of a table that
+        // may not be reflected, by a lookup done for foreign keys only.
         let rows: Vec<ConstraintRow> = conn.load(&format!(
             "SELECT c.relname::text AS table_name, con.conname::text AS name, con.contype::text AS kind, \
-               pg_get_constraintdef(con.oid) AS definition, {} AS columns, \
-               fc.relname::text AS referred_table, {} AS referred_columns, \
+               CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid) END AS definition, \
+               con.conkey::text AS columns, fc.relname::text AS referred_table, \
+               CASE WHEN con.contype = 'f' THEN (SELECT string_agg(a.attname::text, chr(31) ORDER BY k.i) \
+                  FROM unnest(con.confkey) WITH ORDINALITY AS k(num, i) \
+                  JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num) END AS referred_columns, \
                con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update \
              FROM pg_constraint con \
-             JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_class c ON c.oid = con.conrelid \
              LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
-             WHERE {scope} AND con.contype IN ('p', 'u', 'f', 'c') ORDER BY c.relname, con.conname",
-            column_names("conkey", "conrelid"),
-            column_names("confkey", "confrelid"),
+             WHERE {scope} AND con.contype IN ('p', 'u', 'f', 'c') ORDER BY con.conrelid, con.conname"
         ))?;
         for row in rows {
             let Some(table) = row.table_name.and_then(|t| tables.get_mut(&t)) else { continue };
             let name = row.name.unwrap_or_default();
-            let columns = split_list(row.columns.as_deref());
+            let numbers = row.columns.unwrap_or_default();
+            let columns: Vec<String> = numbers
+                .trim_matches(|c| c == '{' || c == '}')
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .filter_map(|n| positions.get(&(table.name.clone(), n.trim().to_string())).cloned())
+                .collect();
             match row.kind.as_deref() {
                 Some("p") => {
                     let name = (name != format!("{}_pkey", table.name)).then_some(name);
@@ -410,33 +434,43 @@ impl PostgresDialect {
         &self,
         conn: &mut Connection,
         scope: &str,
+        positions: &ColumnPositions,
         tables: &mut BTreeMap<String, Table>,
     ) -> Result<(), ReflectError> {
         // Each key is `c:name` for a column or `e:expression`; indexes that
         // back a primary key, unique or exclusion constraint are not indexes
         // of their own.
+        // Key columns come as attribute numbers (`2 5`; 0 for an expression),
+        // named from the columns already read; expressions are deparsed only
+        // for indexes that have some.
         let rows: Vec<IndexRow> = conn.load(&format!(
             "SELECT c.relname::text AS table_name, i.relname::text AS name, ix.indisunique::text AS is_unique, \
-               pg_get_expr(ix.indpred, ix.indrelid) AS predicate, \
-               (SELECT string_agg(CASE WHEN ix.indkey[k] = 0 \
-                    THEN 'e:' || pg_get_indexdef(ix.indexrelid, k + 1, true) ELSE 'c:' || a.attname::text END, \
-                    chr(31) ORDER BY k) \
-                FROM generate_series(0, ix.indnkeyatts - 1) AS k \
-                LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k]) AS keys \
+               pg_get_expr(ix.indpred, ix.indrelid) AS predicate, ix.indkey::text AS keys, \
+               ix.indnkeyatts::text AS key_count, \
+               CASE WHEN 0 = ANY (ix.indkey::int2[]) THEN \
+                 (SELECT string_agg(pg_get_indexdef(ix.indexrelid, k + 1, true), chr(31) ORDER BY k) \
+                  FROM generate_series(0, ix.indnkeyatts - 1) AS k WHERE ix.indkey[k] = 0) END AS expressions \
              FROM pg_index ix \
              JOIN pg_class i ON i.oid = ix.indexrelid \
-             JOIN pg_class c ON c.oid = ix.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE {scope} AND NOT EXISTS (SELECT 1 FROM pg_constraint con \
-               WHERE con.conindid = ix.indexrelid AND con.contype IN ('p', 'u', 'x')) \
-             ORDER BY c.relname, i.relname"
+             JOIN pg_class c ON c.oid = ix.indrelid \
+             LEFT JOIN pg_constraint con ON con.conindid = ix.indexrelid AND con.contype IN ('p', 'u', 'x') \
+             WHERE {scope} AND con.oid IS NULL \
+             ORDER BY ix.indrelid, i.relname"
         ))?;
         for row in rows {
             let Some(table) = row.table_name.and_then(|t| tables.get_mut(&t)) else { continue };
-            let keys = split_list(row.keys.as_deref())
-                .into_iter()
-                .map(|key| match key.split_once(':') {
-                    Some(("c", column)) => IndexKey::Column(column.into()),
-                    _ => IndexKey::Expression(strip_outer_parens(key.get(2..).unwrap_or_default()).into()),
+            let mut expressions = split_list(row.expressions.as_deref()).into_iter();
+            let count: usize = row.key_count.and_then(|k| k.parse().ok()).unwrap_or(0);
+            let keys = row
+                .keys
+                .unwrap_or_default()
+                .split_whitespace()
+                .take(count)
+                .map(|number| match number {
+                    "0" => IndexKey::Expression(strip_outer_parens(&expressions.next().unwrap_or_default()).into()),
+                    n => IndexKey::Column(
+                        positions.get(&(table.name.clone(), n.to_string())).cloned().unwrap_or_default(),
+                    ),
                 })
                 .collect();
             table.indexes.push(Index {
@@ -455,6 +489,9 @@ fn lock_key(name: &str) -> i64 {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
+
+/// (table, attribute number) -> column name.
+type ColumnPositions = std::collections::HashMap<(String, String), String>;
 
 /// Items of a list aggregated with [`SEP`].
 fn split_list(value: Option<&str>) -> Vec<String> {

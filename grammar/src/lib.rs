@@ -1,0 +1,445 @@
+//! The one parser of the `#[model(...)]` attribute grammar.
+//!
+//! Both the `#[derive(Model)]` macro (at compile time) and migrate's model
+//! reader (reading `.rs` files without compiling them) call [`parse_struct`],
+//! and both turn the result into the same TOML model text with
+//! [`ModelDef::to_toml`], which migrate's TOML reader then reads: the two can
+//! never disagree.
+//!
+//! ```ignore
+//! #[derive(Model)]
+//! #[model(table = "users", comment = "people", index(columns = ["team_id", "email"]))]
+//! #[model(check(expression = "length(email) > 3"))]
+//! struct User {
+//!     #[model(primary_key, autoincrement)]
+//!     id: i64,
+//!     #[model(max_length = 255, unique)]
+//!     email: String,
+//!     #[model(references = "teams.id", on_delete = "cascade", index)]
+//!     team_id: Option<i32>,
+//!     #[model(renamed_from = "name", comment = "shown")]
+//!     full_name: Option<String>,
+//!     #[model(sql_type = "numeric(10,2)", default = "0")]
+//!     balance: rust_decimal::Decimal,
+//! }
+//! ```
+
+use serde::Serialize;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, ExprLit, Fields, GenericArgument, ItemStruct, Lit, PathArguments, Type};
+
+/// A model struct, as the grammar reads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelDef {
+    /// The table.
+    pub name: String,
+    /// Its previous name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    /// Table comment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Columns, in field order.
+    pub columns: Vec<ColumnDef>,
+    /// Table-level indexes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<IndexDef>,
+    /// Table-level unique constraints.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unique_constraints: Vec<UniqueDef>,
+    /// Check constraints.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckDef>,
+}
+
+/// A field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnDef {
+    /// Column name (the field's, or `name = ".."`).
+    pub name: String,
+    /// Portable type text (`varchar(255)`).
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// From `Option<T>`.
+    pub nullable: bool,
+    /// SQL text of the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Part of the primary key.
+    #[serde(skip_serializing_if = "is_false")]
+    pub primary_key: bool,
+    /// Identity / AUTO_INCREMENT.
+    #[serde(skip_serializing_if = "is_false")]
+    pub autoincrement: bool,
+    /// Unique on its own.
+    #[serde(skip_serializing_if = "is_false")]
+    pub unique: bool,
+    /// Indexed on its own.
+    #[serde(skip_serializing_if = "is_false")]
+    pub index: bool,
+    /// `table.column` it refers to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references: Option<String>,
+    /// Foreign-key action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_delete: Option<String>,
+    /// Foreign-key action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_update: Option<String>,
+    /// Column comment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Previous name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `index(name = "..", columns = [..], unique, where = "..")`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexDef {
+    /// Name (by convention when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Columns, in order.
+    pub columns: Vec<String>,
+    /// Unique index.
+    #[serde(skip_serializing_if = "is_false")]
+    pub unique: bool,
+    /// Partial-index predicate.
+    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+}
+
+/// `unique(name = "..", columns = [..])`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UniqueDef {
+    /// Name (by convention when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Columns.
+    pub columns: Vec<String>,
+}
+
+/// `check(name = "..", expression = "..")`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckDef {
+    /// Name (by convention when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// SQL expression.
+    pub expression: String,
+}
+
+#[derive(Serialize)]
+struct File<'a> {
+    tables: [&'a ModelDef; 1],
+}
+
+impl ModelDef {
+    /// The model as a TOML models file with one `[[tables]]` entry.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&File { tables: [self] }).expect("model definitions serialise to TOML")
+    }
+}
+
+/// Whether an item derives `Model`.
+pub fn derives_model(item: &ItemStruct) -> bool {
+    item.attrs.iter().filter(|a| a.path().is_ident("derive")).any(|a| {
+        let mut found = false;
+        let _ = a.parse_nested_meta(|meta| {
+            found |= meta.path.segments.last().is_some_and(|s| s.ident == "Model");
+            Ok(())
+        });
+        found
+    })
+}
+
+/// Reads a model struct: its `#[model(...)]` attributes and fields.
+pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
+    let mut def = ModelDef {
+        name: snake_case(&item.ident.to_string()),
+        renamed_from: None,
+        comment: None,
+        columns: Vec::new(),
+        indexes: Vec::new(),
+        unique_constraints: Vec::new(),
+        checks: Vec::new(),
+    };
+    for attr in model_attrs(&item.attrs) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            match key.as_str() {
+                "table" => def.name = string(&meta)?,
+                "renamed_from" => def.renamed_from = Some(string(&meta)?),
+                "comment" => def.comment = Some(string(&meta)?),
+                "index" => {
+                    let mut index = IndexDef { name: None, columns: Vec::new(), unique: false, predicate: None };
+                    meta.parse_nested_meta(|inner| {
+                        match inner.path.get_ident().map(|i| i.to_string()).unwrap_or_default().as_str() {
+                            "name" => index.name = Some(string(&inner)?),
+                            "columns" => index.columns = strings(&inner)?,
+                            "unique" => index.unique = true,
+                            "where" => index.predicate = Some(string(&inner)?),
+                            _ => return Err(inner.error("unknown index attribute (name, columns, unique, where)")),
+                        }
+                        Ok(())
+                    })?;
+                    def.indexes.push(index);
+                }
+                "unique" => {
+                    let mut unique = UniqueDef { name: None, columns: Vec::new() };
+                    meta.parse_nested_meta(|inner| {
+                        match inner.path.get_ident().map(|i| i.to_string()).unwrap_or_default().as_str() {
+                            "name" => unique.name = Some(string(&inner)?),
+                            "columns" => unique.columns = strings(&inner)?,
+                            _ => return Err(inner.error("unknown unique attribute (name, columns)")),
+                        }
+                        Ok(())
+                    })?;
+                    def.unique_constraints.push(unique);
+                }
+                "check" => {
+                    let mut check = CheckDef { name: None, expression: String::new() };
+                    meta.parse_nested_meta(|inner| {
+                        match inner.path.get_ident().map(|i| i.to_string()).unwrap_or_default().as_str() {
+                            "name" => check.name = Some(string(&inner)?),
+                            "expression" => check.expression = string(&inner)?,
+                            _ => return Err(inner.error("unknown check attribute (name, expression)")),
+                        }
+                        Ok(())
+                    })?;
+                    def.checks.push(check);
+                }
+                _ => {
+                    return Err(meta.error(
+                        "unknown model attribute (table, renamed_from, comment, index(..), unique(..), check(..))",
+                    ));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    let Fields::Named(fields) = &item.fields else {
+        return Err(syn::Error::new(item.span(), "a model is a struct with named fields"));
+    };
+    for field in &fields.named {
+        let ident = field.ident.as_ref().expect("named fields have names");
+        let (rust_type, nullable) = unwrap_option(&field.ty);
+        let mut column = ColumnDef {
+            name: ident.to_string().trim_start_matches("r#").to_string(),
+            ty: String::new(),
+            nullable,
+            default: None,
+            primary_key: false,
+            autoincrement: false,
+            unique: false,
+            index: false,
+            references: None,
+            on_delete: None,
+            on_update: None,
+            comment: None,
+            renamed_from: None,
+        };
+        let mut sql_type = None;
+        let mut max_length = None;
+        for attr in model_attrs(&field.attrs) {
+            attr.parse_nested_meta(|meta| {
+                match meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default().as_str() {
+                    "name" => column.name = string(&meta)?,
+                    "primary_key" => column.primary_key = true,
+                    "autoincrement" => column.autoincrement = true,
+                    "unique" => column.unique = true,
+                    "index" => column.index = true,
+                    "max_length" => max_length = Some(integer(&meta)?),
+                    "sql_type" => sql_type = Some(string(&meta)?),
+                    "default" => column.default = Some(string(&meta)?),
+                    "references" => column.references = Some(string(&meta)?),
+                    "on_delete" => column.on_delete = Some(action(&meta)?),
+                    "on_update" => column.on_update = Some(action(&meta)?),
+                    "renamed_from" => column.renamed_from = Some(string(&meta)?),
+                    "comment" => column.comment = Some(string(&meta)?),
+                    _ => {
+                        return Err(meta.error(
+                            "unknown field attribute (name, primary_key, autoincrement, unique, index, max_length, \
+                             sql_type, default, references, on_delete, on_update, renamed_from, comment)",
+                        ));
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        column.ty = match (sql_type, max_length) {
+            (Some(ty), _) => ty,
+            (None, length) => portable_type(rust_type, length)?,
+        };
+        if column.primary_key && nullable {
+            return Err(syn::Error::new(field.ty.span(), "a primary-key column cannot be an Option"));
+        }
+        def.columns.push(column);
+    }
+    Ok(def)
+}
+
+fn model_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("model"))
+}
+
+fn string(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<String> {
+    let value: syn::LitStr = meta.value()?.parse()?;
+    Ok(value.value())
+}
+
+fn integer(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<u32> {
+    let value: syn::LitInt = meta.value()?.parse()?;
+    value.base10_parse()
+}
+
+fn strings(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Vec<String>> {
+    let array: syn::ExprArray = meta.value()?.parse()?;
+    array
+        .elems
+        .iter()
+        .map(|e| match e {
+            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(s.value()),
+            other => Err(syn::Error::new(other.span(), "expected a string")),
+        })
+        .collect()
+}
+
+fn action(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<String> {
+    let value: syn::LitStr = meta.value()?.parse()?;
+    let action = value.value().to_ascii_lowercase().replace(' ', "_");
+    match action.as_str() {
+        "restrict" | "cascade" | "set_null" | "set_default" => Ok(action),
+        _ => Err(syn::Error::new(value.span(), "expected restrict, cascade, set_null or set_default")),
+    }
+}
+
+/// `Option<T>` -> (T, true); anything else -> (it, false).
+fn unwrap_option(ty: &Type) -> (&Type, bool) {
+    if let Type::Path(path) = ty
+        && let Some(last) = path.path.segments.last()
+        && last.ident == "Option"
+        && let PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(GenericArgument::Type(inner)) = args.args.first()
+    {
+        return (inner, true);
+    }
+    (ty, false)
+}
+
+/// The portable type of a Rust type.
+fn portable_type(ty: &Type, max_length: Option<u32>) -> syn::Result<String> {
+    let unknown = || {
+        syn::Error::new(
+            ty.span(),
+            "unknown type for a column: use i16, i32, i64, bool, f32, f64, String, Vec<u8>, chrono::NaiveDate, \
+             NaiveTime, NaiveDateTime, DateTime<Utc>, uuid::Uuid, serde_json::Value, rust_decimal::Decimal, \
+             or #[model(sql_type = \"...\")]",
+        )
+    };
+    let Type::Path(path) = ty else { return Err(unknown()) };
+    let last = path.path.segments.last().ok_or_else(unknown)?;
+    let name = last.ident.to_string();
+    let inner = match &last.arguments {
+        PathArguments::AngleBracketed(args) => args.args.first().and_then(|a| match a {
+            GenericArgument::Type(Type::Path(p)) => p.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        }),
+        _ => None,
+    };
+    Ok(match (name.as_str(), inner.as_deref()) {
+        ("i16", _) => "smallint".into(),
+        ("i32", _) => "integer".into(),
+        ("i64", _) => "bigint".into(),
+        ("bool", _) => "boolean".into(),
+        ("f32", _) => "real".into(),
+        ("f64", _) => "double".into(),
+        ("String", _) => max_length.map_or("text".into(), |n| format!("varchar({n})")),
+        ("Vec", Some("u8")) => "binary".into(),
+        ("NaiveDate", _) => "date".into(),
+        ("NaiveTime", _) => "time".into(),
+        ("NaiveDateTime", _) => "timestamp".into(),
+        ("DateTime", _) => "timestamptz".into(),
+        ("Uuid", _) => "uuid".into(),
+        ("Value", _) => "json".into(),
+        ("Decimal", _) => "numeric".into(),
+        _ => return Err(unknown()),
+    })
+}
+
+/// `OrderLine` -> `order_line`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_struct_reads_as_a_table() {
+        let item: ItemStruct = syn::parse_quote! {
+            #[derive(Debug, Model)]
+            #[model(table = "users", comment = "people", index(columns = ["team_id", "email"]))]
+            #[model(check(expression = "length(email) > 3"))]
+            struct User {
+                #[model(primary_key, autoincrement)]
+                id: i64,
+                #[model(max_length = 255, unique)]
+                email: String,
+                #[model(references = "teams.id", on_delete = "cascade", index)]
+                team_id: Option<i32>,
+                #[model(sql_type = "numeric(10,2)", default = "0")]
+                balance: Decimal,
+                created: chrono::DateTime<chrono::Utc>,
+            }
+        };
+        assert!(derives_model(&item));
+        let def = parse_struct(&item).unwrap();
+        assert_eq!(def.name, "users");
+        let types: Vec<(&str, &str, bool)> =
+            def.columns.iter().map(|c| (c.name.as_str(), c.ty.as_str(), c.nullable)).collect();
+        assert_eq!(
+            types,
+            [
+                ("id", "bigint", false),
+                ("email", "varchar(255)", false),
+                ("team_id", "integer", true),
+                ("balance", "numeric(10,2)", false),
+                ("created", "timestamptz", false)
+            ]
+        );
+        let text = def.to_toml();
+        assert!(text.contains("[[tables]]\nname = \"users\""), "{text}");
+        assert_eq!(snake_case("OrderLine"), "order_line");
+    }
+
+    #[test]
+    fn errors_point_at_the_attribute_or_type() {
+        let item: ItemStruct = syn::parse_quote! {
+            struct T {
+                #[model(primry_key)]
+                id: i64,
+            }
+        };
+        assert!(parse_struct(&item).unwrap_err().to_string().starts_with("unknown field attribute"));
+        let item: ItemStruct = syn::parse_quote! { struct T { id: std::collections::HashMap<i32, i32> } };
+        assert!(parse_struct(&item).unwrap_err().to_string().starts_with("unknown type for a column"));
+    }
+}
