@@ -21,6 +21,8 @@
 //!     full_name: Option<String>,
 //!     #[model(sql_type = "numeric(10,2)", default = "0")]
 //!     balance: rust_decimal::Decimal,
+//!     #[model(enum_type = "mood", values = ["sad", "ok"], default = "'ok'")]
+//!     mood: String,
 //! }
 //! ```
 
@@ -47,9 +49,32 @@ pub struct ModelDef {
     /// Table-level unique constraints.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unique_constraints: Vec<UniqueDef>,
+    /// Table-level (multi-column) foreign keys.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<ForeignKeyDef>,
     /// Check constraints.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckDef>,
+}
+
+/// `foreign_key(name = "..", columns = [..], references = "table", referred_columns = [..], on_delete = "..")`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ForeignKeyDef {
+    /// Name (by convention when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Columns of this table.
+    pub columns: Vec<String>,
+    /// The table referred to.
+    pub referred_table: String,
+    /// Its columns.
+    pub referred_columns: Vec<String>,
+    /// Action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_delete: Option<String>,
+    /// Action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_update: Option<String>,
 }
 
 /// A field.
@@ -57,9 +82,9 @@ pub struct ModelDef {
 pub struct ColumnDef {
     /// Column name (the field's, or `name = ".."`).
     pub name: String,
-    /// Portable type text (`varchar(255)`).
+    /// The column's type.
     #[serde(rename = "type")]
-    pub ty: String,
+    pub ty: TypeDef,
     /// From `Option<T>`.
     pub nullable: bool,
     /// SQL text of the default.
@@ -92,6 +117,22 @@ pub struct ColumnDef {
     /// Previous name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
+}
+
+/// A column type: portable type text (`varchar(255)`), or an enum.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum TypeDef {
+    /// `integer`, `varchar(255)`, ...
+    Name(String),
+    /// `enum_type = "mood", values = ["sad", "ok"]`.
+    Enum {
+        /// The enum type's name.
+        #[serde(rename = "enum")]
+        name: String,
+        /// Its values, in order.
+        values: Vec<String>,
+    },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -167,6 +208,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         columns: Vec::new(),
         indexes: Vec::new(),
         unique_constraints: Vec::new(),
+        foreign_keys: Vec::new(),
         checks: Vec::new(),
     };
     for attr in model_attrs(&item.attrs) {
@@ -202,6 +244,34 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                     })?;
                     def.unique_constraints.push(unique);
                 }
+                "foreign_key" => {
+                    let mut fk = ForeignKeyDef {
+                        name: None,
+                        columns: Vec::new(),
+                        referred_table: String::new(),
+                        referred_columns: Vec::new(),
+                        on_delete: None,
+                        on_update: None,
+                    };
+                    meta.parse_nested_meta(|inner| {
+                        match inner.path.get_ident().map(|i| i.to_string()).unwrap_or_default().as_str() {
+                            "name" => fk.name = Some(string(&inner)?),
+                            "columns" => fk.columns = strings(&inner)?,
+                            "references" => fk.referred_table = string(&inner)?,
+                            "referred_columns" => fk.referred_columns = strings(&inner)?,
+                            "on_delete" => fk.on_delete = Some(action(&inner)?),
+                            "on_update" => fk.on_update = Some(action(&inner)?),
+                            _ => {
+                                return Err(inner.error(
+                                    "unknown foreign_key attribute (name, columns, references, referred_columns, \
+                                     on_delete, on_update)",
+                                ));
+                            }
+                        }
+                        Ok(())
+                    })?;
+                    def.foreign_keys.push(fk);
+                }
                 "check" => {
                     let mut check = CheckDef { name: None, expression: String::new() };
                     meta.parse_nested_meta(|inner| {
@@ -216,7 +286,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                 }
                 _ => {
                     return Err(meta.error(
-                        "unknown model attribute (table, renamed_from, comment, index(..), unique(..), check(..))",
+                        "unknown model attribute (table, renamed_from, comment, index(..), unique(..), foreign_key(..), check(..))",
                     ));
                 }
             }
@@ -231,7 +301,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         let (rust_type, nullable) = unwrap_option(&field.ty);
         let mut column = ColumnDef {
             name: ident.to_string().trim_start_matches("r#").to_string(),
-            ty: String::new(),
+            ty: TypeDef::Name(String::new()),
             nullable,
             default: None,
             primary_key: false,
@@ -246,6 +316,8 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         };
         let mut sql_type = None;
         let mut max_length = None;
+        let mut enum_type = None;
+        let mut values = Vec::new();
         for attr in model_attrs(&field.attrs) {
             attr.parse_nested_meta(|meta| {
                 match meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default().as_str() {
@@ -256,6 +328,8 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                     "index" => column.index = true,
                     "max_length" => max_length = Some(integer(&meta)?),
                     "sql_type" => sql_type = Some(string(&meta)?),
+                    "enum_type" => enum_type = Some(string(&meta)?),
+                    "values" => values = strings(&meta)?,
                     "default" => column.default = Some(string(&meta)?),
                     "references" => column.references = Some(string(&meta)?),
                     "on_delete" => column.on_delete = Some(action(&meta)?),
@@ -265,16 +339,19 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                     _ => {
                         return Err(meta.error(
                             "unknown field attribute (name, primary_key, autoincrement, unique, index, max_length, \
-                             sql_type, default, references, on_delete, on_update, renamed_from, comment)",
+                             sql_type, enum_type, values, default, references, on_delete, on_update, renamed_from, \
+                             comment)",
                         ));
                     }
                 }
                 Ok(())
             })?;
         }
-        column.ty = match (sql_type, max_length) {
-            (Some(ty), _) => ty,
-            (None, length) => portable_type(rust_type, length)?,
+        column.ty = match (enum_type, sql_type) {
+            (Some(name), _) if !values.is_empty() => TypeDef::Enum { name, values },
+            (Some(_), _) => return Err(syn::Error::new(field.span(), "enum_type needs values = [...]")),
+            (None, Some(ty)) => TypeDef::Name(ty),
+            (None, None) => TypeDef::Name(portable_type(rust_type, max_length)?),
         };
         if column.primary_key && nullable {
             return Err(syn::Error::new(field.ty.span(), "a primary-key column cannot be an Option"));
@@ -413,8 +490,14 @@ mod tests {
         assert!(derives_model(&item));
         let def = parse_struct(&item).unwrap();
         assert_eq!(def.name, "users");
-        let types: Vec<(&str, &str, bool)> =
-            def.columns.iter().map(|c| (c.name.as_str(), c.ty.as_str(), c.nullable)).collect();
+        let types: Vec<(&str, &str, bool)> = def
+            .columns
+            .iter()
+            .map(|c| match &c.ty {
+                TypeDef::Name(ty) => (c.name.as_str(), ty.as_str(), c.nullable),
+                TypeDef::Enum { name, .. } => (c.name.as_str(), name.as_str(), c.nullable),
+            })
+            .collect();
         assert_eq!(
             types,
             [

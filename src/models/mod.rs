@@ -6,11 +6,30 @@
 //! constraint can be dropped by name later: `uq_<table>_<columns>`,
 //! `fk_<table>_<columns>_<referred table>`, `ck_<table>_<n>`.
 
+mod rust_models;
 mod toml_models;
 
+pub use migrate_derive::Model;
+pub use rust_models::parse_rust;
 pub use toml_models::parse_toml;
 
-use crate::schema::{Schema, Table};
+/// A struct declared as a model with `#[derive(Model)]`.
+pub trait Model {
+    /// The table it describes: the same the CLI reads from the source.
+    fn table() -> Table;
+}
+
+/// The table of the TOML text `#[derive(Model)]` generates; its grammar was
+/// checked at compile time, so only a wrong `sql_type` can fail here.
+pub fn table_from_toml(text: &str) -> Table {
+    let models = parse_toml(Path::new("#[derive(Model)]"), text).unwrap_or_else(|e| panic!("invalid model: {e}"));
+    let mut table = models.schema.tables.into_iter().next().expect("one table per model");
+    name_constraints(&mut table);
+    table.normalize();
+    table
+}
+
+use crate::schema::{ColumnType, EnumType, Schema, Table};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -52,7 +71,8 @@ pub struct Models {
 }
 
 /// Reads every file the `patterns` match (relative to `root`; `*` and `?` in
-/// the file name): `.toml` files as TOML models.
+/// the file name): `.toml` files as TOML models, `.rs` files for their
+/// `#[derive(Model)]` structs.
 pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
     let mut files = Vec::new();
     for pattern in patterns {
@@ -60,16 +80,21 @@ pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
     }
     files.sort();
     files.dedup();
-    let toml_files: Vec<&PathBuf> = files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml")).collect();
-    if toml_files.is_empty() {
+    let model_files: Vec<&PathBuf> =
+        files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml" || e == "rs")).collect();
+    if model_files.is_empty() {
         return Err(ModelError::NoFiles(patterns.join(", ")));
     }
     let mut models = Models::default();
     let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for path in toml_files {
+    for path in model_files {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ModelError::Read { path: path.display().to_string(), message: e.to_string() })?;
-        let part = parse_toml(path, &text)?;
+        let part = if path.extension().is_some_and(|e| e == "rs") {
+            parse_rust(path, &text)?
+        } else {
+            parse_toml(path, &text)?
+        };
         for table in &part.schema.tables {
             origin.insert(table.name.clone(), path.clone());
         }
@@ -137,6 +162,25 @@ fn finish(schema: &mut Schema) -> Result<(), (String, String)> {
             }
         }
         name_constraints(table);
+    }
+    // Enum types used by columns (Rust models declare them on the column).
+    let used: Vec<EnumType> = schema
+        .tables
+        .iter()
+        .flat_map(|t| &t.columns)
+        .filter_map(|c| match &c.ty {
+            ColumnType::Enum { name, values } => Some(EnumType { name: name.clone(), values: values.clone() }),
+            _ => None,
+        })
+        .collect();
+    for e in used {
+        match schema.enum_type(&e.name) {
+            None => schema.enums.push(e),
+            Some(declared) if declared.values != e.values => {
+                return Err((String::new(), format!("enum `{}` is declared with different values", e.name)));
+            }
+            Some(_) => {}
+        }
     }
     schema.normalize();
     Ok(())
