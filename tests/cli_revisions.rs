@@ -139,3 +139,57 @@ fn stamp_and_edit() {
     let e = stderr_of(migrate(dir.path()).args(["edit", "a2"]).env_remove("EDITOR").env_remove("VISUAL"), 2);
     assert!(e.starts_with("error: set EDITOR to open "), "{e}");
 }
+
+const MODELS: &str = r#"
+[[tables]]
+name = "users"
+columns = [
+    { name = "id", type = "integer", primary_key = true, autoincrement = true },
+    { name = "email", type = "varchar(255)", nullable = false },
+    { name = "fullname", type = "text" },
+]
+"#;
+
+#[test]
+fn autogenerate_check_and_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path()).arg("init").assert().success();
+    std::fs::write(dir.path().join("models/app.toml"), MODELS).unwrap();
+    // A fresh SQLite project: the database does not exist yet and is empty.
+    migrate(dir.path()).arg("check").assert().code(1);
+    let out = stdout(migrate(dir.path()).args(["revision", "--autogenerate", "-m", "users", "--rev-id", "u1"]));
+    assert!(out.contains("create_table users"), "{out}");
+    migrate(dir.path()).arg("upgrade").assert().success();
+    assert!(stdout(migrate(dir.path()).arg("check")).ends_with("the database matches the models\n"));
+    assert_eq!(
+        stdout(migrate(dir.path()).args(["revision", "--autogenerate", "-m", "again"])),
+        "no changes detected: nothing written\n"
+    );
+    // A rename without a hint: drop and add, with a warning naming the hint.
+    std::fs::write(dir.path().join("models/app.toml"), MODELS.replace("fullname", "name")).unwrap();
+    let out = migrate(dir.path()).arg("check").assert().code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("add_column users.name") && text.contains("drop_column users.fullname"), "{text}");
+    assert!(text.contains("-  fullname  text"), "{text}");
+    let out = migrate(dir.path()).args(["check", "--json"]).assert().code(1);
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["in_sync"], false);
+    assert_eq!(json["diff"]["possible_renames"][0]["to"], "name");
+    let out =
+        migrate(dir.path()).args(["revision", "--autogenerate", "-m", "rename", "--rev-id", "u2"]).assert().success();
+    let warning = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(warning.contains("warning: dropped users.fullname and added users.name of the same shape"), "{warning}");
+    assert!(warning.contains("renamed_from = \"fullname\""), "{warning}");
+    // lint: the drop is flagged; --error-on error makes it fail.
+    let lint = stdout(migrate(dir.path()).arg("lint"));
+    assert!(lint.contains("u2: M002 error: dropping users.fullname loses its values"), "{lint}");
+    migrate(dir.path()).args(["lint", "--error-on", "error"]).assert().code(1);
+    migrate(dir.path()).args(["lint", "-r", "u1:u1", "--error-on", "warning"]).assert().code(0);
+    // The database must be at head before autogenerating.
+    let e = stderr_of(migrate(dir.path()).args(["revision", "--autogenerate", "-m", "x"]), 1);
+    assert!(e.starts_with("error: the database is not up to date (at u1; the script's heads are u2)"), "{e}");
+    // An error in a model file names the file and line.
+    std::fs::write(dir.path().join("models/app.toml"), MODELS.replace("\"text\"", "\"txt\"")).unwrap();
+    let e = stderr_of(migrate(dir.path()).arg("check"), 2);
+    assert!(e.contains("models/app.toml:7: column `fullname`: unknown type `txt`"), "{e}");
+}
