@@ -5,6 +5,7 @@
 #   bench/run.sh reflect [N...]   # reflection: N = 100 and 1,000 tables, all backends
 #   bench/run.sh revisions        # 1,000 revisions: heads/history, applying them
 #   bench/run.sh check            # migrate check on 1,000 tables, in sync and with 10 changes
+#   bench/run.sh alembic_cases    # every change Alembic's autogenerate detects, migrate detects
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=bench/.venv
@@ -14,7 +15,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 export MIGRATE_BENCH_PYTHON="$PWD/$venv/bin/python"
 case "${1:-all}" in
-    reflect | revisions | check)
+    reflect | revisions | check | alembic_cases)
         bench="$1"
         shift
         cargo bench --bench "$bench" -- "$@"
@@ -23,9 +24,10 @@ case "${1:-all}" in
         cargo bench --bench reflect
         cargo bench --bench revisions
         cargo bench --bench check
+        cargo bench --bench alembic_cases
         ;;
     *)
-        echo "usage: bench/run.sh [reflect [N...] | revisions | check]" >&2
+        echo "usage: bench/run.sh [reflect [N...] | revisions | check | alembic_cases]" >&2
         exit 2
         ;;
 esac

@@ -23,13 +23,13 @@ pub fn canonical_table(dialect: &dyn Dialect, table: &Table) -> Table {
     table
 }
 
-/// Whether two types read back the same; enums without named types compare
-/// by their values.
+/// Whether two types read back the same: named enum types (PostgreSQL) by
+/// name, enums without named types by their values.
 pub fn same_type(dialect: &dyn Dialect, a: &ColumnType, b: &ColumnType) -> bool {
     match (dialect.canonical_type(a), dialect.canonical_type(b)) {
-        (ColumnType::Enum { name: n1, values: v1 }, ColumnType::Enum { name: n2, values: v2 }) => {
-            v1 == v2 && (n1 == n2 || !dialect.named_enums())
-        }
+        // A named enum type's values are compared with the type itself.
+        (ColumnType::Enum { name: n1, .. }, ColumnType::Enum { name: n2, .. }) if dialect.named_enums() => n1 == n2,
+        (ColumnType::Enum { values: v1, .. }, ColumnType::Enum { values: v2, .. }) => v1 == v2,
         (a, b) => a == b,
     }
 }

@@ -43,17 +43,32 @@ fn compare(
     models: &Models,
     confirm: &mut dyn FnMut(&RenameCandidate) -> bool,
 ) -> Result<Drift, Error> {
+    let schema = reflect(url, database)?;
+    Ok(drift(url, database, schema, models, confirm))
+}
+
+/// The database's schema; a SQLite file not created yet is an empty one.
+fn reflect(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Schema, Error> {
     let dialect = dialect::for_backend(url.backend());
-    // A SQLite file not created yet is an empty database.
-    let schema = match super::open_existing(url)? {
+    Ok(match super::open_existing(url)? {
         Some(mut conn) => dialect.reflect(&mut conn, &database.reflection_filter())?,
         None => Schema::default(),
-    };
+    })
+}
+
+fn drift(
+    url: &DatabaseUrl,
+    database: &DatabaseConfig,
+    schema: Schema,
+    models: &Models,
+    confirm: &mut dyn FnMut(&RenameCandidate) -> bool,
+) -> Drift {
+    let dialect = dialect::for_backend(url.backend());
     let mut filtered = models.clone();
     filtered.schema.tables.retain(|t| database.filters.matches(&t.name));
     let diff = autogen::compare(&schema, &filtered, dialect.as_ref(), confirm);
     let findings = autogen::lint(&diff.upgrade, dialect.as_ref(), &schema);
-    Ok(Drift {
+    Drift {
         database: url.to_string(),
         in_sync: diff.is_empty(),
         diff,
@@ -61,15 +76,21 @@ fn compare(
         tampered: Vec::new(),
         database_schema: schema,
         models_schema: filtered.schema,
-    })
+    }
 }
 
 /// `migrate check`: whether the database matches the models (renames are
-/// never assumed here: a possible one is reported).
+/// never assumed here: a possible one is reported). Reading the models,
+/// reflecting the database and reading its version state run at once.
 pub fn check(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Drift, Error> {
-    let models = load_models(database)?;
-    let mut drift = compare(url, database, &models, &mut |_| false)?;
-    drift.tampered = current(url, database)?.tampered;
+    let (models, schema, status) = std::thread::scope(|scope| {
+        let models = scope.spawn(|| load_models(database));
+        let status = scope.spawn(|| current(url, database));
+        let schema = reflect(url, database);
+        (models.join().expect("model loading does not panic"), schema, status.join().expect("no panic"))
+    });
+    let mut drift = drift(url, database, schema?, &models?, &mut |_| false);
+    drift.tampered = status?.tampered;
     drift.in_sync &= drift.tampered.is_empty();
     Ok(drift)
 }

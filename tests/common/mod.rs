@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod cases;
+
 use migrate::db::{Backend, Connection, DatabaseUrl, OpenMode};
 use migrate::schema::{
     Column, ColumnType, DefaultValue, ForeignKey, Index, IndexKey, PrimaryKey, Schema, Table, UniqueConstraint,
