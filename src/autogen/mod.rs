@@ -78,6 +78,11 @@ struct Phases {
     enums_last: Vec<Op>,
 }
 
+/// `schema` in the form `dialect` reads it back, as [`compare`] compares it.
+pub fn canonical_schema(dialect: &dyn Dialect, schema: &Schema) -> Schema {
+    Schema { tables: schema.tables.iter().map(|t| canonical_table(dialect, t)).collect(), enums: schema.enums.clone() }
+}
+
 /// Compares `database` (as reflected) with `models`. `confirm_rename` is
 /// asked about each drop-plus-add of the same shape that the models did not
 /// mark with `renamed_from`: `true` makes it a rename.
@@ -163,8 +168,37 @@ pub fn compare(
         enums_last,
     ]
     .concat();
+    for op in &mut diff.upgrade {
+        declare_types(op, &models.schema);
+    }
     diff.downgrade = diff.upgrade.iter().rev().filter_map(Op::inverse).collect();
     diff
+}
+
+/// Puts the models' declared types back into the ops, which were compared in
+/// the backend's canonical form: a revision generated against one backend
+/// then creates the declared types on another (SQLite reads a `bigint`
+/// autoincrement key back as `integer`, MySQL a `uuid` as `char(36)`).
+fn declare_types(op: &mut Op, models: &Schema) {
+    let declared = |table: &str, column: &str| models.table(table)?.column(column).map(|c| c.ty.clone());
+    let redeclare = |table: &str, column: &mut Column| {
+        if let Some(ty) = declared(table, &column.name) {
+            column.ty = ty;
+        }
+    };
+    match op {
+        Op::CreateTable(table) => {
+            for column in &mut table.columns {
+                redeclare(&table.name, column);
+            }
+        }
+        Op::AddColumn { table, column } => redeclare(table, column),
+        Op::AlterColumn(alter) if alter.ty.is_some() => {
+            let name = alter.rename.as_deref().unwrap_or(&alter.column);
+            alter.ty = declared(&alter.table, name).or(alter.ty.take());
+        }
+        _ => {}
+    }
 }
 
 fn compare_table(

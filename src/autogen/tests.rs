@@ -77,6 +77,37 @@ fn models_schema_after(diff: &Diff) -> Vec<Table> {
 }
 
 #[test]
+fn ops_carry_the_declared_types_not_the_backends_reading_of_them() {
+    // SQLite reads an autoincrement key back as `integer`, MySQL a uuid as
+    // `char(36)`: a revision generated there must still say what the models say.
+    let mut id = col("id", "bigint").not_null();
+    id.autoincrement = true;
+    let users = table("users", vec![id, col("token", "uuid")]);
+    for name in ["sqlite", "mysql"] {
+        let dialect = by_name(name).unwrap();
+        let diff = compare(&Schema::default(), &models(vec![users.clone()]), dialect.as_ref(), &mut never);
+        let Op::CreateTable(created) = &diff.upgrade[0] else { panic!("{:?}", diff.upgrade) };
+        let types: Vec<&ColumnType> = created.columns.iter().map(|c| &c.ty).collect();
+        assert_eq!(types, [&ColumnType::Bigint, &ColumnType::Uuid], "{name}");
+        let Some(Op::DropTable(dropped)) = diff.downgrade.first() else { panic!("{:?}", diff.downgrade) };
+        assert_eq!(dropped.columns[0].ty, ColumnType::Bigint, "{name}");
+        // Compared in the backend's form, what it created reads as no change.
+        let mut created = Schema::default();
+        created.apply(&diff.upgrade[0]).unwrap();
+        let database = canonical_schema(dialect.as_ref(), &created);
+        let again = compare(&database, &models(vec![users.clone()]), dialect.as_ref(), &mut never);
+        assert!(again.is_empty(), "{name}: {:?}", again.upgrade);
+    }
+    // A type change carries the declared type too.
+    let database =
+        Schema { tables: vec![table("t", vec![col("id", "integer"), col("v", "integer")])], enums: Vec::new() };
+    let changed = models(vec![table("t", vec![col("id", "integer"), col("v", "uuid")])]);
+    let diff = compare(&database, &changed, by_name("mysql").unwrap().as_ref(), &mut never);
+    let Op::AlterColumn(alter) = &diff.upgrade[0] else { panic!("{:?}", diff.upgrade) };
+    assert_eq!(alter.ty, Some(ColumnType::Uuid));
+}
+
+#[test]
 fn renames_follow_hints_or_are_asked() {
     let db = Schema {
         tables: vec![table("users", vec![col("id", "integer").not_null(), col("fullname", "text")])],

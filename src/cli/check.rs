@@ -1,6 +1,7 @@
 //! `check`, `lint` and `revision --autogenerate`: what differs between the
 //! database and the models, shown as a diff of the tables concerned.
 
+use super::inspect::{column_widths, table_block_aligned};
 use super::output::Output;
 use super::revisions::{chosen_dialect, written};
 use super::{Cli, database_config, database_url};
@@ -50,6 +51,9 @@ pub fn autogenerate(cli: &Cli, new: NewRevision, allow_empty: bool, out: &Output
                 let mut text = String::new();
                 for op in &drift.diff.upgrade {
                     text.push_str(&format!("  {}\n", op.label()));
+                }
+                for finding in &drift.findings {
+                    text.push_str(&format!("  {}\n", finding_line(out, finding)));
                 }
                 out.text(&text);
             }
@@ -160,9 +164,15 @@ fn describe(out: &Output, drift: &Drift) -> String {
             op => op.table_name().into_iter().collect(),
         })
         .collect();
+    // Both versions of a table aligned alike, so that only what changed differs.
+    let widths = |name: &str| {
+        let both = [&drift.database_schema, &drift.models_schema].map(|s| s.table(name).map(column_widths));
+        let [a, b] = both.map(Option::unwrap_or_default);
+        [a[0].max(b[0]), a[1].max(b[1])]
+    };
     let render = |schema: &Schema| {
         let tables = schema.tables.iter().filter(|t| tables.contains(t.name.as_str()));
-        tables.map(|t| super::inspect::table_block(&Output::plain(), t) + "\n").collect::<String>()
+        tables.map(|t| table_block_aligned(&Output::plain(), t, widths(&t.name)) + "\n").collect::<String>()
     };
     let (before, after) = (render(&drift.database_schema), render(&drift.models_schema));
     if before != after {

@@ -30,13 +30,25 @@ pub fn print(out: &Output, inspection: &Inspection) {
 
 /// One table as `inspect` prints it.
 pub fn table_block(out: &Output, table: &Table) -> String {
+    table_block_aligned(out, table, column_widths(table))
+}
+
+/// The widths of the name and type columns of `table`'s block.
+pub fn column_widths(table: &Table) -> [usize; 2] {
+    let rows: Vec<[String; 3]> = table.columns.iter().map(column_cells).collect();
+    [0, 1].map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+}
+
+/// One table as `inspect` prints it, its name and type columns at least
+/// `widths` wide (so that two versions of a table line up in a diff).
+pub fn table_block_aligned(out: &Output, table: &Table, widths: [usize; 2]) -> String {
     let mut text = format!("{} {}", out.dim("table"), out.bold(&table.name));
     if let Some(comment) = &table.comment {
         text.push_str(&out.dim(&format!("  -- {comment}")));
     }
     text.push('\n');
     let rows: Vec<[String; 3]> = table.columns.iter().map(column_cells).collect();
-    let widths = [0, 1].map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0));
+    let widths = [0, 1].map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0).max(widths[i]));
     for row in &rows {
         let line = format!("  {:w0$}  {:w1$}  {}", row[0], row[1], row[2], w0 = widths[0], w1 = widths[1]);
         text.push_str(line.trim_end());

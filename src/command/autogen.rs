@@ -24,10 +24,10 @@ pub struct Drift {
     pub findings: Vec<Finding>,
     /// Applied revisions whose files changed since.
     pub tampered: Vec<String>,
-    /// The database's schema, as compared.
+    /// The database's schema, in the backend's form, as compared.
     #[serde(skip)]
     pub database_schema: Schema,
-    /// The models' schema.
+    /// The models' schema, in the backend's form, as compared.
     #[serde(skip)]
     pub models_schema: Schema,
 }
@@ -74,8 +74,8 @@ fn drift(
         diff,
         findings,
         tampered: Vec::new(),
-        database_schema: schema,
-        models_schema: filtered.schema,
+        database_schema: autogen::canonical_schema(dialect.as_ref(), &schema),
+        models_schema: autogen::canonical_schema(dialect.as_ref(), &filtered.schema),
     }
 }
 
