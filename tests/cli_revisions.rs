@@ -106,6 +106,11 @@ fn upgrade_prints_and_offline_sql_needs_no_database() {
     assert_eq!(e, "error: unknown dialect `oracle` (postgresql, mysql, sqlite)\n");
     let out = stdout(migrate(dir.path()).arg("upgrade"));
     assert!(out.starts_with("upgraded 2 revisions in ") && out.ends_with(" ms; the database is at a2\n"), "{out}");
+    // Relative targets as Alembic users type them: `downgrade -1`, `upgrade +1`.
+    let out = stdout(migrate(dir.path()).args(["downgrade", "-1"]));
+    assert!(out.ends_with(" ms; the database is at a1\n"), "{out}");
+    let out = stdout(migrate(dir.path()).args(["upgrade", "+1"]));
+    assert!(out.ends_with(" ms; the database is at a2\n"), "{out}");
 }
 
 #[test]

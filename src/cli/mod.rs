@@ -103,7 +103,7 @@ enum Command {
     /// Apply revisions up to TARGET (head, heads, an id, label@head, +N, ...)
     Upgrade {
         /// Target; with --sql, a range FROM:TO
-        #[arg(default_value = "head")]
+        #[arg(default_value = "head", allow_negative_numbers = true)]
         target: String,
         /// Print the SQL instead of running it (no database needed)
         #[arg(long)]
@@ -121,6 +121,7 @@ enum Command {
     /// Undo revisions down to TARGET (base, an id, -N, label@-N, ...)
     Downgrade {
         /// Target; with --sql, a range FROM:TO
+        #[arg(allow_negative_numbers = true)]
         target: String,
         /// Print the SQL instead of running it (no database needed)
         #[arg(long)]
@@ -170,7 +171,7 @@ enum Command {
     /// Set the version table to REVS without running anything
     Stamp {
         /// Revisions (or head, heads, base)
-        #[arg(required = true)]
+        #[arg(required = true, allow_negative_numbers = true)]
         revisions: Vec<String>,
         /// Empty the version table first
         #[arg(long)]

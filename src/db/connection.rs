@@ -41,7 +41,9 @@ impl Connection {
         let driver_url = url.driver_url();
         let connect_error = |e: diesel::ConnectionError| DbError::Connect {
             url: url.to_string(),
-            message: url.scrub(e.to_string().trim()),
+            // Client libraries explain over several lines; an error is one.
+            message: url
+                .scrub(&e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")),
         };
         let inner = match url.backend() {
             Backend::Postgres => Inner::Postgres(PgConnection::establish(&driver_url).map_err(connect_error)?),
