@@ -367,30 +367,33 @@ impl RevisionMap {
     }
 
     /// Steps `n` revisions up (`n` > 0, along children) or down (along
-    /// parents) from `from` (`None` = base).
+    /// parents) from `from` (`None` = base). Going past a head or past base
+    /// is an error, as in Alembic, rather than a shorter move.
     fn relative(&self, from: Option<usize>, n: i64) -> Result<Resolved, ScriptError> {
+        let start = from.map_or("base", |i| self.id(i)).to_string();
+        let too_far = |taken: u64| {
+            let end = if n > 0 { "a head" } else { "base" };
+            dag(format!("relative target {n:+} from {start} goes past {end}: {taken} revisions that way"))
+        };
         let mut at = from;
-        for _ in 0..n.unsigned_abs() {
-            let next: Vec<usize> = match (at, n > 0) {
-                (None, true) => (0..self.len()).filter(|&i| self.parents[i].is_empty()).collect(),
-                (None, false) => return Err(dag(format!("cannot go {n} revisions down: base reached"))),
-                (Some(i), true) => self.children[i].clone(),
-                (Some(i), false) => self.parents[i].clone(),
+        for taken in 0..n.unsigned_abs() {
+            let next: Vec<Option<usize>> = match (at, n > 0) {
+                (None, true) => (0..self.len()).filter(|&i| self.parents[i].is_empty()).map(Some).collect(),
+                (None, false) => return Err(too_far(taken)),
+                (Some(i), true) => self.children[i].iter().copied().map(Some).collect(),
+                (Some(i), false) if self.parents[i].is_empty() => vec![None],
+                (Some(i), false) => self.parents[i].iter().copied().map(Some).collect(),
             };
-            let from_name = at.map_or("base", |i| self.id(i)).to_string();
             at = match next.as_slice() {
-                [] if n < 0 => None,
-                [] => return Err(dag(format!("no revision {n} steps from {from_name}: a head was reached"))),
-                [one] => Some(*one),
+                [] => return Err(too_far(taken)),
+                [one] => *one,
                 _ => {
+                    let here = at.map_or("base", |i| self.id(i));
                     return Err(dag(format!(
-                        "relative target {n:+} from {from_name} is ambiguous: it branches there; name a revision"
+                        "relative target {n:+} from {start} is ambiguous: it branches at {here}; name a revision"
                     )));
                 }
             };
-            if at.is_none() && n < 0 {
-                return Ok(Resolved::Base);
-            }
         }
         Ok(at.map_or(Resolved::Base, |i| Resolved::Revisions(vec![i])))
     }

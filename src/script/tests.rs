@@ -73,6 +73,12 @@ fn linear_chain_plans() {
     assert_eq!(ids(&down), ["a3aa", "a2aa", "a1aa"]);
     assert_eq!(down[2].heads_after, Vec::<String>::new());
     assert_eq!(ids(&m.downgrade_plan(&strings(&["a3aa"]), "-1").unwrap()), ["a3aa"]);
+    assert_eq!(ids(&m.downgrade_plan(&strings(&["a3aa"]), "-3").unwrap()), ["a3aa", "a2aa", "a1aa"]);
+    // Overshooting is an error, not a shorter move.
+    let past_base = m.downgrade_plan(&strings(&["a2aa"]), "-3").unwrap_err().to_string();
+    assert_eq!(past_base, "relative target -3 from a2aa goes past base: 2 revisions that way");
+    let past_head = m.upgrade_plan(&[], "+4").unwrap_err().to_string();
+    assert_eq!(past_head, "relative target +4 from base goes past a head: 3 revisions that way");
     assert_eq!(ids(&m.downgrade_plan(&strings(&["a3aa"]), "a3aa-2").unwrap()), ["a3aa", "a2aa"]);
     assert_eq!(ids(&m.downgrade_plan(&strings(&["a3aa"]), "a1aa").unwrap()), ["a3aa", "a2aa"]);
     let not_applied = m.downgrade_plan(&strings(&["a1aa"]), "a3aa").unwrap_err().to_string();
