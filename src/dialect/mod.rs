@@ -426,13 +426,7 @@ fn parse_default(sql: &str, ty: &ColumnType) -> Option<DefaultValue> {
     if text.is_empty() || text.eq_ignore_ascii_case("null") {
         return None;
     }
-    let value = match text.to_ascii_lowercase().as_str() {
-        "now()" | "current_timestamp()" | "localtimestamp" | "localtimestamp()" => DefaultValue::CurrentTimestamp,
-        "curdate()" | "current_date()" => DefaultValue::CurrentDate,
-        "curtime()" | "current_time()" => DefaultValue::CurrentTime,
-        _ => DefaultValue::parse(text),
-    };
-    Some(fit_default(value, ty))
+    Some(fit_default(DefaultValue::parse(text), ty))
 }
 
 /// A literal default in the form the column type gives it: numbers in a

@@ -68,6 +68,8 @@ pub struct Models {
     pub renamed_tables: BTreeMap<String, String>,
     /// (table, column) -> the column's name before.
     pub renamed_columns: BTreeMap<(String, String), String>,
+    /// Table name -> the line of its file that declares it, for errors.
+    pub lines: BTreeMap<String, usize>,
 }
 
 /// Reads every file the `patterns` match (relative to `root`; `*` and `?` in
@@ -86,6 +88,7 @@ pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
         return Err(ModelError::NoFiles(patterns.join(", ")));
     }
     let mut models = Models::default();
+    // Table name -> the file that declares it.
     let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
     for path in model_files {
         let text = std::fs::read_to_string(path)
@@ -95,17 +98,19 @@ pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
         } else {
             parse_toml(path, &text)?
         };
-        for table in &part.schema.tables {
-            origin.insert(table.name.clone(), path.clone());
-        }
-        merge(&mut models, part, path)?;
+        merge(&mut models, &mut origin, part, path)?;
     }
-    finish(&mut models.schema).map_err(|(table, message)| ModelError::Invalid {
-        path: origin.get(&table).map_or_else(|| patterns.join(", "), |p| p.display().to_string()),
-        line: String::new(),
-        message,
+    finish(&mut models.schema).map_err(|(table, message)| match origin.get(&table) {
+        Some(path) => declared_at(&models.lines, path, &table, message),
+        None => ModelError::Invalid { path: patterns.join(", "), line: String::new(), message },
     })?;
     Ok(models)
+}
+
+/// An error about `table`, at the file (`path`) and line (from `lines`) that declare it.
+fn declared_at(lines: &BTreeMap<String, usize>, path: &Path, table: &str, message: String) -> ModelError {
+    let line = lines.get(table).map(|l| format!(":{l}")).unwrap_or_default();
+    ModelError::Invalid { path: path.display().to_string(), line, message }
 }
 
 fn matching(root: &Path, pattern: &str) -> Vec<PathBuf> {
@@ -123,18 +128,26 @@ fn matching(root: &Path, pattern: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn merge(models: &mut Models, part: Models, path: &Path) -> Result<(), ModelError> {
-    let invalid =
-        |message: String| ModelError::Invalid { path: path.display().to_string(), line: String::new(), message };
+fn merge(
+    models: &mut Models,
+    origin: &mut BTreeMap<String, PathBuf>,
+    part: Models,
+    path: &Path,
+) -> Result<(), ModelError> {
     for table in part.schema.tables {
-        if models.schema.table(&table.name).is_some() {
-            return Err(invalid(format!("table `{}` is declared twice", table.name)));
+        if let Some(first) = origin.get(&table.name) {
+            let line = models.lines.get(&table.name).map(|l| format!(":{l}")).unwrap_or_default();
+            let message = format!("table `{}` is declared twice (first in {}{line})", table.name, first.display());
+            return Err(declared_at(&part.lines, path, &table.name, message));
         }
+        origin.insert(table.name.clone(), path.to_path_buf());
+        models.lines.insert(table.name.clone(), part.lines.get(&table.name).copied().unwrap_or_default());
         models.schema.tables.push(table);
     }
     for e in part.schema.enums {
         if models.schema.enum_type(&e.name).is_some() {
-            return Err(invalid(format!("enum `{}` is declared twice", e.name)));
+            let message = format!("enum `{}` is declared twice", e.name);
+            return Err(ModelError::Invalid { path: path.display().to_string(), line: String::new(), message });
         }
         models.schema.enums.push(e);
     }
@@ -213,4 +226,47 @@ fn limit(name: String) -> String {
         cut -= 1;
     }
     format!("{}_{:08x}", &name[..cut], hash as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_files(files: &[(&str, &str)]) -> Result<Models, ModelError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        load(dir.path(), &["*.toml".into()]).map_err(|e| match e {
+            ModelError::Invalid { path, line, message } => ModelError::Invalid {
+                path: Path::new(&path).file_name().unwrap().to_string_lossy().into_owned(),
+                line,
+                message,
+            },
+            other => other,
+        })
+    }
+
+    const TEAMS: &str = "[[tables]]\nname = \"teams\"\ncolumns = [{ name = \"id\", type = \"integer\" }]\n\
+                         primary_key = { columns = [\"id\"] }\n";
+
+    #[test]
+    fn table_level_primary_key_columns_are_not_null() {
+        let models = load_files(&[("a.toml", TEAMS)]).unwrap();
+        assert!(!models.schema.table("teams").unwrap().column("id").unwrap().nullable);
+    }
+
+    #[test]
+    fn errors_across_files_name_the_file_and_line() {
+        let dangling = "\n\n[[tables]]\nname = \"members\"\n\
+                        columns = [{ name = \"team_id\", type = \"integer\", references = \"team.id\" }]\n";
+        let e = load_files(&[("a.toml", TEAMS), ("b.toml", dangling)]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "b.toml:3: table `members`: foreign key (team_id) refers to table `team`, which no model declares"
+        );
+        let e = load_files(&[("a.toml", TEAMS), ("b.toml", &format!("\n{TEAMS}"))]).unwrap_err().to_string();
+        assert!(e.starts_with("b.toml:2: table `teams` is declared twice (first in "), "{e}");
+        assert!(e.ends_with("a.toml:1)"), "{e}");
+    }
 }

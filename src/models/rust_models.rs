@@ -30,6 +30,7 @@ pub fn parse_rust(path: &Path, text: &str) -> Result<Models, ModelError> {
         {
             return Err(invalid(line, format!("table `{}` is declared twice", table.name)));
         }
+        models.lines.extend(part.schema.tables.iter().map(|t| (t.name.clone(), line)));
         models.schema.tables.extend(part.schema.tables);
         models.renamed_tables.extend(part.renamed_tables);
         models.renamed_columns.extend(part.renamed_columns);

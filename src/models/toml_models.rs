@@ -106,7 +106,8 @@ struct IndexSpec {
 
 /// Parses one TOML model file (`path` names it in errors, with the line).
 pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
-    let line_of = |offset: usize| format!(":{}", text[..offset.min(text.len())].matches('\n').count() + 1);
+    let line_number = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let line_of = |offset: usize| format!(":{}", line_number(offset));
     let invalid = |offset: usize, message: String| ModelError::Invalid {
         path: path.display().to_string(),
         line: line_of(offset),
@@ -179,6 +180,11 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
             (None, false) => Some(PrimaryKey { name: None, columns: pk_columns }),
             (None, true) => None,
         };
+        // A primary key's columns are NOT NULL on every backend.
+        let key: Vec<String> = table.primary_key.iter().flat_map(|pk| pk.columns.clone()).collect();
+        for column in table.columns.iter_mut().filter(|c| key.contains(&c.name)) {
+            column.nullable = false;
+        }
         for index in spec.indexes {
             let keys = if index.keys.is_empty() {
                 index.columns.iter().cloned().map(IndexKey::Column).collect()
@@ -221,6 +227,7 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
         if models.schema.table(&table.name).is_some() {
             return Err(invalid(at, format!("table `{}` is declared twice", spec.name)));
         }
+        models.lines.insert(table.name.clone(), line_number(at));
         models.schema.tables.push(table);
     }
     models.schema.enums = file.enums;

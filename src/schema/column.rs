@@ -100,9 +100,12 @@ impl DefaultValue {
         match trimmed.to_ascii_lowercase().as_str() {
             "true" => DefaultValue::Boolean(true),
             "false" => DefaultValue::Boolean(false),
-            "current_timestamp" => DefaultValue::CurrentTimestamp,
-            "current_date" => DefaultValue::CurrentDate,
-            "current_time" => DefaultValue::CurrentTime,
+            // Each backend's spellings of the same three values.
+            "current_timestamp" | "current_timestamp()" | "now()" | "localtimestamp" | "localtimestamp()" => {
+                DefaultValue::CurrentTimestamp
+            }
+            "current_date" | "current_date()" | "curdate()" => DefaultValue::CurrentDate,
+            "current_time" | "current_time()" | "curtime()" => DefaultValue::CurrentTime,
             _ => DefaultValue::Expression(trimmed.to_string()),
         }
     }
@@ -193,6 +196,11 @@ mod tests {
             let json = serde_json::to_string(&value).unwrap();
             assert_eq!(serde_json::from_str::<DefaultValue>(&json).unwrap(), value, "{json}");
         }
+        // Every backend's spelling of the current time is one value.
+        for now in ["now()", "NOW()", "CURRENT_TIMESTAMP()", "localtimestamp"] {
+            assert_eq!(DefaultValue::parse(now), DefaultValue::CurrentTimestamp, "{now}");
+        }
+        assert_eq!(DefaultValue::parse("curdate()"), DefaultValue::CurrentDate);
         assert_eq!(serde_json::to_string(&DefaultValue::Number("0".into())).unwrap(), "0");
         assert_eq!(serde_json::to_string(&DefaultValue::String("x".into())).unwrap(), r#""'x'""#);
     }
