@@ -423,6 +423,61 @@ fn a_failing_op_rolls_back_or_is_recorded() {
 }
 
 #[test]
+fn partly_applied_steps_resume_in_their_direction_or_are_settled_by_stamp() {
+    // Only MariaDB/MySQL commit DDL at once, leaving steps partly applied.
+    let Some(db) = common::fresh_db(Backend::Mysql, "rev_partial") else { return };
+    let p = project(&db);
+    let mut t = Table::new("t1");
+    t.columns = vec![col("id", "integer").not_null()];
+    p.add("p1", None, vec![Op::CreateTable(t)], None);
+    // One op, two statements: CREATE TABLE, then an index on a missing column.
+    let mut t2 = Table::new("t2");
+    t2.columns = vec![col("id", "integer").not_null()];
+    t2.indexes = vec![Index {
+        name: "ix_t2_code".into(),
+        keys: vec![IndexKey::Column("code".into())],
+        unique: false,
+        predicate: None,
+    }];
+    p.add("p2", Some("p1"), vec![Op::CreateTable(t2.clone())], Some(vec![Op::DropTable(t2)]));
+    let error = p.upgrade("head").unwrap_err().to_string();
+    assert!(error.contains("0 of its 1 ops and 1 of the 2 statements of the failed op stayed applied"), "{error}");
+    let status = command::current(&p.url, &p.database).unwrap();
+    let partial = status.partial.expect("the created table is recorded");
+    assert_eq!((partial.ops_done, partial.statements_done), (0, 1));
+    // Fixed by hand; resuming runs only the statement that failed.
+    db.connect().execute("ALTER TABLE t2 ADD COLUMN code integer").unwrap();
+    let resume = RunOptions { resume: true, ..RunOptions::default() };
+    command::upgrade(&p.url, &p.database, "head", &resume, &mut |_| {}).unwrap();
+    assert_eq!(p.heads(), ["p2"]);
+    assert_eq!(p.schema(&db).table("t2").unwrap().indexes.len(), 1);
+
+    // A downgrade that fails halfway resumes with `downgrade --resume`.
+    let bad = Op::Execute(Execute { sql: Some("DROP TABLE no_such_table".into()), dialects: BTreeMap::new() });
+    p.add("p3", Some("p2"), vec![], Some(vec![Op::DropTable(p.schema(&db).table("t2").unwrap().clone()), bad]));
+    p.upgrade("head").unwrap();
+    let error = p.downgrade("p2").unwrap_err().to_string();
+    assert!(error.contains("`migrate downgrade --resume` runs the rest"), "{error}");
+    let refused = p.upgrade("head").unwrap_err().to_string();
+    assert!(refused.contains("run `migrate downgrade --resume`"), "{refused}");
+    db.connect().execute("CREATE TABLE no_such_table (id int)").unwrap();
+    command::downgrade(&p.url, &p.database, "p2", &resume, &mut |_| {}).unwrap();
+    assert_eq!(p.heads(), ["p2"]);
+    assert!(p.schema(&db).table("t2").is_none());
+
+    // A stamp settles a partly applied step: the user has fixed things by hand.
+    let sql = |sql: &str| Op::Execute(Execute { sql: Some(sql.into()), dialects: BTreeMap::new() });
+    p.add("p4", Some("p3"), vec![sql("CREATE TABLE t9 (id int)"), sql("DROP TABLE nope")], Some(vec![]));
+    assert!(p.upgrade("head").is_err());
+    assert!(command::current(&p.url, &p.database).unwrap().partial.is_some());
+    db.connect().execute("DROP TABLE t9").unwrap();
+    command::stamp(&p.url, &p.database, &["p3".into()], false, false).unwrap();
+    let status = command::current(&p.url, &p.database).unwrap();
+    assert!(status.partial.is_none(), "{:?}", status.partial);
+    assert_eq!(p.heads(), ["p3"]);
+}
+
+#[test]
 fn edited_files_are_noticed_until_accepted() {
     each_backend("rev_checksum", |db| {
         let p = project(db);
@@ -435,6 +490,15 @@ fn edited_files_are_noticed_until_accepted() {
         // Line endings and trailing space are not edits.
         std::fs::write(&path, text.replace('\n', "  \r\n")).unwrap();
         assert!(command::current(&p.url, &p.database).unwrap().tampered.is_empty());
+        // Enough history that its ids sort differently as text (`10` before `9`).
+        for _ in 0..5 {
+            p.downgrade("base").unwrap();
+            p.upgrade("head").unwrap();
+        }
+        let book = migrate::runtime::Bookkeeping::new(&p.database.version_table);
+        let history = book.history(&mut db.connect(), dialect::for_backend(db.backend()).as_ref()).unwrap();
+        let ids: Vec<i64> = history.iter().map(|h| h.id).collect();
+        assert!(ids.len() >= 10 && ids.is_sorted(), "oldest first, by id: {ids:?}");
         std::fs::write(&path, text.replace("revision c1", "revision c1, edited")).unwrap();
         assert_eq!(command::current(&p.url, &p.database).unwrap().tampered, ["c1"]);
         let refused = p.upgrade("head").unwrap_err();

@@ -129,6 +129,9 @@ enum Command {
         /// Dialect for --sql when no database URL is configured
         #[arg(long, value_name = "NAME")]
         dialect: Option<String>,
+        /// Finish a revision a failed downgrade left partly undone (MariaDB/MySQL), then go on
+        #[arg(long)]
+        resume: bool,
         /// Run all revisions in one transaction (PostgreSQL, SQLite)
         #[arg(long)]
         one_transaction: bool,

@@ -57,10 +57,10 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
             ran(out, Direction::Up, &report?);
             Ok(0)
         }
-        Command::Downgrade { target, one_transaction, .. } => {
+        Command::Downgrade { target, resume, one_transaction, .. } => {
             let (url, database) = database_url(cli)?;
             let mut progress = Progress::new(cli.quiet || cli.json);
-            let options = RunOptions { one_transaction: *one_transaction, ..RunOptions::default() };
+            let options = RunOptions { resume: *resume, one_transaction: *one_transaction };
             let report = command::downgrade(&url, &database, target, &options, &mut |e| progress.event(e));
             progress.finish();
             ran(out, Direction::Down, &report?);
@@ -82,8 +82,9 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
                     text.push_str(&format!("  {}{mark} {message}\n", out.bold(&head.revision)));
                 }
                 if let Some(p) = &status.partial {
+                    let command = if p.direction == "down" { "downgrade" } else { "upgrade" };
                     text.push_str(&format!(
-                        "  {} is partially applied: {} ops ran, then `{}` failed: {}\n",
+                        "  {} is partially applied by {command}: {} ops ran, then `{}` failed: {}\n",
                         p.revision,
                         p.ops_done,
                         p.failed_op.as_deref().unwrap_or("?"),

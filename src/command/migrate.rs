@@ -6,7 +6,7 @@ use crate::db::{Connection, DatabaseUrl, DbError, OpenMode};
 use crate::dialect::{self, Dialect};
 use crate::runtime::checksum::checksum;
 use crate::runtime::{
-    Bookkeeping, Event, HistoryEntry, Run, RunLock, RunReport, RuntimeError, offline_sql, render_plan,
+    Bookkeeping, Event, HistoryEntry, Resume, Run, RunLock, RunReport, RuntimeError, offline_sql, render_plan,
 };
 use crate::schema::Schema;
 use crate::script::{Direction, Script, parse_range};
@@ -101,23 +101,8 @@ pub fn upgrade(
             return Err(RuntimeError::Tampered(tampered).into());
         }
         let steps = script.map.upgrade_plan(&heads, target)?;
-        let skip = match (partial(&history), options.resume) {
-            (Some(p), true) if steps.first().is_some_and(|s| s.revision == p.revision) => p.ops_done,
-            (Some(p), _) => {
-                let total = script.map.get(&p.revision).map_or(0, |r| r.file.upgrade.len());
-                return Err(RuntimeError::Partial {
-                    revision: p.revision.clone(),
-                    done: p.ops_done,
-                    total,
-                    op: p.failed_op.clone().unwrap_or_default(),
-                    error: p.error.clone().unwrap_or_default(),
-                }
-                .into());
-            }
-            (None, true) => return Err(RuntimeError::NothingToResume.into()),
-            (None, false) => 0,
-        };
-        run_steps(s, &script, &steps, skip, database, options, on_event)
+        let resume = resume_point(&script, &history, &steps, options.resume)?;
+        run_steps(s, &script, &steps, resume, database, options, on_event)
     })
 }
 
@@ -134,27 +119,49 @@ pub fn downgrade(
     Session::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
-        if let Some(p) = partial(&history) {
-            let total = script.map.get(&p.revision).map_or(0, |r| r.file.upgrade.len());
-            return Err(RuntimeError::Partial {
+        let steps = script.map.downgrade_plan(&heads, target)?;
+        let resume = resume_point(&script, &history, &steps, options.resume)?;
+        run_steps(s, &script, &steps, resume, database, options, on_event)
+    })
+}
+
+/// Where a run starts. A revision a failure left partly applied (MySQL) is
+/// refused, unless `resume` is asked and the run starts with that revision,
+/// in the direction that failed: then its remaining ops run first.
+fn resume_point(
+    script: &Script,
+    history: &[HistoryEntry],
+    steps: &[crate::script::Step],
+    resume: bool,
+) -> Result<Resume, Error> {
+    let continues = |p: &HistoryEntry| {
+        steps.first().is_some_and(|s| s.revision == p.revision && s.direction.as_str() == p.direction)
+    };
+    match (partial(history), resume) {
+        (Some(p), true) if continues(p) => Ok(Resume { ops: p.ops_done, statements: p.statements_done }),
+        (Some(p), _) => {
+            let down = p.direction == Direction::Down.as_str();
+            let ops = script.map.get(&p.revision).map(|r| if down { &r.file.downgrade } else { &r.file.upgrade });
+            Err(RuntimeError::Partial {
                 revision: p.revision.clone(),
+                command: if down { "downgrade" } else { "upgrade" },
                 done: p.ops_done,
-                total,
+                total: ops.map_or(0, Vec::len),
                 op: p.failed_op.clone().unwrap_or_default(),
                 error: p.error.clone().unwrap_or_default(),
             }
-            .into());
+            .into())
         }
-        let steps = script.map.downgrade_plan(&heads, target)?;
-        run_steps(s, &script, &steps, 0, database, options, on_event)
-    })
+        (None, true) => Err(RuntimeError::NothingToResume.into()),
+        (None, false) => Ok(Resume::default()),
+    }
 }
 
 fn run_steps(
     s: &mut Session,
     script: &Script,
     steps: &[crate::script::Step],
-    skip: usize,
+    resume: Resume,
     database: &DatabaseConfig,
     options: &RunOptions,
     on_event: &mut dyn FnMut(Event<'_>),
@@ -167,7 +174,7 @@ fn run_steps(
     s.create_bookkeeping()?;
     let one_transaction = options.one_transaction || !database.transaction_per_revision;
     let mut run = Run { conn: &mut s.conn, dialect: s.dialect.as_ref(), book: &s.book, one_transaction };
-    Ok(run.execute(&plan, skip, on_event)?)
+    Ok(run.execute(&plan, resume, on_event)?)
 }
 
 /// `migrate upgrade A:B --sql` / `migrate downgrade B:A --sql`: the plan's
@@ -291,10 +298,16 @@ pub fn stamp(
             finished_at: Some(now.clone()),
             outcome: "ok".into(),
             ops_done: 0,
+            statements_done: 0,
             failed_op: None,
             error: None,
         };
         let mut new_heads = heads.clone();
+        // Stamping settles a revision a failure left partly applied: the
+        // user has put the database in the state the stamp records.
+        if let Some(p) = partial(&s.book.history(&mut s.conn, dialect)?) {
+            statements.push(s.book.insert_history(dialect, &entry(&p.revision, "settle")));
+        }
         if accept_edits {
             for target in targets {
                 let revision = script.map.resolve(target)?.file.revision.clone();
@@ -338,21 +351,22 @@ pub fn stamp(
 }
 
 /// The latest history row of a revision left partly applied, if any: a
-/// failed or interrupted step some of whose ops stayed applied, not followed
-/// by a successful step or stamp of the same revision.
+/// failed or interrupted step some of whose statements stayed applied, not
+/// followed by a successful step, stamp or settling of the same revision.
 fn partial(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
     let mut latest: std::collections::BTreeMap<&str, &HistoryEntry> = std::collections::BTreeMap::new();
     for entry in history {
         latest.insert(&entry.revision, entry);
     }
-    latest.into_values().filter(|e| e.outcome != "ok" && e.ops_done > 0).max_by_key(|e| e.id)
+    let stayed = |e: &&HistoryEntry| e.outcome != "ok" && (e.ops_done > 0 || e.statements_done > 0);
+    latest.into_values().filter(stayed).max_by_key(|e| e.id)
 }
 
 /// Applied revisions whose file's checksum differs from the one recorded
 /// when they were applied (or accepted).
 fn tampered(script: &Script, history: &[HistoryEntry]) -> Vec<String> {
     let mut recorded: std::collections::BTreeMap<&str, Option<&str>> = std::collections::BTreeMap::new();
-    for entry in history.iter().filter(|e| e.outcome == "ok") {
+    for entry in history.iter().filter(|e| e.outcome == "ok" && e.direction != "settle") {
         let applied = matches!(entry.direction.as_str(), "up" | "stamp" | "accept");
         recorded.insert(&entry.revision, applied.then_some(entry.checksum.as_str()));
     }

@@ -171,18 +171,15 @@ pub trait Dialect: Send + Sync {
     }
 
     /// `SELECT` of `columns` (each read as text, named as itself) from
-    /// `table`, ordered by `order_by`.
+    /// `table`, ordered by the stored value of `order_by` (qualified: the
+    /// bare name would sort the text alias, `10` before `9`).
     fn select_text_sql(&self, table: &str, columns: &[&str], order_by: &str) -> String {
         let columns: Vec<String> = columns
             .iter()
             .map(|c| format!("{} AS {}", self.cast_to_text(&self.quote_identifier(c)), self.quote_identifier(c)))
             .collect();
-        format!(
-            "SELECT {} FROM {} ORDER BY {}",
-            columns.join(", "),
-            self.quote_identifier(table),
-            self.quote_identifier(order_by)
-        )
+        let table = self.quote_identifier(table);
+        format!("SELECT {} FROM {table} ORDER BY {table}.{}", columns.join(", "), self.quote_identifier(order_by))
     }
 
     /// Statements creating a whole schema: enum types, then tables in the

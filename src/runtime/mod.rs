@@ -10,7 +10,7 @@ mod run;
 mod version;
 
 pub use lock::RunLock;
-pub use run::{Event, Run, RunReport, StepReport, StepSql, offline_sql, render_plan};
+pub use run::{Event, Resume, Run, RunReport, StepReport, StepSql, offline_sql, render_plan};
 pub use version::{Bookkeeping, HistoryEntry};
 
 use crate::db::DbError;
@@ -61,12 +61,14 @@ pub enum RuntimeError {
     /// A revision was partly applied on a backend without transactional DDL.
     #[error(
         "revision {revision} is partially applied: {done} of {total} ops ran before `{op}` failed ({error}); \
-         fix the database, then run `migrate upgrade --resume` to run the remaining ops, \
+         fix the database, then run `migrate {command} --resume` to run the remaining ops, \
          or `migrate stamp` to record the state by hand"
     )]
     Partial {
         /// The revision.
         revision: String,
+        /// The command that was running it: `upgrade` or `downgrade`.
+        command: &'static str,
         /// Ops that completed.
         done: usize,
         /// Ops in the revision.

@@ -142,6 +142,16 @@ pub struct StepReport {
     pub statements: Vec<String>,
 }
 
+/// Where a step starts: after `ops` whole ops and the first `statements`
+/// statements of the next (resuming what a failure left partly applied).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resume {
+    /// Ops completed.
+    pub ops: usize,
+    /// Statements of the next op completed.
+    pub statements: usize,
+}
+
 /// A run against one connection, the lock already held.
 pub struct Run<'a> {
     /// The connection.
@@ -156,12 +166,12 @@ pub struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Runs `plan`; the first step skips its first `skip` ops (resuming a
-    /// partly applied revision).
+    /// Runs `plan`; the first step starts at `resume` (a partly applied
+    /// revision finished).
     pub fn execute(
         &mut self,
         plan: &[StepSql],
-        skip: usize,
+        resume: Resume,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<RunReport, RuntimeError> {
         let mut report = RunReport::default();
@@ -172,7 +182,7 @@ impl Run<'_> {
         for (index, step) in plan.iter().enumerate() {
             on_event(Event::Started { index, total: plan.len(), step });
             let started = Instant::now();
-            self.step(step, if index == 0 { skip } else { 0 })?;
+            self.step(step, if index == 0 { resume } else { Resume::default() })?;
             let elapsed = started.elapsed();
             on_event(Event::Finished { index, step, elapsed });
             report.steps.push(StepReport {
@@ -190,7 +200,7 @@ impl Run<'_> {
         Ok(report)
     }
 
-    fn step(&mut self, step: &StepSql, skip: usize) -> Result<(), RuntimeError> {
+    fn step(&mut self, step: &StepSql, resume: Resume) -> Result<(), RuntimeError> {
         let transactional = self.dialect.transactional_ddl();
         let mut entry = HistoryEntry {
             id: 0,
@@ -200,7 +210,8 @@ impl Run<'_> {
             started_at: now(),
             finished_at: None,
             outcome: "running".into(),
-            ops_done: skip,
+            ops_done: resume.ops,
+            statements_done: resume.statements,
             failed_op: None,
             error: None,
         };
@@ -211,10 +222,12 @@ impl Run<'_> {
         if !self.whole_run() {
             self.conn.execute(self.dialect.begin())?;
         }
-        for (index, (label, statements)) in step.ops.iter().enumerate().skip(skip) {
-            for statement in statements {
+        for (index, (label, statements)) in step.ops.iter().enumerate().skip(resume.ops) {
+            let done = if index == resume.ops { resume.statements } else { 0 };
+            for (number, statement) in statements.iter().enumerate().skip(done) {
                 if let Err(e) = self.conn.execute(statement) {
-                    return Err(self.fail(step, entry, index, label, e.to_string()));
+                    let at = Resume { ops: index, statements: number };
+                    return Err(self.fail(step, entry, at, label, e.to_string()));
                 }
             }
             if !transactional {
@@ -225,7 +238,7 @@ impl Run<'_> {
         if let Some(check) = self.dialect.foreign_key_check() {
             let broken: Vec<ValueRow> = self.conn.load(check)?;
             if let Some(table) = broken.first().and_then(|r| r.value.clone()) {
-                let last = step.ops.len().saturating_sub(1);
+                let last = Resume { ops: step.ops.len().saturating_sub(1), statements: 0 };
                 let label = step.ops.last().map(|(l, _)| l.as_str()).unwrap_or("commit");
                 let message = format!("rows of `{table}` refer to rows that no longer exist (foreign key check)");
                 return Err(self.fail(step, entry, last, label, message));
@@ -257,13 +270,13 @@ impl Run<'_> {
         self.one_transaction && self.dialect.transactional_ddl()
     }
 
-    /// Rolls back what can be rolled back, records the failure, and says
-    /// what state the database is in.
+    /// Rolls back what can be rolled back, records the failure (`at`: what
+    /// had completed), and says what state the database is in.
     fn fail(
         &mut self,
         step: &StepSql,
         mut entry: HistoryEntry,
-        index: usize,
+        at: Resume,
         label: &str,
         message: String,
     ) -> RuntimeError {
@@ -275,6 +288,7 @@ impl Run<'_> {
         entry.error = Some(message.clone());
         let state = if transactional {
             entry.ops_done = 0;
+            entry.statements_done = 0;
             let _ = self.conn.execute(&self.book.insert_history(self.dialect, &entry));
             if self.whole_run() {
                 "the database is as it was before this run"
@@ -285,16 +299,27 @@ impl Run<'_> {
         } else {
             let set = [
                 ("outcome", Value::Text("failed".into())),
+                ("ops_done", Value::Integer(at.ops as i64)),
+                ("statements_done", Value::Integer(at.statements as i64)),
                 ("failed_op", Value::Text(label.to_string())),
                 ("error", Value::Text(message.clone())),
                 ("finished_at", Value::Text(now())),
             ];
             let _ = self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &set));
+            let of_failed = match at.statements {
+                0 => String::new(),
+                n => format!(" and {n} of the {} statements of the failed op", step.ops[at.ops].1.len()),
+            };
             format!(
-                "{index} of its {} ops stayed applied ({} commits DDL at once); fix the cause, then \
-                 `migrate upgrade --resume` runs the remaining ops, or `migrate stamp` records the state by hand",
+                "{} of its {} ops{of_failed} stayed applied ({} commits DDL at once); fix the cause, then \
+                 `migrate {} --resume` runs the rest, or `migrate stamp` records the state by hand",
+                at.ops,
                 step.ops.len(),
-                self.dialect.name()
+                self.dialect.name(),
+                match step.direction {
+                    Direction::Up => "upgrade",
+                    Direction::Down => "downgrade",
+                }
             )
         };
         RuntimeError::StepFailed {
@@ -303,7 +328,7 @@ impl Run<'_> {
                 Direction::Down => "downgrade from",
             },
             revision: step.revision.clone(),
-            op_number: index + 1,
+            op_number: at.ops + 1,
             op: label.to_string(),
             message,
             state,

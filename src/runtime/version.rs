@@ -17,6 +17,7 @@ text_row!(HistoryRow {
     finished_at,
     outcome,
     ops_done,
+    statements_done,
     failed_op,
     error
 });
@@ -37,8 +38,9 @@ pub struct HistoryEntry {
     pub id: i64,
     /// The revision run.
     pub revision: String,
-    /// `up`, `down`, `stamp` (recorded as applied without running) or
-    /// `accept` (a changed file's new checksum, accepted on purpose).
+    /// `up`, `down`, `stamp`/`unstamp` (recorded as applied or not without
+    /// running), `accept` (a changed file's new checksum, accepted on
+    /// purpose) or `settle` (a partly applied step settled by `stamp`).
     pub direction: String,
     /// Checksum of the revision file when it ran.
     pub checksum: String,
@@ -51,6 +53,9 @@ pub struct HistoryEntry {
     /// Ops of the revision completed (what stays applied after a failure
     /// where DDL is not transactional).
     pub ops_done: usize,
+    /// Statements of the op after those that completed before it failed
+    /// (an op can take several statements).
+    pub statements_done: usize,
     /// The op that failed, as `Op::label` names it.
     pub failed_op: Option<String>,
     /// The database's error.
@@ -79,6 +84,7 @@ impl Bookkeeping {
             Column::new("finished_at", text(40)),
             Column::new("outcome", text(16)).not_null(),
             Column::new("ops_done", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
+            Column::new("statements_done", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
             Column::new("failed_op", text(255)),
             Column::new("error", ColumnType::Text),
         ];
@@ -146,6 +152,7 @@ impl Bookkeeping {
             "finished_at",
             "outcome",
             "ops_done",
+            "statements_done",
             "failed_op",
             "error",
         ];
@@ -161,6 +168,7 @@ impl Bookkeeping {
                 finished_at: r.finished_at,
                 outcome: r.outcome.unwrap_or_default(),
                 ops_done: r.ops_done.and_then(|i| i.parse().ok()).unwrap_or_default(),
+                statements_done: r.statements_done.and_then(|i| i.parse().ok()).unwrap_or_default(),
                 failed_op: r.failed_op,
                 error: r.error,
             })
@@ -195,6 +203,7 @@ impl Bookkeeping {
             ("started_at", Value::Text(entry.started_at.clone())),
             ("outcome", Value::Text(entry.outcome.clone())),
             ("ops_done", Value::Integer(entry.ops_done as i64)),
+            ("statements_done", Value::Integer(entry.statements_done as i64)),
         ];
         for (column, value) in
             [("finished_at", &entry.finished_at), ("failed_op", &entry.failed_op), ("error", &entry.error)]
