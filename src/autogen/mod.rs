@@ -134,8 +134,18 @@ pub fn compare(
         }
     });
 
+    // Every backend points foreign keys at a table's new name when it is renamed.
+    let renamed: BTreeMap<String, String> = phases
+        .rename_tables
+        .iter()
+        .filter_map(|op| match op {
+            Op::RenameTable { from, to } => Some((from.clone(), to.clone())),
+            _ => None,
+        })
+        .collect();
     for (db, model) in &pairs {
-        compare_table(db, model, models, dialect, confirm_rename, &mut phases, &mut diff);
+        let compared = Compared { models, dialect, renamed: &renamed };
+        compare_table(db, model, &compared, confirm_rename, &mut phases, &mut diff);
     }
     create_tables(&new_tables, &mut phases);
     drop_tables(&dropped, &mut phases);
@@ -201,16 +211,26 @@ fn declare_types(op: &mut Op, models: &Schema) {
     }
 }
 
+/// What a table comparison needs to know besides the two tables.
+struct Compared<'a> {
+    models: &'a Models,
+    dialect: &'a dyn Dialect,
+    /// Old table name -> new, for the tables renamed.
+    renamed: &'a BTreeMap<String, String>,
+}
+
 fn compare_table(
     db: &Table,
     model: &Table,
-    models: &Models,
-    dialect: &dyn Dialect,
+    compared: &Compared<'_>,
     confirm_rename: &mut dyn FnMut(&RenameCandidate) -> bool,
     phases: &mut Phases,
     diff: &mut Diff,
 ) {
+    let Compared { models, dialect, renamed } = *compared;
     let table = model.name.clone();
+    // Drops run before tables are renamed: under the name the table has then.
+    let old_table = db.name.clone();
     // Columns: which database column each model column is.
     let mut matched: Vec<(&Column, &Column)> = Vec::new();
     let mut added: Vec<&Column> = Vec::new();
@@ -276,7 +296,7 @@ fn compare_table(
     for index in &db.indexes {
         match model.indexes.iter().find(|i| i.name == index.name) {
             Some(new) if normalize::same_index(index, new) => {}
-            _ => phases.drop_constraints.push(Op::DropIndex { table: table.clone(), index: index.clone() }),
+            _ => phases.drop_constraints.push(Op::DropIndex { table: old_table.clone(), index: index.clone() }),
         }
     }
     for index in &model.indexes {
@@ -288,7 +308,7 @@ fn compare_table(
     // Unique constraints, by columns.
     for unique in &db.unique_constraints {
         if !model.unique_constraints.iter().any(|u| u.columns == unique.columns) {
-            phases.drop_constraints.push(Op::DropUnique { table: table.clone(), constraint: unique.clone() });
+            phases.drop_constraints.push(Op::DropUnique { table: old_table.clone(), constraint: unique.clone() });
         }
     }
     for unique in &model.unique_constraints {
@@ -296,14 +316,19 @@ fn compare_table(
             phases.add_constraints.push(Op::AddUnique { table: table.clone(), constraint: unique.clone() });
         }
     }
-    // Foreign keys, by columns and what they refer to; actions compared.
-    let same_fk = |a: &ForeignKey, b: &ForeignKey| {
-        a.columns == b.columns && a.referred_table == b.referred_table && a.referred_columns == b.referred_columns
+    // Foreign keys, by columns and what they refer to (after renames); actions compared.
+    let same_fk = |in_db: &ForeignKey, in_model: &ForeignKey| {
+        let referred = renamed.get(&in_db.referred_table).unwrap_or(&in_db.referred_table);
+        in_db.columns == in_model.columns
+            && *referred == in_model.referred_table
+            && in_db.referred_columns == in_model.referred_columns
     };
     for fk in &db.foreign_keys {
-        match model.foreign_keys.iter().find(|f| same_fk(f, fk)) {
+        match model.foreign_keys.iter().find(|f| same_fk(fk, f)) {
             Some(new) if new.on_delete == fk.on_delete && new.on_update == fk.on_update => {}
-            _ => phases.drop_foreign_keys.push(Op::DropForeignKey { table: table.clone(), foreign_key: fk.clone() }),
+            _ => {
+                phases.drop_foreign_keys.push(Op::DropForeignKey { table: old_table.clone(), foreign_key: fk.clone() })
+            }
         }
     }
     for fk in &model.foreign_keys {
@@ -316,7 +341,7 @@ fn compare_table(
     let same_check = |a: &str, b: &str| normalize_sql(a) == normalize_sql(b);
     for check in &db.checks {
         if !model.checks.iter().any(|c| same_check(&c.expression, &check.expression)) {
-            phases.drop_constraints.push(Op::DropCheck { table: table.clone(), check: check.clone() });
+            phases.drop_constraints.push(Op::DropCheck { table: old_table.clone(), check: check.clone() });
         }
     }
     for check in &model.checks {

@@ -108,6 +108,29 @@ fn ops_carry_the_declared_types_not_the_backends_reading_of_them() {
 }
 
 #[test]
+fn a_renamed_table_keeps_the_foreign_keys_that_point_at_it() {
+    // Every backend repoints foreign keys when a table is renamed: no drop
+    // and re-add, and what is dropped is dropped under the old name.
+    let mut teams = table("teams", vec![col("id", "integer").not_null(), col("parent_id", "integer")]);
+    teams.foreign_keys = vec![fk("parent_id", "teams")];
+    teams.checks = vec![Check { name: Some("ck_teams_1".into()), expression: "id > 0".into() }];
+    let mut users = table("users", vec![col("id", "integer").not_null(), col("team_id", "integer")]);
+    users.foreign_keys = vec![fk("team_id", "teams")];
+    let database = Schema { tables: vec![teams.clone(), users.clone()], enums: Vec::new() };
+    let mut groups = teams.clone();
+    groups.name = "groups".into();
+    groups.foreign_keys[0].referred_table = "groups".into();
+    groups.checks.clear();
+    users.foreign_keys[0].referred_table = "groups".into();
+    let mut renamed = models(vec![groups, users]);
+    renamed.renamed_tables.insert("groups".into(), "teams".into());
+    let dialect = by_name("postgresql").unwrap();
+    let diff = compare(&database, &renamed, dialect.as_ref(), &mut never);
+    assert_eq!(labels(&diff.upgrade), ["drop_check teams (id > 0)", "rename_table teams -> groups"]);
+    assert_eq!(labels(&diff.downgrade), ["rename_table groups -> teams", "add_check teams (id > 0)"]);
+}
+
+#[test]
 fn renames_follow_hints_or_are_asked() {
     let db = Schema {
         tables: vec![table("users", vec![col("id", "integer").not_null(), col("fullname", "text")])],

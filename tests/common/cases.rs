@@ -15,6 +15,7 @@ comment = "groups of people"
 columns = [
     { name = "id", type = "integer", primary_key = true, autoincrement = true },
     { name = "name", type = "varchar(50)", nullable = false },
+    { name = "parent_id", type = "integer", references = "teams.id" },
 ]
 
 [[tables]]
