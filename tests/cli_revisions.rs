@@ -130,6 +130,10 @@ fn errors_in_revision_files_name_the_file() {
     std::fs::write(versions.join("c2_cycle.toml"), "revision = \"a1\"\nmessage = \"x\"\n").unwrap();
     let e = stderr_of(migrate(dir.path()).arg("history"), 2);
     assert!(e.starts_with("error: duplicate revision id a1 in "), "{e}");
+    // An id written by hand follows the `--rev-id` rule: `a:b` would read as a range.
+    std::fs::write(versions.join("c2_cycle.toml"), "message = \"x\"\nrevision = \"a:b\"\n").unwrap();
+    let e = stderr_of(migrate(dir.path()).arg("heads"), 2);
+    assert!(e.contains("c2_cycle.toml:2: invalid revision id `a:b`"), "{e}");
 }
 
 #[test]

@@ -82,6 +82,15 @@ impl RevisionFile {
                 message: e.message().trim().to_string(),
             }
         })?;
+        // Ids written by hand obey the rule `--rev-id` does: they are targets.
+        super::validate_rev_id(&raw.revision).map_err(|e| {
+            let line = text.lines().position(|l| l.trim_start().starts_with("revision")).map(|l| format!(":{}", l + 1));
+            ScriptError::Parse {
+                path: path.display().to_string(),
+                line: line.unwrap_or_default(),
+                message: e.to_string(),
+            }
+        })?;
         Ok(RevisionFile {
             revision: raw.revision,
             down_revision: match raw.down_revision {
