@@ -478,6 +478,45 @@ fn partly_applied_steps_resume_in_their_direction_or_are_settled_by_stamp() {
 }
 
 #[test]
+fn a_new_enum_value_is_committed_before_the_ops_that_use_it() {
+    // PostgreSQL refuses to use an enum value in the transaction that adds it.
+    let Some(db) = common::fresh_db(Backend::Postgres, "rev_enum_value") else { return };
+    let p = project(&db);
+    let mood = EnumType { name: "mood".into(), values: vec!["sad".into(), "ok".into()] };
+    let mut people = Table::new("people");
+    people.columns = vec![
+        col("id", "integer").not_null(),
+        Column::new("mood", ColumnType::Enum { name: "mood".into(), values: mood.values.clone() }),
+    ];
+    p.add("e1", None, vec![Op::CreateEnum(mood.clone()), Op::CreateTable(people)], None);
+    let add = |value: &str, existing: &[&str]| Op::AddEnumValue {
+        name: "mood".into(),
+        value: value.into(),
+        before: None,
+        existing: existing.iter().map(|v| v.to_string()).collect(),
+        columns: vec!["people.mood".into()],
+    };
+    let glad = Op::BulkInsert {
+        table: "people".into(),
+        rows: vec![row(&[("id", Value::Integer(1)), ("mood", Value::Text("glad".into()))])],
+    };
+    p.add("e2", Some("e1"), vec![add("glad", &["sad", "ok"]), glad], Some(vec![]));
+    let offline = command::offline(&p.database, dialect::for_backend(db.backend()).as_ref(), Direction::Up, "e1:e2");
+    assert!(offline.unwrap().contains("ADD VALUE IF NOT EXISTS 'glad';\nCOMMIT;\nBEGIN;\nINSERT"));
+    p.upgrade("head").unwrap();
+    assert_eq!(count(&db, "SELECT CAST(mood AS text) AS value FROM people"), "glad");
+    // When a later op fails, the rest rolls back; the committed value stays
+    // and the revision can run again.
+    let bad = Op::Execute(Execute { sql: Some("INSERT INTO nope VALUES (1)".into()), dialects: BTreeMap::new() });
+    p.add("e3", Some("e2"), vec![add("meh", &["sad", "ok", "glad"]), bad], Some(vec![]));
+    let error = p.upgrade("head").unwrap_err().to_string();
+    assert!(error.contains("as it was before this revision but for its first 1 ops, new enum values"), "{error}");
+    db.connect().execute("CREATE TABLE nope (id integer)").unwrap();
+    p.upgrade("head").unwrap();
+    assert_eq!(p.heads(), ["e3"]);
+}
+
+#[test]
 fn edited_files_are_noticed_until_accepted() {
     each_backend("rev_checksum", |db| {
         let p = project(db);

@@ -118,6 +118,13 @@ pub trait Dialect: Send + Sync {
         true
     }
 
+    /// Whether what `op` makes can only be used once committed (PostgreSQL:
+    /// a new enum value), so that a revision starting with such ops commits
+    /// them before running the rest.
+    fn commit_before_use(&self, _op: &Op) -> bool {
+        false
+    }
+
     /// Statement that opens a transaction.
     fn begin(&self) -> &'static str {
         "BEGIN"

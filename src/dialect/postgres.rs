@@ -121,6 +121,12 @@ impl Dialect for PostgresDialect {
         true
     }
 
+    fn commit_before_use(&self, op: &Op) -> bool {
+        // "unsafe use of new value": a label added in a transaction cannot be
+        // used before it commits.
+        matches!(op, Op::AddEnumValue { .. })
+    }
+
     fn render_default(&self, default: &DefaultValue) -> String {
         match default {
             DefaultValue::String(s) => self.quote_string(s),
@@ -177,10 +183,10 @@ impl Dialect for PostgresDialect {
             Op::DropEnum(enum_type) => vec![format!("DROP TYPE {}", q(&enum_type.name))],
             Op::AddEnumValue { name, value, before: Some(next), .. } => {
                 let (value, next) = (self.quote_string(value), self.quote_string(next));
-                vec![format!("ALTER TYPE {} ADD VALUE {value} BEFORE {next}", q(name))]
+                vec![format!("ALTER TYPE {} ADD VALUE IF NOT EXISTS {value} BEFORE {next}", q(name))]
             }
             Op::AddEnumValue { name, value, .. } => {
-                vec![format!("ALTER TYPE {} ADD VALUE {}", q(name), self.quote_string(value))]
+                vec![format!("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}", q(name), self.quote_string(value))]
             }
             Op::DropEnumValue { name, .. } => {
                 // PostgreSQL cannot drop a label: make the type anew and move

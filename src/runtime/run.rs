@@ -24,6 +24,9 @@ pub struct StepSql {
     pub checksum: String,
     /// Per op: its label and its statements.
     pub ops: Vec<(String, Vec<String>)>,
+    /// How many leading ops commit on their own before the rest runs (new
+    /// PostgreSQL enum values, usable only once committed); 0 for none.
+    pub committed_first: usize,
     /// The version-table change.
     pub version: Vec<String>,
     /// The heads after this step.
@@ -54,6 +57,7 @@ pub fn render_plan(
                 Direction::Up => &revision.file.upgrade,
                 Direction::Down => &revision.file.downgrade,
             };
+            let leading = ops.iter().take_while(|op| dialect.commit_before_use(op)).count();
             let mut rendered = Vec::with_capacity(ops.len());
             for op in ops {
                 rendered.push((op.label(), dialect.render_op(op, state)?));
@@ -67,6 +71,7 @@ pub fn render_plan(
                 direction: step.direction,
                 checksum: checksum(&revision.source),
                 ops: rendered,
+                committed_first: if leading < ops.len() { leading } else { 0 },
                 version: book.version_statements(dialect, &step.heads_before, &step.heads_after),
                 heads_after: step.heads_after.clone(),
             })
@@ -87,7 +92,15 @@ pub fn offline_sql(dialect: &dyn Dialect, create: &[String], plan: &[StepSql]) -
             Direction::Down => "downgrade from",
         };
         out.push_str(&format!("\n-- {arrow} {}: {}\n{};\n", step.revision, step.message, dialect.begin()));
-        for statement in step.statements() {
+        for (index, (_, statements)) in step.ops.iter().enumerate() {
+            for statement in statements {
+                out.push_str(&format!("{statement};\n"));
+            }
+            if index + 1 == step.committed_first {
+                out.push_str(&format!("COMMIT;\n{};\n", dialect.begin()));
+            }
+        }
+        for statement in &step.version {
             out.push_str(&format!("{statement};\n"));
         }
         out.push_str("COMMIT;\n");
@@ -234,6 +247,10 @@ impl Run<'_> {
                 let done = Value::Integer(index as i64 + 1);
                 self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &[("ops_done", done)]))?;
             }
+            if index + 1 == step.committed_first && !self.whole_run() {
+                self.conn.execute("COMMIT")?;
+                self.conn.execute(self.dialect.begin())?;
+            }
         }
         if let Some(check) = self.dialect.foreign_key_check() {
             let broken: Vec<ValueRow> = self.conn.load(check)?;
@@ -291,11 +308,17 @@ impl Run<'_> {
             entry.statements_done = 0;
             let _ = self.conn.execute(&self.book.insert_history(self.dialect, &entry));
             if self.whole_run() {
-                "the database is as it was before this run"
+                "the database is as it was before this run".to_string()
+            } else if step.committed_first > 0 && at.ops >= step.committed_first {
+                format!(
+                    "the database is as it was before this revision but for its first {} ops, new enum values \
+                     committed first ({} cannot use a value in the transaction that adds it)",
+                    step.committed_first,
+                    self.dialect.name()
+                )
             } else {
-                "the database is as it was before this revision"
+                "the database is as it was before this revision".to_string()
             }
-            .to_string()
         } else {
             let set = [
                 ("outcome", Value::Text("failed".into())),
