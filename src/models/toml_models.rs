@@ -106,8 +106,7 @@ struct IndexSpec {
 
 /// Parses one TOML model file (`path` names it in errors, with the line).
 pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
-    let line_number = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let line_of = |offset: usize| format!(":{}", line_number(offset));
+    let line_of = |offset: usize| format!(":{}", text[..offset.min(text.len())].matches('\n').count() + 1);
     let invalid = |offset: usize, message: String| ModelError::Invalid {
         path: path.display().to_string(),
         line: line_of(offset),
@@ -119,8 +118,11 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
         message: e.message().trim().to_string(),
     })?;
     let mut models = Models::default();
+    // Tables come in file order: count lines from one to the next.
+    let mut counted = (0, 1);
     for spec in file.tables {
         let at = spec.span().start;
+        counted = (at, counted.1 + text[counted.0.min(text.len())..at.min(text.len())].matches('\n').count());
         let spec = spec.into_inner();
         let mut table = Table::new(&spec.name);
         table.comment = spec.comment;
@@ -227,7 +229,7 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
         if models.schema.table(&table.name).is_some() {
             return Err(invalid(at, format!("table `{}` is declared twice", spec.name)));
         }
-        models.lines.insert(table.name.clone(), line_number(at));
+        models.lines.insert(table.name.clone(), counted.1);
         models.schema.tables.push(table);
     }
     models.schema.enums = file.enums;
