@@ -517,6 +517,44 @@ fn a_new_enum_value_is_committed_before_the_ops_that_use_it() {
 }
 
 #[test]
+fn an_sqlite_rebuild_keeps_triggers_and_views() {
+    let Some(db) = common::fresh_db(Backend::Sqlite, "rev_rebuild_dependents") else { return };
+    let p = project(&db);
+    let mut users = Table::new("users");
+    users.columns = vec![col("id", "integer").not_null(), col("name", "text")];
+    let sql = |sql: &str| Op::Execute(Execute { sql: Some(sql.into()), dialects: BTreeMap::new() });
+    p.add(
+        "d1",
+        None,
+        vec![
+            Op::CreateTable(users.clone()),
+            sql("CREATE TABLE log (msg text)"),
+            sql("CREATE VIEW user_names AS SELECT name FROM users"),
+            sql("CREATE TRIGGER users_log AFTER INSERT ON users BEGIN INSERT INTO log VALUES (new.name); END"),
+        ],
+        Some(vec![sql("DROP VIEW user_names"), sql("DROP TABLE log"), Op::DropTable(users.clone())]),
+    );
+    // Making `name` NOT NULL rebuilds `users` (drop and rename).
+    let mut name = alter("users", col("name", "text"));
+    name.nullable = Some(false);
+    name.default = Some(Some(DefaultValue::String("?".into())));
+    p.add("d2", Some("d1"), vec![Op::AlterColumn(name)], None);
+    // In one run, the rebuild cannot know the trigger d1 makes: it refuses
+    // rather than lose it, and the run rolls back.
+    let error = p.upgrade("head").unwrap_err().to_string();
+    assert!(error.contains("triggers on users made earlier in this run would be lost"), "{error}");
+    assert!(p.heads().contains(&"d1".to_string()), "d1 committed before d2 failed");
+    // Once the trigger is there when the run starts, the rebuild keeps it.
+    p.upgrade("head").unwrap();
+    db.connect().execute("INSERT INTO users (id, name) VALUES (1, 'ann')").unwrap();
+    assert_eq!(count(&db, "SELECT msg AS value FROM log"), "ann", "the trigger still fires");
+    assert_eq!(count(&db, "SELECT name AS value FROM user_names"), "ann", "the view still reads the table");
+    p.downgrade("d1").unwrap();
+    db.connect().execute("INSERT INTO users (id, name) VALUES (2, 'bob')").unwrap();
+    assert_eq!(count(&db, "SELECT count(*) AS value FROM log"), "2");
+}
+
+#[test]
 fn edited_files_are_noticed_until_accepted() {
     each_backend("rev_checksum", |db| {
         let p = project(db);

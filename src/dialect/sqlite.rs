@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SqliteDialect;
 
-text_row!(TableRow { name, sql });
+text_row!(TableRow { kind, name, table_name, sql });
 text_row!(ColumnRow { table_name, name, type_sql, not_null, default_sql, pk, hidden });
 text_row!(IndexRow { table_name, name, is_unique, origin, column_name, sql });
 text_row!(ForeignKeyRow { table_name, id, referred_table, column_name, referred_column, on_delete, on_update });
@@ -179,15 +179,29 @@ impl Dialect for SqliteDialect {
     }
 
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
-        let table_rows: Vec<TableRow> = conn.load(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        // Tables, and their triggers (which a rebuild must recreate).
+        let rows: Vec<TableRow> = conn.load(
+            "SELECT type AS kind, name, tbl_name AS table_name, sql FROM sqlite_master \
+             WHERE type IN ('table', 'trigger') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
         )?;
-        let mut tables = BTreeMap::new();
+        let mut tables: BTreeMap<String, Table> = BTreeMap::new();
         let mut parsed = BTreeMap::new();
-        for row in table_rows {
-            let Some(name) = row.name.filter(|n| filter.matches(n)) else { continue };
-            parsed.insert(name.clone(), ParsedTable::parse(&name, row.sql.as_deref().unwrap_or_default())?);
-            tables.insert(name.clone(), Table::new(name));
+        for row in rows {
+            let Some(name) = row.name else { continue };
+            match row.kind.as_deref() {
+                Some("table") if filter.matches(&name) => {
+                    parsed.insert(name.clone(), ParsedTable::parse(&name, row.sql.as_deref().unwrap_or_default())?);
+                    tables.insert(name.clone(), Table::new(name));
+                }
+                Some("trigger") => {
+                    // Rows come tables first: the trigger's table is known by now.
+                    let table = row.table_name.and_then(|t| tables.get_mut(&t));
+                    if let (Some(table), Some(sql)) = (table, row.sql) {
+                        table.triggers.push(sql);
+                    }
+                }
+                _ => {}
+            }
         }
         if tables.is_empty() {
             return Ok(Schema::default());
@@ -211,7 +225,8 @@ impl Dialect for SqliteDialect {
 impl SqliteDialect {
     /// SQLite cannot alter most things in place: make each table `op`
     /// changes anew under a temporary name, copy the rows, drop the old
-    /// table, rename the new one, and recreate its indexes. The runtime runs
+    /// table, rename the new one, and recreate its indexes and triggers
+    /// (views that read it keep working). The runtime runs
     /// this with foreign-key enforcement off, inside the revision's
     /// transaction, and checks the foreign keys before committing.
     fn rebuild(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError> {
@@ -258,11 +273,46 @@ impl SqliteDialect {
                 targets.join(", "),
                 sources.join(", ")
             ));
+            statements.extend(self.unknown_trigger_guard(name, &new.triggers));
+            // Legacy renaming checks no view: one that reads the table
+            // works again once the new table has its name.
+            statements.push("PRAGMA legacy_alter_table = ON".into());
             statements.push(format!("DROP TABLE {q_name}"));
             statements.push(format!("ALTER TABLE {q_temp} RENAME TO {q_name}"));
+            statements.push("PRAGMA legacy_alter_table = OFF".into());
             statements.extend(new.indexes.iter().map(|i| self.create_index(name, i)));
+            // Dropping the table dropped its triggers.
+            statements.extend(new.triggers.iter().cloned());
         }
         Ok(statements)
+    }
+
+    /// Statements that fail, before a rebuild drops `table`, if the table
+    /// has triggers other than `known` (made by `execute` ops earlier in the
+    /// same run, after the schema was read): dropping them silently would
+    /// lose them.
+    fn unknown_trigger_guard(&self, table: &str, known: &[String]) -> Vec<String> {
+        let guard = self.quote_identifier("_migrate_trigger_guard");
+        let message = format!(
+            "triggers on {table} made earlier in this run would be lost by rebuilding it: \
+             upgrade to the revision that makes them first, then on"
+        );
+        let mut unknown = format!(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = {}",
+            self.quote_string(table)
+        );
+        if !known.is_empty() {
+            let known: Vec<String> = known.iter().map(|sql| self.quote_string(sql)).collect();
+            unknown.push_str(&format!(" AND sql NOT IN ({})", known.join(", ")));
+        }
+        vec![
+            format!(
+                "CREATE TEMP TABLE {guard} (n INTEGER CONSTRAINT {} CHECK (n = 0))",
+                self.quote_identifier(&message)
+            ),
+            format!("INSERT INTO {guard} {unknown}"),
+            format!("DROP TABLE {guard}"),
+        ]
     }
 
     fn reflect_columns(

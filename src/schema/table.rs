@@ -28,6 +28,11 @@ pub struct Table {
     /// Table comment (PostgreSQL, MySQL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The `CREATE TRIGGER` statements of the table's triggers, read on
+    /// SQLite only so that a table rebuild can recreate them; neither
+    /// compared nor written to files.
+    #[serde(skip)]
+    pub triggers: Vec<String>,
 }
 
 impl Table {
@@ -42,6 +47,7 @@ impl Table {
             foreign_keys: Vec::new(),
             checks: Vec::new(),
             comment: None,
+            triggers: Vec::new(),
         }
     }
 
