@@ -193,3 +193,24 @@ fn dropping_an_unnamed_constraint_is_an_error() {
         "cannot run drop_unique users(x) on postgresql: the constraint has no name; give it one in the revision file"
     );
 }
+
+#[test]
+fn a_unique_partial_index_is_refused_where_indexes_cannot_be_partial() {
+    let index = |unique: bool| Op::CreateIndex {
+        table: "users".into(),
+        index: Index {
+            name: "ix_users_email".into(),
+            keys: vec![IndexKey::Column("email".into())],
+            unique,
+            predicate: Some("email IS NOT NULL".into()),
+        },
+    };
+    let mysql = dialect::by_name("mysql").unwrap();
+    let e = mysql.render_op(&index(true), &before()).unwrap_err().to_string();
+    assert!(e.starts_with("cannot run create_index ix_users_email on mysql: no partial indexes"), "{e}");
+    // A plain index without its WHERE only covers more rows.
+    assert_eq!(
+        mysql.render_op(&index(false), &before()).unwrap(),
+        ["CREATE INDEX `ix_users_email` ON `users` (`email`)"]
+    );
+}

@@ -143,6 +143,17 @@ pub fn compare(
             _ => None,
         })
         .collect();
+    for model in models.schema.tables.iter().filter(|_| !dialect.partial_indexes()) {
+        for index in model.indexes.iter().filter(|i| i.unique && i.predicate.is_some()) {
+            diff.warnings.push(format!(
+                "{}.{}: {} has no partial indexes, and without its `where` this unique index would refuse rows \
+                 the models allow: declare it without `where`, or leave it out of the models for this backend",
+                model.name,
+                index.name,
+                dialect.name()
+            ));
+        }
+    }
     for (db, model) in &pairs {
         let compared = Compared { models, dialect, renamed: &renamed };
         compare_table(db, model, &compared, confirm_rename, &mut phases, &mut diff);

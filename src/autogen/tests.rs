@@ -3,7 +3,7 @@
 use super::*;
 use crate::dialect::by_name;
 use crate::models::Models;
-use crate::schema::{Check, ColumnType, DefaultValue, ForeignKey, PrimaryKey, UniqueConstraint};
+use crate::schema::{Check, ColumnType, DefaultValue, ForeignKey, Index, IndexKey, PrimaryKey, UniqueConstraint};
 
 fn col(name: &str, ty: &str) -> Column {
     Column::new(name, ty.parse().unwrap())
@@ -128,6 +128,22 @@ fn a_renamed_table_keeps_the_foreign_keys_that_point_at_it() {
     let diff = compare(&database, &renamed, dialect.as_ref(), &mut never);
     assert_eq!(labels(&diff.upgrade), ["drop_check teams (id > 0)", "rename_table teams -> groups"]);
     assert_eq!(labels(&diff.downgrade), ["rename_table groups -> teams", "add_check teams (id > 0)"]);
+}
+
+#[test]
+fn a_unique_partial_index_where_there_are_none_is_a_warning() {
+    let mut t = table("t", vec![col("id", "integer").not_null(), col("email", "text")]);
+    t.indexes = vec![Index {
+        name: "ux_t_email".into(),
+        keys: vec![IndexKey::Column("email".into())],
+        unique: true,
+        predicate: Some("email IS NOT NULL".into()),
+    }];
+    let diff = compare(&Schema::default(), &models(vec![t.clone()]), by_name("mysql").unwrap().as_ref(), &mut never);
+    assert!(diff.warnings[0].starts_with("t.ux_t_email: mysql has no partial indexes"), "{:?}", diff.warnings);
+    assert!(!diff.is_empty(), "check fails: the models ask what the backend cannot keep");
+    let diff = compare(&Schema::default(), &models(vec![t]), by_name("postgresql").unwrap().as_ref(), &mut never);
+    assert!(diff.warnings.is_empty());
 }
 
 #[test]

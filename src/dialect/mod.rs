@@ -66,6 +66,11 @@ pub trait Dialect: Send + Sync {
         true
     }
 
+    /// Whether indexes can be partial (`WHERE ...`).
+    fn partial_indexes(&self) -> bool {
+        true
+    }
+
     /// Renders a server default for a DEFAULT clause.
     fn render_default(&self, default: &DefaultValue) -> String;
 

@@ -1,7 +1,7 @@
 //! MariaDB and MySQL: `information_schema` reflection in five bulk queries,
 //! column-level enums, `AUTO_INCREMENT`, inline comments.
 
-use super::render::{named, render_common};
+use super::render::{named, render_common, unsupported};
 use super::{
     Dialect, LockStatements, ReflectError, RenderError, column_list, column_sql, common_type, create_index_sql,
     create_table_sql, enum_columns, fit_default, parse_default, split_type, sql_name_list, strip_outer_parens,
@@ -155,6 +155,10 @@ impl Dialect for MysqlDialect {
         sql
     }
 
+    fn partial_indexes(&self) -> bool {
+        false
+    }
+
     fn create_index(&self, table: &str, index: &Index) -> String {
         // No partial indexes; functional keys take two pairs of parentheses.
         let keys = index.keys.iter().map(|key| match key {
@@ -177,6 +181,15 @@ impl Dialect for MysqlDialect {
     fn render_op(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError> {
         let q = |name: &str| self.quote_identifier(name);
         let alter = |table: &str, action: String| vec![format!("ALTER TABLE {} {action}", q(table))];
+        let unique_partial = match op {
+            Op::CreateIndex { index, .. } => index.unique && index.predicate.is_some(),
+            Op::CreateTable(table) => table.indexes.iter().any(|i| i.unique && i.predicate.is_some()),
+            _ => false,
+        };
+        if unique_partial {
+            // Without its WHERE, a unique index would refuse rows it allows.
+            return Err(unsupported(self, op, "no partial indexes here, and a unique one cannot drop its `where`"));
+        }
         Ok(match op {
             Op::AlterColumn(a) => {
                 alter(&a.table, format!("CHANGE COLUMN {} {}", q(&a.column), self.column_definition(&a.altered())))
