@@ -102,6 +102,8 @@ fn upgrade_prints_and_offline_sql_needs_no_database() {
     let pg = stdout(migrate(dir.path()).args(["upgrade", "a1:a2", "--sql", "--dialect", "postgresql"]));
     assert!(pg.contains("CREATE TABLE \"things\" (\n    \"id\" integer NOT NULL\n);"), "{pg}");
     assert!(pg.contains("UPDATE \"migrate_version\" SET \"version_num\" = 'a2' WHERE \"version_num\" = 'a1';"));
+    let e = stderr_of(migrate(dir.path()).args(["downgrade", "a1", "--sql"]), 2);
+    assert!(e.starts_with("error: downgrade --sql needs a range FROM:TO (e.g. head:a1)"), "{e}");
     let e = stderr_of(migrate(dir.path()).args(["upgrade", "--sql", "--dialect", "oracle"]), 2);
     assert_eq!(e, "error: unknown dialect `oracle` (postgresql, mysql, sqlite)\n");
     let out = stdout(migrate(dir.path()).arg("upgrade"));
@@ -209,4 +211,37 @@ fn autogenerate_check_and_lint() {
     std::fs::write(dir.path().join("models/app.toml"), MODELS.replace("\"text\"", "\"txt\"")).unwrap();
     let e = stderr_of(migrate(dir.path()).arg("check"), 2);
     assert!(e.contains("models/app.toml:7: column `fullname`: unknown type `txt`"), "{e}");
+}
+
+/// Runs `migrate ARGS` in `dir` under a pseudo-terminal (util-linux
+/// `script`), as a user at a terminal would; returns what it printed.
+fn on_a_terminal(dir: &Path, args: &str) -> String {
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_migrate"));
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("util-linux `script` runs commands on a pseudo-terminal");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn progress_is_shown_on_a_terminal_only() {
+    let dir = project();
+    // On a terminal: a bar over the revisions and one timed line per revision.
+    let shown = on_a_terminal(dir.path(), "upgrade");
+    assert!(shown.contains("upgraded to a1 first (") && shown.contains("upgraded to a2 create things ("), "{shown}");
+    assert!(shown.contains("1/2"), "{shown}");
+    let shown = on_a_terminal(dir.path(), "downgrade base");
+    assert!(shown.contains("downgraded from a2 create things ("), "{shown}");
+    // Not with --quiet, and not when the output is not a terminal.
+    let quiet = on_a_terminal(dir.path(), "upgrade -q");
+    assert!(!quiet.contains("upgraded to") && !quiet.contains("1/2"), "{quiet}");
+    migrate(dir.path()).arg("downgrade").arg("base").assert().success();
+    let out = migrate(dir.path()).arg("upgrade").assert().success();
+    let printed = [&out.get_output().stdout[..], &out.get_output().stderr[..]].concat();
+    let printed = String::from_utf8_lossy(&printed);
+    assert!(!printed.contains("upgraded to") && !printed.contains("1/2"), "{printed}");
 }

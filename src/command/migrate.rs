@@ -188,6 +188,12 @@ pub fn offline(
 ) -> Result<String, Error> {
     let script = load_script(database)?;
     let (from, to) = parse_range(range);
+    if from.is_none() && direction == Direction::Down {
+        // Nothing says where the database is: no database is asked.
+        return Err(Error::Usage(format!(
+            "downgrade --sql needs a range FROM:TO (e.g. head:{to}): with no database, nothing says where to start"
+        )));
+    }
     let start: Vec<String> = match from {
         None | Some("base") => Vec::new(),
         Some(rev) => vec![script.map.resolve(rev)?.file.revision.clone()],
