@@ -18,7 +18,7 @@ pub use normalize::normalize_sql;
 use crate::dialect::Dialect;
 use crate::models::Models;
 use crate::ops::{AlterColumn, Op};
-use crate::schema::{Column, EnumType, ForeignKey, Schema, Table};
+use crate::schema::{Column, EnumType, ForeignKey, Index, Schema, Table};
 use normalize::{canonical_table, same_default, same_type};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,8 +143,9 @@ pub fn compare(
             _ => None,
         })
         .collect();
-    for model in models.schema.tables.iter().filter(|_| !dialect.partial_indexes()) {
-        for index in model.indexes.iter().filter(|i| i.unique && i.predicate.is_some()) {
+    let partial = |i: &&Index| i.unique && i.predicate.is_some() && !dialect.partial_indexes();
+    for model in &models.schema.tables {
+        for index in model.indexes.iter().filter(partial) {
             diff.warnings.push(format!(
                 "{}.{}: {} has no partial indexes, and without its `where` this unique index would refuse rows \
                  the models allow: declare it without `where`, or leave it out of the models for this backend",

@@ -244,8 +244,8 @@ impl Run<'_> {
                 }
             }
             if !transactional {
-                let done = Value::Integer(index as i64 + 1);
-                self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &[("ops_done", done)]))?;
+                let done = [("ops_done", Value::Integer(index as i64 + 1)), ("statements_done", Value::Integer(0))];
+                self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &done))?;
             }
             if index + 1 == step.committed_first && !self.whole_run() {
                 self.conn.execute("COMMIT")?;
