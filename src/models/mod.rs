@@ -109,8 +109,12 @@ pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
 
 /// An error about `table`, at the file (`path`) and line (from `lines`) that declare it.
 fn declared_at(lines: &BTreeMap<String, usize>, path: &Path, table: &str, message: String) -> ModelError {
-    let line = lines.get(table).map(|l| format!(":{l}")).unwrap_or_default();
-    ModelError::Invalid { path: path.display().to_string(), line, message }
+    ModelError::Invalid { path: path.display().to_string(), line: line_suffix(lines, table), message }
+}
+
+/// `:line` of `table`'s declaration, where known.
+fn line_suffix(lines: &BTreeMap<String, usize>, table: &str) -> String {
+    lines.get(table).map(|l| format!(":{l}")).unwrap_or_default()
 }
 
 fn matching(root: &Path, pattern: &str) -> Vec<PathBuf> {
@@ -136,7 +140,7 @@ fn merge(
 ) -> Result<(), ModelError> {
     for table in part.schema.tables {
         if let Some(first) = origin.get(&table.name) {
-            let line = models.lines.get(&table.name).map(|l| format!(":{l}")).unwrap_or_default();
+            let line = line_suffix(&models.lines, &table.name);
             let message = format!("table `{}` is declared twice (first in {}{line})", table.name, first.display());
             return Err(declared_at(&part.lines, path, &table.name, message));
         }
