@@ -28,16 +28,17 @@ pub(super) fn open_existing(url: &DatabaseUrl) -> Result<Option<Connection>, Err
     }
 }
 
-/// A connection with the run lock held and the tool's tables in place.
-struct Session {
+/// A connection with the run lock held and the tool's tables in place (a
+/// migration run's; the ORM's unit of work is `orm::Session`).
+struct Locked {
     conn: Connection,
     dialect: Box<dyn Dialect>,
     book: Bookkeeping,
     lock: RunLock,
 }
 
-impl Session {
-    fn open(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Session, Error> {
+impl Locked {
+    fn open(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Locked, Error> {
         let mut conn = Connection::open(url, OpenMode::ReadWrite)?;
         let dialect = dialect::for_backend(url.backend());
         for statement in dialect.session_setup() {
@@ -46,7 +47,7 @@ impl Session {
         let book = Bookkeeping::new(&database.version_table);
         let timeout = Duration::from_secs_f64(database.lock_timeout.max(0.0));
         let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &database.version_table, timeout)?;
-        Ok(Session { conn, dialect, book, lock })
+        Ok(Locked { conn, dialect, book, lock })
     }
 
     /// Creates the version and history tables where missing: just before
@@ -59,12 +60,12 @@ impl Session {
     }
 
     fn close(self) -> Result<(), Error> {
-        let Session { mut conn, lock, .. } = self;
+        let Locked { mut conn, lock, .. } = self;
         Ok(lock.release(&mut conn)?)
     }
 
     /// Runs `body` and gives the lock back whatever happens.
-    fn with<T>(mut self, body: impl FnOnce(&mut Session) -> Result<T, Error>) -> Result<T, Error> {
+    fn with<T>(mut self, body: impl FnOnce(&mut Locked) -> Result<T, Error>) -> Result<T, Error> {
         let result = body(&mut self);
         let closed = self.close();
         let value = result?;
@@ -93,7 +94,7 @@ pub fn upgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
-    Session::open(url, database)?.with(|s| {
+    Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
         let tampered = tampered(&script, &history);
@@ -116,7 +117,7 @@ pub fn downgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
-    Session::open(url, database)?.with(|s| {
+    Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
         let steps = script.map.downgrade_plan(&heads, target)?;
@@ -158,7 +159,7 @@ fn resume_point(
 }
 
 fn run_steps(
-    s: &mut Session,
+    s: &mut Locked,
     script: &Script,
     steps: &[crate::script::Step],
     resume: Resume,
@@ -289,7 +290,7 @@ pub fn stamp(
     for target in targets {
         script.map.check_target(target)?;
     }
-    Session::open(url, database)?.with(|s| {
+    Locked::open(url, database)?.with(|s| {
         s.create_bookkeeping()?;
         let dialect = s.dialect.as_ref();
         let mut statements = Vec::new();
