@@ -47,7 +47,10 @@ impl Error {
             Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
             Error::Script(_) | Error::Runtime(RuntimeError::Render(_)) => 2,
             Error::Runtime(
-                RuntimeError::Tampered(_) | RuntimeError::Partial { .. } | RuntimeError::NothingToResume,
+                RuntimeError::Tampered(_)
+                | RuntimeError::Partial { .. }
+                | RuntimeError::Uncertain { .. }
+                | RuntimeError::NothingToResume,
             ) => 1,
             Error::Db(_) | Error::Reflect(_) | Error::Runtime(_) => 3,
         }

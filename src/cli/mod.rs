@@ -14,6 +14,24 @@ use output::Output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `--uncertain`: what an interrupted statement did.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum UncertainArg {
+    /// It took effect: resume after it
+    Done,
+    /// It did not: run it again
+    Redo,
+}
+
+impl From<UncertainArg> for migrate::command::Uncertain {
+    fn from(arg: UncertainArg) -> Self {
+        match arg {
+            UncertainArg::Done => migrate::command::Uncertain::Done,
+            UncertainArg::Redo => migrate::command::Uncertain::Redo,
+        }
+    }
+}
+
 /// Schema migrations for PostgreSQL, MariaDB/MySQL and SQLite.
 #[derive(Debug, Parser)]
 #[command(name = "migrate", version, about, max_term_width = 100)]
@@ -111,9 +129,12 @@ enum Command {
         /// Dialect for --sql when no database URL is configured
         #[arg(long, value_name = "NAME")]
         dialect: Option<String>,
-        /// Finish a revision a failure left partly applied (MariaDB/MySQL), then go on
+        /// Finish a revision a failure or crash left partly applied (MariaDB/MySQL), then go on
         #[arg(long)]
         resume: bool,
+        /// With --resume: whether the statement a crash interrupted took effect, where the schema cannot tell
+        #[arg(long, value_enum, requires = "resume")]
+        uncertain: Option<UncertainArg>,
         /// Run all revisions in one transaction (PostgreSQL, SQLite)
         #[arg(long)]
         one_transaction: bool,
@@ -129,9 +150,12 @@ enum Command {
         /// Dialect for --sql when no database URL is configured
         #[arg(long, value_name = "NAME")]
         dialect: Option<String>,
-        /// Finish a revision a failed downgrade left partly undone (MariaDB/MySQL), then go on
+        /// Finish a revision a failed or interrupted downgrade left partly undone (MariaDB/MySQL), then go on
         #[arg(long)]
         resume: bool,
+        /// With --resume: whether the statement a crash interrupted took effect, where the schema cannot tell
+        #[arg(long, value_enum, requires = "resume")]
+        uncertain: Option<UncertainArg>,
         /// Run all revisions in one transaction (PostgreSQL, SQLite)
         #[arg(long)]
         one_transaction: bool,

@@ -135,6 +135,16 @@ pub trait Dialect: Send + Sync {
         "BEGIN"
     }
 
+    /// Statement that commits the open transaction.
+    fn commit(&self) -> &'static str {
+        "COMMIT"
+    }
+
+    /// Statement that rolls the open transaction back.
+    fn rollback(&self) -> &'static str {
+        "ROLLBACK"
+    }
+
     /// Statements run once after connecting, before a migration run.
     fn session_setup(&self) -> Vec<String> {
         Vec::new()
@@ -144,6 +154,16 @@ pub trait Dialect: Send + Sync {
     /// keys (SQLite, where rebuilds run with enforcement off).
     fn foreign_key_check(&self) -> Option<&'static str> {
         None
+    }
+
+    /// A query whose one row (column `value`) is the id the connection's
+    /// last `INSERT` assigned.
+    fn last_insert_id(&self) -> &'static str;
+
+    /// The `sqlparser` dialect that reads this backend's SQL (to tell what
+    /// a raw `execute` statement does).
+    fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::GenericDialect {})
     }
 
     /// `CAST(expr AS <text type>)`, for reading any column as text.

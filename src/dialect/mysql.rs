@@ -250,6 +250,14 @@ impl Dialect for MysqlDialect {
         "START TRANSACTION"
     }
 
+    fn last_insert_id(&self) -> &'static str {
+        "SELECT CAST(LAST_INSERT_ID() AS CHAR) AS value"
+    }
+
+    fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::MySqlDialect {})
+    }
+
     fn cast_to_text(&self, expr: &str) -> String {
         format!("CAST({expr} AS CHAR)")
     }

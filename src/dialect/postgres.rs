@@ -233,6 +233,14 @@ impl Dialect for PostgresDialect {
         })
     }
 
+    fn last_insert_id(&self) -> &'static str {
+        "SELECT CAST(lastval() AS TEXT) AS value"
+    }
+
+    fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    }
+
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
         let table_rows: Vec<TableRow> = conn.load(
             "SELECT c.oid::text AS oid, c.relname::text AS name, ds.description AS comment \

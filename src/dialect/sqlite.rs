@@ -178,6 +178,14 @@ impl Dialect for SqliteDialect {
         Some("SELECT \"table\" AS value FROM pragma_foreign_key_check")
     }
 
+    fn last_insert_id(&self) -> &'static str {
+        "SELECT CAST(last_insert_rowid() AS TEXT) AS value"
+    }
+
+    fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::SQLiteDialect {})
+    }
+
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
         // Tables, and their triggers (which a rebuild must recreate).
         let rows: Vec<TableRow> = conn.load(

@@ -5,16 +5,30 @@
 //! were applied. The same rendering serves offline (`--sql`) output.
 
 pub mod checksum;
+mod effect;
 mod lock;
 mod run;
 mod version;
 
+pub use effect::took_effect;
 pub use lock::RunLock;
-pub use run::{Event, Resume, Run, RunReport, StepReport, StepSql, offline_sql, render_plan};
+pub use run::{Event, OpSql, Resume, Run, RunReport, StepReport, StepSql, offline_sql, render_plan};
 pub use version::{Bookkeeping, HistoryEntry};
 
 use crate::db::DbError;
 use crate::dialect::{ReflectError, RenderError};
+
+/// An applied revision whose file changed since it was applied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Edited {
+    /// The revision.
+    pub revision: String,
+    /// Its file.
+    pub path: String,
+    /// A unified diff from the text applied to the file now (empty when the
+    /// history holds no text: rows recorded before texts were kept).
+    pub diff: String,
+}
 
 /// A run could not start or did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +74,7 @@ pub enum RuntimeError {
     },
     /// A revision was partly applied on a backend without transactional DDL.
     #[error(
-        "revision {revision} is partially applied: {done} of {total} ops ran before `{op}` failed ({error}); \
+        "revision {revision} is partially applied: {done} of {total} ops ran before {what}; \
          fix the database, then run `migrate {command} --resume` to run the remaining ops, \
          or `migrate stamp` to record the state by hand"
     )]
@@ -73,18 +87,40 @@ pub enum RuntimeError {
         done: usize,
         /// Ops in the revision.
         total: usize,
-        /// The op that failed.
+        /// What stopped it, naming the op: "op 2 (`execute`) failed (...)"
+        /// or "the run was interrupted in op 2 (`execute`)".
+        what: String,
+    },
+    /// A statement a crash interrupted whose effect the schema cannot tell.
+    #[error(
+        "revision {revision} was interrupted in op {op_number} (`{op}`), statement {statement_number} of \
+         {statements}, and the schema cannot tell whether it took effect: `{sql}`; check the database, then run \
+         `migrate {command} --resume --uncertain done` if it did, or `--uncertain redo` to run it again"
+    )]
+    Uncertain {
+        /// The revision.
+        revision: String,
+        /// `upgrade` or `downgrade`.
+        command: &'static str,
+        /// 1-based position of the op.
+        op_number: usize,
+        /// The op, as `Op::label` names it.
         op: String,
-        /// Its error.
-        error: String,
+        /// 1-based position of the statement in the op.
+        statement_number: usize,
+        /// Statements of the op.
+        statements: usize,
+        /// The statement.
+        sql: String,
     },
     /// Applied revisions whose files changed since.
     #[error(
         "applied revision file(s) changed since they were applied: {}; \
-         restore them, or run `migrate stamp --accept-edits REV` to accept the edits",
-        .0.join(", ")
+         restore them, or run `migrate stamp --accept-edits REV` to accept the edits{}",
+        .0.iter().map(|e| format!("{} ({})", e.revision, e.path)).collect::<Vec<_>>().join(", "),
+        .0.iter().map(|e| format!("\n{}", e.diff)).collect::<String>()
     )]
-    Tampered(Vec<String>),
+    Tampered(Vec<Edited>),
     /// `--resume` with nothing to resume.
     #[error("nothing to resume: no revision is partially applied")]
     NothingToResume,

@@ -4,7 +4,7 @@
 use super::RuntimeError;
 use crate::db::Connection;
 use crate::dialect::Dialect;
-use crate::ops::Value;
+use crate::ops::{Op, Value};
 use crate::schema::{Column, ColumnType, DefaultValue, NameFilter, PrimaryKey, Table};
 
 text_row!(VersionRow { version_num });
@@ -19,8 +19,41 @@ text_row!(HistoryRow {
     ops_done,
     statements_done,
     failed_op,
+    error,
+    uncertain,
+    source
+});
+// A history table made before `uncertain` and `source` existed, read as it is.
+text_row!(OldHistoryRow {
+    id,
+    revision,
+    direction,
+    checksum,
+    started_at,
+    finished_at,
+    outcome,
+    ops_done,
+    statements_done,
+    failed_op,
     error
 });
+
+/// Columns of the history table, in the order `tables` defines them.
+const HISTORY_COLUMNS: [&str; 13] = [
+    "id",
+    "revision",
+    "direction",
+    "checksum",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "ops_done",
+    "statements_done",
+    "failed_op",
+    "error",
+    "uncertain",
+    "source",
+];
 
 /// Names of the version and history tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +93,13 @@ pub struct HistoryEntry {
     pub failed_op: Option<String>,
     /// The database's error.
     pub error: Option<String>,
+    /// Statement `statements_done` of op `ops_done` was started but not
+    /// recorded as finished: a crash during DDL the server may have completed.
+    pub uncertain: bool,
+    /// The revision file's text when it was applied, to show what an edit
+    /// changed (absent in rows written before it was recorded).
+    #[serde(skip)]
+    pub source: Option<String>,
 }
 
 impl Bookkeeping {
@@ -88,6 +128,7 @@ impl Bookkeeping {
             Column::new("failed_op", text(255)),
             Column::new("error", ColumnType::Text),
         ];
+        history.columns.extend(Self::added_history_columns());
         history.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
         [version, history]
     }
@@ -129,50 +170,66 @@ impl Bookkeeping {
         Ok(rows.into_iter().filter_map(|r| r.version_num).collect())
     }
 
-    /// The whole history, oldest first (empty when the table does not exist).
-    pub fn history(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Vec<HistoryEntry>, RuntimeError> {
-        if !self.existing(conn, dialect)?.1 {
-            return Ok(Vec::new());
-        }
-        self.read_history(conn, dialect)
+    /// History columns added after the table's first version, which older
+    /// tables lack.
+    fn added_history_columns() -> [Column; 2] {
+        [
+            Column::new("uncertain", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
+            Column::new("source", ColumnType::Text),
+        ]
     }
 
-    /// The whole history, oldest first, the table known to exist.
-    pub fn read_history(
+    /// The columns of the history table, or `None` when it does not exist.
+    fn history_columns(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Option<Table>, RuntimeError> {
+        let filter = NameFilter { include: vec![self.history_table.clone()], exclude: vec![] };
+        Ok(dialect.reflect(conn, &filter)?.table(&self.history_table).cloned())
+    }
+
+    /// Statements adding the columns a history table made by an older
+    /// version lacks (none when it has them all or does not exist).
+    pub fn add_missing_columns(
         &self,
         conn: &mut Connection,
         dialect: &dyn Dialect,
-    ) -> Result<Vec<HistoryEntry>, RuntimeError> {
-        let columns = [
-            "id",
-            "revision",
-            "direction",
-            "checksum",
-            "started_at",
-            "finished_at",
-            "outcome",
-            "ops_done",
-            "statements_done",
-            "failed_op",
-            "error",
-        ];
-        let rows: Vec<HistoryRow> = conn.load(&dialect.select_text_sql(&self.history_table, &columns, "id"))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| HistoryEntry {
-                id: r.id.and_then(|i| i.parse().ok()).unwrap_or_default(),
-                revision: r.revision.unwrap_or_default(),
-                direction: r.direction.unwrap_or_default(),
-                checksum: r.checksum.unwrap_or_default(),
-                started_at: r.started_at.unwrap_or_default(),
-                finished_at: r.finished_at,
-                outcome: r.outcome.unwrap_or_default(),
-                ops_done: r.ops_done.and_then(|i| i.parse().ok()).unwrap_or_default(),
-                statements_done: r.statements_done.and_then(|i| i.parse().ok()).unwrap_or_default(),
-                failed_op: r.failed_op,
-                error: r.error,
-            })
-            .collect())
+    ) -> Result<Vec<String>, RuntimeError> {
+        let Some(table) = self.history_columns(conn, dialect)? else { return Ok(Vec::new()) };
+        let schema = crate::schema::Schema { tables: vec![table.clone()], enums: Vec::new() };
+        let mut statements = Vec::new();
+        for column in Self::added_history_columns().into_iter().filter(|c| table.column(&c.name).is_none()) {
+            let op = Op::AddColumn { table: self.history_table.clone(), column };
+            statements.extend(dialect.render_op(&op, &schema)?);
+        }
+        Ok(statements)
+    }
+
+    /// The whole history, oldest first (empty when the table does not exist).
+    pub fn history(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Vec<HistoryEntry>, RuntimeError> {
+        let Some(table) = self.history_columns(conn, dialect)? else { return Ok(Vec::new()) };
+        if table.column("source").is_none() || table.column("uncertain").is_none() {
+            let sql = dialect.select_text_sql(&self.history_table, &HISTORY_COLUMNS[..11], "id");
+            let rows: Vec<OldHistoryRow> = conn.load(&sql)?;
+            return Ok(rows
+                .into_iter()
+                .map(|r| HistoryRow {
+                    id: r.id,
+                    revision: r.revision,
+                    direction: r.direction,
+                    checksum: r.checksum,
+                    started_at: r.started_at,
+                    finished_at: r.finished_at,
+                    outcome: r.outcome,
+                    ops_done: r.ops_done,
+                    statements_done: r.statements_done,
+                    failed_op: r.failed_op,
+                    error: r.error,
+                    uncertain: None,
+                    source: None,
+                })
+                .map(HistoryRow::entry)
+                .collect());
+        }
+        let rows: Vec<HistoryRow> = conn.load(&dialect.select_text_sql(&self.history_table, &HISTORY_COLUMNS, "id"))?;
+        Ok(rows.into_iter().map(HistoryRow::entry).collect())
     }
 
     /// Statements that turn the version rows `before` into `after`: an
@@ -204,10 +261,14 @@ impl Bookkeeping {
             ("outcome", Value::Text(entry.outcome.clone())),
             ("ops_done", Value::Integer(entry.ops_done as i64)),
             ("statements_done", Value::Integer(entry.statements_done as i64)),
+            ("uncertain", Value::Integer(i64::from(entry.uncertain))),
         ];
-        for (column, value) in
-            [("finished_at", &entry.finished_at), ("failed_op", &entry.failed_op), ("error", &entry.error)]
-        {
+        for (column, value) in [
+            ("finished_at", &entry.finished_at),
+            ("failed_op", &entry.failed_op),
+            ("error", &entry.error),
+            ("source", &entry.source),
+        ] {
             if let Some(value) = value {
                 row.push((column, Value::Text(value.clone())));
             }
@@ -215,10 +276,29 @@ impl Bookkeeping {
         dialect.insert_sql(&self.history_table, &row)
     }
 
-    /// Records progress on the newest `running` row of `revision`.
-    pub fn update_running(&self, dialect: &dyn Dialect, revision: &str, set: &[(&str, Value)]) -> String {
-        let mut sql = dialect.update_sql(&self.history_table, set, ("revision", &Value::Text(revision.to_string())));
-        sql.push_str(&format!(" AND {} = {}", dialect.quote_identifier("outcome"), dialect.quote_string("running")));
-        sql
+    /// Records progress on the history row `id` (one attempt's own row).
+    pub fn update_history(&self, dialect: &dyn Dialect, id: i64, set: &[(&str, Value)]) -> String {
+        dialect.update_sql(&self.history_table, set, ("id", &Value::Integer(id)))
+    }
+}
+
+impl HistoryRow {
+    fn entry(self) -> HistoryEntry {
+        let number = |v: Option<String>| v.and_then(|i| i.trim().parse::<i64>().ok()).unwrap_or_default();
+        HistoryEntry {
+            id: number(self.id),
+            revision: self.revision.unwrap_or_default(),
+            direction: self.direction.unwrap_or_default(),
+            checksum: self.checksum.unwrap_or_default(),
+            started_at: self.started_at.unwrap_or_default(),
+            finished_at: self.finished_at,
+            outcome: self.outcome.unwrap_or_default(),
+            ops_done: number(self.ops_done).max(0) as usize,
+            statements_done: number(self.statements_done).max(0) as usize,
+            failed_op: self.failed_op,
+            error: self.error,
+            uncertain: number(self.uncertain) != 0,
+            source: self.source,
+        }
     }
 }
