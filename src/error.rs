@@ -31,6 +31,9 @@ pub enum Error {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Models(#[from] ModelError),
+    /// An op that cannot run: it names what does not exist, or the backend cannot do it.
+    #[error(transparent)]
+    Invalid(#[from] crate::autogen::InvalidOp),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -42,7 +45,7 @@ impl Error {
     /// errors, 3 for database errors (see docs/commands.md).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Init(_) | Error::Usage(_) | Error::Models(_) => 2,
+            Error::Config(_) | Error::Init(_) | Error::Usage(_) | Error::Models(_) | Error::Invalid(_) => 2,
             Error::NotAtHead(_) => 1,
             Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
             Error::Script(_) | Error::Runtime(RuntimeError::Render(_)) => 2,

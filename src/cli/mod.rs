@@ -102,9 +102,9 @@ enum Command {
     },
     /// Exit 1 when the database and the models differ, showing how (the CI step)
     Check {
-        /// Apply every revision to this empty database and compare it instead
-        #[arg(long, value_name = "URL")]
-        shadow: Option<String>,
+        /// Apply every revision to this empty database (without URL: a temporary one) and compare it instead
+        #[arg(long, value_name = "URL", num_args = 0..=1)]
+        shadow: Option<Option<String>>,
     },
     /// Flag destructive or risky ops in revision files
     Lint {
@@ -257,7 +257,7 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
             inspect::print(out, &inspection);
             Ok(0)
         }
-        Command::Check { shadow } => check::check(cli, shadow.as_deref(), out),
+        Command::Check { shadow } => check::check(cli, shadow.as_ref().map(|s| s.as_deref()), out),
         Command::Lint { rev_range, error_on, dialect } => {
             check::lint(cli, rev_range.as_deref(), error_on.as_deref(), dialect.as_deref(), out)
         }

@@ -1,5 +1,6 @@
 //! `upgrade`, `downgrade` (online and offline), `current` and `stamp`.
 
+use super::autogen::{validate_run, validate_steps};
 use crate::Error;
 use crate::config::DatabaseConfig;
 use crate::db::{Connection, DatabaseUrl, DbError, OpenMode};
@@ -111,6 +112,7 @@ pub fn upgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
+    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.upgrade_plan(heads, target)?))?;
     Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
@@ -131,6 +133,7 @@ pub fn downgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
+    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.downgrade_plan(heads, target)?))?;
     Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
@@ -290,6 +293,7 @@ pub fn offline(
         Direction::Up => script.map.upgrade_plan(&start, to)?,
         Direction::Down => script.map.downgrade_plan(&start, to)?,
     };
+    validate_steps(dialect, database, &script.map, &steps, state.clone(), false)?;
     let plan = render_plan(dialect, &script.map, &book, &steps, &mut state)?;
     let create = if start.is_empty() && direction == Direction::Up {
         book.tables().iter().flat_map(|t| dialect.create_table(t)).collect()
@@ -463,7 +467,7 @@ pub fn stamp(
 /// reading, or else the run is gone), or a failed step some of whose
 /// statements stayed applied; not followed by a successful step, stamp or
 /// settling of the same revision.
-fn partial(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
+pub(super) fn partial(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
     let mut latest: std::collections::BTreeMap<&str, &HistoryEntry> = std::collections::BTreeMap::new();
     for entry in history {
         latest.insert(&entry.revision, entry);

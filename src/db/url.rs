@@ -99,6 +99,21 @@ impl DatabaseUrl {
     }
 }
 
+impl DatabaseUrl {
+    /// The same server and options with another database (a temporary shadow
+    /// database beside this one); `None` for SQLite, which has no server.
+    pub fn with_database(&self, name: &str) -> Option<DatabaseUrl> {
+        if self.backend == Backend::Sqlite {
+            return None;
+        }
+        let (scheme, rest) = self.raw.split_once("://")?;
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let query = tail.find('?').map_or("", |at| &tail[at..]);
+        Some(DatabaseUrl { raw: format!("{scheme}://{authority}/{name}{query}"), backend: self.backend })
+    }
+}
+
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&redact(&self.raw))

@@ -71,6 +71,22 @@ pub trait Dialect: Send + Sync {
         true
     }
 
+    /// The `sqlparser` dialect that reads expressions as this backend
+    /// stores them (for comparing checks, defaults, index predicates).
+    fn expression_parser(&self) -> Box<dyn sqlparser::dialect::Dialect>;
+
+    /// Why this backend cannot run `op` at all, if it cannot (MariaDB:
+    /// expression indexes, unique partial indexes); checked before a plan runs.
+    fn cannot_run(&self, _op: &Op) -> Option<String> {
+        None
+    }
+
+    /// The portable name of a function this backend renames when it stores
+    /// an expression (MariaDB `lcase` is `lower`); `None` for the others.
+    fn portable_function(&self, _name: &str) -> Option<&'static str> {
+        None
+    }
+
     /// Renders a server default for a DEFAULT clause.
     fn render_default(&self, default: &DefaultValue) -> String;
 
@@ -212,6 +228,22 @@ pub trait Dialect: Send + Sync {
             .collect();
         let table = self.quote_identifier(table);
         format!("SELECT {} FROM {table} ORDER BY {table}.{}", columns.join(", "), self.quote_identifier(order_by))
+    }
+
+    /// Statements that drop every table and enum type of `schema`, whatever
+    /// refers to what (emptying a shadow database).
+    fn drop_everything(&self, schema: &Schema) -> Vec<String> {
+        schema.tables.iter().map(|t| format!("DROP TABLE {}", self.quote_identifier(&t.name))).collect()
+    }
+
+    /// `CREATE DATABASE name` on a server; `None` where databases are files.
+    fn create_database(&self, _name: &str) -> Option<String> {
+        None
+    }
+
+    /// `DROP DATABASE name` on a server; `None` where databases are files.
+    fn drop_database(&self, _name: &str) -> Option<String> {
+        None
     }
 
     /// Statements creating a whole schema: enum types, then tables in the

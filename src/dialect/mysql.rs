@@ -131,6 +131,20 @@ impl Dialect for MysqlDialect {
         table
     }
 
+    fn expression_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::MySqlDialect {})
+    }
+
+    fn portable_function(&self, name: &str) -> Option<&'static str> {
+        // What MariaDB stores `lower`, `upper` and `length` as.
+        match name {
+            "lcase" => Some("lower"),
+            "ucase" => Some("upper"),
+            "octet_length" => Some("length"),
+            _ => None,
+        }
+    }
+
     fn render_default(&self, default: &DefaultValue) -> String {
         match default {
             DefaultValue::String(s) => self.quote_string(s),
@@ -160,6 +174,28 @@ impl Dialect for MysqlDialect {
         false
     }
 
+    fn cannot_run(&self, op: &Op) -> Option<String> {
+        let indexes: Vec<&Index> = match op {
+            Op::CreateIndex { index, .. } => vec![index],
+            Op::CreateTable(table) => table.indexes.iter().collect(),
+            _ => return None,
+        };
+        indexes.into_iter().find_map(|index| {
+            if index.unique && index.predicate.is_some() {
+                // Without its WHERE, a unique index would refuse rows it allows.
+                Some(format!(
+                    "index `{}`: no partial indexes here, and a unique one cannot drop its `where`",
+                    index.name
+                ))
+            } else if index.keys.iter().any(|k| matches!(k, IndexKey::Expression(_))) {
+                // MariaDB has none; MySQL's are not read back by this tool.
+                Some(format!("index `{}`: no expression (functional) indexes here", index.name))
+            } else {
+                None
+            }
+        })
+    }
+
     fn create_index(&self, table: &str, index: &Index) -> String {
         // No partial indexes; functional keys take two pairs of parentheses.
         let keys = index.keys.iter().map(|key| match key {
@@ -182,14 +218,8 @@ impl Dialect for MysqlDialect {
     fn render_op(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError> {
         let q = |name: &str| self.quote_identifier(name);
         let alter = |table: &str, action: String| vec![format!("ALTER TABLE {} {action}", q(table))];
-        let unique_partial = match op {
-            Op::CreateIndex { index, .. } => index.unique && index.predicate.is_some(),
-            Op::CreateTable(table) => table.indexes.iter().any(|i| i.unique && i.predicate.is_some()),
-            _ => false,
-        };
-        if unique_partial {
-            // Without its WHERE, a unique index would refuse rows it allows.
-            return Err(unsupported(self, op, "no partial indexes here, and a unique one cannot drop its `where`"));
+        if let Some(message) = self.cannot_run(op) {
+            return Err(unsupported(self, op, &message));
         }
         Ok(match op {
             Op::AlterColumn(a) => {
@@ -230,6 +260,23 @@ impl Dialect for MysqlDialect {
             }
             other => render_common(self, other)?,
         })
+    }
+
+    fn drop_everything(&self, schema: &Schema) -> Vec<String> {
+        // Foreign-key checks are per session: off for these statements only.
+        let drops = schema.tables.iter().map(|t| format!("DROP TABLE IF EXISTS {}", self.quote_identifier(&t.name)));
+        let mut statements = vec!["SET FOREIGN_KEY_CHECKS = 0".to_string()];
+        statements.extend(drops);
+        statements.push("SET FOREIGN_KEY_CHECKS = 1".into());
+        statements
+    }
+
+    fn create_database(&self, name: &str) -> Option<String> {
+        Some(format!("CREATE DATABASE {} CHARACTER SET utf8mb4", self.quote_identifier(name)))
+    }
+
+    fn drop_database(&self, name: &str) -> Option<String> {
+        Some(format!("DROP DATABASE IF EXISTS {}", self.quote_identifier(name)))
     }
 
     fn lock_statements(&self, key: &str) -> Option<LockStatements> {
