@@ -4,7 +4,7 @@
 mod connection;
 mod url;
 
-pub use connection::{Connection, OpenMode};
+pub use connection::{Connection, OnDiesel, OpenMode};
 pub use url::{Backend, DatabaseUrl};
 
 /// What can go wrong opening or using a connection. Messages never contain a

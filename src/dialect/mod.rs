@@ -4,6 +4,7 @@
 
 mod mysql;
 mod postgres;
+pub mod query;
 mod render;
 mod sqlite;
 
@@ -20,7 +21,7 @@ use crate::schema::{
 
 /// What a backend knows how to do. Rendering methods are pure; `reflect`
 /// talks to the database through a [`Connection`].
-pub trait Dialect: Send + Sync {
+pub trait Dialect: query::QueryHooks + Send + Sync {
     /// Short name used in files and `--dialect` (`postgresql`, `mysql`, `sqlite`).
     fn name(&self) -> &'static str;
 
@@ -281,6 +282,15 @@ pub fn for_backend(backend: Backend) -> Box<dyn Dialect> {
         Backend::Postgres => Box::new(PostgresDialect),
         Backend::Mysql => Box::new(MysqlDialect),
         Backend::Sqlite => Box::new(SqliteDialect),
+    }
+}
+
+/// The dialect for a backend, borrowed: what the ORM looks up per statement.
+pub fn of(backend: Backend) -> &'static dyn Dialect {
+    match backend {
+        Backend::Postgres => &PostgresDialect,
+        Backend::Mysql => &MysqlDialect,
+        Backend::Sqlite => &SqliteDialect,
     }
 }
 

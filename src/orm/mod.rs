@@ -1,0 +1,30 @@
+//! The embedded ORM: the same `#[derive(Model)]` structs the migration tool
+//! reads, at run time. Statements are data ([`query`], [`expr`]) rendered
+//! by `dialect::query` and run through diesel ([`exec`]); see
+//! `docs/orm.md` and ORM.md for the design.
+
+pub mod exec;
+pub mod expr;
+pub mod model;
+pub mod query;
+pub mod value;
+
+pub use exec::OrmError;
+pub use model::{Model, ModelStatements};
+
+/// What an application imports: `use migrate::orm::prelude::*;`.
+pub mod prelude {
+    pub use super::exec::{self, OrmError};
+    pub use super::expr::{
+        Column, Expr, Expression, IntoExpr, Order, Window, and_all, avg, case, coalesce, count, count_star, dense_rank,
+        exists, first_value, lag, lead, lower, max, min, not, not_exists, or_any, rank, row_number, scalar, sum, upper,
+        value,
+    };
+    pub use super::model::Model;
+    pub use super::query::{
+        AllColumns, Row, Statement, Table, col, cte, cte_ref, delete_from, excluded, insert_into, recursive_cte,
+        select, text, update,
+    };
+    pub use super::value::{FromRow, SqlValue};
+    pub use crate::dialect::query::FrameBound;
+}
