@@ -17,6 +17,9 @@ pub const DEFAULT_VERSION_TABLE: &str = "migrate_version";
 /// Seconds a run waits for another run's lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: f64 = 60.0;
 
+/// Seconds an SQLite command waits for another process's write to finish.
+pub const DEFAULT_BUSY_TIMEOUT: f64 = 5.0;
+
 /// What can be wrong with the configuration. Each message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -71,6 +74,7 @@ struct FileSettings {
     version_table: Option<String>,
     filters: Option<NameFilter>,
     lock_timeout: Option<f64>,
+    busy_timeout: Option<f64>,
     version_paths: Option<Vec<String>>,
     transaction_per_revision: Option<bool>,
 }
@@ -86,6 +90,7 @@ struct File {
     version_table: Option<String>,
     filters: Option<NameFilter>,
     lock_timeout: Option<f64>,
+    busy_timeout: Option<f64>,
     version_paths: Option<Vec<String>>,
     transaction_per_revision: Option<bool>,
     #[serde(default)]
@@ -122,6 +127,9 @@ pub struct DatabaseConfig {
     pub filters: NameFilter,
     /// Seconds to wait for another run's lock.
     pub lock_timeout: f64,
+    /// Seconds an SQLite connection waits while another process writes,
+    /// instead of failing "database is locked".
+    pub busy_timeout: f64,
     /// Folders holding revision files: `<script_location>/versions`, then
     /// the `version_paths` configured.
     pub version_paths: Vec<PathBuf>,
@@ -176,6 +184,7 @@ impl Config {
             version_table: file.version_table,
             filters: file.filters,
             lock_timeout: file.lock_timeout,
+            busy_timeout: file.busy_timeout,
             version_paths: file.version_paths,
             transaction_per_revision: file.transaction_per_revision,
         };
@@ -226,6 +235,10 @@ impl Config {
                 .and_then(|s| s.lock_timeout)
                 .or(self.defaults.lock_timeout)
                 .unwrap_or(DEFAULT_LOCK_TIMEOUT),
+            busy_timeout: own
+                .and_then(|s| s.busy_timeout)
+                .or(self.defaults.busy_timeout)
+                .unwrap_or(DEFAULT_BUSY_TIMEOUT),
             version_paths,
             root: self.root.clone(),
             transaction_per_revision: own
@@ -285,6 +298,7 @@ impl FileSettings {
             version_table: None,
             filters: None,
             lock_timeout: None,
+            busy_timeout: None,
             version_paths: None,
             transaction_per_revision: None,
         }
@@ -314,6 +328,9 @@ mod tests {
         assert_eq!(db.version_table, "migrate_version");
         assert_eq!(db.models, ["models/*.toml", "models/*.rs"]);
         assert!(!db.reflection_filter().matches("migrate_version_history"));
+        assert_eq!(db.busy_timeout, DEFAULT_BUSY_TIMEOUT);
+        let db = parse("busy_timeout = 0.5\n[databases.main]\n").unwrap().database(None).unwrap();
+        assert_eq!(db.busy_timeout, 0.5);
     }
 
     #[test]

@@ -253,7 +253,7 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
         }
         Command::Inspect => {
             let (url, database) = database_url(cli)?;
-            let inspection = migrate::command::inspect(&url, &database.reflection_filter())?;
+            let inspection = migrate::command::inspect(&url, &database.reflection_filter(), database.busy_timeout)?;
             inspect::print(out, &inspection);
             Ok(0)
         }

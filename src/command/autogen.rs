@@ -53,7 +53,7 @@ fn compare(
 /// The database's schema; a SQLite file not created yet is an empty one.
 fn reflect(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Schema, Error> {
     let dialect = dialect::for_backend(url.backend());
-    Ok(match super::open_existing(url)? {
+    Ok(match super::open_existing(url, database)? {
         Some(mut conn) => dialect.reflect(&mut conn, &database.reflection_filter())?,
         None => Schema::default(),
     })

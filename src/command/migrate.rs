@@ -20,10 +20,20 @@ pub fn load_script(database: &DatabaseConfig) -> Result<Script, Error> {
     Ok(Script::load(&database.version_paths)?)
 }
 
+/// A connection that waits `busy_timeout` for another process's write
+/// (SQLite) instead of failing.
+pub(super) fn connect(url: &DatabaseUrl, mode: OpenMode, busy_timeout: f64) -> Result<Connection, DbError> {
+    let mut conn = Connection::open(url, mode)?;
+    if let Some(statement) = dialect::for_backend(url.backend()).busy_timeout(busy_timeout) {
+        conn.execute(&statement)?;
+    }
+    Ok(conn)
+}
+
 /// A read-only connection, or `None` for an SQLite file that does not
 /// exist yet (an empty database, at base).
-pub(super) fn open_existing(url: &DatabaseUrl) -> Result<Option<Connection>, Error> {
-    match Connection::open(url, OpenMode::ReadOnly) {
+pub(super) fn open_existing(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Option<Connection>, Error> {
+    match connect(url, OpenMode::ReadOnly, database.busy_timeout) {
         Ok(conn) => Ok(Some(conn)),
         Err(DbError::MissingSqliteFile { .. }) => Ok(None),
         Err(e) => Err(e.into()),
@@ -41,7 +51,7 @@ struct Locked {
 
 impl Locked {
     fn open(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Locked, Error> {
-        let mut conn = Connection::open(url, OpenMode::ReadWrite)?;
+        let mut conn = connect(url, OpenMode::ReadWrite, database.busy_timeout)?;
         let dialect = dialect::for_backend(url.backend());
         for statement in dialect.session_setup() {
             conn.execute(&statement)?;
@@ -349,7 +359,7 @@ pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, E
     let script = load_script(database)?;
     let dialect = dialect::for_backend(url.backend());
     let book = Bookkeeping::new(&database.version_table);
-    let (heads, history) = match open_existing(url)? {
+    let (heads, history) = match open_existing(url, database)? {
         Some(mut conn) => (book.heads(&mut conn, dialect.as_ref())?, book.history(&mut conn, dialect.as_ref())?),
         None => (Vec::new(), Vec::new()),
     };

@@ -162,6 +162,12 @@ pub trait Dialect: query::QueryHooks + Send + Sync {
         "ROLLBACK"
     }
 
+    /// Statement making the connection wait up to `seconds` for another
+    /// process's lock on the database instead of failing (SQLite).
+    fn busy_timeout(&self, _seconds: f64) -> Option<String> {
+        None
+    }
+
     /// Statements run once after connecting, before a migration run.
     fn session_setup(&self) -> Vec<String> {
         Vec::new()

@@ -184,6 +184,10 @@ impl Dialect for SqliteDialect {
         Some("SELECT \"table\" AS value FROM pragma_foreign_key_check")
     }
 
+    fn busy_timeout(&self, seconds: f64) -> Option<String> {
+        Some(format!("PRAGMA busy_timeout = {}", (seconds.max(0.0) * 1000.0).round() as u64))
+    }
+
     fn last_insert_id(&self) -> &'static str {
         "SELECT CAST(last_insert_rowid() AS TEXT) AS value"
     }
