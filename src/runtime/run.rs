@@ -261,8 +261,9 @@ impl Run<'_> {
                 return Err(self.fail(step, entry, last, label, message));
             }
         }
-        for statement in &step.version {
-            self.conn.execute(statement)?;
+        if let Err(e) = self.book.apply_version(self.conn, &step.revision, &step.version) {
+            let _ = self.conn.execute("ROLLBACK");
+            return Err(e);
         }
         entry.finished_at = Some(now());
         entry.outcome = "ok".into();
