@@ -234,7 +234,7 @@ pub fn offline(
     };
     let plan = render_plan(dialect, &script.map, &book, &steps, &mut state)?;
     let create = if start.is_empty() && direction == Direction::Up {
-        book.tables().iter().flat_map(|t| dialect.create_table(t)).collect()
+        book.tables().iter().flat_map(|t| dialect.create_table_if_missing(t)).collect()
     } else {
         Vec::new()
     };

@@ -215,10 +215,10 @@ pub trait Dialect: Send + Sync {
     /// both succeed.
     fn create_table_if_missing(&self, table: &Table) -> Vec<String> {
         let mut statements = self.create_table(table);
-        if let Some(first) = statements.first_mut() {
-            if let Some(rest) = first.strip_prefix("CREATE TABLE ") {
-                *first = format!("CREATE TABLE IF NOT EXISTS {rest}");
-            }
+        if let Some(first) = statements.first_mut()
+            && let Some(rest) = first.strip_prefix("CREATE TABLE ")
+        {
+            *first = format!("CREATE TABLE IF NOT EXISTS {rest}");
         }
         statements
     }

@@ -262,6 +262,7 @@ enum Message {
 struct Reporter {
     tx: mpsc::Sender<Message>,
     thread: JoinHandle<Result<(), RuntimeError>>,
+    table: String,
 }
 
 impl Reporter {
@@ -302,15 +303,14 @@ impl Reporter {
                 }
             }
         });
-        Ok(Reporter { tx, thread })
+        Ok(Reporter { tx, thread, table: book.lock_table.clone() })
     }
 
     fn stop(self) -> Result<(), RuntimeError> {
         let _ = self.tx.send(Message::Release);
-        self.thread.join().unwrap_or(Err(RuntimeError::LockFile {
-            path: "run lock reporter".into(),
-            message: "the thread that renews the lock panicked".into(),
-        }))
+        // A renewer that panicked cannot vouch for the lease.
+        let table = self.table.clone();
+        self.thread.join().unwrap_or(Err(RuntimeError::LockLost { table }))
     }
 }
 
