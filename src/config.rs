@@ -140,8 +140,9 @@ pub struct DatabaseConfig {
 
 impl DatabaseConfig {
     /// The tables this tool owns, which reflection must never report.
-    pub fn own_tables(&self) -> [String; 2] {
-        [self.version_table.clone(), format!("{}_history", self.version_table)]
+    pub fn own_tables(&self) -> [String; 3] {
+        let v = &self.version_table;
+        [v.clone(), format!("{v}_history"), format!("{v}_lock")]
     }
 
     /// The configured filters plus the tool's own tables excluded.

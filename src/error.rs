@@ -48,7 +48,9 @@ impl Error {
             Error::Config(_) | Error::Init(_) | Error::Usage(_) | Error::Models(_) | Error::Invalid(_) => 2,
             Error::NotAtHead(_) => 1,
             Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
-            Error::Script(_) | Error::Runtime(RuntimeError::Render(_)) => 2,
+            Error::Script(_) | Error::Runtime(RuntimeError::Render(_) | RuntimeError::NoPrimaryKeyOnCluster { .. }) => {
+                2
+            }
             Error::Runtime(
                 RuntimeError::Tampered(_)
                 | RuntimeError::Partial { .. }

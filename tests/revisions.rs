@@ -1018,3 +1018,160 @@ fn an_interrupted_statement_is_decided_from_the_schema_or_settled_explicitly() {
     assert_eq!(p.heads(), ["u3"]);
     assert!(command::current(&p.url, &p.database).unwrap().partial.is_none());
 }
+/// A table `name` with an integer primary key `id`.
+fn keyed(name: &str) -> Table {
+    let mut t = Table::new(name);
+    t.columns = vec![col("id", "integer").not_null()];
+    t.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
+    t
+}
+
+#[test]
+fn a_live_run_is_reported_by_current_with_its_revision_holder_and_exit_0() {
+    each_backend("rev_live", |db| {
+        let p = project(db);
+        p.add("l1", None, vec![Op::CreateTable(keyed("l1"))], None);
+        p.add("l2", Some("l1"), vec![Op::CreateTable(keyed("l2"))], None);
+        p.upgrade("l1").unwrap();
+        let dialect = dialect::for_backend(db.backend());
+        let book = migrate::runtime::Bookkeeping::new("migrate_version");
+        let mut conn = db.connect();
+        let timeout = std::time::Duration::from_secs(10);
+        let lock = migrate::runtime::RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout).unwrap();
+        lock.advance("l2", Direction::Up);
+        // The holder row is written by the lock's own thread: wait for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let live = loop {
+            let status = command::current(&p.url, &p.database).unwrap();
+            match status.live {
+                Some(live) if live.revision.as_deref() == Some("l2") => break live,
+                _ if std::time::Instant::now() > deadline => panic!("{:?}: no live run seen: {status:?}", db.backend()),
+                _ => std::thread::yield_now(),
+            }
+        };
+        assert_eq!(live.pid, std::process::id(), "{:?}", db.backend());
+        assert!(!live.host.is_empty() && !live.since.is_empty(), "{live:?}");
+        assert_eq!(live.lease_until.is_some(), db.backend() == Backend::Mysql, "{live:?}");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .arg("current")
+            .current_dir(p.dir.path())
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{:?}: {text}{}", db.backend(), String::from_utf8_lossy(&out.stderr));
+        let pid = std::process::id();
+        assert!(text.contains(&format!("a migrate run is live: applying l2, by pid {pid} on ")), "{text}");
+        lock.release(&mut conn).unwrap();
+        assert_eq!(command::current(&p.url, &p.database).unwrap().live, None, "{:?}", db.backend());
+    });
+}
+
+#[test]
+fn current_during_a_real_mysql_upgrade_says_live_not_failed() {
+    let Some(db) = common::fresh_db(Backend::Mysql, "rev_live_mysql") else { return };
+    let p = project(&db);
+    let slow = Op::Execute(Execute { sql: Some("DO SLEEP(4)".into()), dialects: BTreeMap::new() });
+    p.add("s1", None, vec![Op::CreateTable(keyed("s1")), slow], Some(vec![Op::DropTable(keyed("s1"))]));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["upgrade", "head", "-q"])
+        .current_dir(p.dir.path())
+        .env_remove("DATABASE_URL")
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        // Once the first op is done, the step's history row is running.
+        let status = command::current(&p.url, &p.database).unwrap();
+        if status.live.as_ref().is_some_and(|l| l.revision.as_deref() == Some("s1"))
+            && p.schema(&db).table("s1").is_some()
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no live run seen");
+        std::thread::yield_now();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .arg("current")
+        .current_dir(p.dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("a migrate run is live: applying s1, by pid {} on ", child.id())), "{text}");
+    assert!(!text.contains("partially applied"), "{text}");
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(p.heads(), ["s1"]);
+}
+
+#[test]
+fn a_crashed_holders_lease_runs_out_and_the_next_run_takes_the_lock_row() {
+    let Some(db) = common::fresh_db(Backend::Mysql, "rev_lease") else { return };
+    let mut p = project(&db);
+    p.add("k1", None, vec![Op::CreateTable(keyed("k1"))], None);
+    p.add("k2", Some("k1"), vec![Op::CreateTable(keyed("k2"))], None);
+    p.upgrade("k1").unwrap();
+    // A holder that died with its lease still running.
+    let forge = |expires: &str| {
+        db.connect()
+            .execute(&format!(
+                "UPDATE migrate_version_lock SET holder = 'ghost', host = 'gone', pid = 4242, \
+                 acquired_at = UTC_TIMESTAMP(), expires_at = {expires} WHERE id = 1"
+            ))
+            .unwrap()
+    };
+    forge("UTC_TIMESTAMP() + INTERVAL 1 HOUR");
+    let live = command::current(&p.url, &p.database).unwrap().live.expect("the lease is running");
+    assert_eq!((live.host.as_str(), live.pid, live.revision), ("gone", 4242, None));
+    p.database.lock_timeout = 0.3;
+    let e = p.upgrade("head").unwrap_err();
+    assert_eq!((e.exit_code(), e.to_string()), (3, "another migrate run holds the lock; gave up after 0.3 s".into()));
+    // Once its lease has run out, the next run takes the row over.
+    forge("UTC_TIMESTAMP() - INTERVAL 1 SECOND");
+    assert_eq!(command::current(&p.url, &p.database).unwrap().live, None);
+    p.upgrade("head").unwrap();
+    assert_eq!(p.heads(), ["k2"]);
+    assert_eq!(
+        count(&db, "SELECT CAST(COUNT(*) AS CHAR) AS value FROM migrate_version_lock WHERE holder IS NULL"),
+        "1"
+    );
+}
+
+#[test]
+fn version_table_changes_are_compare_and_set() {
+    each_backend("rev_cas", |db| {
+        let p = project(db);
+        p.add("v1", None, vec![Op::CreateTable(keyed("v1"))], None);
+        p.upgrade("head").unwrap();
+        let dialect = dialect::for_backend(db.backend());
+        let book = migrate::runtime::Bookkeeping::new("migrate_version");
+        let mut conn = db.connect();
+        // Another run moved the table on: v1 is no longer the head this change expects.
+        conn.execute("UPDATE migrate_version SET version_num = 'other'").unwrap();
+        for (before, after) in [(vec!["v1".to_string()], vec!["v2".to_string()]), (vec!["v1".into()], vec![])] {
+            let statements = book.version_statements(dialect.as_ref(), &before, &after);
+            conn.execute(dialect.begin()).unwrap();
+            let e = book.apply_version(&mut conn, "v2", &statements).unwrap_err().to_string();
+            conn.execute("ROLLBACK").unwrap();
+            assert!(e.starts_with("the version table changed under this run at revision v2: `"), "{e}");
+            assert!(e.contains("changed 0 rows instead of 1; the change was rolled back"), "{e}");
+        }
+        assert_eq!(count(db, "SELECT version_num AS value FROM migrate_version"), "other");
+        // Creating the tables again where they exist is no error (IF NOT EXISTS).
+        for table in book.tables() {
+            for statement in dialect.create_table_if_missing(&table) {
+                conn.execute(&statement).unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn primaries_and_single_servers_are_neither_standbys_nor_clusters() {
+    for backend in [Backend::Postgres, Backend::Mysql] {
+        let Some(db) = common::fresh_db(backend, "rev_standby") else { continue };
+        let facts = dialect::for_backend(backend).prepare_session(&mut db.connect()).unwrap();
+        assert_eq!(facts, migrate::dialect::ServerFacts::default(), "{backend:?}");
+    }
+}

@@ -89,6 +89,18 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
                 for revision in &status.tampered {
                     text.push_str(&format!("  {revision}: file changed since it was applied\n"));
                 }
+                if let Some(live) = &status.live {
+                    let doing = match (&live.direction, &live.revision) {
+                        (Some(d), Some(r)) if d == "down" => format!("downgrading {r}"),
+                        (_, Some(r)) => format!("applying {r}"),
+                        _ => "planning".to_string(),
+                    };
+                    let lease = live.lease_until.as_ref().map(|l| format!(", lease until {l} UTC")).unwrap_or_default();
+                    text.push_str(&format!(
+                        "  a migrate run is live: {doing}, by pid {} on {} since {} UTC{lease}\n",
+                        live.pid, live.host, live.since
+                    ));
+                }
                 out.text(&text);
             }
             let problem = status.partial.is_some() || !status.tampered.is_empty();

@@ -4,11 +4,11 @@ use super::autogen::{validate_run, validate_steps};
 use crate::Error;
 use crate::config::DatabaseConfig;
 use crate::db::{Connection, DatabaseUrl, DbError, OpenMode};
-use crate::dialect::{self, Dialect};
+use crate::dialect::{self, Dialect, SchemaUpgrades, ServerFacts};
 use crate::runtime::checksum::checksum;
 use crate::runtime::{
-    Bookkeeping, Edited, Event, HistoryEntry, Resume, Run, RunLock, RunReport, RuntimeError, offline_sql, render_plan,
-    took_effect,
+    Bookkeeping, Edited, Event, HistoryEntry, LiveRun, Resume, Run, RunLock, RunReport, RuntimeError,
+    check_cluster_safe, live_run, offline_sql, render_plan, took_effect,
 };
 use crate::schema::Schema;
 use crate::script::{Direction, Script, parse_range};
@@ -47,19 +47,31 @@ struct Locked {
     dialect: Box<dyn Dialect>,
     book: Bookkeeping,
     lock: RunLock,
+    /// What the session learned about the server (a Galera cluster).
+    facts: ServerFacts,
 }
 
 impl Locked {
+    /// Connects, refuses a server the run cannot change safely (a read-only
+    /// standby, a Galera node doing rolling schema upgrades), and takes the
+    /// run lock.
     fn open(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Locked, Error> {
         let mut conn = connect(url, OpenMode::ReadWrite, database.busy_timeout)?;
         let dialect = dialect::for_backend(url.backend());
         for statement in dialect.session_setup() {
             conn.execute(&statement)?;
         }
+        let facts = dialect.prepare_session(&mut conn)?;
+        if facts.read_only_standby {
+            return Err(RuntimeError::ReadOnlyStandby { database: url.to_string() }.into());
+        }
+        if facts.cluster.as_ref().is_some_and(|c| c.schema_upgrades == SchemaUpgrades::Rolling) {
+            return Err(RuntimeError::RollingSchemaUpgrade { database: url.to_string() }.into());
+        }
         let book = Bookkeeping::new(&database.version_table);
         let timeout = Duration::from_secs_f64(database.lock_timeout.max(0.0));
-        let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &database.version_table, timeout)?;
-        Ok(Locked { conn, dialect, book, lock })
+        let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout)?;
+        Ok(Locked { conn, dialect, book, lock, facts })
     }
 
     /// Creates the version and history tables where missing: just before
@@ -258,6 +270,9 @@ fn run_steps(
     if steps.is_empty() {
         return Ok(RunReport::default());
     }
+    if s.facts.cluster.is_some() {
+        check_cluster_safe(&script.map, steps)?;
+    }
     let reflected = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
     let mut state = reflected.clone();
     let plan = render_plan(s.dialect.as_ref(), &script.map, &s.book, steps, &mut state)?;
@@ -267,8 +282,14 @@ fn run_steps(
     };
     s.create_bookkeeping()?;
     let one_transaction = options.one_transaction || !database.transaction_per_revision;
-    let mut run = Run { conn: &mut s.conn, dialect: s.dialect.as_ref(), book: &s.book, one_transaction };
-    Ok(run.execute(&plan, resume, on_event)?)
+    let Locked { conn, dialect, book, lock, .. } = s;
+    let mut run = Run { conn, dialect: dialect.as_ref(), book, one_transaction };
+    Ok(run.execute(&plan, resume, &mut |event| {
+        if let Event::Started { step, .. } = &event {
+            lock.advance(&step.revision, step.direction);
+        }
+        on_event(event)
+    })?)
 }
 
 /// `migrate upgrade A:B --sql` / `migrate downgrade B:A --sql`: the plan's
@@ -306,7 +327,7 @@ pub fn offline(
     validate_steps(dialect, database, &script.map, &steps, state.clone(), false)?;
     let plan = render_plan(dialect, &script.map, &book, &steps, &mut state)?;
     let create = if start.is_empty() && direction == Direction::Up {
-        book.tables().iter().flat_map(|t| dialect.create_table(t)).collect()
+        book.tables().iter().flat_map(|t| dialect.create_table_if_missing(t)).collect()
     } else {
         Vec::new()
     };
@@ -330,6 +351,9 @@ pub struct Status {
     pub tampered: Vec<String>,
     /// Whether the database is at the script's heads.
     pub at_heads: bool,
+    /// A run holding the lock now, in another process: what it applies,
+    /// by whom, since when.
+    pub live: Option<LiveRun>,
 }
 
 /// The op a partly applied revision stopped at.
@@ -359,10 +383,19 @@ pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, E
     let script = load_script(database)?;
     let dialect = dialect::for_backend(url.backend());
     let book = Bookkeeping::new(&database.version_table);
-    let (heads, history) = match open_existing(url, database)? {
-        Some(mut conn) => (book.heads(&mut conn, dialect.as_ref())?, book.history(&mut conn, dialect.as_ref())?),
-        None => (Vec::new(), Vec::new()),
+    let (heads, history, live) = match open_existing(url, database)? {
+        Some(mut conn) => {
+            // On a Galera node: reads wait for what the cluster committed.
+            dialect.prepare_session(&mut conn)?;
+            let live = live_run(Some(&mut conn), dialect.as_ref(), &book, url)?;
+            (book.heads(&mut conn, dialect.as_ref())?, book.history(&mut conn, dialect.as_ref())?, live)
+        }
+        None => (Vec::new(), Vec::new(), live_run(None, dialect.as_ref(), &book, url)?),
     };
+    // What the live run is applying is not a revision left partly applied.
+    let partial = partial(&history)
+        .filter(|p| live.as_ref().is_none_or(|l| l.revision.as_ref() != Some(&p.revision) && p.outcome != "running"))
+        .cloned();
     let script_heads = script.map.heads();
     let mut sorted_heads = heads.clone();
     sorted_heads.sort();
@@ -378,10 +411,11 @@ pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, E
                 is_head: script_heads.contains(&h.as_str()),
             })
             .collect(),
-        partial: partial(&history).cloned(),
-        partial_op: partial(&history).and_then(|p| partial_op(&script, p)),
+        partial_op: partial.as_ref().and_then(|p| partial_op(&script, p)),
+        partial,
         tampered: edited(&script, &history).into_iter().map(|e| e.revision).collect(),
         at_heads: sorted_heads == sorted_script,
+        live,
     })
 }
 
@@ -407,6 +441,7 @@ pub fn stamp(
         s.create_bookkeeping()?;
         let dialect = s.dialect.as_ref();
         let mut statements = Vec::new();
+        let mut version = Vec::new();
         let heads = if purge { Vec::new() } else { s.book.read_heads(&mut s.conn, dialect)? };
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let entry = |revision: &str, direction: &str| HistoryEntry {
@@ -450,15 +485,12 @@ pub fn stamp(
             }
             let mut old = s.book.read_heads(&mut s.conn, dialect)?;
             if purge {
-                statements.splice(
-                    0..0,
-                    old.iter().map(|h| {
-                        dialect.delete_sql(&s.book.version_table, "version_num", &crate::ops::Value::Text(h.clone()))
-                    }),
-                );
+                version.extend(old.iter().map(|h| {
+                    dialect.delete_sql(&s.book.version_table, "version_num", &crate::ops::Value::Text(h.clone()))
+                }));
                 old.clear();
             }
-            statements.extend(s.book.version_statements(dialect, &old, &new_heads));
+            version.extend(s.book.version_statements(dialect, &old, &new_heads));
         }
         s.conn.execute(dialect.begin())?;
         for statement in &statements {
@@ -466,6 +498,10 @@ pub fn stamp(
                 let _ = s.conn.execute(dialect.rollback());
                 return Err(e.into());
             }
+        }
+        if let Err(e) = s.book.apply_version(&mut s.conn, &targets.join(" "), &version) {
+            let _ = s.conn.execute("ROLLBACK");
+            return Err(e.into());
         }
         s.conn.execute(dialect.commit())?;
         Ok(new_heads)

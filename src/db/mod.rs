@@ -33,6 +33,16 @@ pub enum DbError {
         /// The driver's message, scrubbed.
         message: String,
     },
+    /// A statement lost a race with another transaction (a deadlock, a
+    /// serialization failure, a Galera certification conflict): running it
+    /// again can succeed.
+    #[error("{message}")]
+    Conflict {
+        /// The database's message, scrubbed.
+        message: String,
+        /// The statement that failed.
+        sql: String,
+    },
     /// A statement failed.
     #[error("{message}")]
     Query {

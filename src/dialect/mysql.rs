@@ -5,12 +5,12 @@ mod value;
 
 use super::render::{named, render_common, unsupported};
 use super::{
-    Dialect, LockStatements, ReflectError, RenderError, column_list, column_sql, common_type, create_index_sql,
-    create_table_sql, enum_columns, fit_default, parse_default, split_type, sql_name_list, strip_outer_parens,
-    unquote_plain_identifiers, wrap_quoted,
+    Cluster, Dialect, ReflectError, RenderError, RunLockKind, SchemaUpgrades, ServerFacts, column_list, column_sql,
+    common_type, create_index_sql, create_table_sql, enum_columns, fit_default, parse_default, split_type,
+    sql_name_list, strip_outer_parens, unquote_plain_identifiers, wrap_quoted,
 };
-use crate::db::Connection;
-use crate::ops::Op;
+use crate::db::{Connection, DbError};
+use crate::ops::{Op, Value};
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter, PrimaryKey,
     Schema, Table, UniqueConstraint,
@@ -27,6 +27,15 @@ text_row!(IndexRow { table_name, name, non_unique, column_name });
 text_row!(ForeignKeyRow { table_name, name, column_name, referred_table, referred_column });
 text_row!(RuleRow { table_name, name, on_delete, on_update });
 text_row!(CheckRow { table_name, name, clause });
+
+/// A row of `SHOW VARIABLES` / `SHOW STATUS`.
+#[derive(diesel::QueryableByName)]
+struct VariableRow {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "Variable_name")]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "Value")]
+    value: String,
+}
 
 impl Dialect for MysqlDialect {
     fn name(&self) -> &'static str {
@@ -281,14 +290,46 @@ impl Dialect for MysqlDialect {
         Some(format!("DROP DATABASE IF EXISTS {}", self.quote_identifier(name)))
     }
 
-    fn lock_statements(&self, key: &str) -> Option<LockStatements> {
-        // Lock names are server-wide (so qualified by database) and at most
-        // 64 characters long (so hashed).
-        let name = format!("CONCAT('migrate:', SHA1(CONCAT({}, ':', DATABASE())))", self.quote_string(key));
-        Some(LockStatements {
-            try_lock: format!("SELECT CAST(GET_LOCK({name}, 0) AS CHAR) AS value"),
-            unlock: format!("SELECT CAST(RELEASE_LOCK({name}) AS CHAR) AS value"),
-        })
+    fn run_lock(&self, _key: &str) -> RunLockKind {
+        // GET_LOCK is node-local on a Galera cluster; a row is replicated.
+        RunLockKind::LeaseRow
+    }
+
+    fn clock_sql(&self, seconds: u64) -> String {
+        match seconds {
+            0 => "UTC_TIMESTAMP(6)".into(),
+            n => format!("(UTC_TIMESTAMP(6) + INTERVAL {n} SECOND)"),
+        }
+    }
+
+    fn insert_ignore_sql(&self, table: &str, row: &[(&str, Value)]) -> String {
+        let insert = self.insert_sql(table, row);
+        match insert.strip_prefix("INSERT ") {
+            Some(rest) => format!("INSERT IGNORE {rest}"),
+            None => insert,
+        }
+    }
+
+    fn prepare_session(&self, conn: &mut Connection) -> Result<ServerFacts, DbError> {
+        let variables: Vec<VariableRow> = conn
+            .load("SHOW VARIABLES WHERE Variable_name IN ('wsrep_on', 'wsrep_osu_method', 'wsrep_cluster_address')")?;
+        let value = |name: &str| {
+            variables.iter().find(|v| v.name.eq_ignore_ascii_case(name)).map(|v| v.value.clone()).unwrap_or_default()
+        };
+        if !value("wsrep_on").eq_ignore_ascii_case("ON") {
+            return Ok(ServerFacts::default());
+        }
+        // Reads and the lock row's and version table's updates wait until
+        // this node has applied what the cluster committed before them.
+        conn.execute("SET SESSION wsrep_sync_wait = 3")?;
+        let status: Vec<VariableRow> = conn.load("SHOW STATUS WHERE Variable_name = 'wsrep_cluster_size'")?;
+        let size = status.first().and_then(|s| s.value.parse().ok()).unwrap_or(1);
+        let schema_upgrades = if value("wsrep_osu_method").eq_ignore_ascii_case("RSU") {
+            SchemaUpgrades::Rolling
+        } else {
+            SchemaUpgrades::TotalOrder
+        };
+        Ok(ServerFacts { cluster: Some(Cluster { size, schema_upgrades }), read_only_standby: false })
     }
 
     fn transactional_ddl(&self) -> bool {

@@ -5,10 +5,10 @@ mod value;
 
 use super::render::render_common;
 use super::{
-    Dialect, LockStatements, ReflectError, RenderError, column_sql, common_type, create_table_sql, enum_columns,
-    parse_default, split_type, strip_outer_parens, wrap_quoted,
+    Dialect, LockStatements, ReflectError, RenderError, RunLockKind, ServerFacts, column_sql, common_type,
+    create_table_sql, enum_columns, parse_default, split_type, strip_outer_parens, wrap_quoted,
 };
-use crate::db::Connection;
+use crate::db::{Connection, DbError};
 use crate::ops::{AlterColumn, Op};
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter,
@@ -24,6 +24,7 @@ pub struct PostgresDialect;
 const SEP: char = '\u{1f}';
 
 text_row!(TableRow { oid, name, comment });
+text_row!(ValueRow { value });
 text_row!(EnumRow { name, value });
 text_row!(ColumnRow {
     table_name,
@@ -272,9 +273,9 @@ impl Dialect for PostgresDialect {
         Some(format!("DROP DATABASE IF EXISTS {}", self.quote_identifier(name)))
     }
 
-    fn lock_statements(&self, key: &str) -> Option<LockStatements> {
+    fn run_lock(&self, key: &str) -> RunLockKind {
         let key = lock_key(key);
-        Some(LockStatements {
+        RunLockKind::Session(LockStatements {
             try_lock: format!("SELECT CASE WHEN pg_try_advisory_lock({key}) THEN '1' ELSE '0' END AS value"),
             unlock: format!("SELECT pg_advisory_unlock({key})::text AS value"),
         })
@@ -286,6 +287,32 @@ impl Dialect for PostgresDialect {
 
     fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    }
+
+    fn clock_sql(&self, seconds: u64) -> String {
+        match seconds {
+            0 => "(clock_timestamp() AT TIME ZONE 'UTC')".into(),
+            n => format!("((clock_timestamp() AT TIME ZONE 'UTC') + interval '{n} seconds')"),
+        }
+    }
+
+    fn lock_live_sql(&self, key: &str) -> String {
+        // The advisory lock is the authority: a crashed holder's row stays,
+        // its lock does not. A bigint key is split over classid and objid.
+        let key = lock_key(key) as u64;
+        format!(
+            "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND classid = {}::oid AND objid = {}::oid AND objsubid = 1)",
+            key >> 32,
+            key & 0xffff_ffff
+        )
+    }
+
+    fn prepare_session(&self, conn: &mut Connection) -> Result<ServerFacts, DbError> {
+        let rows: Vec<ValueRow> = conn.load("SELECT CASE WHEN pg_is_in_recovery() THEN '1' ELSE '0' END AS value")?;
+        let standby = rows.first().and_then(|r| r.value.as_deref()) == Some("1");
+        Ok(ServerFacts { cluster: None, read_only_standby: standby })
     }
 
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {

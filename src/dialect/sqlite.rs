@@ -11,8 +11,8 @@ mod value;
 
 use super::render::{render_common, unsupported};
 use super::{
-    Dialect, ReflectError, RenderError, column_sql, common_type, create_table_sql, enum_columns, parse_default,
-    split_type, sql_name_list, wrap_quoted,
+    Dialect, ReflectError, RenderError, RunLockKind, column_sql, common_type, create_table_sql, enum_columns,
+    parse_default, split_type, sql_name_list, wrap_quoted,
 };
 use crate::db::Connection;
 use crate::ops::Op;
@@ -172,6 +172,14 @@ impl Dialect for SqliteDialect {
             Op::CreateEnum(_) | Op::DropEnum(_) | Op::SetTableComment { .. } => Ok(Vec::new()),
             other => render_common(self, other),
         }
+    }
+
+    fn run_lock(&self, _key: &str) -> RunLockKind {
+        RunLockKind::File
+    }
+
+    fn clock_sql(&self, seconds: u64) -> String {
+        format!("strftime('%Y-%m-%d %H:%M:%f', 'now', '+{seconds} seconds')")
     }
 
     fn session_setup(&self) -> Vec<String> {

@@ -5,13 +5,15 @@
 //! were applied. The same rendering serves offline (`--sql`) output.
 
 pub mod checksum;
+mod cluster;
 mod effect;
 mod lock;
 mod run;
 mod version;
 
+pub use cluster::check_cluster_safe;
 pub use effect::took_effect;
-pub use lock::RunLock;
+pub use lock::{LEASE_SECONDS, LiveRun, RunLock, live_run};
 pub use run::{Event, OpSql, Resume, Run, RunReport, StepReport, StepSql, offline_sql, render_plan};
 pub use version::{Bookkeeping, HistoryEntry};
 
@@ -121,6 +123,58 @@ pub enum RuntimeError {
         .0.iter().map(|e| format!("\n{}", e.diff)).collect::<String>()
     )]
     Tampered(Vec<Edited>),
+    /// A version-table change found the table not as the run expected it
+    /// (another run or a hand edit changed it); the change was rolled back.
+    #[error(
+        "the version table changed under this run at revision {revision}: `{statement}` changed {rows} rows \
+         instead of 1; the change was rolled back; run `migrate current` to see the state"
+    )]
+    VersionConflict {
+        /// The revision whose change was refused.
+        revision: String,
+        /// The compare-and-set statement.
+        statement: String,
+        /// Rows it changed.
+        rows: usize,
+    },
+    /// The run lock's lease ran out while this run held it (it could not
+    /// renew it), so another run may have taken it.
+    #[error(
+        "the run lock's lease (lock table `{table}`) ran out while this run held it: another run may have \
+         run at the same time; check `migrate current` and `migrate history`"
+    )]
+    LockLost {
+        /// The lock table.
+        table: String,
+    },
+    /// Writes were refused: the server is a PostgreSQL hot standby.
+    #[error("{database} is a read-only standby (pg_is_in_recovery() is true): run migrations against the primary")]
+    ReadOnlyStandby {
+        /// The database, password redacted.
+        database: String,
+    },
+    /// A Galera node with `wsrep_OSU_method=RSU`: DDL would reach this node only.
+    #[error(
+        "{database} is a Galera node with wsrep_OSU_method=RSU: DDL would change this node only; \
+         set wsrep_OSU_method=TOI for the run"
+    )]
+    RollingSchemaUpgrade {
+        /// The database, password redacted.
+        database: String,
+    },
+    /// A revision would create a table without a primary key on a Galera cluster.
+    #[error(
+        "revision {revision} leaves table `{table}` without a primary key ({op}): Galera replicates \
+         such a table badly or refuses it; add a primary key"
+    )]
+    NoPrimaryKeyOnCluster {
+        /// The revision.
+        revision: String,
+        /// The table.
+        table: String,
+        /// The op, as `Op::label` names it.
+        op: String,
+    },
     /// `--resume` with nothing to resume.
     #[error("nothing to resume: no revision is partially applied")]
     NothingToResume,

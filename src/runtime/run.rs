@@ -280,8 +280,9 @@ impl Run<'_> {
             }
         }
         self.check_foreign_keys(step, &entry)?;
-        for statement in &step.version {
-            self.conn.execute(statement)?;
+        if let Err(e) = self.book.apply_version(self.conn, &step.revision, &step.version) {
+            let _ = self.conn.execute("ROLLBACK");
+            return Err(e);
         }
         entry.finished_at = Some(now());
         entry.outcome = "ok".into();

@@ -3,7 +3,7 @@
 
 use super::RuntimeError;
 use crate::db::Connection;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, RunLockKind};
 use crate::ops::{Op, Value};
 use crate::schema::{Column, ColumnType, DefaultValue, NameFilter, PrimaryKey, Table};
 
@@ -55,13 +55,15 @@ const HISTORY_COLUMNS: [&str; 13] = [
     "source",
 ];
 
-/// Names of the version and history tables.
+/// Names of the version, history and lock tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bookkeeping {
     /// One row per current head.
     pub version_table: String,
     /// Every step run: `<version table>_history`.
     pub history_table: String,
+    /// The run lock's holder, one row: `<version table>_lock`.
+    pub lock_table: String,
 }
 
 /// One row of the history table.
@@ -105,7 +107,11 @@ pub struct HistoryEntry {
 impl Bookkeeping {
     /// The tables for a version table called `version_table`.
     pub fn new(version_table: &str) -> Self {
-        Bookkeeping { version_table: version_table.to_string(), history_table: format!("{version_table}_history") }
+        Bookkeeping {
+            version_table: version_table.to_string(),
+            history_table: format!("{version_table}_history"),
+            lock_table: format!("{version_table}_lock"),
+        }
     }
 
     /// Definitions of both tables.
@@ -133,26 +139,78 @@ impl Bookkeeping {
         [version, history]
     }
 
-    /// Which of the two tables exist: (version, history).
-    fn existing(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<(bool, bool), RuntimeError> {
-        let filter =
-            NameFilter { include: vec![self.version_table.clone(), self.history_table.clone()], exclude: vec![] };
-        let schema = dialect.reflect(conn, &filter)?;
-        Ok((schema.table(&self.version_table).is_some(), schema.table(&self.history_table).is_some()))
+    /// The lock table: who holds the run lock (host, pid, since when, the
+    /// revision being applied) and, where the row is the lock, its lease.
+    pub fn lock_table(&self) -> Table {
+        let text = |n: u32| ColumnType::Varchar { length: Some(n) };
+        let mut lock = Table::new(&self.lock_table);
+        lock.columns = vec![
+            Column::new("id", ColumnType::Integer).not_null(),
+            Column::new("holder", text(128)),
+            Column::new("host", text(255)),
+            Column::new("pid", ColumnType::Integer),
+            Column::new("acquired_at", ColumnType::Timestamp),
+            Column::new("expires_at", ColumnType::Timestamp),
+            Column::new("revision", text(32)),
+            Column::new("direction", text(8)),
+        ];
+        lock.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
+        lock
     }
 
-    /// Statements creating whichever of the tables does not exist yet.
+    /// Which of the tables exist: (version, history, lock).
+    fn existing(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<(bool, bool, bool), RuntimeError> {
+        let include = vec![self.version_table.clone(), self.history_table.clone(), self.lock_table.clone()];
+        let schema = dialect.reflect(conn, &NameFilter { include, exclude: vec![] })?;
+        let has = |name: &str| schema.table(name).is_some();
+        Ok((has(&self.version_table), has(&self.history_table), has(&self.lock_table)))
+    }
+
+    /// Whether the lock table exists.
+    pub fn has_lock_table(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<bool, RuntimeError> {
+        Ok(self.existing(conn, dialect)?.2)
+    }
+
+    /// Statements creating whichever of the tables does not exist yet
+    /// (`IF NOT EXISTS`: two runs may get here at once on a cluster); the
+    /// lock table where a server lock needs one.
     pub fn create_missing(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Vec<String>, RuntimeError> {
-        let (version, history) = self.existing(conn, dialect)?;
+        let (version, history, lock) = self.existing(conn, dialect)?;
         let [version_table, history_table] = self.tables();
         let mut statements = Vec::new();
         if !version {
-            statements.extend(dialect.create_table(&version_table));
+            statements.extend(dialect.create_table_if_missing(&version_table));
         }
         if !history {
-            statements.extend(dialect.create_table(&history_table));
+            statements.extend(dialect.create_table_if_missing(&history_table));
+        }
+        if !lock && dialect.run_lock(&self.version_table) != RunLockKind::File {
+            statements.extend(dialect.create_table_if_missing(&self.lock_table()));
         }
         Ok(statements)
+    }
+
+    /// Runs a step's version-table statements, each compare-and-set: an
+    /// `UPDATE` or `DELETE` names the head it expects and must change
+    /// exactly one row (an `INSERT` of a head relies on the primary key).
+    /// The caller rolls back on an error.
+    pub fn apply_version(
+        &self,
+        conn: &mut Connection,
+        revision: &str,
+        statements: &[String],
+    ) -> Result<(), RuntimeError> {
+        for statement in statements {
+            let rows = conn.execute_count(statement)?;
+            if rows != 1 {
+                return Err(RuntimeError::VersionConflict {
+                    revision: revision.to_string(),
+                    statement: statement.clone(),
+                    rows,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The current heads (empty when the version table does not exist: base).
