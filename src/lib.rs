@@ -31,5 +31,6 @@ pub mod runtime;
 pub mod schema;
 pub mod script;
 pub mod template;
+mod toml_error;
 
 pub use error::Error;

@@ -168,7 +168,8 @@ fn run_steps(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<RunReport, Error> {
     if steps.is_empty() {
-        return Ok(RunReport::default());
+        // Nothing to do: the report still says where the database is.
+        return Ok(RunReport { heads: s.book.heads(&mut s.conn, s.dialect.as_ref())?, ..RunReport::default() });
     }
     let mut state = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
     let plan = render_plan(s.dialect.as_ref(), &script.map, &s.book, steps, &mut state)?;
