@@ -24,10 +24,10 @@ struct Cli {
     /// Which database of a multi-database migrate.toml to act on
     #[arg(short, long, global = true)]
     name: Option<String>,
-    /// Database URL; overrides DATABASE_URL, .env and migrate.toml
+    /// Database URL; overrides DATABASE_URL (DATABASE_URL_<NAME> with --name), .env and migrate.toml
     #[arg(long, global = true, value_name = "URL")]
     url: Option<String>,
-    /// Machine-readable JSON on stdout
+    /// One JSON document on stdout, for success and errors
     #[arg(long, global = true)]
     json: bool,
     /// Print nothing but errors
