@@ -61,6 +61,51 @@ impl Error {
         }
     }
 
+    /// A stable name for the kind of error, for `--json` (see docs/commands.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Config(ConfigError::Parse { .. }) => "config_invalid",
+            Error::Config(ConfigError::Read { .. }) => "config_unreadable",
+            Error::Config(ConfigError::NoUrl | ConfigError::NoNamedUrl { .. }) => "no_url",
+            Error::Config(ConfigError::UnknownDatabase { .. } | ConfigError::AmbiguousDatabase { .. }) => {
+                "unknown_database"
+            }
+            Error::Init(_) => "init",
+            Error::Db(DbError::InvalidUrl { .. }) => "invalid_url",
+            Error::Db(DbError::MissingSqliteFile { .. }) => "missing_sqlite_file",
+            Error::Db(DbError::Connect { .. }) => "connect",
+            Error::Db(DbError::Query { .. }) | Error::Reflect(_) => "database",
+            Error::Script(ScriptError::Parse { .. }) => "revision_file_invalid",
+            Error::Script(ScriptError::Io { .. }) => "revision_file_unreadable",
+            Error::Script(ScriptError::MultipleHeads(_)) => "multiple_heads",
+            Error::Script(_) => "revision_graph",
+            Error::Runtime(RuntimeError::Render(_)) => "unsupported_op",
+            Error::Runtime(RuntimeError::Tampered(_)) => "tampered",
+            Error::Runtime(RuntimeError::Partial { .. }) => "partially_applied",
+            Error::Runtime(RuntimeError::NothingToResume) => "nothing_to_resume",
+            Error::Runtime(RuntimeError::LockTimeout { .. }) => "lock_timeout",
+            Error::Runtime(RuntimeError::StepFailed { .. }) => "step_failed",
+            Error::Runtime(_) => "database",
+            Error::Models(_) => "models_invalid",
+            Error::Usage(_) => "usage",
+            Error::NotAtHead(_) => "not_at_head",
+        }
+    }
+
+    /// The file and line the error is in, where it is about one.
+    pub fn location(&self) -> Option<(String, Option<usize>)> {
+        let line = |text: &str| text.trim_start_matches(':').split(':').next().and_then(|l| l.parse().ok());
+        match self {
+            Error::Config(ConfigError::Parse { path, location, .. }) => Some((path.clone(), line(location))),
+            Error::Config(ConfigError::Read { path, .. }) => Some((path.clone(), None)),
+            Error::Script(ScriptError::Parse { path, line: at, .. }) => Some((path.clone(), line(at))),
+            Error::Script(ScriptError::Io { path, .. }) => Some((path.clone(), None)),
+            Error::Models(ModelError::Invalid { path, line: at, .. }) => Some((path.clone(), line(at))),
+            Error::Models(ModelError::Read { path, .. }) => Some((path.clone(), None)),
+            _ => None,
+        }
+    }
+
     /// A second line of advice, where there is one to give.
     pub fn hint(&self) -> Option<&'static str> {
         match self {

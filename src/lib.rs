@@ -32,5 +32,6 @@ pub mod runtime;
 pub mod schema;
 pub mod script;
 pub mod template;
+mod toml_error;
 
 pub use error::Error;

@@ -139,11 +139,9 @@ fn malformed_config_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("migrate.toml"), "database_url = \"sqlite:a.db\"\nscript_locaton = \"m\"\n")
         .unwrap();
-    migrate(dir.path())
-        .arg("inspect")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("migrate.toml:2:1: unknown field `script_locaton`"));
+    migrate(dir.path()).arg("inspect").assert().code(2).stderr(predicate::str::contains(
+        "migrate.toml:2:1: unknown key `script_locaton`; did you mean `script_location`?",
+    ));
 }
 
 #[test]
@@ -192,5 +190,166 @@ fn inspect_servers() {
         let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
         assert_eq!(json["schema"]["tables"][0]["name"], "widgets", "{backend:?}");
         assert_eq!(json["schema"]["tables"][0]["columns"][1]["type"], "varchar(20)", "{backend:?}");
+    }
+}
+
+/// A distinctive part of every password below: in any spelling (raw,
+/// percent-encoded, decoded) a leak contains it.
+const SECRET_MARK: &str = "S3cr";
+/// A password with every character that ends a part of a URL.
+const SECRET: &str = "S3cr#t?/@:%zz";
+
+/// `url` (`scheme://user@host...`) with `SECRET` as the user's password.
+fn with_password(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, host) = rest.split_once('@').unwrap();
+    format!("{scheme}://{user}:{SECRET}@{host}")
+}
+
+/// A project with one model and one revision creating its table.
+fn leak_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path()).arg("init").assert().success();
+    std::fs::write(
+        dir.path().join("models/app.toml"),
+        "[[tables]]\nname = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("migrations/versions/r1_things.toml"),
+        "revision = \"r1\"\nmessage = \"things\"\n\n[[upgrade]]\nop = \"create_table\"\nname = \"things\"\n\
+         columns = [{ name = \"id\", type = \"integer\", nullable = false }]\n\n[[downgrade]]\nop = \"drop_table\"\n\
+         name = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// Runs every command (text and `--json`) with `url` given by each of
+/// `--url`, `DATABASE_URL`, `.env` and `migrate.toml`; asserts no output
+/// contains the password. Returns the exit code of the first `upgrade` per source.
+fn assert_never_printed(url: &str, shadow: &str) -> Vec<i32> {
+    let commands: [&[&str]; 13] = [
+        &["inspect"],
+        &["current"],
+        &["history", "-i"],
+        &["upgrade"],
+        &["upgrade"],
+        &["check"],
+        &["check", "--shadow", shadow],
+        &["revision", "--autogenerate", "-m", "auto", "--rev-id", "auto1"],
+        &["lint"],
+        &["upgrade", "--sql"],
+        &["stamp", "head"],
+        &["downgrade", "base"],
+        &["init", "sub"],
+    ];
+    let mut upgrades = Vec::new();
+    for source in ["flag", "env", "dotenv", "config"] {
+        let dir = leak_project();
+        match source {
+            "dotenv" => std::fs::write(dir.path().join(".env"), format!("DATABASE_URL='{url}'\n")).unwrap(),
+            "config" => std::fs::write(dir.path().join("migrate.toml"), format!("database_url = '{url}'\n")).unwrap(),
+            _ => std::fs::write(dir.path().join("migrate.toml"), "").unwrap(),
+        }
+        let mut first_upgrade = None;
+        for json in [false, true] {
+            for args in commands {
+                let mut cmd = migrate(dir.path());
+                cmd.args(args);
+                if json {
+                    cmd.arg("--json");
+                }
+                match source {
+                    "flag" => cmd.args(["--url", url]),
+                    "env" => cmd.env("DATABASE_URL", url),
+                    _ => &mut cmd,
+                };
+                let out = cmd.output().unwrap();
+                let printed = String::from_utf8_lossy(&[&out.stdout[..], &out.stderr[..]].concat()).into_owned();
+                assert!(
+                    !printed.contains(SECRET_MARK),
+                    "{source} {args:?} json={json} printed the password:\n{printed}"
+                );
+                if json {
+                    let parsed = serde_json::from_slice::<serde_json::Value>(&out.stdout);
+                    assert!(parsed.is_ok(), "{source} {args:?}: stdout is not one JSON document:\n{printed}");
+                }
+                if args == ["upgrade"] && first_upgrade.is_none() {
+                    first_upgrade = out.status.code();
+                }
+            }
+        }
+        upgrades.push(first_upgrade.unwrap());
+    }
+    upgrades
+}
+
+#[test]
+fn passwords_are_never_printed() {
+    let Some(db) = fresh_db(Backend::Postgres, "leak_pg") else { return };
+    let Some(shadow) = fresh_db(Backend::Postgres, "leak_pg_shadow") else { return };
+    // The server trusts local logins: the password is sent, and ignored.
+    let url = with_password(&db.url);
+    assert_eq!(assert_never_printed(&url, &with_password(&shadow.url)), [0, 0, 0, 0], "every source connects");
+    let in_query = format!("{}?sslmode=disable&password=S3cret%23x", db.url);
+    assert_eq!(assert_never_printed(&in_query, &with_password(&shadow.url)), [0, 0, 0, 0]);
+    let failing = [
+        // An unreachable server, a database that does not exist, a wrong password.
+        with_password("postgres://postgres@127.0.0.1:1/app"),
+        with_password("mysql://root@127.0.0.1:1/app"),
+        format!("{}_no_such_db", with_password(&db.url)),
+        with_password("mysql://root@127.0.0.1:3306/test"),
+        // Not URLs the tool can read.
+        format!("postgres:postgres:{SECRET}@127.0.0.1/db"),
+        format!("host=127.0.0.1 user=postgres password={SECRET} dbname=test"),
+        format!("oracle://scott:{SECRET}@h/db"),
+    ];
+    for url in failing {
+        let codes = assert_never_printed(&url, &url);
+        assert!(codes.iter().all(|c| *c == 2 || *c == 3), "{url}: {codes:?}");
+    }
+}
+
+#[test]
+fn a_malformed_dotenv_line_is_named_not_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), format!("OTHER=1\nDATABASE_URL 'postgres://u:{SECRET}@h/db\n")).unwrap();
+    let out = migrate(dir.path()).arg("current").assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!stderr.contains(SECRET_MARK), "{stderr}");
+    assert!(stderr.contains(".env:2: malformed line"), "{stderr}");
+}
+
+#[test]
+fn help_of_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands = [
+        "",
+        "init",
+        "list-templates",
+        "inspect",
+        "revision",
+        "check",
+        "lint",
+        "upgrade",
+        "downgrade",
+        "current",
+        "history",
+        "heads",
+        "branches",
+        "show",
+        "stamp",
+        "merge",
+        "edit",
+    ];
+    for command in commands {
+        let mut cmd = migrate(dir.path());
+        if !command.is_empty() {
+            cmd.arg(command);
+        }
+        let out = cmd.arg("--help").env("COLUMNS", "100").assert().success();
+        let name = if command.is_empty() { "help".to_string() } else { format!("help_{command}") };
+        insta::assert_snapshot!(name, String::from_utf8_lossy(&out.get_output().stdout));
     }
 }

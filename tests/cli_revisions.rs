@@ -279,4 +279,208 @@ fn sqlite_reads_wait_for_a_running_upgrade() {
     }
     assert!(upgrade.wait().unwrap().success());
     assert!(reads >= 4, "the reads ran during the upgrade: {reads}");
+/// The JSON printed by `migrate ARGS --json` in `dir`, with what changes
+/// from run to run (times, dates, the temporary folder) replaced.
+fn json_of(dir: &Path, args: &[&str], code: i32) -> serde_json::Value {
+    let out = migrate(dir).args(args).arg("--json").assert().code(code);
+    let stdout = out.get_output().stdout.clone();
+    let mut json: serde_json::Value = serde_json::from_slice(&stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}):\n{}", String::from_utf8_lossy(&stdout)));
+    let root = dir.canonicalize().unwrap().display().to_string();
+    let tmp = dir.display().to_string();
+    normalise(&mut json, &[&root, &tmp]);
+    json
+}
+
+fn normalise(value: &mut serde_json::Value, roots: &[&str]) {
+    match value {
+        serde_json::Value::String(s) => {
+            for root in roots {
+                *s = s.replace(root, "[dir]");
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| normalise(v, roots)),
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if ["elapsed_ms", "created_at", "started_at", "finished_at"].contains(&key.as_str()) && !v.is_null() {
+                    *v = serde_json::Value::String(format!("[{key}]"));
+                } else {
+                    normalise(v, roots);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn json_of_every_command() {
+    let dir = project();
+    let d = dir.path();
+    insta::assert_json_snapshot!("json_heads", json_of(d, &["heads"], 0));
+    insta::assert_json_snapshot!("json_branches", json_of(d, &["branches"], 0));
+    insta::assert_json_snapshot!("json_history", json_of(d, &["history"], 0));
+    insta::assert_json_snapshot!("json_show", json_of(d, &["show", "a2"], 0));
+    insta::assert_json_snapshot!("json_upgrade_sql", json_of(d, &["upgrade", "a1:a2", "--sql"], 0));
+    insta::assert_json_snapshot!("json_current_base", json_of(d, &["current"], 0));
+    insta::assert_json_snapshot!("json_upgrade", json_of(d, &["upgrade"], 0));
+    // A run with nothing to do still says where the database is.
+    insta::assert_json_snapshot!("json_upgrade_noop", json_of(d, &["upgrade"], 0));
+    insta::assert_json_snapshot!("json_history_current", json_of(d, &["history", "-i"], 0));
+    insta::assert_json_snapshot!("json_current", json_of(d, &["current"], 0));
+    insta::assert_json_snapshot!("json_downgrade", json_of(d, &["downgrade", "a1"], 0));
+    insta::assert_json_snapshot!("json_stamp", json_of(d, &["stamp", "head"], 0));
+    insta::assert_json_snapshot!("json_revision", json_of(d, &["revision", "-m", "third", "--rev-id", "a3"], 0));
+    insta::assert_json_snapshot!(
+        "json_merge",
+        json_of(d, &["revision", "-m", "side", "--rev-id", "b1", "--head", "a1", "--splice"], 0)
+    );
+    insta::assert_json_snapshot!(
+        "json_merge_heads",
+        json_of(d, &["merge", "heads", "-m", "join", "--rev-id", "m1"], 0)
+    );
+    insta::assert_json_snapshot!("json_lint", json_of(d, &["lint"], 0));
+    migrate(d).arg("upgrade").assert().success();
+    std::fs::write(d.join("models/app.toml"), MODELS).unwrap();
+    insta::assert_json_snapshot!("json_check_drift", json_of(d, &["check"], 1));
+    insta::assert_json_snapshot!(
+        "json_autogenerate",
+        json_of(d, &["revision", "--autogenerate", "-m", "users", "--rev-id", "u1"], 0)
+    );
+    migrate(d).arg("upgrade").assert().success();
+    insta::assert_json_snapshot!("json_check_in_sync", json_of(d, &["check"], 0));
+    insta::assert_json_snapshot!(
+        "json_autogenerate_no_changes",
+        json_of(d, &["revision", "--autogenerate", "-m", "x"], 0)
+    );
+    // Errors are the one JSON document too, on stdout, with a stable code.
+    insta::assert_json_snapshot!("json_error_unknown_revision", json_of(d, &["show", "zzzz"], 2));
+    insta::assert_json_snapshot!("json_error_usage", json_of(d, &["upgrade", "--no-such-flag"], 2));
+    std::fs::write(d.join("models/app.toml"), MODELS.replace("nullable = false", "nulable = false")).unwrap();
+    insta::assert_json_snapshot!("json_error_in_a_file", json_of(d, &["check"], 2));
+    let e = stderr_of(migrate(d).args(["check", "--json"]), 2);
+    assert_eq!(e, "", "with --json, errors go to stdout only");
+}
+
+/// A revision file whose upgrade is `ops`, on top of a2.
+fn revision_with(dir: &Path, ops: &str) -> std::path::PathBuf {
+    let path = dir.join("migrations/versions/t1_typo.toml");
+    std::fs::write(&path, format!("revision = \"t1\"\ndown_revision = \"a2\"\nmessage = \"typo\"\n{ops}")).unwrap();
+    path
+}
+
+#[test]
+fn typos_in_revision_files_are_errors_with_a_suggestion() {
+    let dir = project();
+    let cases = [
+        (
+            "\n[[upgrade]]\nop = \"add_column\"\ntable = \"things\"\n\
+             column = { name = \"qty\", type = \"integer\", nulable = false, defualt = \"5\" }\n",
+            "t1_typo.toml:5: unknown key `nulable`; did you mean `nullable`?",
+        ),
+        (
+            "\n[[upgrade]]\nop = \"create_table\"\nname = \"items\"\ncolumns = [{ name = \"id\", type = \"integer\" }]\n\
+             indexs = [{ name = \"ix\", keys = [{ column = \"id\" }] }]\n",
+            "unknown key `indexs`; did you mean `indexes`?",
+        ),
+        (
+            "\n[[upgrade]]\nop = \"create_index\"\ntable = \"things\"\n\
+             index = { name = \"ix\", keys = [{ column = \"id\" }], uniqe = true }\n",
+            "unknown key `uniqe`; did you mean `unique`?",
+        ),
+        ("\n[[upgrade]]\nop = \"add_colum\"\n", "unknown value `add_colum`; did you mean `add_column`?"),
+        (
+            "\n[[upgrade]]\nop = \"execute\"\ndialects = { sqlite3 = \"SELECT 1\" }\n",
+            "unknown value `sqlite3`; did you mean `sqlite`?",
+        ),
+        ("mesage = \"x\"\n", "t1_typo.toml:4: unknown key `mesage`; did you mean `message`?"),
+    ];
+    for (ops, expected) in cases {
+        revision_with(dir.path(), ops);
+        let e = stderr_of(migrate(dir.path()).arg("upgrade"), 2);
+        assert!(e.contains(expected), "{ops}\n{e}");
+        assert!(e.contains("t1_typo.toml:"), "names the file and line: {e}");
+    }
+    assert!(!dir.path().join("app.db").exists(), "nothing ran");
+}
+
+#[test]
+fn execute_keys_and_sql_for_the_running_backend() {
+    let dir = project();
+    // The aliases the CLI accepts name the same backends.
+    revision_with(
+        dir.path(),
+        "\n[[upgrade]]\nop = \"execute\"\ndialects = { postgres = \"SELECT 1\", mariadb = \"SELECT 2\" }\n",
+    );
+    let sql = stdout(migrate(dir.path()).args(["upgrade", "a2:t1", "--sql", "--dialect", "postgresql"]));
+    assert!(sql.contains("SELECT 1;"), "{sql}");
+    // No SQL for SQLite: an error before anything runs, nothing applied.
+    let e = stderr_of(migrate(dir.path()).arg("upgrade"), 2);
+    assert!(e.contains("execute") && e.contains("no SQL for this backend"), "{e}");
+    let current = stdout(migrate(dir.path()).arg("current"));
+    assert!(current.contains("base: no revision applied"), "{current}");
+}
+
+#[test]
+fn stray_files_in_versions_are_reported() {
+    let dir = project();
+    let versions = dir.path().join("migrations/versions");
+    // Dotfiles, backups and a README are left alone.
+    for name in [".a2.toml.swp", "a2_create_things.toml~", "README.md", ".gitkeep", "old.toml.bak"] {
+        std::fs::write(versions.join(name), "junk").unwrap();
+    }
+    migrate(dir.path()).arg("heads").assert().success();
+    // A revision saved under the wrong name is not ignored.
+    std::fs::write(versions.join("a3_more.tml"), "revision = \"a3\"\n").unwrap();
+    let e = stderr_of(migrate(dir.path()).arg("heads"), 2);
+    assert!(e.contains("a3_more.tml: not a revision file: revision files end in `.toml`"), "{e}");
+}
+
+#[test]
+fn invalid_settings_are_errors() {
+    let dir = project();
+    let cases = [
+        ("lock_timeout = -5\n", "migrate.toml:1:16: lock_timeout must be 0 or more seconds, not -5"),
+        ("version_table = \"\"\n", "migrate.toml:1:17: version_table ``: use a letter"),
+        ("version_table = \"my table\"\n", "version_table `my table`"),
+        ("script_location = \"\"\n", "migrate.toml:1:19: an empty path or pattern"),
+        ("database_url = \"sqlite:\"\n", "migrate.toml:1:16: invalid database URL"),
+        ("lock_timout = 5\n", "migrate.toml:1:1: unknown key `lock_timout`; did you mean `lock_timeout`?"),
+        ("[databases.\"a b\"]\n", "database name `a b`"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(dir.path().join("migrate.toml"), text).unwrap();
+        let e = stderr_of(migrate(dir.path()).arg("heads"), 2);
+        assert!(e.contains(expected), "{text}: {e}");
+    }
+}
+
+#[test]
+fn each_named_database_has_its_own_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    migrate(d).args(["init", "--template", "multidb"]).assert().success();
+    migrate(d).args(["-n", "analytics", "revision", "-m", "events", "--rev-id", "e1"]).assert().success();
+    let path = d.join("migrations/analytics/versions/e1_events.toml");
+    let ops =
+        "\n[[upgrade]]\nop = \"create_table\"\nname = \"events\"\ncolumns = [{ name = \"id\", type = \"integer\" }]\n";
+    std::fs::write(&path, std::fs::read_to_string(&path).unwrap() + ops).unwrap();
+    // DATABASE_URL is the default database's: it never redirects a named one.
+    migrate(d).args(["-n", "analytics", "upgrade"]).env("DATABASE_URL", "sqlite:other.db").assert().success();
+    assert!(d.join("analytics.db").exists() && !d.join("other.db").exists());
+    // DATABASE_URL_<NAME> (upper case, `-` as `_`) is.
+    migrate(d).args(["-n", "analytics", "upgrade"]).env("DATABASE_URL_ANALYTICS", "sqlite:an2.db").assert().success();
+    assert!(d.join("an2.db").exists());
+    std::fs::write(d.join(".env"), "DATABASE_URL_ANALYTICS=sqlite:an3.db\n").unwrap();
+    migrate(d).args(["-n", "analytics", "upgrade"]).assert().success();
+    assert!(d.join("an3.db").exists());
+    // A named database without a URL does not borrow the top-level one.
+    std::fs::write(
+        d.join("migrate.toml"),
+        "database_url = \"sqlite:main.db\"\n[databases.analytics]\nscript_location = \"migrations/analytics\"\n",
+    )
+    .unwrap();
+    std::fs::remove_file(d.join(".env")).unwrap();
+    let e = stderr_of(migrate(d).args(["-n", "analytics", "current"]), 2);
+    assert!(e.contains("no URL for database `analytics`") && e.contains("DATABASE_URL_ANALYTICS"), "{e}");
 }

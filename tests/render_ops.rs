@@ -79,7 +79,7 @@ fn ops() -> Vec<Op> {
     tags.columns = vec![col("post_id", "integer").not_null(), col("tag", "varchar(30)").not_null()];
     tags.primary_key = Some(PrimaryKey { name: Some("pk_tags".into()), columns: vec!["post_id".into(), "tag".into()] });
     let mut dialects = BTreeMap::new();
-    dialects.insert("postgresql".to_string(), "VACUUM ANALYZE users".to_string());
+    dialects.insert(migrate::db::Backend::Postgres, "VACUUM ANALYZE users".to_string());
     let mut row = BTreeMap::new();
     row.insert("email".to_string(), Value::Text("a@example.com".into()));
     row.insert("name".to_string(), Value::Text("O'Brien".into()));

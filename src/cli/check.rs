@@ -46,24 +46,35 @@ pub fn autogenerate(cli: &Cli, new: NewRevision, allow_empty: bool, out: &Output
     let (url, database) = database_url(cli)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !cli.json;
     let mut confirm = |candidate: &RenameCandidate| interactive && ask(&format!("Did you rename {candidate}?"));
-    match command::autogenerate(&url, &database, new, allow_empty, &mut confirm)? {
+    let generated = command::autogenerate(&url, &database, new, allow_empty, &mut confirm)?;
+    if out.json() {
+        let (file, drift) = generated.as_ref().map_or((None, None), |(f, d)| (Some(f), Some(d)));
+        let ops: Vec<String> = drift.map(|d| d.diff.upgrade.iter().map(Op::label).collect()).unwrap_or_default();
+        out.print_json(&serde_json::json!({
+            "written": file,
+            "ops": ops,
+            "findings": drift.map(|d| &d.findings[..]).unwrap_or_default(),
+            "possible_renames": drift.map(|d| &d.diff.possible_renames[..]).unwrap_or_default(),
+            "warnings": drift.map(|d| &d.diff.warnings[..]).unwrap_or_default(),
+        }));
+        return Ok(0);
+    }
+    match generated {
         None => {
             out.text("no changes detected: nothing written\n");
             Ok(0)
         }
         Some((file, drift)) => {
             written(out, &file);
-            if !out.json() {
-                let mut text = String::new();
-                for op in &drift.diff.upgrade {
-                    text.push_str(&format!("  {}\n", op.label()));
-                }
-                for finding in &drift.findings {
-                    text.push_str(&format!("  {}\n", finding_line(out, finding)));
-                }
-                out.text(&text);
+            let mut text = String::new();
+            for op in &drift.diff.upgrade {
+                text.push_str(&format!("  {}\n", op.label()));
             }
-            warn(&drift);
+            for finding in &drift.findings {
+                text.push_str(&format!("  {}\n", finding_line(out, finding)));
+            }
+            out.text(&text);
+            warn(out, &drift);
             Ok(0)
         }
     }
@@ -112,8 +123,7 @@ fn ask(question: &str) -> bool {
 
 /// Warnings to stderr: possible renames emitted as drop and add, and what
 /// the ops cannot do.
-fn warn(drift: &Drift) {
-    let mut stderr = std::io::stderr().lock();
+fn warn(out: &Output, drift: &Drift) {
     for candidate in &drift.diff.possible_renames {
         let hint = match &candidate.table {
             Some(_) => format!("renamed_from = \"{}\" on the column", candidate.from),
@@ -123,14 +133,13 @@ fn warn(drift: &Drift) {
             Some(table) => (format!("{table}.{}", candidate.from), format!("{table}.{}", candidate.to)),
             None => (candidate.from.clone(), candidate.to.clone()),
         };
-        let _ = writeln!(
-            stderr,
-            "warning: dropped {from} and added {to} of the same shape: if that is a rename, add {hint} in the \
+        out.warning(&format!(
+            "dropped {from} and added {to} of the same shape: if that is a rename, add {hint} in the \
              models (or answer the question on a terminal); as written, the data is lost"
-        );
+        ));
     }
     for warning in drift.diff.warnings.iter().chain(&drift.diff.lossy) {
-        let _ = writeln!(stderr, "warning: {warning}");
+        out.warning(warning);
     }
 }
 

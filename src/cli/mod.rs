@@ -9,8 +9,8 @@ mod revisions;
 use clap::{Parser, Subcommand};
 use migrate::Error;
 use migrate::config::Config;
-use migrate::db::DatabaseUrl;
-use output::Output;
+use migrate::db::{DatabaseUrl, Redactor};
+use output::{Failure, Output};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,10 +42,10 @@ struct Cli {
     /// Which database of a multi-database migrate.toml to act on
     #[arg(short, long, global = true)]
     name: Option<String>,
-    /// Database URL; overrides DATABASE_URL, .env and migrate.toml
+    /// Database URL; overrides DATABASE_URL (DATABASE_URL_<NAME> with --name), .env and migrate.toml
     #[arg(long, global = true, value_name = "URL")]
     url: Option<String>,
-    /// Machine-readable JSON on stdout
+    /// One JSON document on stdout, for success and errors
     #[arg(long, global = true)]
     json: bool,
     /// Print nothing but errors
@@ -228,15 +228,34 @@ enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let out = Output::new(cli.json, cli.quiet);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let out = Output::new(cli.json, cli.quiet, redactor(&cli));
     match run(&cli, &out) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            out.error(&error.to_string(), error.hint());
-            ExitCode::from(error.exit_code())
+            let failure = Failure::of(&error);
+            out.error(&failure);
+            ExitCode::from(failure.exit_code)
         }
     }
+}
+
+/// A command line clap refuses: clap's own text, or under `--json` the
+/// error document (`--help` and `--version` print as usual).
+fn usage_error(e: clap::Error) -> ExitCode {
+    let json = std::env::args_os().any(|a| a == "--json");
+    if !json || !e.use_stderr() {
+        e.exit();
+    }
+    let message = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+    let failure = Failure { code: "usage", exit_code: 2, message, file: None, line: None, hint: None };
+    // Arguments may hold a URL: scrub what clap echoes of them.
+    let urls: Vec<String> = std::env::args().collect();
+    Output::new(true, false, Redactor::of_urls(urls.iter().map(String::as_str))).error(&failure);
+    ExitCode::from(2)
 }
 
 /// Runs the command; the exit code on success (1: a check found something).
@@ -265,18 +284,40 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
     }
 }
 
+/// Every password the run could see (flags, environment, `.env`,
+/// `migrate.toml`), so that nothing printed contains one.
+fn redactor(cli: &Cli) -> Redactor {
+    let mut urls: Vec<String> = cli.url.iter().cloned().collect();
+    if let Command::Check { shadow: Some(shadow) } = &cli.command {
+        urls.push(shadow.clone());
+    }
+    let variable = migrate::config::URL_VARIABLE;
+    urls.extend(
+        std::env::vars().filter(|(k, _)| k == variable || k.starts_with(&format!("{variable}_"))).map(|(_, v)| v),
+    );
+    if let Ok(config) = load_config(cli) {
+        urls.extend(config.urls());
+    }
+    Redactor::of_urls(urls.iter().map(String::as_str))
+}
+
 /// The URL to act on, by the documented precedence, and the database's settings.
 fn database_url(cli: &Cli) -> Result<(DatabaseUrl, migrate::config::DatabaseConfig), Error> {
     let (config, database) = database_config(cli)?;
-    let url = config.resolve_url(&database, cli.url.as_deref(), std::env::var("DATABASE_URL").ok())?;
+    let url = config.resolve_url(&database, cli.url.as_deref(), |name| std::env::var(name).ok())?;
     Ok((DatabaseUrl::parse(&url)?, database))
 }
 
 /// The configuration and the chosen database's settings.
 fn database_config(cli: &Cli) -> Result<(Config, migrate::config::DatabaseConfig), Error> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| migrate::config::ConfigError::Read { path: ".".into(), message: e.to_string() })?;
-    let config = Config::load(cli.config.as_deref(), &cwd)?;
+    let config = load_config(cli)?;
     let database = config.database(cli.name.as_deref())?;
     Ok((config, database))
+}
+
+/// `migrate.toml` (or `--config`), relative to the working directory.
+fn load_config(cli: &Cli) -> Result<Config, Error> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| migrate::config::ConfigError::Read { path: ".".into(), message: e.to_string() })?;
+    Ok(Config::load(cli.config.as_deref(), &cwd)?)
 }

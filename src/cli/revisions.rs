@@ -109,23 +109,23 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
         Command::History { rev_range, verbose, indicate_current } => {
             let (_, database) = database_config(cli)?;
             let revisions = command::history(&database, rev_range.as_deref())?;
-            let current = if *indicate_current {
+            let current: Option<Vec<String>> = if *indicate_current {
                 let (url, database) = database_url(cli)?;
-                command::current(&url, &database)?.heads.into_iter().map(|h| h.revision).collect()
+                Some(command::current(&url, &database)?.heads.into_iter().map(|h| h.revision).collect())
             } else {
-                Vec::new()
+                None
             };
-            list(out, &revisions, *verbose, &current);
+            list(out, &revisions, *verbose, current.as_deref());
             Ok(0)
         }
         Command::Heads { verbose } => {
             let (_, database) = database_config(cli)?;
-            list(out, &command::heads(&database)?, *verbose, &[]);
+            list(out, &command::heads(&database)?, *verbose, None);
             Ok(0)
         }
         Command::Branches { verbose } => {
             let (_, database) = database_config(cli)?;
-            list(out, &command::branches(&database)?, *verbose, &[]);
+            list(out, &command::branches(&database)?, *verbose, None);
             Ok(0)
         }
         Command::Show { revision } => {
@@ -185,7 +185,17 @@ fn offline(cli: &Cli, out: &Output, direction: Direction, range: &str, name: &Op
     let dialect = chosen_dialect(cli, name)?;
     let (_, database) = database_config(cli)?;
     let sql = command::offline(&database, dialect.as_ref(), direction, range)?;
-    out.text(&sql);
+    if out.json() {
+        // The script inside the one JSON document, so that stdout stays parseable.
+        out.print_json(&serde_json::json!({
+            "dialect": dialect.name(),
+            "direction": direction.as_str(),
+            "range": range,
+            "sql": sql,
+        }));
+    } else {
+        out.text(&sql);
+    }
     Ok(0)
 }
 
@@ -245,10 +255,23 @@ fn ran(out: &Output, direction: Direction, report: &RunReport) {
     ));
 }
 
-fn list(out: &Output, revisions: &[RevisionInfo], verbose: bool, current: &[String]) {
+fn list(out: &Output, revisions: &[RevisionInfo], verbose: bool, current: Option<&[String]>) {
     if out.json() {
-        return out.print_json(&revisions);
+        /// A revision with, for `history -i`, whether the database is at it.
+        #[derive(serde::Serialize)]
+        struct Listed<'a> {
+            #[serde(flatten)]
+            info: &'a RevisionInfo,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            is_current: Option<bool>,
+        }
+        let listed: Vec<Listed> = revisions
+            .iter()
+            .map(|info| Listed { info, is_current: current.map(|c| c.contains(&info.revision)) })
+            .collect();
+        return out.print_json(&listed);
     }
+    let current = current.unwrap_or_default();
     let mut text = String::new();
     for r in revisions {
         let parents = if r.down_revision.is_empty() { "<base>".to_string() } else { r.down_revision.join(", ") };

@@ -268,7 +268,8 @@ fn run_steps(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<RunReport, Error> {
     if steps.is_empty() {
-        return Ok(RunReport::default());
+        // Nothing to do: the report still says where the database is.
+        return Ok(RunReport { heads: s.book.heads(&mut s.conn, s.dialect.as_ref())?, ..RunReport::default() });
     }
     if s.facts.cluster.is_some() {
         check_cluster_safe(&script.map, steps)?;

@@ -61,8 +61,8 @@ impl Connection {
                 .scrub(&e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")),
         };
         let inner = match url.backend() {
-            Backend::Postgres => Inner::Postgres(PgConnection::establish(&driver_url).map_err(connect_error)?),
-            Backend::Mysql => Inner::Mysql(MysqlConnection::establish(&driver_url).map_err(connect_error)?),
+            Backend::Postgres => Inner::Postgres(PgConnection::establish(driver_url).map_err(connect_error)?),
+            Backend::Mysql => Inner::Mysql(MysqlConnection::establish(driver_url).map_err(connect_error)?),
             Backend::Sqlite => {
                 let path = url.sqlite_path().expect("an sqlite URL always has a path");
                 if mode == OpenMode::ReadOnly && path != ":memory:" && !Path::new(path).exists() {

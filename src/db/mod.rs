@@ -5,7 +5,7 @@ mod connection;
 mod url;
 
 pub use connection::{Connection, OnDiesel, OpenMode};
-pub use url::{Backend, DatabaseUrl};
+pub use url::{Backend, DatabaseUrl, Redactor};
 
 /// What can go wrong opening or using a connection. Messages never contain a
 /// password: URLs are redacted and the password is scrubbed from server text.

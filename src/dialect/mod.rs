@@ -25,6 +25,9 @@ pub trait Dialect: query::QueryHooks + Send + Sync {
     /// Short name used in files and `--dialect` (`postgresql`, `mysql`, `sqlite`).
     fn name(&self) -> &'static str;
 
+    /// The backend this dialect speaks to.
+    fn backend(&self) -> Backend;
+
     /// Quotes an identifier so that any name, however odd, is taken literally.
     fn quote_identifier(&self, ident: &str) -> String;
 

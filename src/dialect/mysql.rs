@@ -42,6 +42,10 @@ impl Dialect for MysqlDialect {
         "mysql"
     }
 
+    fn backend(&self) -> crate::db::Backend {
+        crate::db::Backend::Mysql
+    }
+
     fn quote_identifier(&self, ident: &str) -> String {
         wrap_quoted(ident, '`')
     }

@@ -56,6 +56,10 @@ impl Dialect for PostgresDialect {
         "postgresql"
     }
 
+    fn backend(&self) -> crate::db::Backend {
+        crate::db::Backend::Postgres
+    }
+
     fn quote_identifier(&self, ident: &str) -> String {
         wrap_quoted(ident, '"')
     }

@@ -28,7 +28,12 @@ pub(super) fn render_common(d: &dyn Dialect, op: &Op) -> Result<Vec<String>, Ren
             alter(table, format!("DROP CONSTRAINT {}", q(named(d, op, &fk.name)?)))
         }
         Op::DropCheck { table, check } => alter(table, format!("DROP CONSTRAINT {}", q(named(d, op, &check.name)?))),
-        Op::Execute(execute) => execute.sql_for(d.name()).map(|sql| vec![sql.to_string()]).unwrap_or_default(),
+        Op::Execute(execute) => match execute.sql_for(d.backend()) {
+            Some(sql) => vec![sql.to_string()],
+            None => {
+                return Err(unsupported(d, op, "it has no SQL for this backend (give `sql` or `dialects.<backend>`)"));
+            }
+        },
         Op::BulkInsert { table, rows } => bulk_insert(d, table, rows),
         _ => return Err(unsupported(d, op, "not supported by this backend")),
     })

@@ -42,6 +42,10 @@ impl Dialect for SqliteDialect {
         "sqlite"
     }
 
+    fn backend(&self) -> crate::db::Backend {
+        crate::db::Backend::Sqlite
+    }
+
     fn quote_identifier(&self, ident: &str) -> String {
         wrap_quoted(ident, '"')
     }

@@ -112,10 +112,13 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
         line: line_of(offset),
         message,
     };
-    let file: File = toml::from_str(text).map_err(|e| ModelError::Invalid {
-        path: path.display().to_string(),
-        line: e.span().map(|s| line_of(s.start)).unwrap_or_default(),
-        message: e.message().trim().to_string(),
+    let file: File = toml::from_str(text).map_err(|e| {
+        let (at, message) = crate::toml_error::describe(&e, text);
+        ModelError::Invalid {
+            path: path.display().to_string(),
+            line: at.map(|(line, _)| format!(":{line}")).unwrap_or_default(),
+            message,
+        }
     })?;
     let mut models = Models::default();
     // Tables come in file order: count lines from one to the next.
@@ -323,7 +326,12 @@ checks = [{ expression = "length(email) > 3" }]
         );
         let unknown_key =
             "[[tables]]\nname = \"t\"\ncolumns = [{ name = \"a\", type = \"integer\", nulable = true }]\n";
-        assert!(err(unknown_key).starts_with("m.toml:3: unknown field `nulable`"), "{}", err(unknown_key));
+        assert_eq!(err(unknown_key), "m.toml:3: unknown key `nulable`; did you mean `nullable`?");
+        let table_key = "[[tables]]\nname = \"t\"\ncolumns = [{ name = \"a\", type = \"integer\" }]\nindexs = []\n";
+        assert_eq!(err(table_key), "m.toml:4: unknown key `indexs`; did you mean `indexes`?");
+        let index_key = "[[tables]]\nname = \"t\"\ncolumns = [{ name = \"a\", type = \"integer\" }]\n\
+                         indexes = [{ columns = [\"a\"], uniqe = true }]\n";
+        assert_eq!(err(index_key), "m.toml:4: unknown key `uniqe`; did you mean `unique`?");
         let twice = "[[tables]]\nname = \"t\"\ncolumns = [{ name = \"a\", type = \"integer\" }, { name = \"a\", type = \"text\" }]\n";
         assert!(err(twice).contains("column `a` is declared twice"), "{}", err(twice));
         let mut dangling = parse_toml(

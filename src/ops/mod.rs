@@ -8,6 +8,7 @@ mod inverse;
 
 pub use apply::ApplyError;
 
+use crate::db::Backend;
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, Index, PrimaryKey, Table, UniqueConstraint,
 };
@@ -228,15 +229,15 @@ pub struct Execute {
     /// SQL run on every backend without a specific text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql: Option<String>,
-    /// SQL per dialect name (`postgresql`, `mysql`, `sqlite`).
+    /// SQL per backend (`postgresql`, `mysql`, `sqlite`; a misspelt key is an error).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub dialects: BTreeMap<String, String>,
+    pub dialects: BTreeMap<Backend, String>,
 }
 
 impl Execute {
-    /// The SQL to run on `dialect`, if any applies.
-    pub fn sql_for(&self, dialect: &str) -> Option<&str> {
-        self.dialects.get(dialect).or(self.sql.as_ref()).map(String::as_str)
+    /// The SQL to run on `backend`, if any applies.
+    pub fn sql_for(&self, backend: Backend) -> Option<&str> {
+        self.dialects.get(&backend).or(self.sql.as_ref()).map(String::as_str)
     }
 }
 

@@ -108,7 +108,7 @@ fn toml_round_trip_of_every_op() {
     rows.insert("name".to_string(), Value::Text("x".into()));
     let mut ops = every_op();
     ops.push(Op::BulkInsert { table: "users".into(), rows: vec![rows] });
-    ops.push(Op::Execute(Execute { sql: None, dialects: [("sqlite".to_string(), "VACUUM".to_string())].into() }));
+    ops.push(Op::Execute(Execute { sql: None, dialects: [(crate::db::Backend::Sqlite, "VACUUM".to_string())].into() }));
     let file = File { upgrade: ops };
     let text = toml::to_string(&file).unwrap();
     assert_eq!(toml::from_str::<File>(&text).unwrap(), file, "{text}");

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A table's primary key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PrimaryKey {
     /// Constraint name, where the backend keeps one that is not its default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,6 +25,7 @@ pub enum IndexKey {
 
 /// An index that is not the implementation of a constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Index {
     /// Index name.
     pub name: String,
@@ -39,6 +41,7 @@ pub struct Index {
 
 /// A UNIQUE constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UniqueConstraint {
     /// Constraint name, where the backend keeps one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,6 +90,7 @@ impl ForeignKeyAction {
 
 /// A FOREIGN KEY constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ForeignKey {
     /// Constraint name, where the backend keeps one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +111,7 @@ pub struct ForeignKey {
 
 /// A CHECK constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Check {
     /// Constraint name, where the backend keeps one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

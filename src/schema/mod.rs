@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// A whole database schema: its tables and (PostgreSQL) named enum types.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Schema {
     /// Tables, ordered by name.
     pub tables: Vec<Table>,
@@ -53,6 +54,7 @@ impl Schema {
 
 /// A named enum type with its labels in declaration order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnumType {
     /// Type name.
     pub name: String,

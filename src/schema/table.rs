@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A table with its columns (in declaration order) and constraints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Table {
     /// Table name.
     pub name: String,

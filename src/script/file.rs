@@ -75,11 +75,11 @@ impl RevisionFile {
     /// Parses the text of the file at `path` (named in errors, with the line).
     pub fn parse(path: &Path, text: &str) -> Result<RevisionFile, ScriptError> {
         let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let (at, message) = crate::toml_error::describe(&e, text);
             ScriptError::Parse {
                 path: path.display().to_string(),
-                line: line.map(|l| format!(":{l}")).unwrap_or_default(),
-                message: e.message().trim().to_string(),
+                line: at.map(|(line, _)| format!(":{line}")).unwrap_or_default(),
+                message,
             }
         })?;
         // Ids written by hand obey the rule `--rev-id` does: they are targets.

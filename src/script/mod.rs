@@ -70,7 +70,8 @@ pub struct Script {
 }
 
 impl Script {
-    /// Loads every `*.toml` file of `version_dirs` and checks the DAG.
+    /// Loads every `*.toml` file of `version_dirs` and checks the DAG. Any
+    /// other file is an error, but for dotfiles, backups and READMEs.
     pub fn load(version_dirs: &[PathBuf]) -> Result<Script, ScriptError> {
         let mut revisions = Vec::new();
         for dir in version_dirs {
@@ -79,11 +80,23 @@ impl Script {
                 path: dir.display().to_string(),
                 message: e.to_string(),
             };
-            let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-                .map_err(io)?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                .collect();
+            let mut paths = Vec::new();
+            for entry in std::fs::read_dir(dir).map_err(io)? {
+                let path = entry.map_err(io)?.path();
+                match file_kind(&path) {
+                    FileKind::Revision => paths.push(path),
+                    FileKind::Skipped => {}
+                    FileKind::Stray => {
+                        return Err(ScriptError::Parse {
+                            path: path.display().to_string(),
+                            line: String::new(),
+                            message: "not a revision file: revision files end in `.toml` (rename it, or move \
+                                      it out of the folder)"
+                                .into(),
+                        });
+                    }
+                }
+            }
             paths.sort();
             for path in paths {
                 let source = std::fs::read_to_string(&path).map_err(|e| ScriptError::Io {
@@ -96,6 +109,30 @@ impl Script {
             }
         }
         Ok(Script { map: RevisionMap::new(revisions)? })
+    }
+}
+
+/// What a directory entry of a versions folder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    /// A `*.toml` file: a revision.
+    Revision,
+    /// Not ours, silently left alone: folders, dotfiles (`.gitkeep`, an
+    /// editor's `.x.swp`), backups (`x.toml~`, `.bak`, `.orig`), a README.
+    Skipped,
+    /// Anything else: probably a revision misnamed, which must not be ignored.
+    Stray,
+}
+
+fn file_kind(path: &Path) -> FileKind {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return FileKind::Stray };
+    let backup = [".bak", ".orig", ".swp", ".tmp", "~"].iter().any(|end| name.ends_with(end));
+    if path.is_dir() || name.starts_with('.') || backup || name.to_ascii_lowercase().starts_with("readme") {
+        FileKind::Skipped
+    } else if path.extension().is_some_and(|e| e == "toml") {
+        FileKind::Revision
+    } else {
+        FileKind::Stray
     }
 }
 
