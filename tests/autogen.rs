@@ -314,6 +314,16 @@ columns = [{ name = "id", type = "integer", nullable = false }]
                 assert!(schema.tables.is_empty(), "{backend:?} {case}: {:?}", schema.tables);
             }
         }
+        // After an `execute`, what exists is unknown: nothing is refused.
+        for entry in std::fs::read_dir(&versions).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        write(
+            "r2_raw.toml",
+            "revision = \"r2\"\nmessage = \"raw\"\n\n[[upgrade]]\nop = \"execute\"\nsql = \"CREATE TABLE b (id INTEGER)\"\n\n[[upgrade]]\nop = \"create_index\"\ntable = \"b\"\nindex = { name = \"ix_b_id\", keys = [{ column = \"id\" }] }\n",
+        );
+        command::upgrade(&p.url, &p.database, "head", &RunOptions::default(), &mut |_| {})
+            .unwrap_or_else(|e| panic!("{backend:?}: after execute: {e}"));
     });
 }
 

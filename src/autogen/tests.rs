@@ -323,3 +323,41 @@ fn canonical_sql_undoes_what_backends_do() {
     assert_eq!(canonical_number("-1.50"), "-1.5");
     assert_eq!(canonical_number("010"), "10");
 }
+
+/// `check`'s diff prints the schemas as compared: values compared equal
+/// print alike (no `-`/`+` lines for `lower('X'::text)` vs `lower('X')`).
+#[test]
+fn compared_schemas_print_equal_values_alike() {
+    let pg = by_name("postgresql").unwrap();
+    let mut db = table("t", vec![col("id", "integer"), col("n", "numeric(10,2)"), col("s", "text")]);
+    let mut model = db.clone();
+    db.columns[1].default = Some(DefaultValue::Number("0.00".into()));
+    db.columns[2].default = Some(DefaultValue::Expression("lower('X'::text)".into()));
+    db.checks = vec![Check { name: None, expression: "(kind = ANY (ARRAY['a'::text, 'b'::text]))".into() }];
+    model.columns[1].default = Some(DefaultValue::Number("0".into()));
+    model.columns[2].default = Some(DefaultValue::Expression("lower('X')".into()));
+    model.checks = vec![Check { name: None, expression: "kind IN ('a','b')".into() }];
+    let shown = |t: &Table| canonical_schema(pg.as_ref(), &Schema { tables: vec![t.clone()], enums: vec![] });
+    assert_eq!(shown(&db), shown(&model));
+    let diff = compare(&Schema { tables: vec![db], enums: vec![] }, &models(vec![model]), pg.as_ref(), &mut never);
+    assert!(diff.is_empty(), "{diff:#?}");
+}
+
+/// MariaDB keeps a partial index without its `where`: a warning, not drift.
+#[test]
+fn lossy_partial_index_is_a_warning_not_drift() {
+    let my = by_name("mysql").unwrap();
+    let mut t = table("t", vec![col("id", "integer"), col("a", "integer")]);
+    t.indexes = vec![Index {
+        name: "ix_t_a".into(),
+        keys: vec![IndexKey::Column("a".into())],
+        unique: false,
+        predicate: Some("a > 0".into()),
+    }];
+    let mut db = t.clone();
+    db.indexes[0].predicate = None;
+    let diff = compare(&Schema { tables: vec![db], enums: vec![] }, &models(vec![t]), my.as_ref(), &mut never);
+    assert!(diff.is_empty(), "{diff:#?}");
+    assert_eq!(diff.lossy.len(), 1);
+    assert!(diff.lossy[0].starts_with("t.ix_t_a: mysql has no partial indexes"), "{:?}", diff.lossy);
+}
