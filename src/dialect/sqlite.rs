@@ -687,6 +687,10 @@ mod tests {
 }
 
 impl super::query::QueryHooks for SqliteDialect {
+    fn limit_for_offset_only(&self) -> Option<&'static str> {
+        Some("-1")
+    }
+
     fn cast_type(&self, ty: &ColumnType) -> String {
         match ty {
             ColumnType::Smallint | ColumnType::Integer | ColumnType::Bigint | ColumnType::Boolean => "INTEGER".into(),

@@ -71,7 +71,7 @@ thread_local! {
 
 fn with_rendered<T>(
     conn: &mut Connection,
-    statement: &impl Statement,
+    statement: &(impl Statement + ?Sized),
     run: impl FnOnce(&mut Connection, &Template, &[Value<'_>]) -> Result<T, OrmError>,
 ) -> Result<T, OrmError> {
     let (dialect, caps) = capabilities(conn)?;
@@ -89,19 +89,22 @@ fn with_rendered<T>(
 }
 
 /// Runs a query and decodes every row into `R` (a model, a tuple, a value).
-pub fn fetch<R: FromRow>(conn: &mut Connection, statement: &impl Statement) -> Result<Vec<R>, OrmError> {
+pub fn fetch<R: FromRow>(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<Vec<R>, OrmError> {
     let kind = statement.as_ast().kind();
     let table = statement.as_ast().table().map(str::to_string);
     with_rendered(conn, statement, |conn, template, binds| load(conn, kind, table.as_deref(), template, binds))
 }
 
 /// Runs a query and decodes its first row, if any.
-pub fn fetch_optional<R: FromRow>(conn: &mut Connection, statement: &impl Statement) -> Result<Option<R>, OrmError> {
+pub fn fetch_optional<R: FromRow>(
+    conn: &mut Connection,
+    statement: &(impl Statement + ?Sized),
+) -> Result<Option<R>, OrmError> {
     Ok(fetch(conn, statement)?.into_iter().next())
 }
 
 /// Runs a statement that returns no rows; the number of rows it touched.
-pub fn execute(conn: &mut Connection, statement: &impl Statement) -> Result<usize, OrmError> {
+pub fn execute(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<usize, OrmError> {
     let kind = statement.as_ast().kind();
     let table = statement.as_ast().table().map(str::to_string);
     with_rendered(conn, statement, |conn, template, binds| run(conn, kind, table.as_deref(), template, binds))

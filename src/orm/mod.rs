@@ -22,8 +22,8 @@ pub mod prelude {
     };
     pub use super::model::Model;
     pub use super::query::{
-        AllColumns, Row, Statement, Table, col, cte, cte_ref, delete_from, excluded, insert_into, recursive_cte,
-        select, text, update,
+        AllColumns, Cte, Delete, Insert, Row, Select, Statement, Subquery, Table, Text, Update, col, cte, cte_ref,
+        delete_from, excluded, insert_into, recursive_cte, select, text, update,
     };
     pub use super::value::{FromRow, SqlValue};
     pub use crate::dialect::query::FrameBound;
