@@ -3,6 +3,12 @@
 //! wraps an untyped [`ast::Expr`]; the Rust type parameter makes comparing
 //! a `Column<M, i64>` with a `&str` a compile error.
 //!
+//! ```
+//! use migrate::orm::prelude::*;
+//! const ID: Column<(), i64> = Column::new("users", "id");
+//! let _ = ID.eq(1);
+//! ```
+//!
 //! ```compile_fail
 //! use migrate::orm::prelude::*;
 //! const ID: Column<(), i64> = Column::new("users", "id");

@@ -10,6 +10,10 @@ pub mod query;
 pub mod value;
 
 pub use exec::OrmError;
+
+/// The user guide to the ORM (`docs/orm.md`); its examples compile as doctests.
+#[doc = include_str!("../../docs/orm.md")]
+pub mod guide {}
 pub use model::{Model, ModelStatements};
 
 /// What an application imports: `use migrate::orm::prelude::*;`.

@@ -177,4 +177,26 @@ tuple_key!(A 0, B 1, C 2, D 3);
 
 /// Compiles only when `A` and `B` compare as the same type (`i64` and
 /// `Option<i64>`): the derive's check of a `references` to a column.
+///
+/// ```compile_fail
+/// #[derive(migrate::models::Model)]
+/// #[model(table = "nodes")]
+/// struct Node {
+///     #[model(primary_key)]
+///     id: i64,
+///     #[model(references = "nodes.id")]
+///     parent_id: Option<String>, // an i64 key cannot be held in text
+/// }
+/// ```
+///
+/// ```
+/// #[derive(migrate::models::Model)]
+/// #[model(table = "nodes")]
+/// struct Node {
+///     #[model(primary_key)]
+///     id: i64,
+///     #[model(references = "nodes.id")]
+///     parent_id: Option<i64>,
+/// }
+/// ```
 pub const fn same_base<A: SqlValue<Base = <B as SqlValue>::Base>, B: SqlValue>() {}
