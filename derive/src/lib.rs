@@ -137,6 +137,8 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
                 #unset
             }
 
+            // The key field may be an `i64` already.
+            #[allow(clippy::useless_conversion)]
             fn set_generated_key(&mut self, key: i64) -> ::core::result::Result<(), #m::model::KeyRangeError> {
                 #set_key
             }

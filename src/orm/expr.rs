@@ -117,6 +117,9 @@ impl<T: SqlValue> IntoExpr<T::Base> for Expr<T> {
 }
 
 /// The operators and methods every typed expression has.
+// `is_null` builds `IS NULL` from the expression it consumes: SQL's name
+// (and diesel's), not a predicate on the Rust value.
+#[allow(clippy::wrong_self_convention)]
 pub trait Expression: Sized {
     /// The Rust type of its value.
     type Value: SqlValue;

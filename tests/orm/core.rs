@@ -489,6 +489,12 @@ fn fetch<R: FromRow>(conn: &mut Connection, name: &str) -> Vec<R> {
     exec::fetch::<R>(conn, &*statement(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// Author, count, sum, min, max, avg.
+type Grouped = (i64, i64, Option<i64>, Option<i32>, Option<i32>, Option<f64>);
+
+/// Title, rank, dense rank, lag, lead, first value, running sum.
+type Windowed = (String, i64, i64, Option<i32>, Option<i32>, String, i64);
+
 fn selects(_db: &TestDb, conn: &mut Connection) {
     seed(conn);
     let rows: Vec<(String, Option<f64>)> = fetch(conn, "select_columns");
@@ -513,7 +519,7 @@ fn selects(_db: &TestDb, conn: &mut Connection) {
     assert_eq!(fetch::<String>(conn, "offset_only"), ["Dee"]);
     assert_eq!(names(conn, Author::RATING.ge(4.5).or(Author::MENTOR_ID.eq(2i64))), ["Ann", "Cid", "Dee"]);
     assert_eq!(names(conn, Author::MENTOR_ID.is_null()), ["Ann"]);
-    let grouped: Vec<(i64, i64, Option<i64>, Option<i32>, Option<i32>, Option<f64>)> = fetch(conn, "group_by_having");
+    let grouped: Vec<Grouped> = fetch(conn, "group_by_having");
     assert_eq!(grouped, [(1, 2, Some(40), Some(10), Some(30), Some(20.0))]);
     let aggregates: Vec<(i64, i64, Option<i64>)> = fetch(conn, "aggregate_distinct_filter");
     assert_eq!(aggregates, [(3, 2, Some(35))]);
@@ -547,7 +553,7 @@ fn subqueries_ctes_windows(_db: &TestDb, conn: &mut Connection) {
         top,
         [("Ann".into(), "Rust tips".into()), ("Bob".into(), "hello again".into()), ("Cid".into(), "Cooking".into())]
     );
-    let windows: Vec<(String, i64, i64, Option<i32>, Option<i32>, String, i64)> = fetch(conn, "window_functions");
+    let windows: Vec<Windowed> = fetch(conn, "window_functions");
     assert_eq!(
         windows,
         [
