@@ -76,9 +76,32 @@ pub struct PostTag {
     pub tag: String,
 }
 
+/// One column of every type a model field can have.
+#[derive(Debug, Clone, PartialEq, migrate::models::Model)]
+#[model(table = "every_type")]
+pub struct EveryType {
+    #[model(primary_key)]
+    pub id: uuid::Uuid,
+    pub small: i16,
+    pub int: i32,
+    pub flag: bool,
+    pub single: f32,
+    pub double: f64,
+    #[model(sql_type = "numeric(12,3)")]
+    pub price: rust_decimal::Decimal,
+    pub text: String,
+    pub bytes: Vec<u8>,
+    pub day: chrono::NaiveDate,
+    pub clock: chrono::NaiveTime,
+    pub local: chrono::NaiveDateTime,
+    pub instant: chrono::DateTime<chrono::Utc>,
+    pub doc: serde_json::Value,
+    pub missing: Option<chrono::NaiveDate>,
+}
+
 fn create(conn: &mut Connection) {
     let dialect = dialect::of(conn.backend());
-    for table in [Author::table(), Post::table(), PostTag::table()] {
+    for table in [Author::table(), Post::table(), PostTag::table(), EveryType::table()] {
         for sql in dialect.create_table(&table) {
             conn.execute(&sql).unwrap();
         }
@@ -665,4 +688,54 @@ fn injection_round_trips(db: &TestDb, conn: &mut Connection) {
     assert_eq!(count, [hostile.len() as i64]);
 }
 
-per_backend!(by_key, selects, joins, subqueries_ctes_windows, set_operations, writes, raw_text, injection_round_trips);
+fn every_type_round_trips(_db: &TestDb, conn: &mut Connection) {
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+    let clock = chrono::NaiveTime::from_hms_opt(23, 59, 58).unwrap();
+    let mut row = EveryType {
+        id: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+        small: -32768,
+        int: 2_147_483_647,
+        flag: true,
+        single: 1.5,
+        double: -2.25e10,
+        price: "123456789.125".parse().unwrap(),
+        text: "ünïcødé 'quoted'".into(),
+        bytes: vec![0, 1, 2, 255, b'\\', b'\''],
+        day,
+        clock,
+        local: day.and_time(clock),
+        instant: day.and_time(clock).and_utc(),
+        doc: serde_json::json!({"a": [1, 2, {"b": null}], "c": "d"}),
+        missing: None,
+    };
+    exec::insert(conn, &mut row).unwrap();
+    assert_eq!(exec::get::<EveryType>(conn, &row.id).unwrap(), Some(row.clone()));
+    let found = exec::fetch::<uuid::Uuid>(
+        conn,
+        &select(EveryType::ID).from(EveryType::TABLE).filter(
+            EveryType::PRICE
+                .gt("100.5".parse::<rust_decimal::Decimal>().unwrap())
+                .and(EveryType::INSTANT.eq(row.instant))
+                .and(EveryType::DAY.eq(day))
+                .and(EveryType::MISSING.is_null()),
+        ),
+    )
+    .unwrap();
+    assert_eq!(found, [row.id]);
+    row.missing = Some(day);
+    row.flag = false;
+    assert_eq!(exec::update(conn, &row).unwrap(), 1);
+    assert_eq!(exec::get::<EveryType>(conn, &row.id).unwrap(), Some(row));
+}
+
+per_backend!(
+    every_type_round_trips,
+    by_key,
+    selects,
+    joins,
+    subqueries_ctes_windows,
+    set_operations,
+    writes,
+    raw_text,
+    injection_round_trips
+);
