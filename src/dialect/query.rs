@@ -917,3 +917,39 @@ pub fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
     let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     found >= (major, minor)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_parameters_skip_quotes_comments_and_casts() {
+        let pieces = split_named("SELECT ':no', \"a:b\", x::text -- :none\nFROM t WHERE a = :a AND b = :b_2");
+        let params: Vec<&str> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                RawPiece::Param(name) => Some(*name),
+                RawPiece::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(params, ["a", "b_2"]);
+        assert_eq!(split_named("no params"), [RawPiece::Text("no params")]);
+    }
+
+    #[test]
+    fn versions_compare_by_their_first_number() {
+        assert!(version_at_least("10.11.6-MariaDB-0+deb12u1", (10, 5)));
+        assert!(!version_at_least("10.4.32-MariaDB", (10, 5)));
+        assert!(version_at_least("PostgreSQL 16.2 on x86_64", (10, 0)));
+        assert!(version_at_least("3.45.1", (3, 35)));
+        assert!(!version_at_least("3.31.0", (3, 35)));
+        assert!(!version_at_least("", (1, 0)));
+    }
+
+    #[test]
+    fn a_template_prints_each_dialects_placeholders() {
+        let template = Template { sql: "a =  AND b = ".into(), splits: vec![4, 13] };
+        assert_eq!(template.to_sql(&crate::dialect::PostgresDialect), "a = $1 AND b = $2");
+        assert_eq!(template.to_sql(&crate::dialect::SqliteDialect), "a = ? AND b = ?");
+    }
+}

@@ -138,6 +138,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_grammar_and_the_schema_accept_the_same_type_spellings() {
+        let spellings = [
+            "integer",
+            "BIGINT",
+            "varchar(20)",
+            "varchar",
+            "numeric(10,2)",
+            "numeric(5)",
+            "numeric",
+            "char(2)",
+            "timestamptz",
+            "uuid",
+            "json",
+            "binary",
+            "interger",
+            "varchar(a)",
+            "numeric(1,2,3)",
+            "char(1,2)",
+            "text(5)",
+            "double precision",
+            "",
+        ];
+        for s in spellings {
+            assert_eq!(migrate_grammar::is_portable_type(s), s.parse::<ColumnType>().is_ok(), "{s}");
+        }
+    }
+
+    #[test]
     fn structs_read_as_tables_and_errors_name_the_line() {
         let source = r#"
 use migrate::models::Model;

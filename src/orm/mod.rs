@@ -29,6 +29,6 @@ pub mod prelude {
         AllColumns, Cte, Delete, Insert, Row, Select, Statement, Subquery, Table, Text, Update, col, cte, cte_ref,
         delete_from, excluded, insert_into, recursive_cte, select, text, update,
     };
-    pub use super::value::{FromRow, SqlValue};
+    pub use super::value::{FromRow, Nullable, SqlValue};
     pub use crate::dialect::query::FrameBound;
 }

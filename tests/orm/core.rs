@@ -562,6 +562,16 @@ fn joins(db: &TestDb, conn: &mut Connection) {
         Backend::Mysql => assert_eq!(full.unwrap_err().to_string(), "mysql has no FULL JOIN"),
         _ => assert_eq!(full.unwrap().len(), 5),
     }
+    let with_posts = select((Author::ALL, Post::ALL, Author::NAME))
+        .from(Author::TABLE)
+        .left_join(Post::TABLE, Post::AUTHOR_ID.eq(Author::ID))
+        .order_by(Author::ID.asc())
+        .order_by(Post::ID.asc());
+    let rows: Vec<(Author, Nullable<Post>, String)> = exec::fetch(conn, &with_posts).unwrap();
+    let summary: Vec<(String, Option<String>, String)> =
+        rows.into_iter().map(|(a, p, n)| (a.name, p.0.map(|p| p.title), n)).collect();
+    assert_eq!(summary[0], ("Ann".into(), Some("Hello".into()), "Ann".into()));
+    assert_eq!(summary[4], ("Dee".into(), None, "Dee".into()), "the absent post's columns are skipped");
     let pairs: Vec<(String, String)> = fetch(conn, "self_join");
     assert_eq!(pairs, [("Bob".into(), "Ann".into()), ("Cid".into(), "Bob".into()), ("Dee".into(), "Ann".into())]);
 }
