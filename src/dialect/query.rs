@@ -474,6 +474,9 @@ impl<'a> Renderer<'_, 'a> {
     }
 
     fn on_conflict(&mut self, i: &'a Insert, conflict: &'a OnConflict) -> Result<(), QueryError> {
+        if conflict.target.is_empty() {
+            return Err(QueryError::BadInsert { table: i.table.to_string(), message: "an upsert names no unique key" });
+        }
         match self.d.upsert_syntax() {
             UpsertSyntax::OnConflict => {
                 self.push(" ON CONFLICT (");
@@ -492,10 +495,10 @@ impl<'a> Renderer<'_, 'a> {
                 if conflict.update.is_empty() {
                     // Assigning a column to itself skips the row and, unlike
                     // INSERT IGNORE, keeps every other error an error.
-                    let column = conflict.target.first().or(i.columns.first()).cloned().unwrap_or_default();
-                    self.ident(&column);
+                    let column = &conflict.target[0];
+                    self.ident(column);
                     self.push(" = ");
-                    self.ident(&column);
+                    self.ident(column);
                     return Ok(());
                 }
             }
@@ -934,6 +937,22 @@ mod tests {
             .collect();
         assert_eq!(params, ["a", "b_2"]);
         assert_eq!(split_named("no params"), [RawPiece::Text("no params")]);
+    }
+
+    #[test]
+    fn rendered_statements_stay_cacheable_on_every_backend() {
+        use diesel::query_builder::QueryFragment;
+        let template = Template { sql: "SELECT ".into(), splits: vec![7] };
+        let binds = [Value::I64(1)];
+        let bound = Bound { template: &template, binds: &binds };
+        assert!(QueryFragment::<diesel::pg::Pg>::is_safe_to_cache_prepared(&bound, &diesel::pg::Pg).unwrap());
+        assert!(
+            QueryFragment::<diesel::mysql::Mysql>::is_safe_to_cache_prepared(&bound, &diesel::mysql::Mysql).unwrap()
+        );
+        assert!(
+            QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&bound, &diesel::sqlite::Sqlite)
+                .unwrap()
+        );
     }
 
     #[test]

@@ -414,6 +414,15 @@ fn statements() -> Vec<(&'static str, Box<dyn Statement>)> {
             ),
         ),
         (
+            "upsert_set",
+            Box::new(
+                insert_into(Author::TABLE)
+                    .row(Row::new().set(Author::NAME, "Ann").set(Author::RATING, Some(9.0)))
+                    .on_conflict_update(&[col(Author::NAME)], &[])
+                    .on_conflict_set(Author::RATING, Some(2.5)),
+            ),
+        ),
+        (
             "update_where",
             Box::new(
                 update(Post::TABLE)
@@ -630,6 +639,16 @@ fn writes(db: &TestDb, conn: &mut Connection) {
         exec::fetch::<Author>(conn, &select(Author::ALL).from(Author::TABLE).filter(Author::NAME.eq("Ann"))).unwrap();
     assert_eq!(ann.len(), 1);
     assert_eq!(ann[0].rating, Some(1.5), "updated by the first upsert, kept by the second");
+    exec::execute(conn, &*statement("upsert_set")).unwrap();
+    let rating =
+        exec::fetch::<Option<f64>>(conn, &select(Author::RATING).from(Author::TABLE).filter(Author::NAME.eq("Ann")));
+    assert_eq!(rating.unwrap(), [Some(2.5)]);
+    let keyless =
+        insert_into(Author::TABLE).row(Row::new().set(Author::NAME, "Ann")).on_conflict_set(Author::RATING, None);
+    assert_eq!(
+        exec::execute(conn, &keyless).unwrap_err().to_string(),
+        "insert into authors: an upsert names no unique key"
+    );
     assert_eq!(exec::execute(conn, &*statement("update_where")).unwrap(), 2);
     let ann_posts = exec::fetch::<Post>(
         conn,
