@@ -257,6 +257,21 @@ pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmEr
     run(conn, StatementKind::Update, Some(M::TABLE_NAME), template, &binds)
 }
 
+/// Writes only the columns at `changed` (positions in [`Model::COLUMNS`],
+/// none of them a key column) of `model` to its row; the number of rows changed.
+pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usize]) -> Result<usize, OrmError> {
+    let columns: Vec<&'static str> = changed.iter().filter_map(|&i| M::COLUMNS.get(i).copied()).collect();
+    if columns.is_empty() || columns.iter().any(|c| M::KEY.contains(c)) {
+        return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
+    }
+    let template = super::model::update_template::<M>(dialect::of(conn.backend()), &columns)?;
+    let mut values: Vec<Option<Value<'_>>> = model.values().into_iter().map(Some).collect();
+    let key = model.key();
+    let mut binds: Vec<Value<'_>> = changed.iter().filter_map(|&i| values.get_mut(i).and_then(Option::take)).collect();
+    binds.extend(key.key_values());
+    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
+}
+
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.
 pub fn delete<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<usize, OrmError> {
     let dialect = dialect::of(conn.backend());

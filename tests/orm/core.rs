@@ -127,6 +127,12 @@ fn by_key(_db: &TestDb, conn: &mut Connection) {
     bob.name = "Bob B.".into();
     assert_eq!(exec::update(conn, &bob).unwrap(), 1);
     assert_eq!(exec::get::<Author>(conn, &bob.id).unwrap(), Some(bob.clone()));
+    let mut changed = bob.clone();
+    changed.rating = Some(1.0);
+    changed.name = "not written".into();
+    assert_eq!(exec::update_columns(conn, &changed, &[3]).unwrap(), 1, "only rating (column 3)");
+    assert_eq!(exec::get::<Author>(conn, &bob.id).unwrap(), Some(Author { rating: Some(1.0), ..bob.clone() }));
+    assert!(exec::update_columns(conn, &changed, &[0]).is_err(), "a key column is not updated");
 
     let mut tag = PostTag { post_id: 7, tag: "rust".into() };
     exec::insert(conn, &mut tag).unwrap();
