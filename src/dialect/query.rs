@@ -474,6 +474,9 @@ impl<'a> Renderer<'_, 'a> {
     }
 
     fn on_conflict(&mut self, i: &'a Insert, conflict: &'a OnConflict) -> Result<(), QueryError> {
+        if conflict.target.is_empty() {
+            return Err(QueryError::BadInsert { table: i.table.to_string(), message: "an upsert names no unique key" });
+        }
         match self.d.upsert_syntax() {
             UpsertSyntax::OnConflict => {
                 self.push(" ON CONFLICT (");
@@ -492,10 +495,10 @@ impl<'a> Renderer<'_, 'a> {
                 if conflict.update.is_empty() {
                     // Assigning a column to itself skips the row and, unlike
                     // INSERT IGNORE, keeps every other error an error.
-                    let column = conflict.target.first().or(i.columns.first()).cloned().unwrap_or_default();
-                    self.ident(&column);
+                    let column = &conflict.target[0];
+                    self.ident(column);
                     self.push(" = ");
-                    self.ident(&column);
+                    self.ident(column);
                     return Ok(());
                 }
             }
@@ -916,4 +919,56 @@ pub fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
     let mut parts = version[start..].split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>().unwrap_or(0));
     let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     found >= (major, minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_parameters_skip_quotes_comments_and_casts() {
+        let pieces = split_named("SELECT ':no', \"a:b\", x::text -- :none\nFROM t WHERE a = :a AND b = :b_2");
+        let params: Vec<&str> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                RawPiece::Param(name) => Some(*name),
+                RawPiece::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(params, ["a", "b_2"]);
+        assert_eq!(split_named("no params"), [RawPiece::Text("no params")]);
+    }
+
+    #[test]
+    fn rendered_statements_stay_cacheable_on_every_backend() {
+        use diesel::query_builder::QueryFragment;
+        let template = Template { sql: "SELECT ".into(), splits: vec![7] };
+        let binds = [Value::I64(1)];
+        let bound = Bound { template: &template, binds: &binds };
+        assert!(QueryFragment::<diesel::pg::Pg>::is_safe_to_cache_prepared(&bound, &diesel::pg::Pg).unwrap());
+        assert!(
+            QueryFragment::<diesel::mysql::Mysql>::is_safe_to_cache_prepared(&bound, &diesel::mysql::Mysql).unwrap()
+        );
+        assert!(
+            QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&bound, &diesel::sqlite::Sqlite)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn versions_compare_by_their_first_number() {
+        assert!(version_at_least("10.11.6-MariaDB-0+deb12u1", (10, 5)));
+        assert!(!version_at_least("10.4.32-MariaDB", (10, 5)));
+        assert!(version_at_least("PostgreSQL 16.2 on x86_64", (10, 0)));
+        assert!(version_at_least("3.45.1", (3, 35)));
+        assert!(!version_at_least("3.31.0", (3, 35)));
+        assert!(!version_at_least("", (1, 0)));
+    }
+
+    #[test]
+    fn a_template_prints_each_dialects_placeholders() {
+        let template = Template { sql: "a =  AND b = ".into(), splits: vec![4, 13] };
+        assert_eq!(template.to_sql(&crate::dialect::PostgresDialect), "a = $1 AND b = $2");
+        assert_eq!(template.to_sql(&crate::dialect::SqliteDialect), "a = ? AND b = ?");
+    }
 }

@@ -71,7 +71,7 @@ thread_local! {
 
 fn with_rendered<T>(
     conn: &mut Connection,
-    statement: &impl Statement,
+    statement: &(impl Statement + ?Sized),
     run: impl FnOnce(&mut Connection, &Template, &[Value<'_>]) -> Result<T, OrmError>,
 ) -> Result<T, OrmError> {
     let (dialect, caps) = capabilities(conn)?;
@@ -89,19 +89,22 @@ fn with_rendered<T>(
 }
 
 /// Runs a query and decodes every row into `R` (a model, a tuple, a value).
-pub fn fetch<R: FromRow>(conn: &mut Connection, statement: &impl Statement) -> Result<Vec<R>, OrmError> {
+pub fn fetch<R: FromRow>(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<Vec<R>, OrmError> {
     let kind = statement.as_ast().kind();
     let table = statement.as_ast().table().map(str::to_string);
     with_rendered(conn, statement, |conn, template, binds| load(conn, kind, table.as_deref(), template, binds))
 }
 
 /// Runs a query and decodes its first row, if any.
-pub fn fetch_optional<R: FromRow>(conn: &mut Connection, statement: &impl Statement) -> Result<Option<R>, OrmError> {
+pub fn fetch_optional<R: FromRow>(
+    conn: &mut Connection,
+    statement: &(impl Statement + ?Sized),
+) -> Result<Option<R>, OrmError> {
     Ok(fetch(conn, statement)?.into_iter().next())
 }
 
 /// Runs a statement that returns no rows; the number of rows it touched.
-pub fn execute(conn: &mut Connection, statement: &impl Statement) -> Result<usize, OrmError> {
+pub fn execute(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<usize, OrmError> {
     let kind = statement.as_ast().kind();
     let table = statement.as_ast().table().map(str::to_string);
     with_rendered(conn, statement, |conn, template, binds| run(conn, kind, table.as_deref(), template, binds))
@@ -252,6 +255,21 @@ pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmEr
         M::COLUMNS.iter().zip(values).filter(|(c, _)| !M::KEY.contains(c)).map(|(_, v)| v).collect();
     binds.extend(key.key_values());
     run(conn, StatementKind::Update, Some(M::TABLE_NAME), template, &binds)
+}
+
+/// Writes only the columns at `changed` (positions in [`Model::COLUMNS`],
+/// none of them a key column) of `model` to its row; the number of rows changed.
+pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usize]) -> Result<usize, OrmError> {
+    let columns: Vec<&'static str> = changed.iter().filter_map(|&i| M::COLUMNS.get(i).copied()).collect();
+    if columns.is_empty() || columns.iter().any(|c| M::KEY.contains(c)) {
+        return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
+    }
+    let template = super::model::update_template::<M>(dialect::of(conn.backend()), &columns)?;
+    let mut values: Vec<Option<Value<'_>>> = model.values().into_iter().map(Some).collect();
+    let key = model.key();
+    let mut binds: Vec<Value<'_>> = changed.iter().filter_map(|&i| values.get_mut(i).and_then(Option::take)).collect();
+    binds.extend(key.key_values());
+    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
 }
 
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.

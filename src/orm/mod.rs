@@ -10,6 +10,10 @@ pub mod query;
 pub mod value;
 
 pub use exec::OrmError;
+
+/// The user guide to the ORM (`docs/orm.md`); its examples compile as doctests.
+#[doc = include_str!("../../docs/orm.md")]
+pub mod guide {}
 pub use model::{Model, ModelStatements};
 
 /// What an application imports: `use migrate::orm::prelude::*;`.
@@ -22,9 +26,9 @@ pub mod prelude {
     };
     pub use super::model::Model;
     pub use super::query::{
-        AllColumns, Row, Statement, Table, col, cte, cte_ref, delete_from, excluded, insert_into, recursive_cte,
-        select, text, update,
+        AllColumns, Cte, Delete, Insert, Row, Select, Statement, Subquery, Table, Text, Update, col, cte, cte_ref,
+        delete_from, excluded, insert_into, recursive_cte, select, text, update,
     };
-    pub use super::value::{FromRow, SqlValue};
+    pub use super::value::{FromRow, Nullable, SqlValue};
     pub use crate::dialect::query::FrameBound;
 }

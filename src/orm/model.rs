@@ -124,6 +124,22 @@ fn insert_of<M: Model>(columns: Vec<&'static str>, returning: Vec<ast::Expr>) ->
     }
 }
 
+/// `UPDATE t SET columns WHERE key = ?`, for an update of only the columns
+/// that changed (`columns` must be columns of `M`, none of them a key).
+pub fn update_template<M: Model>(dialect: &dyn Dialect, columns: &[&'static str]) -> Result<Template, ast::QueryError> {
+    let set = columns.iter().map(|c| (ident(c), param())).collect();
+    let update = ast::Update { table: ident(M::TABLE_NAME), set, filter: key_filter::<M>(), returning: Vec::new() };
+    let mut template = Template::default();
+    ast::render_into(
+        dialect,
+        dialect.latest_capabilities(),
+        StatementRef::Update(&update),
+        &mut template,
+        &mut Vec::new(),
+    )?;
+    Ok(template)
+}
+
 fn render_shape<M: Model>(dialect: &dyn Dialect, shape: Shape) -> Template {
     let not_generated = || M::COLUMNS.iter().copied().filter(|c| Some(*c) != M::GENERATED).collect::<Vec<_>>();
     let mut template = Template::default();
