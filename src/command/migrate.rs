@@ -95,7 +95,7 @@ pub fn upgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
-    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.upgrade_plan(heads, target)?))?;
+    validate_run(url, database, &script, |heads| Ok(script.map.upgrade_plan(heads, target)?))?;
     Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
@@ -119,7 +119,7 @@ pub fn downgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
-    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.downgrade_plan(heads, target)?))?;
+    validate_run(url, database, &script, |heads| Ok(script.map.downgrade_plan(heads, target)?))?;
     Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
@@ -174,6 +174,7 @@ fn run_steps(
         return Ok(RunReport::default());
     }
     let mut state = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
+    validate_steps(s.dialect.as_ref(), database, &script.map, steps, state.clone(), resume != Resume::default())?;
     let plan = render_plan(s.dialect.as_ref(), &script.map, &s.book, steps, &mut state)?;
     s.create_bookkeeping()?;
     let one_transaction = options.one_transaction || !database.transaction_per_revision;
@@ -364,7 +365,7 @@ pub fn stamp(
 /// The latest history row of a revision left partly applied, if any: a
 /// failed or interrupted step some of whose statements stayed applied, not
 /// followed by a successful step, stamp or settling of the same revision.
-pub(super) fn partial(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
+fn partial(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
     let mut latest: std::collections::BTreeMap<&str, &HistoryEntry> = std::collections::BTreeMap::new();
     for entry in history {
         latest.insert(&entry.revision, entry);

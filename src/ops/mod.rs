@@ -7,6 +7,7 @@ mod apply;
 mod inverse;
 
 pub use apply::ApplyError;
+pub(crate) use apply::mentions;
 
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, Index, PrimaryKey, Table, UniqueConstraint,
