@@ -378,3 +378,15 @@ fn statement_count_does_not_grow_with_tables() {
         }
     }
 }
+
+/// A PostgreSQL default that is an expression of casted literals reads back
+/// whole, not cut down to its first literal (`'a'::text || 'b'::text` was `'a'`).
+#[test]
+fn postgres_expression_defaults_read_back_whole() {
+    let Some(db) = fresh_db(Backend::Postgres, "reflect_concat_default") else { return };
+    db.connect().execute("CREATE TABLE t (s text DEFAULT 'a' || 'b', d date DEFAULT '2020-01-01')").unwrap();
+    let schema = reflect(&db, &own_tables());
+    let t = schema.table("t").unwrap();
+    assert_eq!(t.column("s").unwrap().default, Some(DefaultValue::Expression("'a'::text || 'b'::text".into())));
+    assert_eq!(t.column("d").unwrap().default, Some(DefaultValue::String("2020-01-01".into())));
+}

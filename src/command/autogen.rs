@@ -9,7 +9,6 @@ use crate::db::{Connection, DatabaseUrl, OpenMode};
 use crate::dialect::{self, Dialect};
 use crate::models::{self, Models};
 use crate::ops::Op;
-use crate::runtime::Bookkeeping;
 use crate::schema::Schema;
 use crate::script::{Direction, RevisionMap, Script, ScriptError, Step};
 use serde::Serialize;
@@ -89,31 +88,23 @@ fn drift(
     })
 }
 
-/// Validates the plan a run would make, before anything is opened for
-/// writing: `plan` gets the database's heads; the ops are checked against
-/// its schema, read-only (a missing SQLite file is an empty database, and
-/// stays missing when the plan is refused).
+/// Validates the plan a run would make on an SQLite file that does not
+/// exist yet, before anything opens it for writing (which would create it):
+/// `plan` gets the heads of an empty database. An existing database is
+/// validated under the run lock instead ([`validate_steps`]), where its
+/// schema and heads cannot change while they are read.
 pub(super) fn validate_run(
     url: &DatabaseUrl,
     database: &DatabaseConfig,
     script: &Script,
-    resume: bool,
     plan: impl FnOnce(&[String]) -> Result<Vec<Step>, Error>,
 ) -> Result<(), Error> {
+    if open_existing(url, database)?.is_some() {
+        return Ok(());
+    }
     let dialect = dialect::for_backend(url.backend());
-    let book = Bookkeeping::new(&database.version_table);
-    let (heads, history, schema) = match open_existing(url, database)? {
-        Some(mut conn) => (
-            book.heads(&mut conn, dialect.as_ref())?,
-            book.history(&mut conn, dialect.as_ref())?,
-            dialect.reflect(&mut conn, &database.reflection_filter())?,
-        ),
-        None => (Vec::new(), Vec::new(), Schema::default()),
-    };
-    let steps = plan(&heads)?;
-    // A revision a failure left half-applied: its first ops may have run.
-    let half_done = resume || super::migrate::partial(&history).is_some();
-    validate_steps(dialect.as_ref(), database, &script.map, &steps, schema, half_done)
+    let steps = plan(&[])?;
+    validate_steps(dialect.as_ref(), database, &script.map, &steps, Schema::default(), false)
 }
 
 /// Validates `steps` in order from `schema`; `half_done` when the first may

@@ -134,7 +134,7 @@ pub fn upgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
-    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.upgrade_plan(heads, target)?))?;
+    validate_run(url, database, &script, |heads| Ok(script.map.upgrade_plan(heads, target)?))?;
     Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
@@ -155,7 +155,7 @@ pub fn downgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
-    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.downgrade_plan(heads, target)?))?;
+    validate_run(url, database, &script, |heads| Ok(script.map.downgrade_plan(heads, target)?))?;
     Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
@@ -275,6 +275,8 @@ fn run_steps(
         check_cluster_safe(&script.map, steps)?;
     }
     let reflected = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
+    let half_done = start.resume != Resume::default() || start.uncertain;
+    validate_steps(s.dialect.as_ref(), database, &script.map, steps, reflected.clone(), half_done)?;
     let mut state = reflected.clone();
     let plan = render_plan(s.dialect.as_ref(), &script.map, &s.book, steps, &mut state)?;
     let resume = match plan.first() {

@@ -190,24 +190,23 @@ impl Dialect for MysqlDialect {
     }
 
     fn cannot_run(&self, op: &Op) -> Option<String> {
-        let indexes: Vec<&Index> = match op {
-            Op::CreateIndex { index, .. } => vec![index],
-            Op::CreateTable(table) => table.indexes.iter().collect(),
+        // A `create_index` op's label names its index already.
+        let (indexes, named): (Vec<&Index>, bool) = match op {
+            Op::CreateIndex { index, .. } => (vec![index], false),
+            Op::CreateTable(table) => (table.indexes.iter().collect(), true),
             _ => return None,
         };
         indexes.into_iter().find_map(|index| {
-            if index.unique && index.predicate.is_some() {
+            let why = if index.unique && index.predicate.is_some() {
                 // Without its WHERE, a unique index would refuse rows it allows.
-                Some(format!(
-                    "index `{}`: no partial indexes here, and a unique one cannot drop its `where`",
-                    index.name
-                ))
+                "no partial indexes here, and a unique one cannot drop its `where`"
             } else if index.keys.iter().any(|k| matches!(k, IndexKey::Expression(_))) {
                 // MariaDB has none; MySQL's are not read back by this tool.
-                Some(format!("index `{}`: no expression (functional) indexes here", index.name))
+                "no expression (functional) indexes here"
             } else {
-                None
-            }
+                return None;
+            };
+            Some(if named { format!("index `{}`: {why}", index.name) } else { why.to_string() })
         })
     }
 

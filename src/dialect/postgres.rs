@@ -586,13 +586,7 @@ struct NamedCheck {
 /// The indexes (partial, or on an expression) and named checks of `table`
 /// whose SQL mentions `column`: they hold its type in their expressions.
 fn dependents(table: &Table, column: &str) -> (Vec<Index>, Vec<NamedCheck>) {
-    let word = |c: char| c.is_alphanumeric() || c == '_';
-    let mentions = |sql: &str| {
-        sql.match_indices(column).any(|(at, _)| {
-            !sql[..at].chars().next_back().is_some_and(word)
-                && !sql[at + column.len()..].chars().next().is_some_and(word)
-        })
-    };
+    let mentions = |sql: &str| crate::ops::mentions(sql, column);
     let indexes = table
         .indexes
         .iter()

@@ -320,7 +320,7 @@ fn has_columns(table: &Table, what: &str, columns: &[String]) -> Result<(), Stri
 }
 
 /// Whether `expression` mentions `name` as a whole word.
-fn mentions(expression: &str, name: &str) -> bool {
+pub(crate) fn mentions(expression: &str, name: &str) -> bool {
     let word = |c: char| c.is_alphanumeric() || c == '_';
     expression.match_indices(name).any(|(at, _)| {
         let before = expression[..at].chars().next_back();

@@ -7,6 +7,7 @@ mod apply;
 mod inverse;
 
 pub use apply::ApplyError;
+pub(crate) use apply::mentions;
 
 use crate::db::Backend;
 use crate::schema::{
