@@ -17,8 +17,10 @@ pub const DEFAULT_VERSION_TABLE: &str = "migrate_version";
 /// Seconds a run waits for another run's lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: f64 = 60.0;
 
-/// Seconds an SQLite command waits for another process's write to finish.
-pub const DEFAULT_BUSY_TIMEOUT: f64 = 5.0;
+/// Seconds an SQLite command waits for another process's writes. Generous:
+/// SQLite lets a writer's commits go first, so a reader can wait through
+/// many of them back to back.
+pub const DEFAULT_BUSY_TIMEOUT: f64 = 30.0;
 
 /// What can be wrong with the configuration. Each message names the file.
 #[derive(Debug, thiserror::Error)]
