@@ -199,8 +199,6 @@ pub struct Run<'a> {
     pub one_transaction: bool,
 }
 
-text_row!(IdRow { value });
-
 impl Run<'_> {
     /// Runs `plan`; the first step starts at `resume` (a partly applied
     /// revision finished).
@@ -308,7 +306,7 @@ impl Run<'_> {
         let mut recorded = first.map(|_| (resume.ops, resume.statements));
         self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
         let sql = self.dialect.last_insert_id();
-        let ids: Vec<IdRow> = self.conn.load(sql)?;
+        let ids: Vec<ValueRow> = self.conn.load(sql)?;
         entry.id =
             ids.first().and_then(|r| r.value.as_deref()).and_then(|v| v.trim().parse().ok()).ok_or_else(|| {
                 DbError::Query { message: "the new history row's id was not returned".into(), sql: sql.into() }
