@@ -26,8 +26,10 @@ pub const URL_VARIABLE: &str = "DATABASE_URL";
 /// The longest version table name: `<name>_history` must fit PostgreSQL's 63.
 const MAX_VERSION_TABLE: usize = 55;
 
-/// Seconds an SQLite command waits for another process's write to finish.
-pub const DEFAULT_BUSY_TIMEOUT: f64 = 5.0;
+/// Seconds an SQLite command waits for another process's writes. Generous:
+/// SQLite lets a writer's commits go first, so a reader can wait through
+/// many of them back to back.
+pub const DEFAULT_BUSY_TIMEOUT: f64 = 30.0;
 
 /// What can be wrong with the configuration. Each message names the file.
 #[derive(Debug, thiserror::Error)]

@@ -267,6 +267,7 @@ fn sqlite_reads_wait_for_a_running_upgrade() {
         .args(["upgrade", "head", "-q"])
         .current_dir(dir.path())
         .env_remove("DATABASE_URL")
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut reads = 0;
@@ -277,7 +278,8 @@ fn sqlite_reads_wait_for_a_running_upgrade() {
             reads += 1;
         }
     }
-    assert!(upgrade.wait().unwrap().success());
+    let out = upgrade.wait_with_output().unwrap();
+    assert!(out.status.success(), "upgrade: {}", String::from_utf8_lossy(&out.stderr));
     assert!(reads >= 4, "the reads ran during the upgrade: {reads}");
 }
 

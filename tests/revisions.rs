@@ -1021,6 +1021,7 @@ fn an_interrupted_statement_is_decided_from_the_schema_or_settled_explicitly() {
     assert_eq!(p.heads(), ["u3"]);
     assert!(command::current(&p.url, &p.database).unwrap().partial.is_none());
 }
+
 /// A table `name` with an integer primary key `id`.
 fn keyed(name: &str) -> Table {
     let mut t = Table::new(name);
@@ -1177,4 +1178,26 @@ fn primaries_and_single_servers_are_neither_standbys_nor_clusters() {
         let facts = dialect::for_backend(backend).prepare_session(&mut db.connect()).unwrap();
         assert_eq!(facts, migrate::dialect::ServerFacts::default(), "{backend:?}");
     }
+}
+
+#[test]
+fn a_history_table_from_an_older_version_is_read_and_completed() {
+    each_backend("rev_old_history", |db| {
+        let p = project(db);
+        let mut t = Table::new("t1");
+        t.columns = vec![col("id", "integer").not_null()];
+        p.add("o1", None, vec![Op::CreateTable(t)], None);
+        p.upgrade("head").unwrap();
+        for column in ["source", "uncertain"] {
+            db.connect().execute(&format!("ALTER TABLE migrate_version_history DROP COLUMN {column}")).unwrap();
+        }
+        let status = command::current(&p.url, &p.database).unwrap();
+        assert_eq!((p.heads(), status.partial.is_none()), (vec!["o1".to_string()], true), "{:?}", db.backend());
+        p.add("o2", Some("o1"), vec![], Some(vec![]));
+        p.upgrade("head").unwrap();
+        let book = migrate::runtime::Bookkeeping::new("migrate_version");
+        let history = book.history(&mut db.connect(), dialect::for_backend(db.backend()).as_ref()).unwrap();
+        let sources: Vec<bool> = history.iter().map(|h| h.source.is_some()).collect();
+        assert_eq!(sources, [false, true], "{:?}: the columns are back, old rows without a text", db.backend());
+    });
 }

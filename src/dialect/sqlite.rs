@@ -189,7 +189,7 @@ impl Dialect for SqliteDialect {
     fn session_setup(&self) -> Vec<String> {
         // Rebuilding a table drops it: with enforcement on, that would cascade
         // to the rows referring to it. Keys are checked before each commit.
-        vec!["PRAGMA foreign_keys = OFF".into(), "PRAGMA busy_timeout = 10000".into()]
+        vec!["PRAGMA foreign_keys = OFF".into()]
     }
 
     fn foreign_key_check(&self) -> Option<&'static str> {

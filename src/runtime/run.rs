@@ -199,8 +199,6 @@ pub struct Run<'a> {
     pub one_transaction: bool,
 }
 
-text_row!(IdRow { value });
-
 impl Run<'_> {
     /// Runs `plan`; the first step starts at `resume` (a partly applied
     /// revision finished).
@@ -215,6 +213,7 @@ impl Run<'_> {
         if whole {
             self.conn.execute(self.dialect.begin())?;
         }
+        let mut row = None;
         for (index, step) in plan.iter().enumerate() {
             on_event(Event::Started { index, total: plan.len(), step });
             let started = Instant::now();
@@ -222,7 +221,7 @@ impl Run<'_> {
             if self.dialect.transactional_ddl() {
                 self.step_in_transaction(step)?;
             } else {
-                self.step_with_progress(step, resume)?;
+                row = self.step_with_progress(step, resume, row, plan.get(index + 1))?;
             }
             let elapsed = started.elapsed();
             on_event(Event::Finished { index, step, elapsed });
@@ -299,21 +298,28 @@ impl Run<'_> {
     /// statement it records that the statement started (`uncertain`: a crash
     /// there leaves its effect to be read from the schema); each data op
     /// commits in one transaction with the record that it is done, so rows a
-    /// rollback undid are never counted. The last op's record and the
-    /// version-table change commit together.
-    fn step_with_progress(&mut self, step: &StepSql, resume: Resume) -> Result<(), RuntimeError> {
-        let mut entry = Self::entry(step, resume);
-        // The first DDL statement's start is recorded by the insert itself.
-        let first = step.ops.get(resume.ops).filter(|op| !op.data && resume.statements < op.statements.len());
-        entry.uncertain = first.is_some();
-        let mut recorded = first.map(|_| (resume.ops, resume.statements));
-        self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
-        let sql = self.dialect.last_insert_id();
-        let ids: Vec<IdRow> = self.conn.load(sql)?;
-        entry.id =
-            ids.first().and_then(|r| r.value.as_deref()).and_then(|v| v.trim().parse().ok()).ok_or_else(|| {
-                DbError::Query { message: "the new history row's id was not returned".into(), sql: sql.into() }
-            })?;
+    /// rollback undid are never counted. The last op's record, the
+    /// version-table change and the `running` row of the `next` step commit
+    /// together, so a step costs one commit more than its own statements
+    /// only where it has data ops. `row` is this step's row when the step
+    /// before wrote it; returns the next step's.
+    fn step_with_progress(
+        &mut self,
+        step: &StepSql,
+        resume: Resume,
+        row: Option<i64>,
+        next: Option<&StepSql>,
+    ) -> Result<Option<i64>, RuntimeError> {
+        let mut entry = Self::started_entry(step, resume);
+        // The first DDL statement's start is recorded by the row itself.
+        let mut recorded = entry.uncertain.then_some((resume.ops, resume.statements));
+        entry.id = match row {
+            Some(id) => id,
+            None => {
+                self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
+                self.inserted_id()?
+            }
+        };
         let last = step.ops.len();
         let mut in_transaction = false;
         for (index, op) in step.ops.iter().enumerate().skip(resume.ops) {
@@ -356,8 +362,32 @@ impl Run<'_> {
             ("finished_at", Value::Text(now())),
         ];
         self.conn.execute(&self.book.update_history(self.dialect, entry.id, &set))?;
+        if let Some(next) = next {
+            self.conn
+                .execute(&self.book.insert_history(self.dialect, &Self::started_entry(next, Resume::default())))?;
+        }
         self.conn.execute(self.dialect.commit())?;
-        Ok(())
+        next.map(|_| self.inserted_id()).transpose()
+    }
+
+    /// The `running` row of an attempt at `step` from `resume`, recording
+    /// that its first statement starts when that is DDL.
+    fn started_entry(step: &StepSql, resume: Resume) -> HistoryEntry {
+        let mut entry = Self::entry(step, resume);
+        let first = step.ops.get(resume.ops);
+        entry.uncertain = first.is_some_and(|op| !op.data && resume.statements < op.statements.len());
+        entry
+    }
+
+    /// The id the history row inserted last on this connection was given.
+    fn inserted_id(&mut self) -> Result<i64, RuntimeError> {
+        let sql = self.dialect.last_insert_id();
+        let ids: Vec<ValueRow> = self.conn.load(sql)?;
+        let id = ids.first().and_then(|r| r.value.as_deref()).and_then(|v| v.trim().parse().ok());
+        Ok(id.ok_or_else(|| DbError::Query {
+            message: "the new history row's id was not returned".into(),
+            sql: sql.into(),
+        })?)
     }
 
     /// Records on history row `id` that `statements` statements of op `ops`
