@@ -168,10 +168,8 @@ fn server(scheme: &str, rest: &str, backend: Backend) -> Result<Location, DbErro
         text.push('@');
     }
     text.push_str(location);
+    // No host (`postgres:///db`) is the driver's local socket, as libpq reads it.
     let parsed = url::Url::parse(&text).map_err(|e| invalid(e.to_string()))?;
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(format!("no host: expected `{scheme}://[user[:password]@]host[:port]/database`")));
-    }
     let mut driver = parsed.clone();
     if backend == Backend::Mysql && !scheme.eq_ignore_ascii_case("mysql") {
         driver.set_scheme("mysql").map_err(|()| invalid("cannot be read as a mysql:// URL".into()))?;
@@ -373,5 +371,10 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://h/db?application_name=a@b").unwrap();
         assert_eq!(url.to_string(), "postgres://h/db?application_name=a@b");
         assert_eq!(DatabaseUrl::parse("mariadb://u:p@h/db").unwrap().driver_url(), "mysql://u:p@h/db");
+        // The local socket, as libpq spells it.
+        assert_eq!(
+            DatabaseUrl::parse("postgres:///db?host=/run/pg").unwrap().driver_url(),
+            "postgres:///db?host=/run/pg"
+        );
     }
 }
