@@ -6,7 +6,8 @@
 //!    sets it up), `alembic heads` / `alembic history` on the same 1,000
 //!    revisions written as Alembic scripts, with the ratio.
 //! 2. Applying a chain of 1,000 small revisions (one `create_table` each) on
-//!    SQLite and PostgreSQL with `upgrade head`, against executing the same
+//!    SQLite, PostgreSQL and MariaDB with `upgrade head` (on MariaDB that
+//!    includes the progress recorded after each op, and the lock row), against executing the same
 //!    SQL statements (`upgrade --sql`: the ops, the version-table updates and
 //!    a transaction per revision) through one connection; the ratio.
 //!
@@ -174,7 +175,7 @@ fn main() {
     }
     load_commands(python.as_deref());
     println!("\n{:<22} {:>12} {:>12} {:>8}", "", "migrate", "same SQL", "ratio");
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
         apply(backend);
     }
 }

@@ -26,6 +26,9 @@ pub const URL_VARIABLE: &str = "DATABASE_URL";
 /// The longest version table name: `<name>_history` must fit PostgreSQL's 63.
 const MAX_VERSION_TABLE: usize = 55;
 
+/// Seconds an SQLite command waits for another process's write to finish.
+pub const DEFAULT_BUSY_TIMEOUT: f64 = 5.0;
+
 /// What can be wrong with the configuration. Each message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -94,6 +97,7 @@ struct FileSettings {
     version_table: Option<Spanned<String>>,
     filters: Option<NameFilter>,
     lock_timeout: Option<Spanned<f64>>,
+    busy_timeout: Option<Spanned<f64>>,
     version_paths: Option<Vec<Spanned<String>>>,
     transaction_per_revision: Option<bool>,
 }
@@ -109,6 +113,7 @@ struct File {
     version_table: Option<Spanned<String>>,
     filters: Option<NameFilter>,
     lock_timeout: Option<Spanned<f64>>,
+    busy_timeout: Option<Spanned<f64>>,
     version_paths: Option<Vec<Spanned<String>>>,
     transaction_per_revision: Option<bool>,
     #[serde(default)]
@@ -145,6 +150,9 @@ pub struct DatabaseConfig {
     pub filters: NameFilter,
     /// Seconds to wait for another run's lock.
     pub lock_timeout: f64,
+    /// Seconds an SQLite connection waits while another process writes,
+    /// instead of failing "database is locked".
+    pub busy_timeout: f64,
     /// Folders holding revision files: `<script_location>/versions`, then
     /// the `version_paths` configured.
     pub version_paths: Vec<PathBuf>,
@@ -155,8 +163,9 @@ pub struct DatabaseConfig {
 
 impl DatabaseConfig {
     /// The tables this tool owns, which reflection must never report.
-    pub fn own_tables(&self) -> [String; 2] {
-        [self.version_table.clone(), format!("{}_history", self.version_table)]
+    pub fn own_tables(&self) -> [String; 3] {
+        let v = &self.version_table;
+        [v.clone(), format!("{v}_history"), format!("{v}_lock")]
     }
 
     /// The configured filters plus the tool's own tables excluded.
@@ -213,6 +222,7 @@ impl Config {
             version_table: file.version_table,
             filters: file.filters,
             lock_timeout: file.lock_timeout,
+            busy_timeout: file.busy_timeout,
             version_paths: file.version_paths,
             transaction_per_revision: file.transaction_per_revision,
         };
@@ -290,6 +300,10 @@ impl Config {
                 .and_then(|s| s.lock_timeout.as_ref())
                 .or(self.defaults.lock_timeout.as_ref())
                 .map_or(DEFAULT_LOCK_TIMEOUT, |t| *t.get_ref()),
+            busy_timeout: own
+                .and_then(|s| s.busy_timeout.as_ref())
+                .or(self.defaults.busy_timeout.as_ref())
+                .map_or(DEFAULT_BUSY_TIMEOUT, |t| *t.get_ref()),
             version_paths,
             root: self.root.clone(),
             transaction_per_revision: own
@@ -383,6 +397,11 @@ impl FileSettings {
         {
             return Err((t.span().start, format!("lock_timeout must be 0 or more seconds, not {}", t.get_ref())));
         }
+        if let Some(t) = &self.busy_timeout
+            && !(t.get_ref().is_finite() && *t.get_ref() >= 0.0)
+        {
+            return Err((t.span().start, format!("busy_timeout must be 0 or more seconds, not {}", t.get_ref())));
+        }
         if let Some(t) = &self.version_table {
             let name = t.get_ref();
             let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -427,6 +446,9 @@ mod tests {
         assert_eq!(db.version_table, "migrate_version");
         assert_eq!(db.models, ["models/*.toml", "models/*.rs"]);
         assert!(!db.reflection_filter().matches("migrate_version_history"));
+        assert_eq!(db.busy_timeout, DEFAULT_BUSY_TIMEOUT);
+        let db = parse("busy_timeout = 0.5\n[databases.main]\n").unwrap().database(None).unwrap();
+        assert_eq!(db.busy_timeout, 0.5);
     }
 
     #[test]

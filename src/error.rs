@@ -31,6 +31,9 @@ pub enum Error {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Models(#[from] ModelError),
+    /// An op that cannot run: it names what does not exist, or the backend cannot do it.
+    #[error(transparent)]
+    Invalid(#[from] crate::autogen::InvalidOp),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -42,12 +45,17 @@ impl Error {
     /// errors, 3 for database errors (see docs/commands.md).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Init(_) | Error::Usage(_) | Error::Models(_) => 2,
+            Error::Config(_) | Error::Init(_) | Error::Usage(_) | Error::Models(_) | Error::Invalid(_) => 2,
             Error::NotAtHead(_) => 1,
             Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
-            Error::Script(_) | Error::Runtime(RuntimeError::Render(_)) => 2,
+            Error::Script(_) | Error::Runtime(RuntimeError::Render(_) | RuntimeError::NoPrimaryKeyOnCluster { .. }) => {
+                2
+            }
             Error::Runtime(
-                RuntimeError::Tampered(_) | RuntimeError::Partial { .. } | RuntimeError::NothingToResume,
+                RuntimeError::Tampered(_)
+                | RuntimeError::Partial { .. }
+                | RuntimeError::Uncertain { .. }
+                | RuntimeError::NothingToResume,
             ) => 1,
             Error::Db(_) | Error::Reflect(_) | Error::Runtime(_) => 3,
         }
@@ -66,6 +74,7 @@ impl Error {
             Error::Db(DbError::InvalidUrl { .. }) => "invalid_url",
             Error::Db(DbError::MissingSqliteFile { .. }) => "missing_sqlite_file",
             Error::Db(DbError::Connect { .. }) => "connect",
+            Error::Db(DbError::Conflict { .. }) => "conflict",
             Error::Db(DbError::Query { .. }) | Error::Reflect(_) => "database",
             Error::Script(ScriptError::Parse { .. }) => "revision_file_invalid",
             Error::Script(ScriptError::Io { .. }) => "revision_file_unreadable",
@@ -79,6 +88,7 @@ impl Error {
             Error::Runtime(RuntimeError::StepFailed { .. }) => "step_failed",
             Error::Runtime(_) => "database",
             Error::Models(_) => "models_invalid",
+            Error::Invalid(_) => "invalid_op",
             Error::Usage(_) => "usage",
             Error::NotAtHead(_) => "not_at_head",
         }

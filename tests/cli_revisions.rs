@@ -250,6 +250,41 @@ fn progress_is_shown_on_a_terminal_only() {
     assert!(!printed.contains("upgraded to") && !printed.contains("1/2"), "{printed}");
 }
 
+#[test]
+fn sqlite_reads_wait_for_a_running_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path()).arg("init").assert().success();
+    let versions = dir.path().join("migrations/versions");
+    for i in 1..=300 {
+        let parent = if i > 1 { format!("down_revision = \"s{:03}\"\n", i - 1) } else { String::new() };
+        let table =
+            format!("name = \"t{i:03}\"\ncolumns = [{{ name = \"id\", type = \"integer\", nullable = false }}]\n");
+        let text = format!(
+            "revision = \"s{i:03}\"\n{parent}message = \"t{i}\"\n\n[[upgrade]]\nop = \"create_table\"\n{table}\n\
+             [[upgrade]]\nop = \"bulk_insert\"\ntable = \"t{i:03}\"\nrows = [{{ id = 1 }}]\n\n\
+             [[downgrade]]\nop = \"drop_table\"\n{table}"
+        );
+        std::fs::write(versions.join(format!("s{i:03}_t.toml")), text).unwrap();
+    }
+    migrate(dir.path()).args(["upgrade", "s001"]).assert().success();
+    let mut upgrade = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["upgrade", "head", "-q"])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .spawn()
+        .unwrap();
+    let mut reads = 0;
+    while upgrade.try_wait().unwrap().is_none() {
+        for command in ["current", "inspect"] {
+            let out = migrate(dir.path()).arg(command).output().unwrap();
+            assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+            reads += 1;
+        }
+    }
+    assert!(upgrade.wait().unwrap().success());
+    assert!(reads >= 4, "the reads ran during the upgrade: {reads}");
+}
+
 /// The JSON printed by `migrate ARGS --json` in `dir`, with what changes
 /// from run to run (times, dates, the temporary folder) replaced.
 fn json_of(dir: &Path, args: &[&str], code: i32) -> serde_json::Value {

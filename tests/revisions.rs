@@ -675,3 +675,503 @@ fn one_transaction_for_the_whole_run_rolls_back_every_revision() {
         assert!(p.schema(db).tables.is_empty(), "{:?}: g1 rolled back too", db.backend());
     });
 }
+
+#[test]
+fn data_ops_a_rollback_undid_are_never_counted_done() {
+    // MariaDB/MySQL: the rows of data ops commit with the record that they are in.
+    let Some(db) = common::fresh_db(Backend::Mysql, "rev_data_rollback") else { return };
+    let p = project(&db);
+    let mut t = Table::new("t");
+    t.columns = vec![col("id", "integer").not_null()];
+    p.add("d1", None, vec![Op::CreateTable(t)], None);
+    let insert = |ids: &[i64]| Op::BulkInsert {
+        table: "t".into(),
+        rows: ids.iter().map(|i| row(&[("id", Value::Integer(*i))])).collect(),
+    };
+    let bad = Op::Execute(Execute { sql: Some("INSERT INTO nope VALUES (1)".into()), dialects: BTreeMap::new() });
+    p.add("d2", Some("d1"), vec![insert(&[1, 2]), insert(&[3]), bad], Some(vec![]));
+    let error = p.upgrade("head").unwrap_err().to_string();
+    assert!(error.starts_with("upgrade to d2 failed at op 3 (execute): "), "{error}");
+    let partial = command::current(&p.url, &p.database).unwrap().partial.expect("d2 is partly applied");
+    let rows = count(&db, "SELECT CAST(COUNT(*) AS CHAR) AS value FROM t");
+    assert_eq!((partial.ops_done, rows.as_str()), (2, "3"), "ops counted done are the ops whose rows are there");
+    db.connect().execute("CREATE TABLE nope (id int)").unwrap();
+    let resume = RunOptions { resume: true, ..RunOptions::default() };
+    command::upgrade(&p.url, &p.database, "head", &resume, &mut |_| {}).unwrap();
+    assert_eq!(count(&db, "SELECT CAST(COUNT(*) AS CHAR) AS value FROM t"), "3", "each row once");
+    assert_eq!(count(&db, "SELECT CAST(COUNT(*) AS CHAR) AS value FROM nope"), "1");
+    // One history row per attempt, each finished by its own id.
+    let book = migrate::runtime::Bookkeeping::new("migrate_version");
+    let history = book.history(&mut db.connect(), dialect::for_backend(Backend::Mysql).as_ref()).unwrap();
+    let outcomes: Vec<(&str, &str)> = history.iter().map(|h| (h.revision.as_str(), h.outcome.as_str())).collect();
+    assert_eq!(outcomes, [("d1", "ok"), ("d2", "failed"), ("d2", "ok")]);
+}
+
+#[test]
+fn an_edited_applied_revision_is_refused_by_downgrade_and_stamp() {
+    each_backend("rev_edited_down", |db| {
+        let p = project(db);
+        let table = |name: &str| {
+            let mut t = Table::new(name);
+            t.columns = vec![col("id", "integer").not_null()];
+            t
+        };
+        p.add("b1", None, vec![Op::CreateTable(table("bt1"))], None);
+        p.add("b2", Some("b1"), vec![Op::CreateTable(table("bt2"))], None);
+        p.upgrade("head").unwrap();
+        // The downgrade of b2 now drops bt1 instead of bt2.
+        let path = p.versions().join("b2_revision_b2.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (up, down) = text.split_once("[[downgrade]]").unwrap();
+        std::fs::write(&path, format!("{up}[[downgrade]]{}", down.replace("bt2", "bt1"))).unwrap();
+        let refused = p.downgrade("b1").unwrap_err();
+        assert_eq!(refused.exit_code(), 1, "{:?}: {refused}", db.backend());
+        let message = refused.to_string();
+        assert!(message.contains(&format!("b2 ({})", path.display())), "{message}");
+        assert!(message.contains("-name = \"bt2\"\n+name = \"bt1\""), "{message}");
+        let names = |p: &Project| p.schema(db).tables.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&p), ["bt1", "bt2"], "{:?}: nothing dropped", db.backend());
+        let refused = command::stamp(&p.url, &p.database, &["b1".into()], false, false).unwrap_err();
+        assert!(refused.to_string().contains("stamp --accept-edits"), "{refused}");
+        assert_eq!(p.heads(), ["b2"]);
+        // Accepted on purpose, the edit runs.
+        command::stamp(&p.url, &p.database, &["b2".into()], false, true).unwrap();
+        p.downgrade("b1").unwrap();
+        assert_eq!(names(&p), ["bt2"]);
+    });
+}
+
+/// The crash test's revisions k01..k12: per revision, per op, the op written
+/// and the op that models its effect on the schema (raw SQL modelled by hand).
+fn crash_chain() -> Vec<Vec<(Op, Op)>> {
+    let table = |name: &str, columns: Vec<Column>, indexes: &[(&str, &[&str])]| {
+        let mut t = Table::new(name);
+        t.columns = columns;
+        t.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
+        t.indexes = indexes
+            .iter()
+            .map(|(name, keys)| Index {
+                name: name.to_string(),
+                keys: keys.iter().map(|k| IndexKey::Column(k.to_string())).collect(),
+                unique: false,
+                predicate: None,
+            })
+            .collect();
+        Op::CreateTable(t)
+    };
+    let id = || col("id", "integer").not_null();
+    let index = |name: &str, column: &str| Index {
+        name: name.into(),
+        keys: vec![IndexKey::Column(column.into())],
+        unique: false,
+        predicate: None,
+    };
+    let insert = |table: &str, rows: &[i64]| Op::BulkInsert {
+        table: table.into(),
+        rows: rows.iter().map(|i| row(&[("id", Value::Integer(*i))])).collect(),
+    };
+    let sql = |sql: &str, mysql: Option<&str>| {
+        let dialects = mysql.map(|m| (Backend::Mysql, m.to_string())).into_iter().collect();
+        Op::Execute(Execute { sql: Some(sql.into()), dialects })
+    };
+    let same = |op: Op| (op.clone(), op);
+    vec![
+        vec![same(table(
+            "a",
+            vec![id(), col("n", "integer").not_null().default(DefaultValue::Number("0".into()))],
+            &[],
+        ))],
+        vec![same(insert("a", &[1, 2, 3])), same(sql("UPDATE a SET n = n + 1", None))],
+        vec![same(table(
+            "b",
+            vec![id(), col("label", "varchar(20)")],
+            &[("ix_b_label", &["label"]), ("ix_b_both", &["id", "label"])],
+        ))],
+        vec![
+            same(Op::AddColumn { table: "a".into(), column: col("c", "integer") }),
+            same(Op::CreateIndex { table: "a".into(), index: index("ix_a_c", "c") }),
+        ],
+        vec![(
+            sql("CREATE TABLE slow1 (s integer)", Some("CREATE TABLE slow1 AS SELECT SLEEP(1) AS s")),
+            table("slow1", vec![col("s", "integer")], &[]),
+        )],
+        vec![same(insert("b", &[1, 2])), same(sql("UPDATE a SET n = n + 1 WHERE id = 1", None))],
+        vec![same(table("c", vec![id(), col("v", "integer")], &[])), same(insert("c", &[1, 2]))],
+        vec![
+            same(Op::AddColumn { table: "b".into(), column: col("x", "integer") }),
+            same(Op::DropIndex { table: "b".into(), index: index("ix_b_label", "label") }),
+        ],
+        vec![same(sql("UPDATE a SET n = n + 10", None))],
+        vec![same(table("d", vec![id(), col("w", "varchar(10)")], &[("ix_d_w", &["w"])]))],
+        vec![same(insert("d", &[1])), same(insert("d", &[2, 3]))],
+        vec![(
+            sql("CREATE INDEX ix_c_v ON c (v)", None),
+            Op::CreateIndex { table: "c".into(), index: index("ix_c_v", "v") },
+        )],
+    ]
+}
+
+/// Tables, `table.column`s and `table#index`es of a schema.
+fn objects(schema: &Schema) -> std::collections::BTreeSet<String> {
+    let mut set = std::collections::BTreeSet::new();
+    for t in &schema.tables {
+        set.insert(t.name.clone());
+        set.extend(t.columns.iter().map(|c| format!("{}.{}", t.name, c.name)));
+        set.extend(t.indexes.iter().map(|i| format!("{}#{}", t.name, i.name)));
+    }
+    set
+}
+
+/// After a kill: what `current` reports must be what the schema shows. The
+/// objects of the revisions and ops it calls done are there; of the op it
+/// stopped in, no more than that op changes; of later ops, none.
+fn assert_current_matches_schema(p: &Project, db: &TestDb, chain: &[Vec<(Op, Op)>], trial: &str) {
+    let status = command::current(&p.url, &p.database).unwrap();
+    let applied = match status.heads.as_slice() {
+        [] => 0,
+        [head] => head.revision[1..].parse::<usize>().unwrap(),
+        more => panic!("{trial}: several heads {more:?}"),
+    };
+    let mut before = Schema::default();
+    let model = |state: &mut Schema, ops: &[(Op, Op)]| ops.iter().for_each(|(_, m)| state.apply(m).unwrap());
+    chain[..applied].iter().for_each(|ops| model(&mut before, ops));
+    let mut after = before.clone();
+    if let Some(partial) = &status.partial {
+        assert_eq!(partial.revision, format!("k{:02}", applied + 1), "{trial}: {partial:?}");
+        let ops = &chain[applied];
+        model(&mut before, &ops[..partial.ops_done]);
+        after = before.clone();
+        if partial.statements_done > 0 || partial.uncertain {
+            model(&mut after, &ops[partial.ops_done..=partial.ops_done]);
+        }
+    }
+    // The op it stopped in may have made or dropped some of what it makes or drops.
+    let found = objects(&p.schema(db));
+    let (before, after) = (objects(&before), objects(&after));
+    let (sure, possible) = (&before & &after, &before | &after);
+    let missing: Vec<_> = sure.difference(&found).collect();
+    let extra: Vec<_> = found.difference(&possible).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{trial}: current says {:?} {:?}, but {missing:?} are missing and {extra:?} should not exist",
+        status.heads,
+        status.partial
+    );
+}
+
+/// Kills `migrate upgrade head` at many points of a 12-revision upgrade,
+/// and after each kill checks `current` against the schema and that
+/// `upgrade` (with `--resume` where asked) finishes with every revision
+/// applied once.
+fn crash_at_many_points(backend: Backend) {
+    let chain = crash_chain();
+    let setup = |trial: &str| {
+        let db = common::fresh_db(backend, trial)?;
+        let p = project(&db);
+        for (i, ops) in chain.iter().enumerate() {
+            let parent = (i > 0).then(|| format!("k{i:02}"));
+            p.add(
+                &format!("k{:02}", i + 1),
+                parent.as_deref(),
+                ops.iter().map(|(op, _)| op.clone()).collect(),
+                Some(vec![]),
+            );
+        }
+        Some((db, p))
+    };
+    let spawn = |p: &Project, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .args(args)
+            .current_dir(p.dir.path())
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let finish = |p: &Project, db: &TestDb, trial: &str| {
+        assert_current_matches_schema(p, db, &chain, trial);
+        let resume = command::current(&p.url, &p.database).unwrap().partial.is_some();
+        let args: &[&str] = if resume { &["upgrade", "head", "-q", "--resume"] } else { &["upgrade", "head", "-q"] };
+        let out = spawn(p, args).wait_with_output().unwrap();
+        assert!(out.status.success(), "{trial}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(p.heads(), ["k12"], "{trial}");
+        let mut model = Schema::default();
+        chain.iter().flatten().for_each(|(_, m)| model.apply(m).unwrap());
+        assert_eq!(objects(&p.schema(db)), objects(&model), "{trial}");
+        let number = |sql: &str| count(db, sql);
+        assert_eq!(number("SELECT CAST(COUNT(*) AS CHAR(10)) AS value FROM a"), "3", "{trial}");
+        assert_eq!(number("SELECT CAST(SUM(n) AS CHAR(10)) AS value FROM a"), "34", "{trial}: each UPDATE once");
+        assert_eq!(number("SELECT CAST(COUNT(*) AS CHAR(10)) AS value FROM b"), "2", "{trial}");
+        assert_eq!(number("SELECT CAST(COUNT(*) AS CHAR(10)) AS value FROM d"), "3", "{trial}");
+        let book = migrate::runtime::Bookkeeping::new("migrate_version");
+        let history = book.history(&mut db.connect(), dialect::for_backend(backend).as_ref()).unwrap();
+        for i in 1..=chain.len() {
+            let ok = history.iter().filter(|h| h.revision == format!("k{i:02}") && h.outcome == "ok").count();
+            assert_eq!(ok, 1, "{trial}: k{i:02} applied once: {history:?}");
+        }
+    };
+    // An uninterrupted run gives the time to spread the kills over.
+    let Some((db, p)) = setup("crash_full") else { return };
+    let started = std::time::Instant::now();
+    let out = spawn(&p, &["upgrade", "head", "-q"]).wait_with_output().unwrap();
+    let full = started.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    finish(&p, &db, "uninterrupted");
+    let trials = 12;
+    for trial in 1..=trials {
+        let (db, p) = setup("crash_kill").unwrap();
+        let mut child = spawn(&p, &["upgrade", "head", "-q"]);
+        let delay = full * trial / (trials + 1);
+        std::thread::sleep(delay); // the point of the test: where the kill lands
+        let _ = child.kill();
+        let _ = child.wait();
+        finish(&p, &db, &format!("killed after {delay:?}"));
+    }
+    if backend != Backend::Mysql {
+        return;
+    }
+    // Kills at chosen points, found by polling the history: during the slow
+    // DDL the server finishes alone, and between the statements of one op.
+    let points: [(&str, &str); 2] = [
+        ("during the slow DDL", "revision = 'k05' AND outcome = 'running' AND uncertain = 1"),
+        ("between the statements of create_table b", "revision = 'k03' AND statements_done >= 1"),
+    ];
+    for (trial, condition) in points {
+        let (db, p) = setup("crash_point").unwrap();
+        let mut child = spawn(&p, &["upgrade", "head", "-q"]);
+        let sql = format!("SELECT CAST(COUNT(*) AS CHAR) AS value FROM migrate_version_history WHERE {condition}");
+        let mut conn = db.connect();
+        while child.try_wait().unwrap().is_none() {
+            let seen: Vec<CountRow> = conn.load(&sql).unwrap_or_default();
+            if seen.first().and_then(|r| r.value.as_deref()).is_some_and(|v| v != "0") {
+                let _ = child.kill();
+                break;
+            }
+        }
+        let _ = child.wait();
+        finish(&p, &db, trial);
+    }
+}
+
+#[test]
+fn killed_at_any_point_an_upgrade_is_reported_truthfully_and_finishes_sqlite() {
+    crash_at_many_points(Backend::Sqlite);
+}
+
+#[test]
+fn killed_at_any_point_an_upgrade_is_reported_truthfully_and_finishes_postgres() {
+    crash_at_many_points(Backend::Postgres);
+}
+
+#[test]
+fn killed_at_any_point_an_upgrade_is_reported_truthfully_and_finishes_mysql() {
+    crash_at_many_points(Backend::Mysql);
+}
+
+#[test]
+fn an_interrupted_statement_is_decided_from_the_schema_or_settled_explicitly() {
+    let Some(db) = common::fresh_db(Backend::Mysql, "rev_uncertain") else { return };
+    let p = project(&db);
+    let mut t = Table::new("t1");
+    t.columns = vec![col("id", "integer").not_null()];
+    p.add("u1", None, vec![Op::CreateTable(t)], None);
+    let sql = |sql: &str| Op::Execute(Execute { sql: Some(sql.into()), dialects: BTreeMap::new() });
+    let add = |name: &str| Op::AddColumn { table: "t1".into(), column: col(name, "integer") };
+    p.add("u2", Some("u1"), vec![add("x"), sql("OPTIMIZE TABLE t1"), add("y")], Some(vec![]));
+    p.add("u3", Some("u2"), vec![sql("OPTIMIZE TABLE t1")], Some(vec![]));
+    p.upgrade("u1").unwrap();
+    // What a kill during u2's first statement leaves when the server finished it.
+    let crashed = |revision: &str| {
+        format!(
+            "INSERT INTO migrate_version_history (revision, direction, checksum, started_at, outcome, ops_done, \
+             statements_done, uncertain) VALUES ('{revision}', 'up', '', '2026-12-01T00:00:00Z', 'running', 0, 0, 1)"
+        )
+    };
+    db.connect().execute("ALTER TABLE t1 ADD COLUMN x integer").unwrap();
+    db.connect().execute(&crashed("u2")).unwrap();
+    let status = command::current(&p.url, &p.database).unwrap();
+    let partial = status.partial.expect("an interrupted run is partial, 0 statements done or not");
+    assert!(partial.uncertain);
+    assert_eq!(status.partial_op.map(|o| o.label), Some("add_column t1.x".to_string()));
+    let refused = p.upgrade("head").unwrap_err().to_string();
+    assert!(refused.contains("the run was interrupted in op 1 (`add_column t1.x`)"), "{refused}");
+    let resume = RunOptions { resume: true, ..RunOptions::default() };
+    command::upgrade(&p.url, &p.database, "u2", &resume, &mut |_| {}).unwrap();
+    let columns: Vec<String> = p.schema(&db).tables[0].columns.iter().map(|c| c.name.clone()).collect();
+    assert_eq!(columns, ["id", "x", "y"], "x was taken as done, not added twice");
+    // A statement whose effect the schema cannot show stops the resume...
+    db.connect().execute(&crashed("u3")).unwrap();
+    let refused = command::upgrade(&p.url, &p.database, "head", &resume, &mut |_| {}).unwrap_err();
+    assert_eq!(refused.exit_code(), 1);
+    assert!(
+        refused.to_string().starts_with(
+            "revision u3 was interrupted in op 1 (`execute`), statement 1 of 1, and the schema cannot tell \
+             whether it took effect: `OPTIMIZE TABLE t1`"
+        ),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("--uncertain done"), "{refused}");
+    // ...until the user says what it did.
+    let redo = RunOptions { uncertain: Some(command::Uncertain::Redo), ..resume };
+    command::upgrade(&p.url, &p.database, "head", &redo, &mut |_| {}).unwrap();
+    assert_eq!(p.heads(), ["u3"]);
+    assert!(command::current(&p.url, &p.database).unwrap().partial.is_none());
+}
+/// A table `name` with an integer primary key `id`.
+fn keyed(name: &str) -> Table {
+    let mut t = Table::new(name);
+    t.columns = vec![col("id", "integer").not_null()];
+    t.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
+    t
+}
+
+#[test]
+fn a_live_run_is_reported_by_current_with_its_revision_holder_and_exit_0() {
+    each_backend("rev_live", |db| {
+        let p = project(db);
+        p.add("l1", None, vec![Op::CreateTable(keyed("l1"))], None);
+        p.add("l2", Some("l1"), vec![Op::CreateTable(keyed("l2"))], None);
+        p.upgrade("l1").unwrap();
+        let dialect = dialect::for_backend(db.backend());
+        let book = migrate::runtime::Bookkeeping::new("migrate_version");
+        let mut conn = db.connect();
+        let timeout = std::time::Duration::from_secs(10);
+        let lock = migrate::runtime::RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout).unwrap();
+        lock.advance("l2", Direction::Up);
+        // The holder row is written by the lock's own thread: wait for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let live = loop {
+            let status = command::current(&p.url, &p.database).unwrap();
+            match status.live {
+                Some(live) if live.revision.as_deref() == Some("l2") => break live,
+                _ if std::time::Instant::now() > deadline => panic!("{:?}: no live run seen: {status:?}", db.backend()),
+                _ => std::thread::yield_now(),
+            }
+        };
+        assert_eq!(live.pid, std::process::id(), "{:?}", db.backend());
+        assert!(!live.host.is_empty() && !live.since.is_empty(), "{live:?}");
+        assert_eq!(live.lease_until.is_some(), db.backend() == Backend::Mysql, "{live:?}");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .arg("current")
+            .current_dir(p.dir.path())
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{:?}: {text}{}", db.backend(), String::from_utf8_lossy(&out.stderr));
+        let pid = std::process::id();
+        assert!(text.contains(&format!("a migrate run is live: applying l2, by pid {pid} on ")), "{text}");
+        lock.release(&mut conn).unwrap();
+        assert_eq!(command::current(&p.url, &p.database).unwrap().live, None, "{:?}", db.backend());
+    });
+}
+
+#[test]
+fn current_during_a_real_mysql_upgrade_says_live_not_failed() {
+    let Some(db) = common::fresh_db(Backend::Mysql, "rev_live_mysql") else { return };
+    let p = project(&db);
+    let slow = Op::Execute(Execute { sql: Some("DO SLEEP(4)".into()), dialects: BTreeMap::new() });
+    p.add("s1", None, vec![Op::CreateTable(keyed("s1")), slow], Some(vec![Op::DropTable(keyed("s1"))]));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["upgrade", "head", "-q"])
+        .current_dir(p.dir.path())
+        .env_remove("DATABASE_URL")
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        // Once the first op is done, the step's history row is running.
+        let status = command::current(&p.url, &p.database).unwrap();
+        if status.live.as_ref().is_some_and(|l| l.revision.as_deref() == Some("s1"))
+            && p.schema(&db).table("s1").is_some()
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no live run seen");
+        std::thread::yield_now();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .arg("current")
+        .current_dir(p.dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("a migrate run is live: applying s1, by pid {} on ", child.id())), "{text}");
+    assert!(!text.contains("partially applied"), "{text}");
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(p.heads(), ["s1"]);
+}
+
+#[test]
+fn a_crashed_holders_lease_runs_out_and_the_next_run_takes_the_lock_row() {
+    let Some(db) = common::fresh_db(Backend::Mysql, "rev_lease") else { return };
+    let mut p = project(&db);
+    p.add("k1", None, vec![Op::CreateTable(keyed("k1"))], None);
+    p.add("k2", Some("k1"), vec![Op::CreateTable(keyed("k2"))], None);
+    p.upgrade("k1").unwrap();
+    // A holder that died with its lease still running.
+    let forge = |expires: &str| {
+        db.connect()
+            .execute(&format!(
+                "UPDATE migrate_version_lock SET holder = 'ghost', host = 'gone', pid = 4242, \
+                 acquired_at = UTC_TIMESTAMP(), expires_at = {expires} WHERE id = 1"
+            ))
+            .unwrap()
+    };
+    forge("UTC_TIMESTAMP() + INTERVAL 1 HOUR");
+    let live = command::current(&p.url, &p.database).unwrap().live.expect("the lease is running");
+    assert_eq!((live.host.as_str(), live.pid, live.revision), ("gone", 4242, None));
+    p.database.lock_timeout = 0.3;
+    let e = p.upgrade("head").unwrap_err();
+    assert_eq!((e.exit_code(), e.to_string()), (3, "another migrate run holds the lock; gave up after 0.3 s".into()));
+    // Once its lease has run out, the next run takes the row over.
+    forge("UTC_TIMESTAMP() - INTERVAL 1 SECOND");
+    assert_eq!(command::current(&p.url, &p.database).unwrap().live, None);
+    p.upgrade("head").unwrap();
+    assert_eq!(p.heads(), ["k2"]);
+    assert_eq!(
+        count(&db, "SELECT CAST(COUNT(*) AS CHAR) AS value FROM migrate_version_lock WHERE holder IS NULL"),
+        "1"
+    );
+}
+
+#[test]
+fn version_table_changes_are_compare_and_set() {
+    each_backend("rev_cas", |db| {
+        let p = project(db);
+        p.add("v1", None, vec![Op::CreateTable(keyed("v1"))], None);
+        p.upgrade("head").unwrap();
+        let dialect = dialect::for_backend(db.backend());
+        let book = migrate::runtime::Bookkeeping::new("migrate_version");
+        let mut conn = db.connect();
+        // Another run moved the table on: v1 is no longer the head this change expects.
+        conn.execute("UPDATE migrate_version SET version_num = 'other'").unwrap();
+        for (before, after) in [(vec!["v1".to_string()], vec!["v2".to_string()]), (vec!["v1".into()], vec![])] {
+            let statements = book.version_statements(dialect.as_ref(), &before, &after);
+            conn.execute(dialect.begin()).unwrap();
+            let e = book.apply_version(&mut conn, "v2", &statements).unwrap_err().to_string();
+            conn.execute("ROLLBACK").unwrap();
+            assert!(e.starts_with("the version table changed under this run at revision v2: `"), "{e}");
+            assert!(e.contains("changed 0 rows instead of 1; the change was rolled back"), "{e}");
+        }
+        assert_eq!(count(db, "SELECT version_num AS value FROM migrate_version"), "other");
+        // Creating the tables again where they exist is no error (IF NOT EXISTS).
+        for table in book.tables() {
+            for statement in dialect.create_table_if_missing(&table) {
+                conn.execute(&statement).unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn primaries_and_single_servers_are_neither_standbys_nor_clusters() {
+    for backend in [Backend::Postgres, Backend::Mysql] {
+        let Some(db) = common::fresh_db(backend, "rev_standby") else { continue };
+        let facts = dialect::for_backend(backend).prepare_session(&mut db.connect()).unwrap();
+        assert_eq!(facts, migrate::dialect::ServerFacts::default(), "{backend:?}");
+    }
+}

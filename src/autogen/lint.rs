@@ -10,6 +10,7 @@
 //! | M006 | warning | an SQLite table rebuild: copies every row |
 //! | M007 | warning | PostgreSQL index on an existing table without CONCURRENTLY: blocks writes while it builds |
 //! | M008 | error | an enum value removed: rows holding it make the change fail |
+//! | M009 | error | a NOT NULL column without a default added to an existing table: fails if it has rows |
 
 use crate::dialect::Dialect;
 use crate::ops::Op;
@@ -70,6 +71,19 @@ pub fn lint(ops: &[Op], dialect: &dyn Dialect, before: &Schema) -> Vec<Finding> 
                 new_tables.insert(table.name.clone());
             }
             Op::DropTable(table) => flag("M001", Level::Error, format!("dropping table {} loses its rows", table.name)),
+            Op::AddColumn { table, column }
+                if existing(table) && !column.nullable && column.default.is_none() && !column.autoincrement =>
+            {
+                flag(
+                    "M009",
+                    Level::Error,
+                    format!(
+                        "{table}.{} is added NOT NULL without a default: fails if {table} has rows (MariaDB fills \
+                         them with '' or 0 instead); add it nullable, fill it, then make it NOT NULL",
+                        column.name
+                    ),
+                )
+            }
             Op::DropColumn { table, column } if existing(table) => {
                 flag("M002", Level::Error, format!("dropping {table}.{} loses its values", column.name))
             }
@@ -190,7 +204,7 @@ mod tests {
     use super::*;
     use crate::dialect::by_name;
     use crate::ops::AlterColumn;
-    use crate::schema::{Column, PrimaryKey, Table, UniqueConstraint};
+    use crate::schema::{Column, DefaultValue, PrimaryKey, Table, UniqueConstraint};
 
     #[test]
     fn risky_ops_are_flagged_with_codes() {
@@ -231,6 +245,25 @@ mod tests {
         assert_eq!(codes("postgresql"), ["M003", "M004", "M005", "M002", "M001"]);
         assert_eq!(codes("sqlite"), ["M003", "M004", "M006", "M005", "M006", "M002", "M006", "M001"]);
         assert!(narrows(&ColumnType::Bigint, &ColumnType::Integer));
+    }
+
+    #[test]
+    fn not_null_column_without_default_on_an_existing_table() {
+        let mut users = Table::new("users");
+        users.columns = vec![Column::new("id", ColumnType::Integer).not_null()];
+        let before = Schema { tables: vec![users.clone()], enums: vec![] };
+        let add = |table: &str, column: Column| Op::AddColumn { table: table.into(), column };
+        let ops = vec![
+            add("users", Column::new("age", ColumnType::Integer).not_null()),
+            add("users", Column::new("rank", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into()))),
+            add("users", Column::new("note", ColumnType::Text)),
+            Op::CreateTable(Table { name: "fresh".into(), ..users }),
+            add("fresh", Column::new("age", ColumnType::Integer).not_null()),
+        ];
+        let findings = lint(&ops, by_name("postgresql").unwrap().as_ref(), &before);
+        let codes: Vec<(&str, &str)> = findings.iter().map(|f| (f.code, f.op.as_str())).collect();
+        assert_eq!(codes, [("M009", "add_column users.age")]);
+        assert!(findings[0].message.contains("add it nullable, fill it, then make it NOT NULL"));
         assert!(!narrows(&ColumnType::Integer, &ColumnType::Bigint));
     }
 }

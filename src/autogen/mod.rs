@@ -11,9 +11,11 @@ mod lint;
 mod normalize;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 pub use lint::{Finding, Level, lint};
-pub use normalize::normalize_sql;
+pub use normalize::{canonical_number, canonical_sql, normalize_sql};
+pub use validate::{InvalidOp, Validator};
 
 use crate::dialect::Dialect;
 use crate::models::Models;
@@ -54,6 +56,9 @@ pub struct Diff {
     pub possible_renames: Vec<RenameCandidate>,
     /// What the ops cannot express (to write by hand).
     pub warnings: Vec<String>,
+    /// What the backend keeps of the models only in part (MariaDB: a
+    /// partial index without its `where`): warned about, not drift.
+    pub lossy: Vec<String>,
 }
 
 impl Diff {
@@ -78,9 +83,10 @@ struct Phases {
     enums_last: Vec<Op>,
 }
 
-/// `schema` in the form `dialect` reads it back, as [`compare`] compares it.
+/// `schema` in the form `dialect` reads it back, as [`compare`] compares it:
+/// expressions and defaults in their canonical text.
 pub fn canonical_schema(dialect: &dyn Dialect, schema: &Schema) -> Schema {
-    Schema { tables: schema.tables.iter().map(|t| canonical_table(dialect, t)).collect(), enums: schema.enums.clone() }
+    normalize::compared_schema(dialect, schema)
 }
 
 /// Compares `database` (as reflected) with `models`. `confirm_rename` is
@@ -145,6 +151,15 @@ pub fn compare(
         .collect();
     let partial = |i: &&Index| i.unique && i.predicate.is_some() && !dialect.partial_indexes();
     for model in &models.schema.tables {
+        let lossy = model.indexes.iter().filter(|i| !i.unique && i.predicate.is_some() && !dialect.partial_indexes());
+        for index in lossy {
+            diff.lossy.push(format!(
+                "{}.{}: {} has no partial indexes: the index is made without its `where` (on every row)",
+                model.name,
+                index.name,
+                dialect.name()
+            ));
+        }
         for index in model.indexes.iter().filter(partial) {
             diff.warnings.push(format!(
                 "{}.{}: {} has no partial indexes, and without its `where` this unique index would refuse rows \
@@ -307,13 +322,13 @@ fn compare_table(
     // Indexes, by name.
     for index in &db.indexes {
         match model.indexes.iter().find(|i| i.name == index.name) {
-            Some(new) if normalize::same_index(index, new) => {}
+            Some(new) if normalize::same_index(dialect, index, new) => {}
             _ => phases.drop_constraints.push(Op::DropIndex { table: old_table.clone(), index: index.clone() }),
         }
     }
     for index in &model.indexes {
         match db.indexes.iter().find(|i| i.name == index.name) {
-            Some(old) if normalize::same_index(old, index) => {}
+            Some(old) if normalize::same_index(dialect, old, index) => {}
             _ => phases.add_constraints.push(Op::CreateIndex { table: table.clone(), index: index.clone() }),
         }
     }
@@ -350,7 +365,7 @@ fn compare_table(
         }
     }
     // Checks, by expression.
-    let same_check = |a: &str, b: &str| normalize_sql(a) == normalize_sql(b);
+    let same_check = |a: &str, b: &str| canonical_sql(dialect, a) == canonical_sql(dialect, b);
     for check in &db.checks {
         if !model.checks.iter().any(|c| same_check(&c.expression, &check.expression)) {
             phases.drop_constraints.push(Op::DropCheck { table: old_table.clone(), check: check.clone() });
@@ -378,7 +393,7 @@ fn alter_column(dialect: &dyn Dialect, table: &str, old: &Column, new: &Column) 
         rename: (old.name != new.name).then(|| new.name.clone()),
         ty: (!same_type(dialect, &old.ty, &new.ty)).then(|| new.ty.clone()),
         nullable: (old.nullable != new.nullable).then_some(new.nullable),
-        default: (!new.autoincrement && !same_default(&old.default, &new.default, &new.ty))
+        default: (!new.autoincrement && !same_default(dialect, &old.default, &new.default, &new.ty))
             .then(|| new.default.clone()),
         comment: (dialect.has_comments() && old.comment != new.comment).then(|| new.comment.clone()),
     };

@@ -266,3 +266,98 @@ fn normalised_sql() {
     assert_ne!(normalize_sql("a = 'X Y'"), normalize_sql("a = 'xy'"));
     assert_eq!(normalize_sql("rating BETWEEN 1 AND 5"), normalize_sql("((rating >= 1) AND (rating <= 5))"));
 }
+
+/// What PostgreSQL and MariaDB read back for expressions as written in the
+/// models (taken from the servers): each pair has one canonical form.
+#[test]
+fn canonical_sql_undoes_what_backends_do() {
+    let pg = by_name("postgresql").unwrap();
+    let my = by_name("mysql").unwrap();
+    let same = |d: &dyn Dialect, written: &str, stored: &str| {
+        assert_eq!(canonical_sql(d, written), canonical_sql(d, stored), "{}: {written} vs {stored}", d.name())
+    };
+    for (written, stored) in [
+        ("kind IN ('a','b')", "(kind = ANY (ARRAY['a'::text, 'b'::text]))"),
+        ("d > -5", "(d > '-5'::integer)"),
+        ("d BETWEEN -5 AND 5", "((d >= '-5'::integer) AND (d <= 5))"),
+        ("d NOT BETWEEN -5 AND 5", "((d < '-5'::integer) OR (d > 5))"),
+        ("length(email) > 3", "(length((email)::text) > 3)"),
+        ("kind NOT IN ('x')", "(kind <> 'x'::text)"),
+        ("kind NOT IN ('x', 'y')", "(kind <> ALL (ARRAY['x'::text, 'y'::text]))"),
+        ("upper(kind) <> 'Z'", "(upper(kind) <> 'Z'::text)"),
+        ("d IS NOT NULL AND (d > 0 OR d < -10)", "((d IS NOT NULL) AND ((d > 0) OR (d < '-10'::integer)))"),
+        ("at > '2020-01-01'", "(at > '2020-01-01 00:00:00'::timestamp without time zone)"),
+        ("d IN (1, 2)", "(d = ANY (ARRAY[1, 2]))"),
+        ("kind LIKE 'a%'", "(kind ~~ 'a%'::text)"),
+        ("COALESCE(d, 0) >= 0", "(COALESCE(d, 0) >= 0)"),
+        ("n <> -1.5", "(n <> '-1.5'::numeric)"),
+        ("n >= 0", "(n >= 0.00)"),
+        ("lower('X')", "lower('X'::text)"),
+        ("'a' || 'b'", "('a'::text || 'b'::text)"),
+        ("CAST(d AS text) <> ''", "((d)::text <> ''::text)"),
+    ] {
+        same(pg.as_ref(), written, stored);
+    }
+    for (written, stored) in [
+        ("kind IN ('a','b')", "`kind` in ('a','b')"),
+        ("length(email) > 3", "octet_length(`email`) > 3"),
+        ("lower('X')", "lcase('X')"),
+        ("upper(kind) <> 'Z'", "ucase(`kind`) <> 'Z'"),
+        ("NOT (d = 3)", "`d` <> 3"),
+        ("d != 4", "`d` <> 4"),
+        ("kind NOT IN ('x')", "`kind` <> 'x'"),
+        ("d IS NOT NULL AND (d > 0 OR d < -10)", "`d` is not null and (`d` > 0 or `d` < -10)"),
+        ("n >= 0", "`n` >= 0.00"),
+    ] {
+        same(my.as_ref(), written, stored);
+    }
+    // What differs stays different.
+    let differ = |d: &dyn Dialect, a: &str, b: &str| assert_ne!(canonical_sql(d, a), canonical_sql(d, b), "{a} vs {b}");
+    differ(pg.as_ref(), "a OR b AND c", "(a OR b) AND c");
+    differ(pg.as_ref(), "d > -5", "d > 5");
+    differ(pg.as_ref(), "kind = 'A'", "kind = 'a'");
+    differ(pg.as_ref(), "at > '2020-01-01 10:00:00'", "at > '2020-01-01'");
+    // Unparseable text falls back to the textual form.
+    assert_eq!(canonical_sql(pg.as_ref(), "qty >> << 0"), normalize_sql("qty >> << 0"));
+    assert_eq!(canonical_number("0.00"), "0");
+    assert_eq!(canonical_number("-1.50"), "-1.5");
+    assert_eq!(canonical_number("010"), "10");
+}
+
+/// `check`'s diff prints the schemas as compared: values compared equal
+/// print alike (no `-`/`+` lines for `lower('X'::text)` vs `lower('X')`).
+#[test]
+fn compared_schemas_print_equal_values_alike() {
+    let pg = by_name("postgresql").unwrap();
+    let mut db = table("t", vec![col("id", "integer"), col("n", "numeric(10,2)"), col("s", "text")]);
+    let mut model = db.clone();
+    db.columns[1].default = Some(DefaultValue::Number("0.00".into()));
+    db.columns[2].default = Some(DefaultValue::Expression("lower('X'::text)".into()));
+    db.checks = vec![Check { name: None, expression: "(kind = ANY (ARRAY['a'::text, 'b'::text]))".into() }];
+    model.columns[1].default = Some(DefaultValue::Number("0".into()));
+    model.columns[2].default = Some(DefaultValue::Expression("lower('X')".into()));
+    model.checks = vec![Check { name: None, expression: "kind IN ('a','b')".into() }];
+    let shown = |t: &Table| canonical_schema(pg.as_ref(), &Schema { tables: vec![t.clone()], enums: vec![] });
+    assert_eq!(shown(&db), shown(&model));
+    let diff = compare(&Schema { tables: vec![db], enums: vec![] }, &models(vec![model]), pg.as_ref(), &mut never);
+    assert!(diff.is_empty(), "{diff:#?}");
+}
+
+/// MariaDB keeps a partial index without its `where`: a warning, not drift.
+#[test]
+fn lossy_partial_index_is_a_warning_not_drift() {
+    let my = by_name("mysql").unwrap();
+    let mut t = table("t", vec![col("id", "integer"), col("a", "integer")]);
+    t.indexes = vec![Index {
+        name: "ix_t_a".into(),
+        keys: vec![IndexKey::Column("a".into())],
+        unique: false,
+        predicate: Some("a > 0".into()),
+    }];
+    let mut db = t.clone();
+    db.indexes[0].predicate = None;
+    let diff = compare(&Schema { tables: vec![db], enums: vec![] }, &models(vec![t]), my.as_ref(), &mut never);
+    assert!(diff.is_empty(), "{diff:#?}");
+    assert_eq!(diff.lossy.len(), 1);
+    assert!(diff.lossy[0].starts_with("t.ix_t_a: mysql has no partial indexes"), "{:?}", diff.lossy);
+}

@@ -13,12 +13,17 @@ use migrate::schema::Schema;
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 
-/// `migrate check`: exit 0 in sync, 1 with a diff when not.
-pub fn check(cli: &Cli, shadow: Option<&str>, out: &Output) -> Result<u8, Error> {
+/// `migrate check`: exit 0 in sync, 1 with a diff when not. `--shadow` alone
+/// makes a temporary shadow database.
+pub fn check(cli: &Cli, shadow: Option<Option<&str>>, out: &Output) -> Result<u8, Error> {
     let drift = match shadow {
-        Some(shadow) => {
+        Some(Some(shadow)) => {
             let (_, database) = database_config(cli)?;
-            command::check_shadow(&migrate::db::DatabaseUrl::parse(shadow)?, &database)?
+            command::check_shadow(Some(&migrate::db::DatabaseUrl::parse(shadow)?), None, &database)?
+        }
+        Some(None) => {
+            let (url, database) = database_url(cli)?;
+            command::check_shadow(None, Some(&url), &database)?
         }
         None => {
             let (url, database) = database_url(cli)?;
@@ -29,6 +34,7 @@ pub fn check(cli: &Cli, shadow: Option<&str>, out: &Output) -> Result<u8, Error>
         out.print_json(&drift);
     } else if drift.in_sync {
         out.text(&format!("{}: the database matches the models\n", drift.database));
+        warn(out, &drift);
     } else {
         out.text(&describe(out, &drift));
     }
@@ -132,7 +138,7 @@ fn warn(out: &Output, drift: &Drift) {
              models (or answer the question on a terminal); as written, the data is lost"
         ));
     }
-    for warning in &drift.diff.warnings {
+    for warning in drift.diff.warnings.iter().chain(&drift.diff.lossy) {
         out.warning(warning);
     }
 }
@@ -152,7 +158,7 @@ fn describe(out: &Output, drift: &Drift) -> String {
             text.push_str(&format!("  {}\n", op.label()));
         }
     }
-    for warning in &drift.diff.warnings {
+    for warning in drift.diff.warnings.iter().chain(&drift.diff.lossy) {
         text.push_str(&format!("  {} {warning}\n", out.yellow("warning:")));
     }
     for candidate in &drift.diff.possible_renames {

@@ -14,6 +14,24 @@ use output::{Failure, Output};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `--uncertain`: what an interrupted statement did.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum UncertainArg {
+    /// It took effect: resume after it
+    Done,
+    /// It did not: run it again
+    Redo,
+}
+
+impl From<UncertainArg> for migrate::command::Uncertain {
+    fn from(arg: UncertainArg) -> Self {
+        match arg {
+            UncertainArg::Done => migrate::command::Uncertain::Done,
+            UncertainArg::Redo => migrate::command::Uncertain::Redo,
+        }
+    }
+}
+
 /// Schema migrations for PostgreSQL, MariaDB/MySQL and SQLite.
 #[derive(Debug, Parser)]
 #[command(name = "migrate", version, about, max_term_width = 100)]
@@ -84,9 +102,9 @@ enum Command {
     },
     /// Exit 1 when the database and the models differ, showing how (the CI step)
     Check {
-        /// Apply every revision to this empty database and compare it instead
-        #[arg(long, value_name = "URL")]
-        shadow: Option<String>,
+        /// Apply every revision to this empty database (without URL: a temporary one) and compare it instead
+        #[arg(long, value_name = "URL", num_args = 0..=1)]
+        shadow: Option<Option<String>>,
     },
     /// Flag destructive or risky ops in revision files
     Lint {
@@ -111,9 +129,12 @@ enum Command {
         /// Dialect for --sql when no database URL is configured
         #[arg(long, value_name = "NAME")]
         dialect: Option<String>,
-        /// Finish a revision a failure left partly applied (MariaDB/MySQL), then go on
+        /// Finish a revision a failure or crash left partly applied (MariaDB/MySQL), then go on
         #[arg(long)]
         resume: bool,
+        /// With --resume: whether the statement a crash interrupted took effect, where the schema cannot tell
+        #[arg(long, value_enum, requires = "resume")]
+        uncertain: Option<UncertainArg>,
         /// Run all revisions in one transaction (PostgreSQL, SQLite)
         #[arg(long)]
         one_transaction: bool,
@@ -129,9 +150,12 @@ enum Command {
         /// Dialect for --sql when no database URL is configured
         #[arg(long, value_name = "NAME")]
         dialect: Option<String>,
-        /// Finish a revision a failed downgrade left partly undone (MariaDB/MySQL), then go on
+        /// Finish a revision a failed or interrupted downgrade left partly undone (MariaDB/MySQL), then go on
         #[arg(long)]
         resume: bool,
+        /// With --resume: whether the statement a crash interrupted took effect, where the schema cannot tell
+        #[arg(long, value_enum, requires = "resume")]
+        uncertain: Option<UncertainArg>,
         /// Run all revisions in one transaction (PostgreSQL, SQLite)
         #[arg(long)]
         one_transaction: bool,
@@ -248,11 +272,11 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
         }
         Command::Inspect => {
             let (url, database) = database_url(cli)?;
-            let inspection = migrate::command::inspect(&url, &database.reflection_filter())?;
+            let inspection = migrate::command::inspect(&url, &database.reflection_filter(), database.busy_timeout)?;
             inspect::print(out, &inspection);
             Ok(0)
         }
-        Command::Check { shadow } => check::check(cli, shadow.as_deref(), out),
+        Command::Check { shadow } => check::check(cli, shadow.as_ref().map(|s| s.as_deref()), out),
         Command::Lint { rev_range, error_on, dialect } => {
             check::lint(cli, rev_range.as_deref(), error_on.as_deref(), dialect.as_deref(), out)
         }
@@ -264,7 +288,7 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
 /// `migrate.toml`), so that nothing printed contains one.
 fn redactor(cli: &Cli) -> Redactor {
     let mut urls: Vec<String> = cli.url.iter().cloned().collect();
-    if let Command::Check { shadow: Some(shadow) } = &cli.command {
+    if let Command::Check { shadow: Some(Some(shadow)) } = &cli.command {
         urls.push(shadow.clone());
     }
     let variable = migrate::config::URL_VARIABLE;

@@ -48,19 +48,21 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
         }
         Command::Upgrade { target, sql: true, dialect, .. } => offline(cli, out, Direction::Up, target, dialect),
         Command::Downgrade { target, sql: true, dialect, .. } => offline(cli, out, Direction::Down, target, dialect),
-        Command::Upgrade { target, resume, one_transaction, .. } => {
+        Command::Upgrade { target, resume, uncertain, one_transaction, .. } => {
             let (url, database) = database_url(cli)?;
             let mut progress = Progress::new(cli.quiet || cli.json);
-            let options = RunOptions { resume: *resume, one_transaction: *one_transaction };
+            let options =
+                RunOptions { resume: *resume, uncertain: uncertain.map(Into::into), one_transaction: *one_transaction };
             let report = command::upgrade(&url, &database, target, &options, &mut |e| progress.event(e));
             progress.finish();
             ran(out, Direction::Up, &report?);
             Ok(0)
         }
-        Command::Downgrade { target, resume, one_transaction, .. } => {
+        Command::Downgrade { target, resume, uncertain, one_transaction, .. } => {
             let (url, database) = database_url(cli)?;
             let mut progress = Progress::new(cli.quiet || cli.json);
-            let options = RunOptions { resume: *resume, one_transaction: *one_transaction };
+            let options =
+                RunOptions { resume: *resume, uncertain: uncertain.map(Into::into), one_transaction: *one_transaction };
             let report = command::downgrade(&url, &database, target, &options, &mut |e| progress.event(e));
             progress.finish();
             ran(out, Direction::Down, &report?);
@@ -82,17 +84,22 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
                     text.push_str(&format!("  {}{mark} {message}\n", out.bold(&head.revision)));
                 }
                 if let Some(p) = &status.partial {
-                    let command = if p.direction == "down" { "downgrade" } else { "upgrade" };
-                    text.push_str(&format!(
-                        "  {} is partially applied by {command}: {} ops ran, then `{}` failed: {}\n",
-                        p.revision,
-                        p.ops_done,
-                        p.failed_op.as_deref().unwrap_or("?"),
-                        p.error.as_deref().unwrap_or("")
-                    ));
+                    text.push_str(&partial_text(p, status.partial_op.as_ref()));
                 }
                 for revision in &status.tampered {
                     text.push_str(&format!("  {revision}: file changed since it was applied\n"));
+                }
+                if let Some(live) = &status.live {
+                    let doing = match (&live.direction, &live.revision) {
+                        (Some(d), Some(r)) if d == "down" => format!("downgrading {r}"),
+                        (_, Some(r)) => format!("applying {r}"),
+                        _ => "planning".to_string(),
+                    };
+                    let lease = live.lease_until.as_ref().map(|l| format!(", lease until {l} UTC")).unwrap_or_default();
+                    text.push_str(&format!(
+                        "  a migrate run is live: {doing}, by pid {} on {} since {} UTC{lease}\n",
+                        live.pid, live.host, live.since
+                    ));
                 }
                 out.text(&text);
             }
@@ -193,6 +200,28 @@ fn offline(cli: &Cli, out: &Output, direction: Direction, range: &str, name: &Op
         out.text(&sql);
     }
     Ok(0)
+}
+
+/// `current`'s line for a revision left partly applied: what is done, and
+/// what failed or which statement a crash left uncertain.
+fn partial_text(p: &migrate::runtime::HistoryEntry, op: Option<&migrate::command::PartialOp>) -> String {
+    let command = if p.direction == "down" { "downgrade" } else { "upgrade" };
+    let total = op.map_or(String::new(), |o| format!(" of {}", o.total));
+    let named = op.map_or(format!("op {}", p.ops_done + 1), |o| format!("op {} (`{}`)", o.number, o.label));
+    let done = match p.statements_done {
+        0 => format!("{}{total} ops done", p.ops_done),
+        n => format!("{}{total} ops and {n} statements of {named} done", p.ops_done),
+    };
+    let then = match (&p.error, p.uncertain) {
+        (Some(error), _) => format!("then {named} failed: {error}"),
+        (None, true) => format!(
+            "interrupted during statement {} of {named}: whether it took effect is uncertain \
+             (`migrate {command} --resume` decides it from the schema)",
+            p.statements_done + 1
+        ),
+        (None, false) => format!("interrupted before {named} went further (`migrate {command} --resume` goes on)"),
+    };
+    format!("  {} is partially applied by {command}: {done}, {then}\n", p.revision)
 }
 
 fn display_heads(heads: &[String]) -> String {

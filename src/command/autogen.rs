@@ -1,14 +1,17 @@
 //! `revision --autogenerate`, `check` (also against a shadow database) and
 //! `lint`.
 
-use super::{NewRevision, Written, current, load_script, revision};
+use super::{NewRevision, Written, current, load_script, open_existing, revision};
 use crate::Error;
-use crate::autogen::{self, Diff, Finding, RenameCandidate};
+use crate::autogen::{self, Diff, Finding, RenameCandidate, Validator};
 use crate::config::DatabaseConfig;
 use crate::db::{Connection, DatabaseUrl, OpenMode};
 use crate::dialect::{self, Dialect};
 use crate::models::{self, Models};
+use crate::ops::Op;
+use crate::runtime::Bookkeeping;
 use crate::schema::Schema;
+use crate::script::{Direction, RevisionMap, Script, ScriptError, Step};
 use serde::Serialize;
 
 /// What `check` found.
@@ -44,31 +47,38 @@ fn compare(
     confirm: &mut dyn FnMut(&RenameCandidate) -> bool,
 ) -> Result<Drift, Error> {
     let schema = reflect(url, database)?;
-    Ok(drift(url, database, schema, models, confirm))
+    drift(url, database, schema, models, confirm)
 }
 
 /// The database's schema; a SQLite file not created yet is an empty one.
 fn reflect(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Schema, Error> {
     let dialect = dialect::for_backend(url.backend());
-    Ok(match super::open_existing(url)? {
+    Ok(match super::open_existing(url, database)? {
         Some(mut conn) => dialect.reflect(&mut conn, &database.reflection_filter())?,
         None => Schema::default(),
     })
 }
 
+/// Compares, and refuses ops that could not run (the same check as before
+/// an upgrade), so that no revision is written that would fail.
 fn drift(
     url: &DatabaseUrl,
     database: &DatabaseConfig,
     schema: Schema,
     models: &Models,
     confirm: &mut dyn FnMut(&RenameCandidate) -> bool,
-) -> Drift {
+) -> Result<Drift, Error> {
     let dialect = dialect::for_backend(url.backend());
     let mut filtered = models.clone();
     filtered.schema.tables.retain(|t| database.filters.matches(&t.name));
     let diff = autogen::compare(&schema, &filtered, dialect.as_ref(), confirm);
+    let filter = database.reflection_filter();
+    let unknown = |table: &str| !filter.matches(table);
+    let mut validator = Validator::new(dialect.as_ref(), schema.clone(), &unknown);
+    validator.ops(None, &diff.upgrade)?;
+    validator.ops(None, &diff.downgrade)?;
     let findings = autogen::lint(&diff.upgrade, dialect.as_ref(), &schema);
-    Drift {
+    Ok(Drift {
         database: url.to_string(),
         in_sync: diff.is_empty(),
         diff,
@@ -76,7 +86,61 @@ fn drift(
         tampered: Vec::new(),
         database_schema: autogen::canonical_schema(dialect.as_ref(), &schema),
         models_schema: autogen::canonical_schema(dialect.as_ref(), &filtered.schema),
+    })
+}
+
+/// Validates the plan a run would make, before anything is opened for
+/// writing: `plan` gets the database's heads; the ops are checked against
+/// its schema, read-only (a missing SQLite file is an empty database, and
+/// stays missing when the plan is refused).
+pub(super) fn validate_run(
+    url: &DatabaseUrl,
+    database: &DatabaseConfig,
+    script: &Script,
+    resume: bool,
+    plan: impl FnOnce(&[String]) -> Result<Vec<Step>, Error>,
+) -> Result<(), Error> {
+    let dialect = dialect::for_backend(url.backend());
+    let book = Bookkeeping::new(&database.version_table);
+    let (heads, history, schema) = match open_existing(url, database)? {
+        Some(mut conn) => (
+            book.heads(&mut conn, dialect.as_ref())?,
+            book.history(&mut conn, dialect.as_ref())?,
+            dialect.reflect(&mut conn, &database.reflection_filter())?,
+        ),
+        None => (Vec::new(), Vec::new(), Schema::default()),
+    };
+    let steps = plan(&heads)?;
+    // A revision a failure left half-applied: its first ops may have run.
+    let half_done = resume || super::migrate::partial(&history).is_some();
+    validate_steps(dialect.as_ref(), database, &script.map, &steps, schema, half_done)
+}
+
+/// Validates `steps` in order from `schema`; `half_done` when the first may
+/// have run in part (names are then not checked).
+pub(super) fn validate_steps(
+    dialect: &dyn Dialect,
+    database: &DatabaseConfig,
+    map: &RevisionMap,
+    steps: &[Step],
+    schema: Schema,
+    half_done: bool,
+) -> Result<(), Error> {
+    let filter = database.reflection_filter();
+    let unknown = |table: &str| !filter.matches(table);
+    let mut validator = Validator::new(dialect, schema, &unknown);
+    if half_done {
+        validator.forget_names();
     }
+    for step in steps {
+        let revision = map.get(&step.revision).expect("a plan names revisions of its map");
+        let ops = match step.direction {
+            Direction::Up => &revision.file.upgrade,
+            Direction::Down => &revision.file.downgrade,
+        };
+        validator.ops(Some(&step.revision), ops)?;
+    }
+    Ok(())
 }
 
 /// `migrate check`: whether the database matches the models (renames are
@@ -89,20 +153,43 @@ pub fn check(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Drift, Erro
         let schema = reflect(url, database);
         (models.join().expect("model loading does not panic"), schema, status.join().expect("no panic"))
     });
-    let mut drift = drift(url, database, schema?, &models?, &mut |_| false);
+    let mut drift = drift(url, database, schema?, &models?, &mut |_| false)?;
     drift.tampered = status?.tampered;
     drift.in_sync &= drift.tampered.is_empty();
     Ok(drift)
 }
 
-/// `migrate check --shadow URL`: applies every revision to the empty shadow
-/// database, compares it with the models, and leaves it empty again. Finds
-/// both drift and revisions that do not reproduce the models.
-pub fn check_shadow(shadow: &DatabaseUrl, database: &DatabaseConfig) -> Result<Drift, Error> {
+/// `migrate check --shadow [URL]`: applies every revision to an empty
+/// shadow database, compares it with the models, and leaves it empty again,
+/// also when something fails. Finds both drift and revisions that do not
+/// reproduce the models. Without `shadow`, a temporary database is made
+/// (SQLite: a file; servers: a uniquely named database on the server of
+/// `main`) and removed afterwards.
+pub fn check_shadow(
+    shadow: Option<&DatabaseUrl>,
+    main: Option<&DatabaseUrl>,
+    database: &DatabaseConfig,
+) -> Result<Drift, Error> {
+    if let Some(shadow) = shadow {
+        return shadow_run(shadow, database);
+    }
+    let main = main.ok_or_else(|| {
+        Error::Usage(
+            "check --shadow without a URL needs the database URL: the temporary database goes beside it".into(),
+        )
+    })?;
+    let temporary = TemporaryDatabase::create(main)?;
+    let drift = shadow_run(&temporary.url, database);
+    let removed = temporary.remove();
+    let drift = drift?;
+    removed?;
+    Ok(drift)
+}
+
+fn shadow_run(shadow: &DatabaseUrl, database: &DatabaseConfig) -> Result<Drift, Error> {
     let models = load_models(database)?;
     let dialect = dialect::for_backend(shadow.backend());
-    {
-        let mut conn = Connection::open(shadow, OpenMode::ReadWrite)?;
+    if let Some(mut conn) = open_existing(shadow, database)? {
         let existing = dialect.reflect(&mut conn, &Default::default())?;
         if let Some(table) = existing.tables.first() {
             return Err(Error::Usage(format!(
@@ -112,20 +199,74 @@ pub fn check_shadow(shadow: &DatabaseUrl, database: &DatabaseConfig) -> Result<D
         }
     }
     let options = super::RunOptions::default();
-    super::upgrade(shadow, database, "heads", &options, &mut |_| {})?;
-    let drift = compare(shadow, database, &models, &mut |_| false);
-    // Leave the shadow database as it was found.
-    let cleanup = super::downgrade(shadow, database, "base", &options, &mut |_| {}).and_then(|_| {
-        let mut conn = Connection::open(shadow, OpenMode::ReadWrite)?;
-        let book = crate::runtime::Bookkeeping::new(&database.version_table);
-        for table in [&book.version_table, &book.history_table] {
-            conn.execute(&format!("DROP TABLE {}", dialect.quote_identifier(table)))?;
+    let drift = super::upgrade(shadow, database, "heads", &options, &mut |_| {})
+        .and_then(|_| compare(shadow, database, &models, &mut |_| false));
+    // The downgrades are checked too, when the upgrade worked; whatever
+    // happened, what is left is dropped.
+    let downgraded = match &drift {
+        Ok(_) => super::downgrade(shadow, database, "base", &options, &mut |_| {}).map(|_| ()),
+        Err(_) => Ok(()),
+    };
+    let emptied = empty_database(shadow, database, dialect.as_ref());
+    let drift = drift?;
+    downgraded?;
+    emptied?;
+    Ok(drift)
+}
+
+/// Drops every table (and enum type) in the database of `url`.
+fn empty_database(url: &DatabaseUrl, database: &DatabaseConfig, dialect: &dyn Dialect) -> Result<(), Error> {
+    let Some(_) = open_existing(url, database)? else { return Ok(()) };
+    let mut conn = Connection::open(url, OpenMode::ReadWrite)?;
+    let left = dialect.reflect(&mut conn, &Default::default())?;
+    for statement in dialect.drop_everything(&left) {
+        conn.execute(&statement)?;
+    }
+    Ok(())
+}
+
+/// A database made for one `check --shadow` run.
+struct TemporaryDatabase {
+    url: DatabaseUrl,
+    /// The server database's name and the URL to drop it through; `None`
+    /// for an SQLite file.
+    server: Option<(String, DatabaseUrl)>,
+    /// The SQLite file.
+    file: Option<std::path::PathBuf>,
+}
+
+impl TemporaryDatabase {
+    fn create(main: &DatabaseUrl) -> Result<TemporaryDatabase, Error> {
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let name = format!("migrate_shadow_{}_{}", std::process::id(), stamp % 1_000_000_000_000);
+        let dialect = dialect::for_backend(main.backend());
+        match (dialect.create_database(&name), main.with_database(&name)) {
+            (Some(create), Some(url)) => {
+                Connection::open(main, OpenMode::ReadWrite)?.execute(&create)?;
+                Ok(TemporaryDatabase { url, server: Some((name, main.clone())), file: None })
+            }
+            _ => {
+                let file = std::env::temp_dir().join(format!("{name}.db"));
+                let url = DatabaseUrl::parse(&format!("sqlite://{}", file.display()))?;
+                Ok(TemporaryDatabase { url, server: None, file: Some(file) })
+            }
+        }
+    }
+
+    fn remove(self) -> Result<(), Error> {
+        if let Some((name, main)) = &self.server {
+            let dialect = dialect::for_backend(main.backend());
+            if let Some(drop) = dialect.drop_database(name) {
+                Connection::open(main, OpenMode::ReadWrite)?.execute(&drop)?;
+            }
+        }
+        if let Some(file) = &self.file {
+            for suffix in ["", "-wal", "-shm", "-journal", ".migrate-lock"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
         }
         Ok(())
-    });
-    let drift = drift?;
-    cleanup?;
-    Ok(drift)
+    }
 }
 
 /// `migrate revision --autogenerate`: a revision with the ops that make the
@@ -154,7 +295,42 @@ pub fn autogenerate(
         return Ok(None);
     }
     let new = NewRevision { upgrade: drift.diff.upgrade.clone(), downgrade: drift.diff.downgrade.clone(), ..new };
-    Ok(Some((revision(database, new)?, drift)))
+    let written = revision(database, new)?;
+    let advice = safe_forms(&drift.diff.upgrade, &drift.findings);
+    if !advice.is_empty() {
+        let io = |action, e: std::io::Error| ScriptError::Io {
+            action,
+            path: written.path.display().to_string(),
+            message: e.to_string(),
+        };
+        let text = std::fs::read_to_string(&written.path).map_err(|e| io("read", e))?;
+        std::fs::write(&written.path, advice + &text).map_err(|e| io("write", e))?;
+    }
+    Ok(Some((written, drift)))
+}
+
+/// TOML comments, for the head of a revision file, giving the safe form of
+/// each NOT NULL column added without a default to a table with rows (M009):
+/// add it nullable, fill it, then make it NOT NULL.
+fn safe_forms(ops: &[Op], findings: &[Finding]) -> String {
+    let mut text = String::new();
+    for op in ops {
+        let Op::AddColumn { table, column } = op else { continue };
+        if !findings.iter().any(|f| f.code == "M009" && f.op == op.label()) {
+            continue;
+        }
+        let name = &column.name;
+        text.push_str(&format!(
+            "# M009: {table}.{name} is added NOT NULL without a default, which fails once {table} has rows.\n\
+             # The safe form, in three ops in place of the add_column below:\n\
+             #   1. the add_column with `nullable = true` in its column;\n\
+             #   2. [[upgrade]] op = \"execute\", sql = \"UPDATE {table} SET {name} = ... WHERE {name} IS NULL\";\n\
+             #   3. [[upgrade]] op = \"alter_column\", table = \"{table}\", column = \"{name}\", nullable = false,\n\
+             #      existing = {{ the column as added in 1 }}.\n\
+             # (and in [[downgrade]], the drop_column as written)\n\n"
+        ));
+    }
+    text
 }
 
 /// `migrate lint`: the risky ops of the revisions in `range` (all when

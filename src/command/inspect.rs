@@ -1,7 +1,7 @@
 //! `migrate inspect`: the live database's schema, as reflected.
 
 use crate::Error;
-use crate::db::{Connection, DatabaseUrl, OpenMode};
+use crate::db::{DatabaseUrl, OpenMode};
 use crate::dialect;
 use crate::schema::{NameFilter, Schema};
 use serde::Serialize;
@@ -20,10 +20,11 @@ pub struct Inspection {
     pub statements: usize,
 }
 
-/// Reflects every table of the database at `url` that passes `filter`.
+/// Reflects every table of the database at `url` that passes `filter`,
+/// waiting up to `busy_timeout` seconds for another process's write (SQLite).
 /// Never creates anything: a missing SQLite file is an error.
-pub fn inspect(url: &DatabaseUrl, filter: &NameFilter) -> Result<Inspection, Error> {
-    let mut conn = Connection::open(url, OpenMode::ReadOnly)?;
+pub fn inspect(url: &DatabaseUrl, filter: &NameFilter, busy_timeout: f64) -> Result<Inspection, Error> {
+    let mut conn = super::connect(url, OpenMode::ReadOnly, busy_timeout)?;
     let dialect = dialect::for_backend(url.backend());
     let before = conn.statement_count();
     let schema = dialect.reflect(&mut conn, filter)?;

@@ -1,12 +1,14 @@
 //! `upgrade`, `downgrade` (online and offline), `current` and `stamp`.
 
+use super::autogen::{validate_run, validate_steps};
 use crate::Error;
 use crate::config::DatabaseConfig;
 use crate::db::{Connection, DatabaseUrl, DbError, OpenMode};
-use crate::dialect::{self, Dialect};
+use crate::dialect::{self, Dialect, SchemaUpgrades, ServerFacts};
 use crate::runtime::checksum::checksum;
 use crate::runtime::{
-    Bookkeeping, Event, HistoryEntry, Resume, Run, RunLock, RunReport, RuntimeError, offline_sql, render_plan,
+    Bookkeeping, Edited, Event, HistoryEntry, LiveRun, Resume, Run, RunLock, RunReport, RuntimeError,
+    check_cluster_safe, live_run, offline_sql, render_plan, took_effect,
 };
 use crate::schema::Schema;
 use crate::script::{Direction, Script, parse_range};
@@ -18,10 +20,20 @@ pub fn load_script(database: &DatabaseConfig) -> Result<Script, Error> {
     Ok(Script::load(&database.version_paths)?)
 }
 
+/// A connection that waits `busy_timeout` for another process's write
+/// (SQLite) instead of failing.
+pub(super) fn connect(url: &DatabaseUrl, mode: OpenMode, busy_timeout: f64) -> Result<Connection, DbError> {
+    let mut conn = Connection::open(url, mode)?;
+    if let Some(statement) = dialect::for_backend(url.backend()).busy_timeout(busy_timeout) {
+        conn.execute(&statement)?;
+    }
+    Ok(conn)
+}
+
 /// A read-only connection, or `None` for an SQLite file that does not
 /// exist yet (an empty database, at base).
-pub(super) fn open_existing(url: &DatabaseUrl) -> Result<Option<Connection>, Error> {
-    match Connection::open(url, OpenMode::ReadOnly) {
+pub(super) fn open_existing(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Option<Connection>, Error> {
+    match connect(url, OpenMode::ReadOnly, database.busy_timeout) {
         Ok(conn) => Ok(Some(conn)),
         Err(DbError::MissingSqliteFile { .. }) => Ok(None),
         Err(e) => Err(e.into()),
@@ -35,25 +47,40 @@ struct Locked {
     dialect: Box<dyn Dialect>,
     book: Bookkeeping,
     lock: RunLock,
+    /// What the session learned about the server (a Galera cluster).
+    facts: ServerFacts,
 }
 
 impl Locked {
+    /// Connects, refuses a server the run cannot change safely (a read-only
+    /// standby, a Galera node doing rolling schema upgrades), and takes the
+    /// run lock.
     fn open(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Locked, Error> {
-        let mut conn = Connection::open(url, OpenMode::ReadWrite)?;
+        let mut conn = connect(url, OpenMode::ReadWrite, database.busy_timeout)?;
         let dialect = dialect::for_backend(url.backend());
         for statement in dialect.session_setup() {
             conn.execute(&statement)?;
         }
+        let facts = dialect.prepare_session(&mut conn)?;
+        if facts.read_only_standby {
+            return Err(RuntimeError::ReadOnlyStandby { database: url.to_string() }.into());
+        }
+        if facts.cluster.as_ref().is_some_and(|c| c.schema_upgrades == SchemaUpgrades::Rolling) {
+            return Err(RuntimeError::RollingSchemaUpgrade { database: url.to_string() }.into());
+        }
         let book = Bookkeeping::new(&database.version_table);
         let timeout = Duration::from_secs_f64(database.lock_timeout.max(0.0));
-        let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &database.version_table, timeout)?;
-        Ok(Locked { conn, dialect, book, lock })
+        let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout)?;
+        Ok(Locked { conn, dialect, book, lock, facts })
     }
 
     /// Creates the version and history tables where missing: just before
     /// the first change, so that a run that changes nothing leaves nothing.
     fn create_bookkeeping(&mut self) -> Result<(), Error> {
         for statement in self.book.create_missing(&mut self.conn, self.dialect.as_ref())? {
+            self.conn.execute(&statement)?;
+        }
+        for statement in self.book.add_missing_columns(&mut self.conn, self.dialect.as_ref())? {
             self.conn.execute(&statement)?;
         }
         Ok(())
@@ -74,11 +101,24 @@ impl Locked {
     }
 }
 
+/// What to take a statement to have done whose effect a crash left
+/// uncertain and the schema cannot tell (`--uncertain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uncertain {
+    /// It took effect: resume after it.
+    Done,
+    /// It did not: run it again.
+    Redo,
+}
+
 /// How to run `upgrade`/`downgrade`.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Finish a partly applied revision first (MySQL).
     pub resume: bool,
+    /// With `resume`: what the statement a crash left uncertain did, where
+    /// the schema cannot tell.
+    pub uncertain: Option<Uncertain>,
     /// One transaction for the whole run (PostgreSQL, SQLite); otherwise
     /// the configuration decides (`transaction_per_revision`).
     pub one_transaction: bool,
@@ -94,13 +134,11 @@ pub fn upgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
+    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.upgrade_plan(heads, target)?))?;
     Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
-        let tampered = tampered(&script, &history);
-        if !tampered.is_empty() {
-            return Err(RuntimeError::Tampered(tampered).into());
-        }
+        refuse_edits(&script, &history)?;
         let steps = script.map.upgrade_plan(&heads, target)?;
         let resume = resume_point(&script, &history, &steps, options.resume)?;
         run_steps(s, &script, &steps, resume, database, options, on_event)
@@ -117,52 +155,114 @@ pub fn downgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
+    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.downgrade_plan(heads, target)?))?;
     Locked::open(url, database)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
+        refuse_edits(&script, &history)?;
         let steps = script.map.downgrade_plan(&heads, target)?;
         let resume = resume_point(&script, &history, &steps, options.resume)?;
         run_steps(s, &script, &steps, resume, database, options, on_event)
     })
 }
 
-/// Where a run starts. A revision a failure left partly applied (MySQL) is
-/// refused, unless `resume` is asked and the run starts with that revision,
-/// in the direction that failed: then its remaining ops run first.
+/// Where a run starts, and whether the statement there was interrupted
+/// with its effect unknown.
+#[derive(Debug, Clone, Copy, Default)]
+struct Start {
+    resume: Resume,
+    uncertain: bool,
+}
+
+/// Where a run starts. A revision a failure or a crash left partly applied
+/// (MySQL) is refused, unless `resume` is asked and the run starts with that
+/// revision, in the direction that failed: then its remaining ops run first.
 fn resume_point(
     script: &Script,
     history: &[HistoryEntry],
     steps: &[crate::script::Step],
     resume: bool,
-) -> Result<Resume, Error> {
+) -> Result<Start, Error> {
     let continues = |p: &HistoryEntry| {
         steps.first().is_some_and(|s| s.revision == p.revision && s.direction.as_str() == p.direction)
     };
     match (partial(history), resume) {
-        (Some(p), true) if continues(p) => Ok(Resume { ops: p.ops_done, statements: p.statements_done }),
+        (Some(p), true) if continues(p) => {
+            Ok(Start { resume: Resume { ops: p.ops_done, statements: p.statements_done }, uncertain: p.uncertain })
+        }
         (Some(p), _) => {
-            let down = p.direction == Direction::Down.as_str();
-            let ops = script.map.get(&p.revision).map(|r| if down { &r.file.downgrade } else { &r.file.upgrade });
+            let op = partial_op(script, p);
+            let named = op.as_ref().map_or(String::new(), |o| format!("op {} (`{}`)", o.number, o.label));
+            let what = match (&p.outcome[..], &p.error) {
+                ("failed", Some(error)) => format!("{named} failed ({error})"),
+                _ => format!("the run was interrupted in {named}"),
+            };
             Err(RuntimeError::Partial {
                 revision: p.revision.clone(),
-                command: if down { "downgrade" } else { "upgrade" },
+                command: command_of(p),
                 done: p.ops_done,
-                total: ops.map_or(0, Vec::len),
-                op: p.failed_op.clone().unwrap_or_default(),
-                error: p.error.clone().unwrap_or_default(),
+                total: op.map_or(0, |o| o.total),
+                what,
             }
             .into())
         }
         (None, true) => Err(RuntimeError::NothingToResume.into()),
-        (None, false) => Ok(Resume::default()),
+        (None, false) => Ok(Start::default()),
     }
+}
+
+/// The command that ran a history row's step: `upgrade` or `downgrade`.
+fn command_of(entry: &HistoryEntry) -> &'static str {
+    if entry.direction == Direction::Down.as_str() { "downgrade" } else { "upgrade" }
+}
+
+/// The op a partly applied step stopped at, from the script.
+fn partial_op(script: &Script, entry: &HistoryEntry) -> Option<PartialOp> {
+    let revision = script.map.get(&entry.revision)?;
+    let ops =
+        if entry.direction == Direction::Down.as_str() { &revision.file.downgrade } else { &revision.file.upgrade };
+    let op = ops.get(entry.ops_done)?;
+    Some(PartialOp { number: entry.ops_done + 1, label: op.label(), total: ops.len() })
+}
+
+/// Decides where a resumed step starts when a crash left its statement
+/// uncertain: from the schema reflected now, or as `--uncertain` says.
+fn settle_uncertain(
+    dialect: &dyn Dialect,
+    step: &crate::runtime::StepSql,
+    start: Start,
+    reflected: &Schema,
+    choice: Option<Uncertain>,
+) -> Result<Resume, Error> {
+    let Resume { ops, statements } = start.resume;
+    let Some(op) = step.ops.get(ops).filter(|_| start.uncertain) else { return Ok(start.resume) };
+    let Some(sql) = op.statements.get(statements) else { return Ok(start.resume) };
+    let done = match choice {
+        Some(choice) => choice == Uncertain::Done,
+        None => took_effect(dialect, &op.op, op.statements.len(), sql, reflected).ok_or_else(|| {
+            RuntimeError::Uncertain {
+                revision: step.revision.clone(),
+                command: if step.direction == Direction::Down { "downgrade" } else { "upgrade" },
+                op_number: ops + 1,
+                op: op.label.clone(),
+                statement_number: statements + 1,
+                statements: op.statements.len(),
+                sql: sql.clone(),
+            }
+        })?,
+    };
+    Ok(match (done, statements + 1 == op.statements.len()) {
+        (false, _) => start.resume,
+        (true, true) => Resume { ops: ops + 1, statements: 0 },
+        (true, false) => Resume { ops, statements: statements + 1 },
+    })
 }
 
 fn run_steps(
     s: &mut Locked,
     script: &Script,
     steps: &[crate::script::Step],
-    resume: Resume,
+    start: Start,
     database: &DatabaseConfig,
     options: &RunOptions,
     on_event: &mut dyn FnMut(Event<'_>),
@@ -171,12 +271,26 @@ fn run_steps(
         // Nothing to do: the report still says where the database is.
         return Ok(RunReport { heads: s.book.heads(&mut s.conn, s.dialect.as_ref())?, ..RunReport::default() });
     }
-    let mut state = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
+    if s.facts.cluster.is_some() {
+        check_cluster_safe(&script.map, steps)?;
+    }
+    let reflected = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
+    let mut state = reflected.clone();
     let plan = render_plan(s.dialect.as_ref(), &script.map, &s.book, steps, &mut state)?;
+    let resume = match plan.first() {
+        Some(step) => settle_uncertain(s.dialect.as_ref(), step, start, &reflected, options.uncertain)?,
+        None => start.resume,
+    };
     s.create_bookkeeping()?;
     let one_transaction = options.one_transaction || !database.transaction_per_revision;
-    let mut run = Run { conn: &mut s.conn, dialect: s.dialect.as_ref(), book: &s.book, one_transaction };
-    Ok(run.execute(&plan, resume, on_event)?)
+    let Locked { conn, dialect, book, lock, .. } = s;
+    let mut run = Run { conn, dialect: dialect.as_ref(), book, one_transaction };
+    Ok(run.execute(&plan, resume, &mut |event| {
+        if let Event::Started { step, .. } = &event {
+            lock.advance(&step.revision, step.direction);
+        }
+        on_event(event)
+    })?)
 }
 
 /// `migrate upgrade A:B --sql` / `migrate downgrade B:A --sql`: the plan's
@@ -211,9 +325,10 @@ pub fn offline(
         Direction::Up => script.map.upgrade_plan(&start, to)?,
         Direction::Down => script.map.downgrade_plan(&start, to)?,
     };
+    validate_steps(dialect, database, &script.map, &steps, state.clone(), false)?;
     let plan = render_plan(dialect, &script.map, &book, &steps, &mut state)?;
     let create = if start.is_empty() && direction == Direction::Up {
-        book.tables().iter().flat_map(|t| dialect.create_table(t)).collect()
+        book.tables().iter().flat_map(|t| dialect.create_table_if_missing(t)).collect()
     } else {
         Vec::new()
     };
@@ -227,12 +342,30 @@ pub struct Status {
     pub database: String,
     /// Current heads with their messages.
     pub heads: Vec<CurrentHead>,
-    /// A revision left partly applied by a failure (MySQL), if any.
+    /// A revision left partly applied by a failure or a crash (MySQL), if
+    /// any: its history row says which ops and statements are done and
+    /// whether the next statement was started (`uncertain`).
     pub partial: Option<HistoryEntry>,
+    /// The op that partly applied revision stopped at.
+    pub partial_op: Option<PartialOp>,
     /// Applied revisions whose files changed since.
     pub tampered: Vec<String>,
     /// Whether the database is at the script's heads.
     pub at_heads: bool,
+    /// A run holding the lock now, in another process: what it applies,
+    /// by whom, since when.
+    pub live: Option<LiveRun>,
+}
+
+/// The op a partly applied revision stopped at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartialOp {
+    /// 1-based position in the revision.
+    pub number: usize,
+    /// Its label (`Op::label`).
+    pub label: String,
+    /// Ops in the revision, in the direction that ran.
+    pub total: usize,
 }
 
 /// One row of the version table.
@@ -251,10 +384,19 @@ pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, E
     let script = load_script(database)?;
     let dialect = dialect::for_backend(url.backend());
     let book = Bookkeeping::new(&database.version_table);
-    let (heads, history) = match open_existing(url)? {
-        Some(mut conn) => (book.heads(&mut conn, dialect.as_ref())?, book.history(&mut conn, dialect.as_ref())?),
-        None => (Vec::new(), Vec::new()),
+    let (heads, history, live) = match open_existing(url, database)? {
+        Some(mut conn) => {
+            // On a Galera node: reads wait for what the cluster committed.
+            dialect.prepare_session(&mut conn)?;
+            let live = live_run(Some(&mut conn), dialect.as_ref(), &book, url)?;
+            (book.heads(&mut conn, dialect.as_ref())?, book.history(&mut conn, dialect.as_ref())?, live)
+        }
+        None => (Vec::new(), Vec::new(), live_run(None, dialect.as_ref(), &book, url)?),
     };
+    // What the live run is applying is not a revision left partly applied.
+    let partial = partial(&history)
+        .filter(|p| live.as_ref().is_none_or(|l| l.revision.as_ref() != Some(&p.revision) && p.outcome != "running"))
+        .cloned();
     let script_heads = script.map.heads();
     let mut sorted_heads = heads.clone();
     sorted_heads.sort();
@@ -270,9 +412,11 @@ pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, E
                 is_head: script_heads.contains(&h.as_str()),
             })
             .collect(),
-        partial: partial(&history).cloned(),
-        tampered: tampered(&script, &history),
+        partial_op: partial.as_ref().and_then(|p| partial_op(&script, p)),
+        partial,
+        tampered: edited(&script, &history).into_iter().map(|e| e.revision).collect(),
         at_heads: sorted_heads == sorted_script,
+        live,
     })
 }
 
@@ -292,9 +436,13 @@ pub fn stamp(
         script.map.check_target(target)?;
     }
     Locked::open(url, database)?.with(|s| {
+        if !accept_edits {
+            refuse_edits(&script, &s.book.history(&mut s.conn, s.dialect.as_ref())?)?;
+        }
         s.create_bookkeeping()?;
         let dialect = s.dialect.as_ref();
         let mut statements = Vec::new();
+        let mut version = Vec::new();
         let heads = if purge { Vec::new() } else { s.book.read_heads(&mut s.conn, dialect)? };
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let entry = |revision: &str, direction: &str| HistoryEntry {
@@ -309,6 +457,8 @@ pub fn stamp(
             statements_done: 0,
             failed_op: None,
             error: None,
+            uncertain: false,
+            source: script.map.get(revision).map(|r| r.source.clone()),
         };
         let mut new_heads = heads.clone();
         // Stamping settles a revision a failure left partly applied: the
@@ -336,53 +486,73 @@ pub fn stamp(
             }
             let mut old = s.book.read_heads(&mut s.conn, dialect)?;
             if purge {
-                statements.splice(
-                    0..0,
-                    old.iter().map(|h| {
-                        dialect.delete_sql(&s.book.version_table, "version_num", &crate::ops::Value::Text(h.clone()))
-                    }),
-                );
+                version.extend(old.iter().map(|h| {
+                    dialect.delete_sql(&s.book.version_table, "version_num", &crate::ops::Value::Text(h.clone()))
+                }));
                 old.clear();
             }
-            statements.extend(s.book.version_statements(dialect, &old, &new_heads));
+            version.extend(s.book.version_statements(dialect, &old, &new_heads));
         }
         s.conn.execute(dialect.begin())?;
         for statement in &statements {
             if let Err(e) = s.conn.execute(statement) {
-                let _ = s.conn.execute("ROLLBACK");
+                let _ = s.conn.execute(dialect.rollback());
                 return Err(e.into());
             }
         }
-        s.conn.execute("COMMIT")?;
+        if let Err(e) = s.book.apply_version(&mut s.conn, &targets.join(" "), &version) {
+            let _ = s.conn.execute("ROLLBACK");
+            return Err(e.into());
+        }
+        s.conn.execute(dialect.commit())?;
         Ok(new_heads)
     })
 }
 
 /// The latest history row of a revision left partly applied, if any: a
-/// failed or interrupted step some of whose statements stayed applied, not
-/// followed by a successful step, stamp or settling of the same revision.
-fn partial(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
+/// step interrupted by a crash (still `running`: the lock is held while
+/// reading, or else the run is gone), or a failed step some of whose
+/// statements stayed applied; not followed by a successful step, stamp or
+/// settling of the same revision.
+pub(super) fn partial(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
     let mut latest: std::collections::BTreeMap<&str, &HistoryEntry> = std::collections::BTreeMap::new();
     for entry in history {
         latest.insert(&entry.revision, entry);
     }
-    let stayed = |e: &&HistoryEntry| e.outcome != "ok" && (e.ops_done > 0 || e.statements_done > 0);
+    let stayed =
+        |e: &&HistoryEntry| e.outcome == "running" || (e.outcome != "ok" && (e.ops_done > 0 || e.statements_done > 0));
     latest.into_values().filter(stayed).max_by_key(|e| e.id)
 }
 
+/// Refuses to run while an applied revision's file differs from the one
+/// applied (or accepted).
+fn refuse_edits(script: &Script, history: &[HistoryEntry]) -> Result<(), Error> {
+    let edited = edited(script, history);
+    if edited.is_empty() { Ok(()) } else { Err(RuntimeError::Tampered(edited).into()) }
+}
+
 /// Applied revisions whose file's checksum differs from the one recorded
-/// when they were applied (or accepted).
-fn tampered(script: &Script, history: &[HistoryEntry]) -> Vec<String> {
-    let mut recorded: std::collections::BTreeMap<&str, Option<&str>> = std::collections::BTreeMap::new();
+/// when they were applied (or accepted), with what changed.
+fn edited(script: &Script, history: &[HistoryEntry]) -> Vec<Edited> {
+    let mut recorded: std::collections::BTreeMap<&str, Option<&HistoryEntry>> = std::collections::BTreeMap::new();
     for entry in history.iter().filter(|e| e.outcome == "ok" && e.direction != "settle") {
         let applied = matches!(entry.direction.as_str(), "up" | "stamp" | "accept");
-        recorded.insert(&entry.revision, applied.then_some(entry.checksum.as_str()));
+        recorded.insert(&entry.revision, applied.then_some(entry));
     }
     recorded
         .into_iter()
-        .filter_map(|(revision, sum)| {
+        .filter_map(|(revision, entry)| {
             let file = script.map.get(revision)?;
-            (sum.is_some_and(|s| !s.is_empty() && s != checksum(&file.source))).then(|| revision.to_string())
+            let entry = entry.filter(|e| !e.checksum.is_empty() && e.checksum != checksum(&file.source))?;
+            let path = file.path.display().to_string();
+            let diff = entry.source.as_deref().map_or(String::new(), |applied| {
+                similar::TextDiff::from_lines(applied, &file.source)
+                    .unified_diff()
+                    .context_radius(2)
+                    .header(&format!("{path} (applied)"), &format!("{path} (now)"))
+                    .to_string()
+            });
+            Some(Edited { revision: revision.to_string(), path, diff })
         })
         .collect()
 }

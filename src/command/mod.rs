@@ -8,6 +8,8 @@ mod revision;
 
 pub use autogen::{Drift, autogenerate, check, check_shadow, lint_revisions, load_models};
 pub use inspect::{Inspection, inspect};
-use migrate::open_existing;
-pub use migrate::{CurrentHead, RunOptions, Status, current, downgrade, load_script, offline, stamp, upgrade};
+pub use migrate::{
+    CurrentHead, PartialOp, RunOptions, Status, Uncertain, current, downgrade, load_script, offline, stamp, upgrade,
+};
+use migrate::{connect, open_existing};
 pub use revision::{NewRevision, RevisionInfo, Written, branches, edit_path, heads, history, merge, revision, show};

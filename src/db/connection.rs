@@ -27,12 +27,27 @@ enum Inner {
     Sqlite(SqliteConnection),
 }
 
+/// Work to do on whichever diesel connection a [`Connection`] holds: one
+/// method per backend, so that callers stay generic and the choice of
+/// connection type is made here only.
+pub trait OnDiesel {
+    /// What the work returns.
+    type Output;
+    /// Runs on PostgreSQL.
+    fn postgres(self, conn: &mut PgConnection) -> Self::Output;
+    /// Runs on MySQL/MariaDB.
+    fn mysql(self, conn: &mut MysqlConnection) -> Self::Output;
+    /// Runs on SQLite.
+    fn sqlite(self, conn: &mut SqliteConnection) -> Self::Output;
+}
+
 /// An open connection to one of the backends. Counts the statements it sends,
 /// so that tests and benchmarks can hold reflection to a constant number.
 pub struct Connection {
     inner: Inner,
     url: DatabaseUrl,
     statements: Arc<AtomicUsize>,
+    server_version: Option<String>,
 }
 
 impl Connection {
@@ -56,7 +71,8 @@ impl Connection {
                 Inner::Sqlite(SqliteConnection::establish(path).map_err(connect_error)?)
             }
         };
-        let mut conn = Connection { inner, url: url.clone(), statements: Arc::new(AtomicUsize::new(0)) };
+        let mut conn =
+            Connection { inner, url: url.clone(), statements: Arc::new(AtomicUsize::new(0)), server_version: None };
         let counter = Arc::clone(&conn.statements);
         let count = move |event: InstrumentationEvent<'_>| {
             if let InstrumentationEvent::StartQuery { .. } = event {
@@ -86,12 +102,49 @@ impl Connection {
         self.statements.load(Ordering::Relaxed)
     }
 
+    /// Runs `work` on the diesel connection inside.
+    pub fn with_diesel<W: OnDiesel>(&mut self, work: W) -> W::Output {
+        match &mut self.inner {
+            Inner::Postgres(c) => work.postgres(c),
+            Inner::Mysql(c) => work.mysql(c),
+            Inner::Sqlite(c) => work.sqlite(c),
+        }
+    }
+
+    /// The server's version text, asked once with `query` (one row, one
+    /// column named `value`) and remembered for this connection.
+    pub fn server_version(&mut self, query: &str) -> Result<&str, DbError> {
+        if self.server_version.is_none() {
+            text_row!(VersionRow { value });
+            let rows: Vec<VersionRow> = self.load(query)?;
+            self.server_version = Some(rows.into_iter().next().and_then(|r| r.value).unwrap_or_default());
+        }
+        Ok(self.server_version.as_deref().unwrap_or_default())
+    }
+
+    /// Scrubs the password from a driver message about this connection.
+    pub fn scrub(&self, message: &str) -> String {
+        self.url.scrub(message)
+    }
+
     /// Runs one or more statements that return no rows.
     pub fn execute(&mut self, sql: &str) -> Result<(), DbError> {
         let result = match &mut self.inner {
             Inner::Postgres(c) => c.batch_execute(sql),
             Inner::Mysql(c) => c.batch_execute(sql),
             Inner::Sqlite(c) => c.batch_execute(sql),
+        };
+        result.map_err(|e| self.query_error(e, sql))
+    }
+
+    /// Runs one statement and returns how many rows it matched (MySQL:
+    /// matched, not only changed), for updates whose row count decides.
+    pub fn execute_count(&mut self, sql: &str) -> Result<usize, DbError> {
+        let query: SqlQuery = diesel::sql_query(sql);
+        let result = match &mut self.inner {
+            Inner::Postgres(c) => query.execute(c),
+            Inner::Mysql(c) => query.execute(c),
+            Inner::Sqlite(c) => query.execute(c),
         };
         result.map_err(|e| self.query_error(e, sql))
     }
@@ -111,6 +164,13 @@ impl Connection {
     }
 
     fn query_error(&self, error: diesel::result::Error, sql: &str) -> DbError {
-        DbError::Query { message: self.url.scrub(error.to_string().trim()), sql: sql.to_string() }
+        let message = self.url.scrub(error.to_string().trim());
+        let sql = sql.to_string();
+        match error {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, _) => {
+                DbError::Conflict { message, sql }
+            }
+            _ => DbError::Query { message, sql },
+        }
     }
 }

@@ -4,7 +4,7 @@
 mod connection;
 mod url;
 
-pub use connection::{Connection, OpenMode};
+pub use connection::{Connection, OnDiesel, OpenMode};
 pub use url::{Backend, DatabaseUrl, Redactor};
 
 /// What can go wrong opening or using a connection. Messages never contain a
@@ -32,6 +32,16 @@ pub enum DbError {
         url: String,
         /// The driver's message, scrubbed.
         message: String,
+    },
+    /// A statement lost a race with another transaction (a deadlock, a
+    /// serialization failure, a Galera certification conflict): running it
+    /// again can succeed.
+    #[error("{message}")]
+    Conflict {
+        /// The database's message, scrubbed.
+        message: String,
+        /// The statement that failed.
+        sql: String,
     },
     /// A statement failed.
     #[error("{message}")]

@@ -118,6 +118,19 @@ impl DatabaseUrl {
     }
 }
 
+impl DatabaseUrl {
+    /// The same server and options with another database (a temporary shadow
+    /// database beside this one); `None` for SQLite, which has no server.
+    pub fn with_database(&self, name: &str) -> Option<DatabaseUrl> {
+        if self.backend == Backend::Sqlite {
+            return None;
+        }
+        let mut driver = url::Url::parse(self.driver_url()).ok()?;
+        driver.set_path(&format!("/{name}"));
+        DatabaseUrl::parse(driver.as_str()).ok()
+    }
+}
+
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.location {

@@ -4,6 +4,7 @@
 
 mod mysql;
 mod postgres;
+pub mod query;
 mod render;
 mod sqlite;
 
@@ -20,7 +21,7 @@ use crate::schema::{
 
 /// What a backend knows how to do. Rendering methods are pure; `reflect`
 /// talks to the database through a [`Connection`].
-pub trait Dialect: Send + Sync {
+pub trait Dialect: query::QueryHooks + Send + Sync {
     /// Short name used in files and `--dialect` (`postgresql`, `mysql`, `sqlite`).
     fn name(&self) -> &'static str;
 
@@ -74,6 +75,22 @@ pub trait Dialect: Send + Sync {
         true
     }
 
+    /// The `sqlparser` dialect that reads expressions as this backend
+    /// stores them (for comparing checks, defaults, index predicates).
+    fn expression_parser(&self) -> Box<dyn sqlparser::dialect::Dialect>;
+
+    /// Why this backend cannot run `op` at all, if it cannot (MariaDB:
+    /// expression indexes, unique partial indexes); checked before a plan runs.
+    fn cannot_run(&self, _op: &Op) -> Option<String> {
+        None
+    }
+
+    /// The portable name of a function this backend renames when it stores
+    /// an expression (MariaDB `lcase` is `lower`); `None` for the others.
+    fn portable_function(&self, _name: &str) -> Option<&'static str> {
+        None
+    }
+
     /// Renders a server default for a DEFAULT clause.
     fn render_default(&self, default: &DefaultValue) -> String;
 
@@ -115,10 +132,115 @@ pub trait Dialect: Send + Sync {
     /// tables there are.
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError>;
 
-    /// How to take and release the run-wide lock named `key`; `None` where
-    /// the backend has no server-side lock (SQLite: the runtime locks a file).
-    fn lock_statements(&self, _key: &str) -> Option<LockStatements> {
-        None
+    /// How this backend holds the run-wide lock named `key`.
+    fn run_lock(&self, key: &str) -> RunLockKind;
+
+    /// The database's clock, in UTC, `seconds` from now: leases are measured
+    /// by the server's clock, whatever the clients' clocks say.
+    fn clock_sql(&self, seconds: u64) -> String;
+
+    /// Whether the lock row's lease is still running (the row is held), as
+    /// a condition on the lock table's columns; `key` names the run lock.
+    fn lock_live_sql(&self, key: &str) -> String {
+        let _ = key;
+        format!("{} >= {}", self.quote_identifier("expires_at"), self.clock_sql(0))
+    }
+
+    /// `INSERT` of `row` that does nothing when its key already exists.
+    fn insert_ignore_sql(&self, table: &str, row: &[(&str, Value)]) -> String {
+        format!("{} ON CONFLICT DO NOTHING", self.insert_sql(table, row))
+    }
+
+    /// Takes the lock row (id 1) of `table` for `holder`. With a lease of
+    /// `lease` seconds, only where the row is free or its lease ran out: an
+    /// autocommit `UPDATE` whose affected-row count (1 or 0) says who won.
+    /// Without, unconditionally (the row reports on a session lock held).
+    fn take_lock_row_sql(&self, table: &str, holder: &[(&str, Value)], lease: Option<u64>) -> String {
+        let q = |c: &str| self.quote_identifier(c);
+        let mut set: Vec<String> = holder.iter().map(|(c, v)| format!("{} = {}", q(c), self.render_value(v))).collect();
+        set.push(format!("{} = {}", q("acquired_at"), self.clock_sql(0)));
+        set.push(format!("{} = {}", q("expires_at"), lease.map_or("NULL".into(), |s| self.clock_sql(s))));
+        set.push(format!("{} = NULL", q("revision")));
+        set.push(format!("{} = NULL", q("direction")));
+        let mut sql = format!("UPDATE {} SET {} WHERE {} = 1", q(table), set.join(", "), q("id"));
+        if lease.is_some() {
+            sql.push_str(&format!(" AND ({} IS NULL OR {} < {})", q("holder"), q("expires_at"), self.clock_sql(0)));
+        }
+        sql
+    }
+
+    /// Sets `set` on the lock row of `table` (and, with a lease of `lease`
+    /// seconds, renews it), where `holder` holds it.
+    fn update_lock_row_sql(&self, table: &str, holder: &str, set: &[(&str, Value)], lease: Option<u64>) -> String {
+        let q = |c: &str| self.quote_identifier(c);
+        let mut assignments: Vec<String> =
+            set.iter().map(|(c, v)| format!("{} = {}", q(c), self.render_value(v))).collect();
+        if let Some(lease) = lease {
+            assignments.push(format!("{} = {}", q("expires_at"), self.clock_sql(lease)));
+        }
+        format!(
+            "UPDATE {} SET {} WHERE {} = 1 AND {} = {}",
+            q(table),
+            assignments.join(", "),
+            q("id"),
+            q("holder"),
+            self.quote_string(holder)
+        )
+    }
+
+    /// Frees the lock row of `table`, where `holder` holds it.
+    fn release_lock_row_sql(&self, table: &str, holder: &str) -> String {
+        let q = |c: &str| self.quote_identifier(c);
+        let cleared: Vec<String> = ["holder", "host", "pid", "acquired_at", "expires_at", "revision", "direction"]
+            .iter()
+            .map(|c| format!("{} = NULL", q(c)))
+            .collect();
+        format!(
+            "UPDATE {} SET {} WHERE {} = 1 AND {} = {}",
+            q(table),
+            cleared.join(", "),
+            q("id"),
+            q("holder"),
+            self.quote_string(holder)
+        )
+    }
+
+    /// The lock row of `table` read as text, with `live` (`1` while a run
+    /// holds the lock named `key`).
+    fn read_lock_row_sql(&self, table: &str, key: &str) -> String {
+        let q = |c: &str| self.quote_identifier(c);
+        let columns: Vec<String> = ["host", "pid", "acquired_at", "expires_at", "revision", "direction"]
+            .iter()
+            .map(|c| format!("{} AS {}", self.cast_to_text(&q(c)), q(c)))
+            .collect();
+        format!(
+            "SELECT {}, CASE WHEN {} IS NOT NULL AND {} THEN '1' ELSE '0' END AS {} FROM {} WHERE {} = 1",
+            columns.join(", "),
+            q("holder"),
+            self.lock_live_sql(key),
+            q("live"),
+            q(table),
+            q("id")
+        )
+    }
+
+    /// Learns what kind of server the connection reaches and sets the
+    /// session up for it (Galera: reads wait until the node has applied what
+    /// the cluster committed).
+    fn prepare_session(&self, _conn: &mut Connection) -> Result<ServerFacts, DbError> {
+        Ok(ServerFacts::default())
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS`: two runs creating the table at once
+    /// both succeed.
+    fn create_table_if_missing(&self, table: &Table) -> Vec<String> {
+        let mut statements = self.create_table(table);
+        if let Some(first) = statements.first_mut()
+            && let Some(rest) = first.strip_prefix("CREATE TABLE ")
+        {
+            *first = format!("CREATE TABLE IF NOT EXISTS {rest}");
+        }
+        statements
     }
 
     /// Whether DDL runs inside transactions (MySQL commits it implicitly).
@@ -138,6 +260,22 @@ pub trait Dialect: Send + Sync {
         "BEGIN"
     }
 
+    /// Statement that commits the open transaction.
+    fn commit(&self) -> &'static str {
+        "COMMIT"
+    }
+
+    /// Statement that rolls the open transaction back.
+    fn rollback(&self) -> &'static str {
+        "ROLLBACK"
+    }
+
+    /// Statement making the connection wait up to `seconds` for another
+    /// process's lock on the database instead of failing (SQLite).
+    fn busy_timeout(&self, _seconds: f64) -> Option<String> {
+        None
+    }
+
     /// Statements run once after connecting, before a migration run.
     fn session_setup(&self) -> Vec<String> {
         Vec::new()
@@ -147,6 +285,16 @@ pub trait Dialect: Send + Sync {
     /// keys (SQLite, where rebuilds run with enforcement off).
     fn foreign_key_check(&self) -> Option<&'static str> {
         None
+    }
+
+    /// A query whose one row (column `value`) is the id the connection's
+    /// last `INSERT` assigned.
+    fn last_insert_id(&self) -> &'static str;
+
+    /// The `sqlparser` dialect that reads this backend's SQL (to tell what
+    /// a raw `execute` statement does).
+    fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::GenericDialect {})
     }
 
     /// `CAST(expr AS <text type>)`, for reading any column as text.
@@ -197,6 +345,22 @@ pub trait Dialect: Send + Sync {
         format!("SELECT {} FROM {table} ORDER BY {table}.{}", columns.join(", "), self.quote_identifier(order_by))
     }
 
+    /// Statements that drop every table and enum type of `schema`, whatever
+    /// refers to what (emptying a shadow database).
+    fn drop_everything(&self, schema: &Schema) -> Vec<String> {
+        schema.tables.iter().map(|t| format!("DROP TABLE {}", self.quote_identifier(&t.name))).collect()
+    }
+
+    /// `CREATE DATABASE name` on a server; `None` where databases are files.
+    fn create_database(&self, _name: &str) -> Option<String> {
+        None
+    }
+
+    /// `DROP DATABASE name` on a server; `None` where databases are files.
+    fn drop_database(&self, _name: &str) -> Option<String> {
+        None
+    }
+
     /// Statements creating a whole schema: enum types, then tables in the
     /// order given.
     fn create_schema(&self, schema: &Schema) -> Vec<String> {
@@ -205,13 +369,54 @@ pub trait Dialect: Send + Sync {
     }
 }
 
-/// SQL to take and release a named lock.
+/// How a backend holds the run lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunLockKind {
+    /// A lock of the server session (PostgreSQL advisory lock); a holder
+    /// row beside it only tells who holds it.
+    Session(LockStatements),
+    /// The lock row taken with a lease (MySQL/MariaDB): replicated and
+    /// certified, so it holds across the nodes of a Galera cluster, where
+    /// named locks are node-local.
+    LeaseRow,
+    /// An exclusive lock on a file beside the database (SQLite).
+    File,
+}
+
+/// SQL to take and release a named session lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockStatements {
     /// Tries once, without waiting; one row, column `value`, `1` when taken.
     pub try_lock: String,
     /// Releases it; one row, column `value`.
     pub unlock: String,
+}
+
+/// What a session learned about its server in [`Dialect::prepare_session`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerFacts {
+    /// The Galera cluster the server is a node of, if it is one.
+    pub cluster: Option<Cluster>,
+    /// A PostgreSQL hot standby (`pg_is_in_recovery()`): it refuses writes.
+    pub read_only_standby: bool,
+}
+
+/// A Galera cluster as one of its nodes sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// Nodes in the cluster (`wsrep_cluster_size`).
+    pub size: u32,
+    /// How DDL reaches the other nodes (`wsrep_OSU_method`).
+    pub schema_upgrades: SchemaUpgrades,
+}
+
+/// Galera's online schema upgrade method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaUpgrades {
+    /// Total order isolation (`TOI`, the default): DDL runs on every node.
+    TotalOrder,
+    /// Rolling schema upgrade (`RSU`): DDL runs on this node only.
+    Rolling,
 }
 
 /// An op this backend cannot perform as given.
@@ -232,6 +437,15 @@ pub fn for_backend(backend: Backend) -> Box<dyn Dialect> {
         Backend::Postgres => Box::new(PostgresDialect),
         Backend::Mysql => Box::new(MysqlDialect),
         Backend::Sqlite => Box::new(SqliteDialect),
+    }
+}
+
+/// The dialect for a backend, borrowed: what the ORM looks up per statement.
+pub fn of(backend: Backend) -> &'static dyn Dialect {
+    match backend {
+        Backend::Postgres => &PostgresDialect,
+        Backend::Mysql => &MysqlDialect,
+        Backend::Sqlite => &SqliteDialect,
     }
 }
 

@@ -1,14 +1,16 @@
 //! MariaDB and MySQL: `information_schema` reflection in five bulk queries,
 //! column-level enums, `AUTO_INCREMENT`, inline comments.
 
+mod value;
+
 use super::render::{named, render_common, unsupported};
 use super::{
-    Dialect, LockStatements, ReflectError, RenderError, column_list, column_sql, common_type, create_index_sql,
-    create_table_sql, enum_columns, fit_default, parse_default, split_type, sql_name_list, strip_outer_parens,
-    unquote_plain_identifiers, wrap_quoted,
+    Cluster, Dialect, ReflectError, RenderError, RunLockKind, SchemaUpgrades, ServerFacts, column_list, column_sql,
+    common_type, create_index_sql, create_table_sql, enum_columns, fit_default, parse_default, split_type,
+    sql_name_list, strip_outer_parens, unquote_plain_identifiers, wrap_quoted,
 };
-use crate::db::Connection;
-use crate::ops::Op;
+use crate::db::{Connection, DbError};
+use crate::ops::{Op, Value};
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter, PrimaryKey,
     Schema, Table, UniqueConstraint,
@@ -25,6 +27,15 @@ text_row!(IndexRow { table_name, name, non_unique, column_name });
 text_row!(ForeignKeyRow { table_name, name, column_name, referred_table, referred_column });
 text_row!(RuleRow { table_name, name, on_delete, on_update });
 text_row!(CheckRow { table_name, name, clause });
+
+/// A row of `SHOW VARIABLES` / `SHOW STATUS`.
+#[derive(diesel::QueryableByName)]
+struct VariableRow {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "Variable_name")]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "Value")]
+    value: String,
+}
 
 impl Dialect for MysqlDialect {
     fn name(&self) -> &'static str {
@@ -135,6 +146,20 @@ impl Dialect for MysqlDialect {
         table
     }
 
+    fn expression_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::MySqlDialect {})
+    }
+
+    fn portable_function(&self, name: &str) -> Option<&'static str> {
+        // What MariaDB stores `lower`, `upper` and `length` as.
+        match name {
+            "lcase" => Some("lower"),
+            "ucase" => Some("upper"),
+            "octet_length" => Some("length"),
+            _ => None,
+        }
+    }
+
     fn render_default(&self, default: &DefaultValue) -> String {
         match default {
             DefaultValue::String(s) => self.quote_string(s),
@@ -164,6 +189,28 @@ impl Dialect for MysqlDialect {
         false
     }
 
+    fn cannot_run(&self, op: &Op) -> Option<String> {
+        let indexes: Vec<&Index> = match op {
+            Op::CreateIndex { index, .. } => vec![index],
+            Op::CreateTable(table) => table.indexes.iter().collect(),
+            _ => return None,
+        };
+        indexes.into_iter().find_map(|index| {
+            if index.unique && index.predicate.is_some() {
+                // Without its WHERE, a unique index would refuse rows it allows.
+                Some(format!(
+                    "index `{}`: no partial indexes here, and a unique one cannot drop its `where`",
+                    index.name
+                ))
+            } else if index.keys.iter().any(|k| matches!(k, IndexKey::Expression(_))) {
+                // MariaDB has none; MySQL's are not read back by this tool.
+                Some(format!("index `{}`: no expression (functional) indexes here", index.name))
+            } else {
+                None
+            }
+        })
+    }
+
     fn create_index(&self, table: &str, index: &Index) -> String {
         // No partial indexes; functional keys take two pairs of parentheses.
         let keys = index.keys.iter().map(|key| match key {
@@ -186,14 +233,8 @@ impl Dialect for MysqlDialect {
     fn render_op(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError> {
         let q = |name: &str| self.quote_identifier(name);
         let alter = |table: &str, action: String| vec![format!("ALTER TABLE {} {action}", q(table))];
-        let unique_partial = match op {
-            Op::CreateIndex { index, .. } => index.unique && index.predicate.is_some(),
-            Op::CreateTable(table) => table.indexes.iter().any(|i| i.unique && i.predicate.is_some()),
-            _ => false,
-        };
-        if unique_partial {
-            // Without its WHERE, a unique index would refuse rows it allows.
-            return Err(unsupported(self, op, "no partial indexes here, and a unique one cannot drop its `where`"));
+        if let Some(message) = self.cannot_run(op) {
+            return Err(unsupported(self, op, &message));
         }
         Ok(match op {
             Op::AlterColumn(a) => {
@@ -236,14 +277,63 @@ impl Dialect for MysqlDialect {
         })
     }
 
-    fn lock_statements(&self, key: &str) -> Option<LockStatements> {
-        // Lock names are server-wide (so qualified by database) and at most
-        // 64 characters long (so hashed).
-        let name = format!("CONCAT('migrate:', SHA1(CONCAT({}, ':', DATABASE())))", self.quote_string(key));
-        Some(LockStatements {
-            try_lock: format!("SELECT CAST(GET_LOCK({name}, 0) AS CHAR) AS value"),
-            unlock: format!("SELECT CAST(RELEASE_LOCK({name}) AS CHAR) AS value"),
-        })
+    fn drop_everything(&self, schema: &Schema) -> Vec<String> {
+        // Foreign-key checks are per session: off for these statements only.
+        let drops = schema.tables.iter().map(|t| format!("DROP TABLE IF EXISTS {}", self.quote_identifier(&t.name)));
+        let mut statements = vec!["SET FOREIGN_KEY_CHECKS = 0".to_string()];
+        statements.extend(drops);
+        statements.push("SET FOREIGN_KEY_CHECKS = 1".into());
+        statements
+    }
+
+    fn create_database(&self, name: &str) -> Option<String> {
+        Some(format!("CREATE DATABASE {} CHARACTER SET utf8mb4", self.quote_identifier(name)))
+    }
+
+    fn drop_database(&self, name: &str) -> Option<String> {
+        Some(format!("DROP DATABASE IF EXISTS {}", self.quote_identifier(name)))
+    }
+
+    fn run_lock(&self, _key: &str) -> RunLockKind {
+        // GET_LOCK is node-local on a Galera cluster; a row is replicated.
+        RunLockKind::LeaseRow
+    }
+
+    fn clock_sql(&self, seconds: u64) -> String {
+        match seconds {
+            0 => "UTC_TIMESTAMP(6)".into(),
+            n => format!("(UTC_TIMESTAMP(6) + INTERVAL {n} SECOND)"),
+        }
+    }
+
+    fn insert_ignore_sql(&self, table: &str, row: &[(&str, Value)]) -> String {
+        let insert = self.insert_sql(table, row);
+        match insert.strip_prefix("INSERT ") {
+            Some(rest) => format!("INSERT IGNORE {rest}"),
+            None => insert,
+        }
+    }
+
+    fn prepare_session(&self, conn: &mut Connection) -> Result<ServerFacts, DbError> {
+        let variables: Vec<VariableRow> = conn
+            .load("SHOW VARIABLES WHERE Variable_name IN ('wsrep_on', 'wsrep_osu_method', 'wsrep_cluster_address')")?;
+        let value = |name: &str| {
+            variables.iter().find(|v| v.name.eq_ignore_ascii_case(name)).map(|v| v.value.clone()).unwrap_or_default()
+        };
+        if !value("wsrep_on").eq_ignore_ascii_case("ON") {
+            return Ok(ServerFacts::default());
+        }
+        // Reads and the lock row's and version table's updates wait until
+        // this node has applied what the cluster committed before them.
+        conn.execute("SET SESSION wsrep_sync_wait = 3")?;
+        let status: Vec<VariableRow> = conn.load("SHOW STATUS WHERE Variable_name = 'wsrep_cluster_size'")?;
+        let size = status.first().and_then(|s| s.value.parse().ok()).unwrap_or(1);
+        let schema_upgrades = if value("wsrep_osu_method").eq_ignore_ascii_case("RSU") {
+            SchemaUpgrades::Rolling
+        } else {
+            SchemaUpgrades::TotalOrder
+        };
+        Ok(ServerFacts { cluster: Some(Cluster { size, schema_upgrades }), read_only_standby: false })
     }
 
     fn transactional_ddl(&self) -> bool {
@@ -252,6 +342,14 @@ impl Dialect for MysqlDialect {
 
     fn begin(&self) -> &'static str {
         "START TRANSACTION"
+    }
+
+    fn last_insert_id(&self) -> &'static str {
+        "SELECT CAST(LAST_INSERT_ID() AS CHAR) AS value"
+    }
+
+    fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::MySqlDialect {})
     }
 
     fn cast_to_text(&self, expr: &str) -> String {
@@ -517,6 +615,65 @@ fn parse_enum_values(inner: &str) -> Vec<String> {
 /// are the default: none.
 fn action(rule: Option<&str>) -> Option<ForeignKeyAction> {
     ForeignKeyAction::parse(rule?).filter(|a| *a != ForeignKeyAction::Restrict)
+}
+
+impl super::query::QueryHooks for MysqlDialect {
+    fn identifier_quote(&self) -> char {
+        '`'
+    }
+
+    fn has_nulls_order(&self) -> bool {
+        false
+    }
+
+    fn has_aggregate_filter(&self) -> bool {
+        false
+    }
+
+    fn has_full_join(&self) -> bool {
+        false
+    }
+
+    fn limit_for_offset_only(&self) -> Option<&'static str> {
+        Some("18446744073709551615")
+    }
+
+    fn upsert_syntax(&self) -> super::query::UpsertSyntax {
+        super::query::UpsertSyntax::OnDuplicateKey
+    }
+
+    fn cast_type(&self, ty: &ColumnType) -> String {
+        match ty {
+            ColumnType::Smallint | ColumnType::Integer | ColumnType::Bigint | ColumnType::Boolean => "SIGNED".into(),
+            ColumnType::Real | ColumnType::Double => "DOUBLE".into(),
+            ColumnType::Numeric { .. } => self.render_type(ty),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::Time => "TIME".into(),
+            ColumnType::Timestamp | ColumnType::Timestamptz => "DATETIME(6)".into(),
+            ColumnType::Binary => "BINARY".into(),
+            _ => "CHAR".into(),
+        }
+    }
+
+    fn memo_slot(&self) -> usize {
+        1
+    }
+
+    fn server_version_query(&self) -> &'static str {
+        "SELECT VERSION() AS value"
+    }
+
+    fn capabilities(&self, _version: &str) -> super::query::Capabilities {
+        // MySQL has no RETURNING. MariaDB 10.5 added it to INSERT and DELETE,
+        // but the client library gives a prepared INSERT ... RETURNING no
+        // result metadata ("No metadata exists" from diesel, seen on 10.11),
+        // so keys come from LAST_INSERT_ID() on both.
+        super::query::Capabilities { returning_insert: false, returning_update: false, returning_delete: false }
+    }
+
+    fn latest_capabilities(&self) -> super::query::Capabilities {
+        self.capabilities("")
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! PostgreSQL: `pg_catalog` reflection in five bulk queries, named enum types,
 //! identity columns, `COMMENT ON`.
 
+mod value;
+
 use super::render::render_common;
 use super::{
-    Dialect, LockStatements, ReflectError, RenderError, column_sql, common_type, create_table_sql, enum_columns,
-    parse_default, split_type, strip_outer_parens, wrap_quoted,
+    Dialect, LockStatements, ReflectError, RenderError, RunLockKind, ServerFacts, column_sql, common_type,
+    create_table_sql, enum_columns, parse_default, split_type, strip_outer_parens, wrap_quoted,
 };
-use crate::db::Connection;
+use crate::db::{Connection, DbError};
 use crate::ops::{AlterColumn, Op};
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter,
@@ -22,6 +24,7 @@ pub struct PostgresDialect;
 const SEP: char = '\u{1f}';
 
 text_row!(TableRow { oid, name, comment });
+text_row!(ValueRow { value });
 text_row!(EnumRow { name, value });
 text_row!(ColumnRow {
     table_name,
@@ -131,6 +134,10 @@ impl Dialect for PostgresDialect {
         matches!(op, Op::AddEnumValue { .. })
     }
 
+    fn expression_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    }
+
     fn render_default(&self, default: &DefaultValue) -> String {
         match default {
             DefaultValue::String(s) => self.quote_string(s),
@@ -202,6 +209,19 @@ impl Dialect for PostgresDialect {
                 for (table, column) in enum_columns(before, name) {
                     let column_name = q(&column.name);
                     let cast = format!("USING {column_name}::text::{}", q(name));
+                    // Partial indexes and checks comparing the column with a
+                    // label of the old type would find no operator between
+                    // the two types: made again once the column has the new one.
+                    let (indexes, checks) = match before.table(table) {
+                        Some(t) => dependents(t, &column.name),
+                        None => (Vec::new(), Vec::new()),
+                    };
+                    for index in &indexes {
+                        statements.push(format!("DROP INDEX {}", q(&index.name)));
+                    }
+                    for check in &checks {
+                        statements.push(format!("ALTER TABLE {} DROP CONSTRAINT {}", q(table), q(&check.name)));
+                    }
                     if column.default.is_some() {
                         statements.push(format!("ALTER TABLE {} ALTER COLUMN {column_name} DROP DEFAULT", q(table)));
                     }
@@ -215,6 +235,15 @@ impl Dialect for PostgresDialect {
                         statements
                             .push(format!("ALTER TABLE {} ALTER COLUMN {column_name} SET DEFAULT {default}", q(table)));
                     }
+                    for check in &checks {
+                        statements.push(format!(
+                            "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({})",
+                            q(table),
+                            q(&check.name),
+                            check.expression
+                        ));
+                    }
+                    statements.extend(indexes.iter().map(|index| self.create_index(table, index)));
                 }
                 statements.push(format!("DROP TYPE {}", q(&old_name)));
                 statements
@@ -229,12 +258,65 @@ impl Dialect for PostgresDialect {
         Some(format!("CREATE TYPE {} AS ENUM ({})", self.quote_identifier(&enum_type.name), values.join(", ")))
     }
 
-    fn lock_statements(&self, key: &str) -> Option<LockStatements> {
+    fn drop_everything(&self, schema: &Schema) -> Vec<String> {
+        let q = |name: &String| self.quote_identifier(name);
+        let mut statements = Vec::new();
+        if !schema.tables.is_empty() {
+            let tables: Vec<String> = schema.tables.iter().map(|t| q(&t.name)).collect();
+            statements.push(format!("DROP TABLE IF EXISTS {} CASCADE", tables.join(", ")));
+        }
+        statements.extend(schema.enums.iter().map(|e| format!("DROP TYPE IF EXISTS {} CASCADE", q(&e.name))));
+        statements
+    }
+
+    fn create_database(&self, name: &str) -> Option<String> {
+        Some(format!("CREATE DATABASE {}", self.quote_identifier(name)))
+    }
+
+    fn drop_database(&self, name: &str) -> Option<String> {
+        Some(format!("DROP DATABASE IF EXISTS {}", self.quote_identifier(name)))
+    }
+
+    fn run_lock(&self, key: &str) -> RunLockKind {
         let key = lock_key(key);
-        Some(LockStatements {
+        RunLockKind::Session(LockStatements {
             try_lock: format!("SELECT CASE WHEN pg_try_advisory_lock({key}) THEN '1' ELSE '0' END AS value"),
             unlock: format!("SELECT pg_advisory_unlock({key})::text AS value"),
         })
+    }
+
+    fn last_insert_id(&self) -> &'static str {
+        "SELECT CAST(lastval() AS TEXT) AS value"
+    }
+
+    fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    }
+
+    fn clock_sql(&self, seconds: u64) -> String {
+        match seconds {
+            0 => "(clock_timestamp() AT TIME ZONE 'UTC')".into(),
+            n => format!("((clock_timestamp() AT TIME ZONE 'UTC') + interval '{n} seconds')"),
+        }
+    }
+
+    fn lock_live_sql(&self, key: &str) -> String {
+        // The advisory lock is the authority: a crashed holder's row stays,
+        // its lock does not. A bigint key is split over classid and objid.
+        let key = lock_key(key) as u64;
+        format!(
+            "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND classid = {}::oid AND objid = {}::oid AND objsubid = 1)",
+            key >> 32,
+            key & 0xffff_ffff
+        )
+    }
+
+    fn prepare_session(&self, conn: &mut Connection) -> Result<ServerFacts, DbError> {
+        let rows: Vec<ValueRow> = conn.load("SELECT CASE WHEN pg_is_in_recovery() THEN '1' ELSE '0' END AS value")?;
+        let standby = rows.first().and_then(|r| r.value.as_deref()) == Some("1");
+        Ok(ServerFacts { cluster: None, read_only_standby: standby })
     }
 
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
@@ -495,6 +577,40 @@ impl PostgresDialect {
     }
 }
 
+/// A named check (a rebuild drops and adds it by name).
+struct NamedCheck {
+    name: String,
+    expression: String,
+}
+
+/// The indexes (partial, or on an expression) and named checks of `table`
+/// whose SQL mentions `column`: they hold its type in their expressions.
+fn dependents(table: &Table, column: &str) -> (Vec<Index>, Vec<NamedCheck>) {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let mentions = |sql: &str| {
+        sql.match_indices(column).any(|(at, _)| {
+            !sql[..at].chars().next_back().is_some_and(word)
+                && !sql[at + column.len()..].chars().next().is_some_and(word)
+        })
+    };
+    let indexes = table
+        .indexes
+        .iter()
+        .filter(|i| {
+            i.predicate.as_deref().is_some_and(mentions)
+                || i.keys.iter().any(|k| matches!(k, IndexKey::Expression(e) if mentions(e)))
+        })
+        .cloned()
+        .collect();
+    let checks = table
+        .checks
+        .iter()
+        .filter(|c| mentions(&c.expression))
+        .filter_map(|c| Some(NamedCheck { name: c.name.clone()?, expression: c.expression.clone() }))
+        .collect();
+    (indexes, checks)
+}
+
 /// A stable 64-bit advisory-lock key for a name (FNV-1a).
 fn lock_key(name: &str) -> i64 {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
@@ -542,13 +658,48 @@ fn strip_casts(sql: &str) -> String {
                 }
             }
         }
+        // Only a literal with one cast and nothing after it (`'a'::text ||
+        // 'b'::text` is an expression).
+        let cast_only = |rest: &str| {
+            rest.strip_prefix("::").is_some_and(|ty| {
+                ty.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '"' | '(' | ')' | ','))
+            })
+        };
         if let Some(end) = end
-            && text[end + 1..].starts_with("::")
+            && cast_only(&text[end + 1..])
         {
             return text[..=end].to_string();
         }
     }
     text.to_string()
+}
+
+impl super::query::QueryHooks for PostgresDialect {
+    fn placeholder(&self, out: &mut String, n: usize) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "${n}");
+    }
+
+    fn has_ilike(&self) -> bool {
+        true
+    }
+
+    fn cast_type(&self, ty: &ColumnType) -> String {
+        self.render_type(ty)
+    }
+
+    fn memo_slot(&self) -> usize {
+        0
+    }
+
+    fn server_version_query(&self) -> &'static str {
+        "SELECT version() AS value"
+    }
+
+    fn capabilities(&self, _version: &str) -> super::query::Capabilities {
+        // Every supported release (10 and later) has RETURNING everywhere.
+        self.latest_capabilities()
+    }
 }
 
 #[cfg(test)]
@@ -588,6 +739,8 @@ mod tests {
         assert_eq!(strip_casts("'draft'::character varying"), "'draft'");
         assert_eq!(strip_casts("'it''s'::text"), "'it''s'");
         assert_eq!(strip_casts("now()"), "now()");
+        assert_eq!(strip_casts("('a'::text || 'b'::text)"), "'a'::text || 'b'::text");
+        assert_eq!(strip_casts("'x'::character varying(20)"), "'x'");
         let ty = ColumnType::Integer;
         assert_eq!(parse_default(&strip_casts("'-1'::integer"), &ty), Some(DefaultValue::Number("-1".into())));
         assert_eq!(parse_default(&strip_casts("NULL::character varying"), &ty), None);

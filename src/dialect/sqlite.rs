@@ -7,10 +7,12 @@
 //! created with. An enum is a `TEXT` column with a column-level check named
 //! after the enum: `CONSTRAINT "mood" CHECK ("mood" IN ('a', 'b'))`.
 
+mod value;
+
 use super::render::{render_common, unsupported};
 use super::{
-    Dialect, ReflectError, RenderError, column_sql, common_type, create_table_sql, enum_columns, parse_default,
-    split_type, sql_name_list, wrap_quoted,
+    Dialect, ReflectError, RenderError, RunLockKind, column_sql, common_type, create_table_sql, enum_columns,
+    parse_default, split_type, sql_name_list, wrap_quoted,
 };
 use crate::db::Connection;
 use crate::ops::Op;
@@ -120,6 +122,10 @@ impl Dialect for SqliteDialect {
         }
     }
 
+    fn expression_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::SQLiteDialect {})
+    }
+
     fn render_default(&self, default: &DefaultValue) -> String {
         match default {
             DefaultValue::String(s) => self.quote_string(s),
@@ -172,6 +178,14 @@ impl Dialect for SqliteDialect {
         }
     }
 
+    fn run_lock(&self, _key: &str) -> RunLockKind {
+        RunLockKind::File
+    }
+
+    fn clock_sql(&self, seconds: u64) -> String {
+        format!("strftime('%Y-%m-%d %H:%M:%f', 'now', '+{seconds} seconds')")
+    }
+
     fn session_setup(&self) -> Vec<String> {
         // Rebuilding a table drops it: with enforcement on, that would cascade
         // to the rows referring to it. Keys are checked before each commit.
@@ -180,6 +194,18 @@ impl Dialect for SqliteDialect {
 
     fn foreign_key_check(&self) -> Option<&'static str> {
         Some("SELECT \"table\" AS value FROM pragma_foreign_key_check")
+    }
+
+    fn busy_timeout(&self, seconds: f64) -> Option<String> {
+        Some(format!("PRAGMA busy_timeout = {}", (seconds.max(0.0) * 1000.0).round() as u64))
+    }
+
+    fn last_insert_id(&self) -> &'static str {
+        "SELECT CAST(last_insert_rowid() AS TEXT) AS value"
+    }
+
+    fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::SQLiteDialect {})
     }
 
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
@@ -616,6 +642,43 @@ fn parse_index(name: &str, sql: &str) -> Result<Index, ReflectError> {
         })
         .collect();
     Ok(Index { name: name.to_string(), keys, unique, predicate: predicate.map(|p| p.to_string()) })
+}
+
+impl super::query::QueryHooks for SqliteDialect {
+    fn limit_for_offset_only(&self) -> Option<&'static str> {
+        Some("-1")
+    }
+
+    fn cast_type(&self, ty: &ColumnType) -> String {
+        match ty {
+            ColumnType::Smallint | ColumnType::Integer | ColumnType::Bigint | ColumnType::Boolean => "INTEGER".into(),
+            ColumnType::Real | ColumnType::Double => "REAL".into(),
+            ColumnType::Numeric { .. } => "NUMERIC".into(),
+            ColumnType::Binary => "BLOB".into(),
+            _ => "TEXT".into(),
+        }
+    }
+
+    fn memo_slot(&self) -> usize {
+        2
+    }
+
+    fn last_insert_id_query(&self) -> &'static str {
+        "SELECT last_insert_rowid() AS value"
+    }
+
+    fn server_version_query(&self) -> &'static str {
+        "SELECT sqlite_version() AS value"
+    }
+
+    fn capabilities(&self, version: &str) -> super::query::Capabilities {
+        let returning = super::query::version_at_least(version, (3, 35));
+        super::query::Capabilities {
+            returning_insert: returning,
+            returning_update: returning,
+            returning_delete: returning,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -85,9 +85,9 @@ impl Schema {
             }
             Op::CreateEnum(e) => self.enums.push(e.clone()),
             Op::DropEnum(e) => self.enums.retain(|x| x.name != e.name),
-            Op::AddEnumValue { name, .. } | Op::DropEnumValue { name, .. } => {
+            Op::AddEnumValue { name, columns, .. } | Op::DropEnumValue { name, columns, .. } => {
                 let labels = op.enum_labels_after().expect("enum label ops know their labels");
-                self.apply_enum_labels(name, labels).map_err(fail)?
+                self.apply_enum_labels(name, columns, labels).map_err(fail)?
             }
             Op::Execute(_) | Op::BulkInsert { .. } => {}
             table_op => {
@@ -99,24 +99,90 @@ impl Schema {
         Ok(())
     }
 
+    /// Whether what `op` names exists in this schema: the columns of the
+    /// keys, indexes and constraints it adds, the tables and columns its
+    /// foreign keys refer to. `unknown` says which tables this schema cannot
+    /// know (outside the reflected names): references to them are not checked.
+    pub fn check(&self, op: &Op, unknown: &dyn Fn(&str) -> bool) -> Result<(), ApplyError> {
+        let fail = |message: String| ApplyError { op: op.label(), message };
+        let (table, parts) = match op {
+            Op::CreateTable(t) => (t, table_parts(t)),
+            Op::CreateIndex { table, index } => (self.known_table(table, op)?, vec![Part::Index(index)]),
+            Op::AddUnique { table, constraint } => {
+                (self.known_table(table, op)?, vec![Part::Columns("unique constraint", &constraint.columns)])
+            }
+            Op::AddPrimaryKey { table, primary_key } => {
+                (self.known_table(table, op)?, vec![Part::Columns("primary key", &primary_key.columns)])
+            }
+            Op::AddForeignKey { table, foreign_key } => {
+                (self.known_table(table, op)?, vec![Part::ForeignKey(foreign_key)])
+            }
+            _ => return Ok(()),
+        };
+        for part in parts {
+            match part {
+                Part::Columns(what, columns) => has_columns(table, what, columns).map_err(fail)?,
+                Part::Index(index) => {
+                    let columns: Vec<String> = index
+                        .keys
+                        .iter()
+                        .filter_map(|k| if let IndexKey::Column(c) = k { Some(c.clone()) } else { None })
+                        .collect();
+                    has_columns(table, &format!("index `{}`", index.name), &columns).map_err(fail)?
+                }
+                Part::ForeignKey(fk) => {
+                    has_columns(table, "foreign key", &fk.columns).map_err(fail)?;
+                    let referred =
+                        if fk.referred_table == table.name { Some(table) } else { self.table(&fk.referred_table) };
+                    match referred {
+                        Some(referred) => has_columns(
+                            referred,
+                            &format!("foreign key to `{}`", fk.referred_table),
+                            &fk.referred_columns,
+                        )
+                        .map_err(fail)?,
+                        None if unknown(&fk.referred_table) => {}
+                        None => {
+                            return Err(fail(format!(
+                                "foreign key to table `{}`, which does not exist",
+                                fk.referred_table
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn known_table(&self, name: &str, op: &Op) -> Result<&Table, ApplyError> {
+        self.table(name).ok_or_else(|| ApplyError { op: op.label(), message: format!("no table `{name}`") })
+    }
+
     fn table_mut(&mut self, name: &str) -> Result<&mut Table, String> {
         self.tables.iter_mut().find(|t| t.name == name).ok_or_else(|| format!("no table `{name}`"))
     }
 
-    fn apply_enum_labels(&mut self, name: &str, labels: Vec<String>) -> Result<(), String> {
+    fn apply_enum_labels(&mut self, name: &str, columns: &[String], labels: Vec<String>) -> Result<(), String> {
         // A named type (PostgreSQL) and every column of it carry the labels;
-        // where enums live in columns only (MySQL, SQLite), the columns do.
+        // where enums live in columns only (MySQL, SQLite), the columns do:
+        // those of that name, and those the op names (MySQL reads an enum
+        // back named after its column).
         let mut found = false;
         if let Some(e) = self.enums.iter_mut().find(|e| e.name == name) {
             e.values = labels.clone();
             found = true;
         }
-        for column in self.tables.iter_mut().flat_map(|t| t.columns.iter_mut()) {
-            if let ColumnType::Enum { name: n, values } = &mut column.ty
-                && n == name
-            {
-                *values = labels.clone();
-                found = true;
+        for table in &mut self.tables {
+            for column in &mut table.columns {
+                let named =
+                    columns.iter().any(|c| c.split_once('.') == Some((table.name.as_str(), column.name.as_str())));
+                if let ColumnType::Enum { name: n, values } = &mut column.ty
+                    && (n == name || named)
+                {
+                    *values = labels.clone();
+                    found = true;
+                }
             }
         }
         if found { Ok(()) } else { Err(format!("no enum `{name}`")) }
@@ -200,8 +266,17 @@ fn apply_to_table(t: &mut Table, op: &Op) -> Result<(), String> {
         }
         Op::CreateIndex { index, .. } => t.indexes.push(index.clone()),
         Op::DropIndex { index, .. } => {
-            position(&t.indexes, |i| i.name == index.name, "index", &index.name)?;
-            t.indexes.retain(|i| i.name != index.name);
+            // MySQL reads a unique index back as the unique constraint it is there.
+            let constraint = t.unique_constraints.iter().position(|u| u.name.as_deref() == Some(index.name.as_str()));
+            match constraint {
+                Some(at) if index.unique && !t.indexes.iter().any(|i| i.name == index.name) => {
+                    t.unique_constraints.remove(at);
+                }
+                _ => {
+                    position(&t.indexes, |i| i.name == index.name, "index", &index.name)?;
+                    t.indexes.retain(|i| i.name != index.name);
+                }
+            }
         }
         Op::AddUnique { constraint, .. } => t.unique_constraints.push(constraint.clone()),
         Op::DropUnique { constraint, .. } => t.unique_constraints.retain(|u| u.columns != constraint.columns),
@@ -219,6 +294,29 @@ fn apply_to_table(t: &mut Table, op: &Op) -> Result<(), String> {
         _ => unreachable!("table-level ops only"),
     }
     Ok(())
+}
+
+/// What of a table names columns, for [`Schema::check`].
+enum Part<'a> {
+    Columns(&'static str, &'a [String]),
+    Index(&'a crate::schema::Index),
+    ForeignKey(&'a crate::schema::ForeignKey),
+}
+
+fn table_parts(t: &Table) -> Vec<Part<'_>> {
+    let mut parts: Vec<Part<'_>> = t.primary_key.iter().map(|pk| Part::Columns("primary key", &pk.columns)).collect();
+    parts.extend(t.unique_constraints.iter().map(|u| Part::Columns("unique constraint", &u.columns)));
+    parts.extend(t.indexes.iter().map(Part::Index));
+    parts.extend(t.foreign_keys.iter().map(Part::ForeignKey));
+    parts
+}
+
+/// Every one of `columns` is a column of `table`.
+fn has_columns(table: &Table, what: &str, columns: &[String]) -> Result<(), String> {
+    match columns.iter().find(|c| table.column(c).is_none()) {
+        Some(missing) => Err(format!("{what} names column `{missing}`, which `{}` does not have", table.name)),
+        None => Ok(()),
+    }
 }
 
 /// Whether `expression` mentions `name` as a whole word.

@@ -5,16 +5,32 @@
 //! were applied. The same rendering serves offline (`--sql`) output.
 
 pub mod checksum;
+mod cluster;
+mod effect;
 mod lock;
 mod run;
 mod version;
 
-pub use lock::RunLock;
-pub use run::{Event, Resume, Run, RunReport, StepReport, StepSql, offline_sql, render_plan};
+pub use cluster::check_cluster_safe;
+pub use effect::took_effect;
+pub use lock::{LEASE_SECONDS, LiveRun, RunLock, live_run};
+pub use run::{Event, OpSql, Resume, Run, RunReport, StepReport, StepSql, offline_sql, render_plan};
 pub use version::{Bookkeeping, HistoryEntry};
 
 use crate::db::DbError;
 use crate::dialect::{ReflectError, RenderError};
+
+/// An applied revision whose file changed since it was applied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Edited {
+    /// The revision.
+    pub revision: String,
+    /// Its file.
+    pub path: String,
+    /// A unified diff from the text applied to the file now (empty when the
+    /// history holds no text: rows recorded before texts were kept).
+    pub diff: String,
+}
 
 /// A run could not start or did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +76,7 @@ pub enum RuntimeError {
     },
     /// A revision was partly applied on a backend without transactional DDL.
     #[error(
-        "revision {revision} is partially applied: {done} of {total} ops ran before `{op}` failed ({error}); \
+        "revision {revision} is partially applied: {done} of {total} ops ran before {what}; \
          fix the database, then run `migrate {command} --resume` to run the remaining ops, \
          or `migrate stamp` to record the state by hand"
     )]
@@ -73,18 +89,92 @@ pub enum RuntimeError {
         done: usize,
         /// Ops in the revision.
         total: usize,
-        /// The op that failed.
+        /// What stopped it, naming the op: "op 2 (`execute`) failed (...)"
+        /// or "the run was interrupted in op 2 (`execute`)".
+        what: String,
+    },
+    /// A statement a crash interrupted whose effect the schema cannot tell.
+    #[error(
+        "revision {revision} was interrupted in op {op_number} (`{op}`), statement {statement_number} of \
+         {statements}, and the schema cannot tell whether it took effect: `{sql}`; check the database, then run \
+         `migrate {command} --resume --uncertain done` if it did, or `--uncertain redo` to run it again"
+    )]
+    Uncertain {
+        /// The revision.
+        revision: String,
+        /// `upgrade` or `downgrade`.
+        command: &'static str,
+        /// 1-based position of the op.
+        op_number: usize,
+        /// The op, as `Op::label` names it.
         op: String,
-        /// Its error.
-        error: String,
+        /// 1-based position of the statement in the op.
+        statement_number: usize,
+        /// Statements of the op.
+        statements: usize,
+        /// The statement.
+        sql: String,
     },
     /// Applied revisions whose files changed since.
     #[error(
         "applied revision file(s) changed since they were applied: {}; \
-         restore them, or run `migrate stamp --accept-edits REV` to accept the edits",
-        .0.join(", ")
+         restore them, or run `migrate stamp --accept-edits REV` to accept the edits{}",
+        .0.iter().map(|e| format!("{} ({})", e.revision, e.path)).collect::<Vec<_>>().join(", "),
+        .0.iter().map(|e| format!("\n{}", e.diff)).collect::<String>()
     )]
-    Tampered(Vec<String>),
+    Tampered(Vec<Edited>),
+    /// A version-table change found the table not as the run expected it
+    /// (another run or a hand edit changed it); the change was rolled back.
+    #[error(
+        "the version table changed under this run at revision {revision}: `{statement}` changed {rows} rows \
+         instead of 1; the change was rolled back; run `migrate current` to see the state"
+    )]
+    VersionConflict {
+        /// The revision whose change was refused.
+        revision: String,
+        /// The compare-and-set statement.
+        statement: String,
+        /// Rows it changed.
+        rows: usize,
+    },
+    /// The run lock's lease ran out while this run held it (it could not
+    /// renew it), so another run may have taken it.
+    #[error(
+        "the run lock's lease (lock table `{table}`) ran out while this run held it: another run may have \
+         run at the same time; check `migrate current` and `migrate history`"
+    )]
+    LockLost {
+        /// The lock table.
+        table: String,
+    },
+    /// Writes were refused: the server is a PostgreSQL hot standby.
+    #[error("{database} is a read-only standby (pg_is_in_recovery() is true): run migrations against the primary")]
+    ReadOnlyStandby {
+        /// The database, password redacted.
+        database: String,
+    },
+    /// A Galera node with `wsrep_OSU_method=RSU`: DDL would reach this node only.
+    #[error(
+        "{database} is a Galera node with wsrep_OSU_method=RSU: DDL would change this node only; \
+         set wsrep_OSU_method=TOI for the run"
+    )]
+    RollingSchemaUpgrade {
+        /// The database, password redacted.
+        database: String,
+    },
+    /// A revision would create a table without a primary key on a Galera cluster.
+    #[error(
+        "revision {revision} leaves table `{table}` without a primary key ({op}): Galera replicates \
+         such a table badly or refuses it; add a primary key"
+    )]
+    NoPrimaryKeyOnCluster {
+        /// The revision.
+        revision: String,
+        /// The table.
+        table: String,
+        /// The op, as `Op::label` names it.
+        op: String,
+    },
     /// `--resume` with nothing to resume.
     #[error("nothing to resume: no revision is partially applied")]
     NothingToResume,

@@ -1,18 +1,33 @@
 //! Rendering a plan to SQL, and running it.
 
 use super::checksum::checksum;
+use super::effect::is_data;
 use super::{Bookkeeping, HistoryEntry, RuntimeError};
-use crate::db::Connection;
+use crate::db::{Connection, DbError};
 use crate::dialect::Dialect;
-use crate::ops::Value;
+use crate::ops::{Op, Value};
 use crate::schema::Schema;
 use crate::script::{Direction, RevisionMap, Step};
 use std::time::{Duration, Instant};
 
 text_row!(ValueRow { value });
 
+/// One op of a step, rendered.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OpSql {
+    /// The op as the revision file has it.
+    pub op: Op,
+    /// Its label (`Op::label`).
+    pub label: String,
+    /// Its statements.
+    pub statements: Vec<String>,
+    /// Whether it only changes rows: transactional even where DDL commits at
+    /// once, so its rows commit together with the record that they are in.
+    pub data: bool,
+}
+
 /// One step of a plan, rendered.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StepSql {
     /// The revision.
     pub revision: String,
@@ -22,8 +37,11 @@ pub struct StepSql {
     pub direction: Direction,
     /// Checksum of its file.
     pub checksum: String,
-    /// Per op: its label and its statements.
-    pub ops: Vec<(String, Vec<String>)>,
+    /// Its file's text, recorded in the history to show later edits.
+    #[serde(skip)]
+    pub source: String,
+    /// Its ops, rendered.
+    pub ops: Vec<OpSql>,
     /// How many leading ops commit on their own before the rest runs (new
     /// PostgreSQL enum values, usable only once committed); 0 for none.
     pub committed_first: usize,
@@ -36,7 +54,7 @@ pub struct StepSql {
 impl StepSql {
     /// Every statement of the step, ops then version table, in order.
     pub fn statements(&self) -> impl Iterator<Item = &String> {
-        self.ops.iter().flat_map(|(_, s)| s).chain(&self.version)
+        self.ops.iter().flat_map(|op| &op.statements).chain(&self.version)
     }
 }
 
@@ -60,7 +78,9 @@ pub fn render_plan(
             let leading = ops.iter().take_while(|op| dialect.commit_before_use(op)).count();
             let mut rendered = Vec::with_capacity(ops.len());
             for op in ops {
-                rendered.push((op.label(), dialect.render_op(op, state)?));
+                let statements = dialect.render_op(op, state)?;
+                let data = is_data(dialect, op, &statements);
+                rendered.push(OpSql { op: op.clone(), label: op.label(), statements, data });
                 // What raw SQL or an unknown table does is not known: the
                 // state then stays as it was, and an op that needs it says so.
                 let _ = state.apply(op);
@@ -70,6 +90,7 @@ pub fn render_plan(
                 message: revision.file.message.clone(),
                 direction: step.direction,
                 checksum: checksum(&revision.source),
+                source: revision.source.clone(),
                 ops: rendered,
                 committed_first: if leading < ops.len() { leading } else { 0 },
                 version: book.version_statements(dialect, &step.heads_before, &step.heads_after),
@@ -92,18 +113,18 @@ pub fn offline_sql(dialect: &dyn Dialect, create: &[String], plan: &[StepSql]) -
             Direction::Down => "downgrade from",
         };
         out.push_str(&format!("\n-- {arrow} {}: {}\n{};\n", step.revision, step.message, dialect.begin()));
-        for (index, (_, statements)) in step.ops.iter().enumerate() {
-            for statement in statements {
+        for (index, op) in step.ops.iter().enumerate() {
+            for statement in &op.statements {
                 out.push_str(&format!("{statement};\n"));
             }
             if index + 1 == step.committed_first {
-                out.push_str(&format!("COMMIT;\n{};\n", dialect.begin()));
+                out.push_str(&format!("{};\n{};\n", dialect.commit(), dialect.begin()));
             }
         }
         for statement in &step.version {
             out.push_str(&format!("{statement};\n"));
         }
-        out.push_str("COMMIT;\n");
+        out.push_str(&format!("{};\n", dialect.commit()));
     }
     out
 }
@@ -178,6 +199,8 @@ pub struct Run<'a> {
     pub one_transaction: bool,
 }
 
+text_row!(IdRow { value });
+
 impl Run<'_> {
     /// Runs `plan`; the first step starts at `resume` (a partly applied
     /// revision finished).
@@ -195,7 +218,12 @@ impl Run<'_> {
         for (index, step) in plan.iter().enumerate() {
             on_event(Event::Started { index, total: plan.len(), step });
             let started = Instant::now();
-            self.step(step, if index == 0 { resume } else { Resume::default() })?;
+            let resume = if index == 0 { resume } else { Resume::default() };
+            if self.dialect.transactional_ddl() {
+                self.step_in_transaction(step)?;
+            } else {
+                self.step_with_progress(step, resume)?;
+            }
             let elapsed = started.elapsed();
             on_event(Event::Finished { index, step, elapsed });
             report.steps.push(StepReport {
@@ -208,14 +236,14 @@ impl Run<'_> {
             report.heads = step.heads_after.clone();
         }
         if whole {
-            self.conn.execute("COMMIT")?;
+            self.conn.execute(self.dialect.commit())?;
         }
         Ok(report)
     }
 
-    fn step(&mut self, step: &StepSql, resume: Resume) -> Result<(), RuntimeError> {
-        let transactional = self.dialect.transactional_ddl();
-        let mut entry = HistoryEntry {
+    /// The history row of an attempt at `step` that starts at `resume`.
+    fn entry(step: &StepSql, resume: Resume) -> HistoryEntry {
+        HistoryEntry {
             id: 0,
             revision: step.revision.clone(),
             direction: step.direction.as_str().into(),
@@ -227,60 +255,132 @@ impl Run<'_> {
             statements_done: resume.statements,
             failed_op: None,
             error: None,
-        };
-        if !transactional {
-            // DDL commits at once here: record progress as it happens.
-            self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
+            uncertain: false,
+            source: Some(step.source.clone()),
         }
+    }
+
+    /// Where DDL is transactional: the whole step (or run) commits or
+    /// nothing does, and its history row is written in the same transaction.
+    fn step_in_transaction(&mut self, step: &StepSql) -> Result<(), RuntimeError> {
+        let mut entry = Self::entry(step, Resume::default());
         if !self.whole_run() {
             self.conn.execute(self.dialect.begin())?;
         }
-        for (index, (label, statements)) in step.ops.iter().enumerate().skip(resume.ops) {
-            let done = if index == resume.ops { resume.statements } else { 0 };
-            for (number, statement) in statements.iter().enumerate().skip(done) {
+        for (index, op) in step.ops.iter().enumerate() {
+            for (number, statement) in op.statements.iter().enumerate() {
                 if let Err(e) = self.conn.execute(statement) {
                     let at = Resume { ops: index, statements: number };
-                    return Err(self.fail(step, entry, at, label, e.to_string()));
+                    return Err(self.fail(step, entry, at, &op.label, e.to_string()));
                 }
             }
-            if !transactional {
-                let done = [("ops_done", Value::Integer(index as i64 + 1)), ("statements_done", Value::Integer(0))];
-                self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &done))?;
-            }
             if index + 1 == step.committed_first && !self.whole_run() {
-                self.conn.execute("COMMIT")?;
+                self.conn.execute(self.dialect.commit())?;
                 self.conn.execute(self.dialect.begin())?;
             }
         }
-        if let Some(check) = self.dialect.foreign_key_check() {
-            let broken: Vec<ValueRow> = self.conn.load(check)?;
-            if let Some(table) = broken.first().and_then(|r| r.value.clone()) {
-                let last = Resume { ops: step.ops.len().saturating_sub(1), statements: 0 };
-                let label = step.ops.last().map(|(l, _)| l.as_str()).unwrap_or("commit");
-                let message = format!("rows of `{table}` refer to rows that no longer exist (foreign key check)");
-                return Err(self.fail(step, entry, last, label, message));
-            }
-        }
-        for statement in &step.version {
-            self.conn.execute(statement)?;
+        self.check_foreign_keys(step, &entry)?;
+        if let Err(e) = self.book.apply_version(self.conn, &step.revision, &step.version) {
+            let _ = self.conn.execute("ROLLBACK");
+            return Err(e);
         }
         entry.finished_at = Some(now());
         entry.outcome = "ok".into();
         entry.ops_done = step.ops.len();
-        if transactional {
-            self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
-        } else {
-            let set = [
-                ("outcome", Value::Text("ok".into())),
-                ("ops_done", Value::Integer(step.ops.len() as i64)),
-                ("finished_at", Value::Text(now())),
-            ];
-            self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &set))?;
-        }
+        self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
         if !self.whole_run() {
-            self.conn.execute("COMMIT")?;
+            self.conn.execute(self.dialect.commit())?;
         }
         Ok(())
+    }
+
+    /// Where DDL commits at once (MySQL/MariaDB): the step's history row is
+    /// written first and kept exact at every instant. Before each DDL
+    /// statement it records that the statement started (`uncertain`: a crash
+    /// there leaves its effect to be read from the schema); each data op
+    /// commits in one transaction with the record that it is done, so rows a
+    /// rollback undid are never counted. The last op's record and the
+    /// version-table change commit together.
+    fn step_with_progress(&mut self, step: &StepSql, resume: Resume) -> Result<(), RuntimeError> {
+        let mut entry = Self::entry(step, resume);
+        // The first DDL statement's start is recorded by the insert itself.
+        let first = step.ops.get(resume.ops).filter(|op| !op.data && resume.statements < op.statements.len());
+        entry.uncertain = first.is_some();
+        let mut recorded = first.map(|_| (resume.ops, resume.statements));
+        self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
+        let sql = self.dialect.last_insert_id();
+        let ids: Vec<IdRow> = self.conn.load(sql)?;
+        entry.id =
+            ids.first().and_then(|r| r.value.as_deref()).and_then(|v| v.trim().parse().ok()).ok_or_else(|| {
+                DbError::Query { message: "the new history row's id was not returned".into(), sql: sql.into() }
+            })?;
+        let last = step.ops.len();
+        let mut in_transaction = false;
+        for (index, op) in step.ops.iter().enumerate().skip(resume.ops) {
+            let skip = if index == resume.ops { resume.statements } else { 0 };
+            if op.data {
+                self.conn.execute(self.dialect.begin())?;
+                in_transaction = true;
+            }
+            for (number, statement) in op.statements.iter().enumerate().skip(skip) {
+                if !op.data && recorded != Some((index, number)) {
+                    self.conn.execute(&self.progress(entry.id, index, number, true))?;
+                }
+                recorded = None;
+                if let Err(e) = self.conn.execute(statement) {
+                    let at = Resume { ops: index, statements: if op.data { skip } else { number } };
+                    return Err(self.fail(step, entry, at, &op.label, e.to_string()));
+                }
+            }
+            if op.data && index + 1 < last {
+                self.conn.execute(&self.progress(entry.id, index + 1, 0, false))?;
+                self.conn.execute(self.dialect.commit())?;
+                in_transaction = false;
+            }
+        }
+        if !in_transaction {
+            self.conn.execute(self.dialect.begin())?;
+        }
+        self.check_foreign_keys(step, &entry)?;
+        for statement in &step.version {
+            if let Err(e) = self.conn.execute(statement) {
+                let _ = self.conn.execute(self.dialect.rollback());
+                return Err(e.into());
+            }
+        }
+        let set = [
+            ("outcome", Value::Text("ok".into())),
+            ("ops_done", Value::Integer(last as i64)),
+            ("statements_done", Value::Integer(0)),
+            ("uncertain", Value::Integer(0)),
+            ("finished_at", Value::Text(now())),
+        ];
+        self.conn.execute(&self.book.update_history(self.dialect, entry.id, &set))?;
+        self.conn.execute(self.dialect.commit())?;
+        Ok(())
+    }
+
+    /// Records on history row `id` that `statements` statements of op `ops`
+    /// are done, and whether the next one has started.
+    fn progress(&self, id: i64, ops: usize, statements: usize, started: bool) -> String {
+        let set = [
+            ("ops_done", Value::Integer(ops as i64)),
+            ("statements_done", Value::Integer(statements as i64)),
+            ("uncertain", Value::Integer(i64::from(started))),
+        ];
+        self.book.update_history(self.dialect, id, &set)
+    }
+
+    /// Fails the step if rows point at rows that no longer exist (SQLite,
+    /// where rebuilds run with enforcement off).
+    fn check_foreign_keys(&mut self, step: &StepSql, entry: &HistoryEntry) -> Result<(), RuntimeError> {
+        let Some(check) = self.dialect.foreign_key_check() else { return Ok(()) };
+        let broken: Vec<ValueRow> = self.conn.load(check)?;
+        let Some(table) = broken.first().and_then(|r| r.value.clone()) else { return Ok(()) };
+        let last = Resume { ops: step.ops.len().saturating_sub(1), statements: 0 };
+        let label = step.ops.last().map(|op| op.label.as_str()).unwrap_or("commit");
+        let message = format!("rows of `{table}` refer to rows that no longer exist (foreign key check)");
+        Err(self.fail(step, entry.clone(), last, label, message))
     }
 
     fn whole_run(&self) -> bool {
@@ -297,7 +397,7 @@ impl Run<'_> {
         label: &str,
         message: String,
     ) -> RuntimeError {
-        let _ = self.conn.execute("ROLLBACK");
+        let _ = self.conn.execute(self.dialect.rollback());
         let transactional = self.dialect.transactional_ddl();
         entry.outcome = "failed".into();
         entry.finished_at = Some(now());
@@ -324,14 +424,15 @@ impl Run<'_> {
                 ("outcome", Value::Text("failed".into())),
                 ("ops_done", Value::Integer(at.ops as i64)),
                 ("statements_done", Value::Integer(at.statements as i64)),
+                ("uncertain", Value::Integer(0)),
                 ("failed_op", Value::Text(label.to_string())),
                 ("error", Value::Text(message.clone())),
                 ("finished_at", Value::Text(now())),
             ];
-            let _ = self.conn.execute(&self.book.update_running(self.dialect, &step.revision, &set));
+            let _ = self.conn.execute(&self.book.update_history(self.dialect, entry.id, &set));
             let of_failed = match at.statements {
                 0 => String::new(),
-                n => format!(" and {n} of the {} statements of the failed op", step.ops[at.ops].1.len()),
+                n => format!(" and {n} of the {} statements of the failed op", step.ops[at.ops].statements.len()),
             };
             format!(
                 "{} of its {} ops{of_failed} stayed applied ({} commits DDL at once); fix the cause, then \

@@ -1,0 +1,7 @@
+//! The embedded ORM against real PostgreSQL, MariaDB and SQLite: one test
+//! binary, one module per part.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod core;
