@@ -38,6 +38,12 @@ pub(crate) fn suggest(message: &str) -> String {
     }
 }
 
+/// "unknown key `given`; did you mean ...?" for a key outside `valid`.
+pub(crate) fn unknown_key(given: &str, valid: &[&str]) -> String {
+    let expected: Vec<String> = valid.iter().map(|v| format!("`{v}`")).collect();
+    suggest(&format!("unknown field `{given}`, expected one of {}", expected.join(", ")))
+}
+
 /// The valid name closest to `given`, when it is close enough to be a typo.
 fn nearest<'a>(given: &str, valid: &[&'a str]) -> Option<&'a str> {
     let limit = (given.chars().count() / 3).max(2);
@@ -69,6 +75,7 @@ mod tests {
             suggest("unknown field `zzzzzz`, expected `name` or `type`"),
             "unknown key `zzzzzz` (expected one of: name, type)"
         );
+        assert_eq!(unknown_key("valuse", &["enum", "values"]), "unknown key `valuse`; did you mean `values`?");
         assert_eq!(suggest("unknown field `x`, there are no fields"), "unknown key `x`: none is expected here");
         assert_eq!(
             suggest("invalid type: integer `5`, expected a string"),

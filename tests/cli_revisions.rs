@@ -147,6 +147,10 @@ fn stamp_and_edit() {
     // `edit` opens the file in $EDITOR.
     let out = migrate(dir.path()).args(["edit", "a2"]).env("EDITOR", "true").env_remove("VISUAL").assert();
     out.success();
+    let out = migrate(dir.path()).args(["edit", "a2", "--json"]).env("EDITOR", "true").env_remove("VISUAL").assert();
+    let json: serde_json::Value = serde_json::from_slice(&out.success().get_output().stdout).unwrap();
+    assert_eq!(json["editor_succeeded"], true, "{json}");
+    assert!(json["path"].as_str().unwrap().ends_with("a2_create_things.toml"), "{json}");
     let e = stderr_of(migrate(dir.path()).args(["edit", "a2"]).env_remove("EDITOR").env_remove("VISUAL"), 2);
     assert!(e.starts_with("error: set EDITOR to open "), "{e}");
 }
@@ -321,6 +325,9 @@ fn normalise(value: &mut serde_json::Value, roots: &[&str]) {
 fn json_of_every_command() {
     let dir = project();
     let d = dir.path();
+    insta::assert_json_snapshot!("json_list_templates", json_of(d, &["list-templates"], 0));
+    insta::assert_json_snapshot!("json_init", json_of(d, &["init", "sub"], 0));
+    insta::assert_json_snapshot!("json_error_init", json_of(d, &["init", "sub"], 2));
     insta::assert_json_snapshot!("json_heads", json_of(d, &["heads"], 0));
     insta::assert_json_snapshot!("json_branches", json_of(d, &["branches"], 0));
     insta::assert_json_snapshot!("json_history", json_of(d, &["history"], 0));

@@ -160,6 +160,9 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
                 .arg(&path)
                 .status()
                 .map_err(|e| Error::Usage(format!("cannot run editor `{editor}`: {e}")))?;
+            if out.json() {
+                out.print_json(&serde_json::json!({ "path": path, "editor_succeeded": status.success() }));
+            }
             Ok(u8::from(!status.success()))
         }
         Command::Init { .. }

@@ -181,10 +181,8 @@ fn server(scheme: &str, rest: &str, backend: Backend) -> Result<Location, DbErro
         text.push('@');
     }
     text.push_str(location);
+    // No host (`postgres:///db`) is the driver's local socket, as libpq reads it.
     let parsed = url::Url::parse(&text).map_err(|e| invalid(e.to_string()))?;
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(format!("no host: expected `{scheme}://[user[:password]@]host[:port]/database`")));
-    }
     let mut driver = parsed.clone();
     if backend == Backend::Mysql && !scheme.eq_ignore_ascii_case("mysql") {
         driver.set_scheme("mysql").map_err(|()| invalid("cannot be read as a mysql:// URL".into()))?;
@@ -259,21 +257,28 @@ impl Redactor {
     /// Adds the secrets of `url`.
     pub fn add(&mut self, url: &str) {
         let mut found = Vec::new();
-        let body = split_scheme(url.trim()).map_or(url.trim(), |(_, rest)| rest);
+        let scheme = split_scheme(url.trim());
+        // An SQLite path has no password; a `:` and an `@` in it are not one.
+        if scheme.is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("sqlite")) {
+            return;
+        }
+        let body = scheme.map_or(url.trim(), |(_, rest)| rest);
         let body = body.strip_prefix("//").unwrap_or(body);
         if let Some(at) = body.rfind('@')
             && let Some((_, password)) = body[..at].split_once(':')
         {
             found.push(password.to_string());
         }
-        // `?password=...`, `&password=...` and libpq's `password=... host=...`.
-        for piece in body.split(['?', '&', ' ']) {
-            if let Some((key, value)) = piece.split_once('=')
-                && is_secret_param(key.trim())
-            {
-                found.push(value.trim_matches(['\'', '"']).to_string());
-                found.push(value.replace('+', " "));
-            }
+        // `?password=...`, `&password=...` and libpq's `password='...' host=...`.
+        let lower = body.to_ascii_lowercase();
+        for (at, _) in lower.match_indices("password=") {
+            let value = &body[at + "password=".len()..];
+            let value = match value.strip_prefix('\'') {
+                Some(quoted) => quoted.split('\'').next().unwrap_or_default(),
+                None => value.split(['&', ' ', '\t']).next().unwrap_or_default(),
+            };
+            found.push(value.to_string());
+            found.push(value.replace('+', " "));
         }
         for secret in found {
             let decoded = decode(&secret);
@@ -349,6 +354,17 @@ mod tests {
     }
 
     #[test]
+    fn the_redactor_finds_passwords_in_broken_urls() {
+        let redactor = Redactor::of_urls([
+            "postgres:bob:Pw1@h/db",
+            "host=h user=u password='Kv2 x' dbname=d",
+            "mysql://u@h/db?password=Q%233",
+            "sqlite:/tmp/a:b@c.db",
+        ]);
+        assert_eq!(redactor.scrub("Pw1 Kv2 x Q#3 Q%233 a:b@c"), "*** *** *** *** a:b@c");
+    }
+
+    #[test]
     fn raw_special_characters_in_passwords() {
         let secret = "P#w?o/r@d:%x";
         for scheme in ["postgres", "postgresql", "mysql", "mariadb"] {
@@ -368,5 +384,10 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://h/db?application_name=a@b").unwrap();
         assert_eq!(url.to_string(), "postgres://h/db?application_name=a@b");
         assert_eq!(DatabaseUrl::parse("mariadb://u:p@h/db").unwrap().driver_url(), "mysql://u:p@h/db");
+        // The local socket, as libpq spells it.
+        assert_eq!(
+            DatabaseUrl::parse("postgres:///db?host=/run/pg").unwrap().driver_url(),
+            "postgres:///db?host=/run/pg"
+        );
     }
 }

@@ -245,6 +245,10 @@ fn column_type(value: &toml::Value, enums: &[EnumType]) -> Result<ColumnType, St
     match value {
         toml::Value::String(name) => name.parse().map_err(|e: crate::schema::UnknownType| e.to_string()),
         toml::Value::Table(t) => {
+            let valid: &[&str] = if t.contains_key("raw") { &["raw"] } else { &["enum", "values"] };
+            if let Some(key) = t.keys().find(|k| !valid.contains(&k.as_str())) {
+                return Err(crate::toml_error::unknown_key(key, valid));
+            }
             if let Some(raw) = t.get("raw").and_then(|r| r.as_str()) {
                 return Ok(ColumnType::Raw { sql: raw.into() });
             }
@@ -332,6 +336,8 @@ checks = [{ expression = "length(email) > 3" }]
         let index_key = "[[tables]]\nname = \"t\"\ncolumns = [{ name = \"a\", type = \"integer\" }]\n\
                          indexes = [{ columns = [\"a\"], uniqe = true }]\n";
         assert_eq!(err(index_key), "m.toml:4: unknown key `uniqe`; did you mean `unique`?");
+        let type_key = "[[tables]]\nname = \"t\"\ncolumns = [\n  { name = \"a\", type = { enum = \"e\", valuse = [\"x\"] } },\n]\n";
+        assert_eq!(err(type_key), "m.toml:4: column `a`: unknown key `valuse`; did you mean `values`?");
         let twice = "[[tables]]\nname = \"t\"\ncolumns = [{ name = \"a\", type = \"integer\" }, { name = \"a\", type = \"text\" }]\n";
         assert!(err(twice).contains("column `a` is declared twice"), "{}", err(twice));
         let mut dangling = parse_toml(
