@@ -48,9 +48,12 @@ impl Error {
             Error::Config(_) | Error::Init(_) | Error::Usage(_) | Error::Models(_) | Error::Invalid(_) => 2,
             Error::NotAtHead(_) => 1,
             Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
-            Error::Script(_) | Error::Runtime(RuntimeError::Render(_) | RuntimeError::NoPrimaryKeyOnCluster { .. }) => {
-                2
-            }
+            Error::Script(_)
+            | Error::Runtime(
+                RuntimeError::Render(_)
+                | RuntimeError::RenderRevision { .. }
+                | RuntimeError::NoPrimaryKeyOnCluster { .. },
+            ) => 2,
             Error::Runtime(
                 RuntimeError::Tampered(_)
                 | RuntimeError::Partial { .. }
@@ -80,7 +83,7 @@ impl Error {
             Error::Script(ScriptError::Io { .. }) => "revision_file_unreadable",
             Error::Script(ScriptError::MultipleHeads(_)) => "multiple_heads",
             Error::Script(_) => "revision_graph",
-            Error::Runtime(RuntimeError::Render(_)) => "unsupported_op",
+            Error::Runtime(RuntimeError::Render(_) | RuntimeError::RenderRevision { .. }) => "unsupported_op",
             Error::Runtime(RuntimeError::Tampered(_)) => "tampered",
             Error::Runtime(RuntimeError::Partial { .. }) => "partially_applied",
             Error::Runtime(RuntimeError::NothingToResume) => "nothing_to_resume",
@@ -104,6 +107,7 @@ impl Error {
             Error::Script(ScriptError::Io { path, .. }) => Some((path.clone(), None)),
             Error::Models(ModelError::Invalid { path, line: at, .. }) => Some((path.clone(), line(at))),
             Error::Models(ModelError::Read { path, .. }) => Some((path.clone(), None)),
+            Error::Runtime(RuntimeError::RenderRevision { path, .. }) => Some((path.clone(), None)),
             _ => None,
         }
     }

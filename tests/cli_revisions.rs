@@ -428,6 +428,8 @@ fn execute_keys_and_sql_for_the_running_backend() {
     // No SQL for SQLite: an error before anything runs, nothing applied.
     let e = stderr_of(migrate(dir.path()).arg("upgrade"), 2);
     assert!(e.contains("execute") && e.contains("no SQL for this backend"), "{e}");
+    assert!(e.contains("revision t1 (") && e.contains("t1_typo.toml"), "the error names the revision: {e}");
+    assert!(!dir.path().join("app.db").exists(), "not even the SQLite file is created");
     let current = stdout(migrate(dir.path()).arg("current"));
     assert!(current.contains("base: no revision applied"), "{current}");
 }

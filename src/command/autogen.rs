@@ -9,6 +9,7 @@ use crate::db::{Connection, DatabaseUrl, OpenMode};
 use crate::dialect::{self, Dialect};
 use crate::models::{self, Models};
 use crate::ops::Op;
+use crate::runtime::{Bookkeeping, render_plan};
 use crate::schema::Schema;
 use crate::script::{Direction, RevisionMap, Script, ScriptError, Step};
 use serde::Serialize;
@@ -104,7 +105,11 @@ pub(super) fn validate_run(
     }
     let dialect = dialect::for_backend(url.backend());
     let steps = plan(&[])?;
-    validate_steps(dialect.as_ref(), database, &script.map, &steps, Schema::default(), false)
+    validate_steps(dialect.as_ref(), database, &script.map, &steps, Schema::default(), false)?;
+    // Rendering is pure: what this backend cannot express fails here too.
+    let book = Bookkeeping::new(&database.version_table);
+    render_plan(dialect.as_ref(), &script.map, &book, &steps, &mut Schema::default())?;
+    Ok(())
 }
 
 /// Validates `steps` in order from `schema`; `half_done` when the first may

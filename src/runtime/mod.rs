@@ -44,6 +44,16 @@ pub enum RuntimeError {
     /// An op cannot be expressed on this backend.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// An op of a revision cannot be expressed on this backend; nothing ran.
+    #[error("revision {revision} ({path}): {error}; nothing was run")]
+    RenderRevision {
+        /// The revision.
+        revision: String,
+        /// Its file.
+        path: String,
+        /// What cannot be rendered.
+        error: RenderError,
+    },
     /// Another run held the lock for longer than the timeout.
     #[error("another migrate run holds the lock; gave up after {seconds} s")]
     LockTimeout {

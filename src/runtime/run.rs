@@ -78,7 +78,11 @@ pub fn render_plan(
             let leading = ops.iter().take_while(|op| dialect.commit_before_use(op)).count();
             let mut rendered = Vec::with_capacity(ops.len());
             for op in ops {
-                let statements = dialect.render_op(op, state)?;
+                let statements = dialect.render_op(op, state).map_err(|error| RuntimeError::RenderRevision {
+                    revision: step.revision.clone(),
+                    path: revision.path.display().to_string(),
+                    error,
+                })?;
                 let data = is_data(dialect, op, &statements);
                 rendered.push(OpSql { op: op.clone(), label: op.label(), statements, data });
                 // What raw SQL or an unknown table does is not known: the
