@@ -27,6 +27,7 @@ pub mod dialect;
 mod error;
 pub mod models;
 pub mod ops;
+pub mod orm;
 pub mod runtime;
 pub mod schema;
 pub mod script;

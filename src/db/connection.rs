@@ -1,6 +1,6 @@
 //! One connection type over diesel's three backends.
 
-use super::{Backend, DatabaseUrl, DbError};
+use super::{Backend, DatabaseUrl, DbError, ServerError};
 use diesel::QueryableByName;
 use diesel::connection::{Connection as _, InstrumentationEvent, SimpleConnection};
 use diesel::mysql::{Mysql, MysqlConnection};
@@ -33,6 +33,19 @@ pub struct Connection {
     inner: Inner,
     url: DatabaseUrl,
     statements: Arc<AtomicUsize>,
+    transaction: TransactionState,
+}
+
+/// Where a connection stands in the transactions opened on it through
+/// [`Connection::control_transaction`], so that a pool can roll back or
+/// discard what a user left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TransactionState {
+    /// 0 outside a transaction, 1 in one, 2 and more in savepoints.
+    pub depth: u32,
+    /// A transaction-control statement failed, so whether the server applied
+    /// it is unknown: the connection must not be reused.
+    pub broken: bool,
 }
 
 impl Connection {
@@ -56,7 +69,12 @@ impl Connection {
                 Inner::Sqlite(SqliteConnection::establish(path).map_err(connect_error)?)
             }
         };
-        let mut conn = Connection { inner, url: url.clone(), statements: Arc::new(AtomicUsize::new(0)) };
+        let mut conn = Connection {
+            inner,
+            url: url.clone(),
+            statements: Arc::new(AtomicUsize::new(0)),
+            transaction: TransactionState::default(),
+        };
         let counter = Arc::clone(&conn.statements);
         let count = move |event: InstrumentationEvent<'_>| {
             if let InstrumentationEvent::StartQuery { .. } = event {
@@ -86,6 +104,25 @@ impl Connection {
         self.statements.load(Ordering::Relaxed)
     }
 
+    /// The transaction nesting and health recorded so far.
+    pub fn transaction_state(&self) -> TransactionState {
+        self.transaction
+    }
+
+    /// Runs transaction-control `statements` (from the dialect) that take the
+    /// nesting to `depth`. If one fails the connection is marked broken; once
+    /// one succeeds at depth 0 (a rollback), the state is known again.
+    pub fn control_transaction(&mut self, statements: &[String], depth: u32) -> Result<(), DbError> {
+        for sql in statements {
+            if let Err(e) = self.execute(sql) {
+                self.transaction.broken = true;
+                return Err(e);
+            }
+        }
+        self.transaction = TransactionState { depth, broken: self.transaction.broken && depth > 0 };
+        Ok(())
+    }
+
     /// Runs one or more statements that return no rows.
     pub fn execute(&mut self, sql: &str) -> Result<(), DbError> {
         let result = match &mut self.inner {
@@ -111,6 +148,15 @@ impl Connection {
     }
 
     fn query_error(&self, error: diesel::result::Error, sql: &str) -> DbError {
-        DbError::Query { message: self.url.scrub(error.to_string().trim()), sql: sql.to_string() }
+        let server = match &error {
+            diesel::result::Error::DatabaseError(kind, info) => Some(Box::new(ServerError {
+                kind: *kind,
+                table: info.table_name().map(str::to_string),
+                column: info.column_name().map(str::to_string),
+                constraint: info.constraint_name().map(str::to_string),
+            })),
+            _ => None,
+        };
+        DbError::Query { message: self.url.scrub(error.to_string().trim()), sql: sql.to_string(), server }
     }
 }

@@ -2,10 +2,15 @@
 //! directions, rendering, and reflection. Backend differences live here and
 //! nowhere else.
 
+mod failure;
 mod mysql;
 mod postgres;
 mod render;
 mod sqlite;
+mod transaction;
+
+pub use failure::{ClassifyFailure, Failure, FailureKind};
+pub use transaction::{AccessMode, IsolationLevel, TransactionOptions, TransactionSql};
 
 pub use mysql::MysqlDialect;
 pub use postgres::PostgresDialect;
@@ -19,8 +24,9 @@ use crate::schema::{
 };
 
 /// What a backend knows how to do. Rendering methods are pure; `reflect`
-/// talks to the database through a [`Connection`].
-pub trait Dialect: Send + Sync {
+/// talks to the database through a [`Connection`]. Transaction control and
+/// the reading of errors are traits of their own.
+pub trait Dialect: TransactionSql + ClassifyFailure + Send + Sync {
     /// Short name used in files and `--dialect` (`postgresql`, `mysql`, `sqlite`).
     fn name(&self) -> &'static str;
 

@@ -1,0 +1,273 @@
+//! Transactions, savepoints, the pool, typed errors and echo, on every backend.
+
+use crate::common::{TestDb, each_backend};
+use migrate::db::{Backend, Connection};
+use migrate::dialect::{Dialect, IsolationLevel, TransactionOptions};
+use migrate::orm::echo::StatementEvent;
+use migrate::orm::{Echo, Error, Pool, PoolOptions, StatementKind, Transaction, transaction};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(diesel::QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    value: Option<String>,
+}
+
+/// A table with one constraint of each kind, named alike on every backend.
+const ITEMS: &str = "CREATE TABLE items (
+    id INTEGER NOT NULL PRIMARY KEY,
+    email VARCHAR(50) NOT NULL,
+    parent_id INTEGER,
+    n INTEGER,
+    CONSTRAINT uq_items_email UNIQUE (email),
+    CONSTRAINT fk_items_parent FOREIGN KEY (parent_id) REFERENCES items (id),
+    CONSTRAINT ck_items_n CHECK (n >= 0)
+)";
+
+fn pool(db: &TestDb, options: PoolOptions) -> Pool {
+    let pool = Pool::open(&db.url, options).unwrap();
+    pool.get().unwrap().execute(ITEMS).unwrap();
+    pool
+}
+
+fn insert(conn: &mut Connection, id: i32) {
+    conn.execute(&format!("INSERT INTO items (id, email) VALUES ({id}, 'user{id}@x.io')")).unwrap();
+}
+
+/// The ids in `items`, in order, as another connection sees them.
+fn ids(pool: &Pool) -> Vec<String> {
+    let dialect = pool.dialect();
+    let sql = format!("SELECT {} AS value FROM items ORDER BY id", dialect.cast_to_text("id"));
+    let rows: Vec<TextRow> = pool.get().unwrap().load(&sql).unwrap();
+    rows.into_iter().filter_map(|r| r.value).collect()
+}
+
+#[test]
+fn savepoints_roll_back_only_their_work() {
+    each_backend("savepoints", |db| {
+        let pool = pool(db, PoolOptions::default());
+        let mut conn = pool.get().unwrap();
+        let mut tx = conn.transaction(&TransactionOptions::default()).unwrap();
+        insert(&mut tx, 1);
+        let mut kept = tx.nested().unwrap();
+        assert_eq!(kept.depth(), 2);
+        insert(&mut kept, 2);
+        let mut dropped = kept.nested().unwrap();
+        insert(&mut dropped, 3);
+        dropped.rollback().unwrap();
+        kept.commit().unwrap();
+        let mut dropped_by_drop = tx.nested().unwrap();
+        insert(&mut dropped_by_drop, 4);
+        drop(dropped_by_drop);
+        insert(&mut tx, 5);
+        assert!(ids(&pool).is_empty(), "nothing is visible before the commit");
+        tx.commit().unwrap();
+        assert_eq!(ids(&pool), ["1", "2", "5"]);
+        assert_eq!(conn.transaction_state().depth, 0);
+    });
+}
+
+#[test]
+fn transactions_roll_back_when_dropped_and_refuse_misuse() {
+    each_backend("tx_drop", |db| {
+        let pool = pool(db, PoolOptions::default());
+        let mut conn = pool.get().unwrap();
+        let mut tx = conn.transaction(&TransactionOptions::default()).unwrap();
+        insert(&mut tx, 1);
+        drop(tx);
+        assert!(ids(&pool).is_empty());
+        let dialect = pool.dialect();
+        assert!(matches!(transaction::commit(&mut conn, dialect, None), Err(Error::NoTransaction)));
+        assert!(matches!(transaction::begin_nested(&mut conn, dialect, None), Err(Error::NoTransaction)));
+        transaction::begin(&mut conn, dialect, &TransactionOptions::default(), None).unwrap();
+        let again = transaction::begin(&mut conn, dialect, &TransactionOptions::default(), None);
+        assert!(matches!(again, Err(Error::TransactionOpen)));
+        transaction::rollback(&mut conn, dialect, None).unwrap();
+    });
+}
+
+#[test]
+fn isolation_levels_are_set_per_transaction() {
+    each_backend("isolation", |db| {
+        let pool = pool(db, PoolOptions::default());
+        let mut conn = pool.get().unwrap();
+        for (level, postgres_name) in [
+            (IsolationLevel::ReadCommitted, "read committed"),
+            (IsolationLevel::RepeatableRead, "repeatable read"),
+            (IsolationLevel::Serializable, "serializable"),
+        ] {
+            let mut tx = conn.transaction(&TransactionOptions::isolation(level)).unwrap();
+            if db.backend() == Backend::Postgres {
+                let rows: Vec<TextRow> = tx.load("SELECT current_setting('transaction_isolation') AS value").unwrap();
+                assert_eq!(rows[0].value.as_deref(), Some(postgres_name));
+            }
+            insert(&mut tx, level as i32 + 1);
+            tx.commit().unwrap();
+        }
+        assert_eq!(ids(&pool).len(), 3);
+    });
+}
+
+#[test]
+fn read_only_transactions_refuse_writes() {
+    each_backend("read_only", |db| {
+        if db.backend() == Backend::Sqlite {
+            return; // SQLite has no read-only transactions (docs/orm.md)
+        }
+        let pool = pool(db, PoolOptions::default());
+        let mut conn = pool.get().unwrap();
+        let dialect = pool.dialect();
+        let mut tx = Transaction::begin(&mut conn, dialect, &TransactionOptions::read_only(), None).unwrap();
+        let error = tx.execute("INSERT INTO items (id, email) VALUES (1, 'a')").unwrap_err();
+        let error = Error::from_db(dialect, StatementKind::Insert, Some("items"), error);
+        assert!(matches!(error, Error::ReadOnlyTransaction { statement: StatementKind::Insert }), "{error:?}");
+    });
+}
+
+/// Runs `sql` and classifies its failure as an insert into `items`.
+fn failure(conn: &mut Connection, dialect: &dyn Dialect, sql: &str) -> Error {
+    let error = conn.execute(sql).expect_err(sql);
+    Error::from_db(dialect, StatementKind::Insert, Some("items"), error)
+}
+
+#[test]
+fn database_errors_are_typed_and_name_no_values() {
+    each_backend("typed_errors", |db| {
+        let pool = pool(db, PoolOptions::default());
+        let dialect = pool.dialect();
+        let mut conn = pool.get().unwrap();
+        conn.execute("INSERT INTO items (id, email) VALUES (1, 'secret@x.io')").unwrap();
+
+        let unique = failure(&mut conn, dialect, "INSERT INTO items (id, email) VALUES (2, 'secret@x.io')");
+        let Error::UniqueViolation(violation) = &unique else { panic!("{unique:?}") };
+        assert_eq!(violation.table.as_deref(), Some("items"));
+        assert_eq!(violation.statement, StatementKind::Insert);
+        match db.backend() {
+            // SQLite names the columns, not the constraint.
+            Backend::Sqlite => assert_eq!(violation.columns, ["email"]),
+            _ => assert_eq!(violation.constraint.as_deref(), Some("uq_items_email")),
+        }
+        assert!(!unique.to_string().contains("secret"), "{unique}");
+
+        let pk = failure(&mut conn, dialect, "INSERT INTO items (id, email) VALUES (1, 'other@x.io')");
+        assert!(matches!(pk, Error::UniqueViolation(_)), "{pk:?}");
+
+        let fk = failure(&mut conn, dialect, "INSERT INTO items (id, email, parent_id) VALUES (3, 'c@x.io', 99)");
+        let Error::ForeignKeyViolation(violation) = &fk else { panic!("{fk:?}") };
+        assert_eq!(violation.table.as_deref(), Some("items"));
+        if db.backend() != Backend::Sqlite {
+            assert_eq!(violation.constraint.as_deref(), Some("fk_items_parent"));
+        }
+
+        let not_null = failure(&mut conn, dialect, "INSERT INTO items (id, email) VALUES (4, NULL)");
+        let Error::NotNullViolation(violation) = &not_null else { panic!("{not_null:?}") };
+        assert_eq!(violation.columns, ["email"]);
+
+        let check = failure(&mut conn, dialect, "INSERT INTO items (id, email, n) VALUES (5, 'e@x.io', -7)");
+        let Error::CheckViolation(violation) = &check else { panic!("{check:?}") };
+        assert_eq!(violation.constraint.as_deref(), Some("ck_items_n"));
+        assert!(!check.to_string().contains("-7"), "{check}");
+
+        let error = conn.execute("SELECT * FROM missing_table").unwrap_err();
+        let missing = Error::from_db(dialect, StatementKind::Select, Some("missing_table"), error);
+        let Error::UndefinedTable { table, statement } = &missing else { panic!("{missing:?}") };
+        assert_eq!((table.as_str(), *statement), ("missing_table", StatementKind::Select));
+        assert!(missing.hint().is_some_and(|h| h.contains("migrate upgrade")));
+
+        // SQLite stores the text; the others refuse it, quoting it.
+        if db.backend() != Backend::Sqlite {
+            let bad_value = failure(&mut conn, dialect, "INSERT INTO items (id, email, n) VALUES (6, 'f', 'secret-n')");
+            assert!(matches!(bad_value, Error::Database { .. }), "{bad_value:?}");
+            assert!(!bad_value.to_string().contains("secret"), "{bad_value}");
+        }
+    });
+}
+
+#[test]
+fn pool_exhaustion_times_out_with_a_typed_error() {
+    each_backend("pool_timeout", |db| {
+        let options =
+            PoolOptions { max_size: 1, connection_timeout: Duration::from_millis(200), ..PoolOptions::default() };
+        let pool = pool(db, options);
+        let held = pool.get().unwrap();
+        let error = pool.get().err().expect("the only connection is held");
+        assert!(matches!(error, Error::PoolTimeout { size: 1, .. }), "{error:?}");
+        assert!(error.to_string().contains("no free connection in the pool (size 1)"), "{error}");
+        drop(held);
+        pool.get().unwrap();
+    });
+}
+
+#[test]
+fn pool_rolls_back_open_transactions_and_discards_broken_connections() {
+    each_backend("pool_return", |db| {
+        let pool = pool(db, PoolOptions { max_size: 1, ..PoolOptions::default() });
+        let dialect = pool.dialect();
+        let mut conn = pool.get().unwrap();
+        transaction::begin(&mut conn, dialect, &TransactionOptions::default(), None).unwrap();
+        insert(&mut conn, 1);
+        drop(conn);
+        let conn = pool.get().unwrap();
+        assert_eq!(conn.transaction_state().depth, 0, "rolled back when given back");
+        drop(conn);
+        assert!(ids(&pool).is_empty());
+
+        let mut conn = pool.get().unwrap();
+        let before = conn.statement_count();
+        assert!(conn.control_transaction(&["NOT A STATEMENT".into()], 1).is_err());
+        assert!(conn.transaction_state().broken);
+        drop(conn);
+        let conn = pool.get().unwrap();
+        assert!(!conn.transaction_state().broken);
+        assert!(conn.statement_count() < before + 1, "a new connection, not the broken one");
+    });
+}
+
+#[test]
+fn eight_threads_share_one_pool() {
+    each_backend("eight_threads", |db| {
+        let pool = pool(db, PoolOptions { max_size: 4, ..PoolOptions::default() });
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let pool = pool.clone();
+                scope.spawn(move || {
+                    for i in 0..5 {
+                        let mut conn = pool.get().unwrap();
+                        let mut tx = conn.transaction(&TransactionOptions::default()).unwrap();
+                        insert(&mut tx, thread * 100 + i);
+                        tx.commit().unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(ids(&pool).len(), 40);
+        assert!(pool.state().connections <= 4);
+    });
+}
+
+#[test]
+fn echo_reports_transaction_statements() {
+    each_backend("echo_tx", |db| {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let echo = Echo::callback(move |event: &StatementEvent<'_>| sink.lock().unwrap().push(event.to_string()));
+        let pool = pool(db, PoolOptions { echo: Some(echo), ..PoolOptions::default() });
+        let mut conn = pool.get().unwrap();
+        let mut tx = conn.transaction(&TransactionOptions::isolation(IsolationLevel::Serializable)).unwrap();
+        tx.nested().unwrap().rollback().unwrap();
+        tx.commit().unwrap();
+        let lines = lines.lock().unwrap();
+        let dialect = pool.dialect();
+        let mut expected = dialect.begin_transaction(&TransactionOptions::isolation(IsolationLevel::Serializable));
+        expected.extend([
+            dialect.savepoint(2),
+            dialect.rollback_to_savepoint(2),
+            dialect.release_savepoint(2),
+            dialect.commit().to_string(),
+        ]);
+        let sent: Vec<&str> = lines.iter().map(|l| l.split(" -- ").next().unwrap_or_default()).collect();
+        assert_eq!(sent, expected);
+        assert!(lines.iter().all(|l| l.ends_with(" ms")), "{lines:?}");
+    });
+}
