@@ -1,31 +1,188 @@
 //! Derive macros for `migrate`.
 //!
 //! `#[derive(Model)]` reads the struct with the one `#[model(...)]` grammar
-//! (`migrate-grammar`) that migrate's CLI also uses to read model files, and
-//! implements `migrate::models::Model`, whose `table()` returns the same
-//! table description the CLI reads from the source.
+//! (`migrate-grammar`) that migrate's CLI also uses to read model files. It
+//! implements `migrate::models::Model` (the table description the CLI reads
+//! from the source) and `migrate::orm::Model` (positional row decoding,
+//! values, keys, memoised statements), and adds typed handles:
+//! `User::TABLE`, `User::ALL` and one `Column` per field (`User::EMAIL`).
 
+use migrate_grammar::{ColumnDef, ModelDef};
 use proc_macro::TokenStream;
-use quote::quote;
+use proc_macro2::{Span, TokenStream as Tokens};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
-/// Implements `migrate::models::Model` for a struct with named fields.
+/// Implements `migrate::models::Model` and `migrate::orm::Model` for a
+/// struct with named fields, with a typed column handle per field.
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let item = syn::parse_macro_input!(input as syn::ItemStruct);
-    match migrate_grammar::parse_struct(&item) {
-        Ok(def) => {
-            let text = def.to_toml();
-            let ident = &item.ident;
-            let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
-            quote! {
-                impl #impl_generics ::migrate::models::Model for #ident #ty_generics #where_clause {
-                    fn table() -> ::migrate::schema::Table {
-                        ::migrate::models::table_from_toml(#text)
-                    }
-                }
-            }
-            .into()
-        }
+    match expand(&item) {
+        Ok(tokens) => tokens.into(),
         Err(e) => e.to_compile_error().into(),
     }
+}
+
+fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
+    if !item.generics.params.is_empty() {
+        return Err(syn::Error::new(item.generics.span(), "a model cannot be generic: it is one table"));
+    }
+    let def = migrate_grammar::parse_struct(item)?;
+    let fields = field_types(item, &def)?;
+    let ident = &item.ident;
+    let text = def.to_toml();
+    let table = &def.name;
+    let columns: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
+    let key: Vec<&ColumnDef> = def.columns.iter().filter(|c| c.primary_key).collect();
+    let key_names: Vec<&str> = key.iter().map(|c| c.name.as_str()).collect();
+    let generated = match key.as_slice() {
+        [one] if one.autoincrement => Some(one),
+        _ => None,
+    };
+    let m = quote!(::migrate::orm);
+
+    let handles = def.columns.iter().zip(&fields).map(|(c, ty)| {
+        let konst = format_ident!("{}", c.field.trim_start_matches("r#").to_uppercase());
+        let name = &c.name;
+        let doc = format!("The `{name}` column.");
+        quote! {
+            #[doc = #doc]
+            pub const #konst: #m::expr::Column<#ident, #ty> = #m::expr::Column::new(#table, #name);
+        }
+    });
+    let field_idents: Vec<syn::Ident> =
+        def.columns.iter().map(|c| field_ident(&c.field)).collect::<syn::Result<_>>()?;
+    let skipped: Vec<syn::Ident> = def.skipped.iter().map(|f| field_ident(f)).collect::<syn::Result<_>>()?;
+    let key_fields: Vec<&syn::Ident> =
+        def.columns.iter().zip(&field_idents).filter(|(c, _)| c.primary_key).map(|(_, f)| f).collect();
+    let key_types: Vec<&syn::Type> =
+        def.columns.iter().zip(&fields).filter(|(c, _)| c.primary_key).map(|(_, t)| *t).collect();
+    let (key_type, key_value) = match (key_fields.as_slice(), key_types.as_slice()) {
+        ([], _) => {
+            return Err(syn::Error::new(
+                item.ident.span(),
+                "a model needs a primary key: mark a field #[model(primary_key)]",
+            ));
+        }
+        ([f], [t]) => (quote!(#t), quote!(::core::clone::Clone::clone(&self.#f))),
+        (fs, ts) => (quote!((#(#ts,)*)), quote!((#(::core::clone::Clone::clone(&self.#fs),)*))),
+    };
+    let generated_tokens = match generated {
+        Some(c) => {
+            let name = &c.name;
+            quote!(::core::option::Option::Some(#name))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let (unset, set_key) = match generated.and_then(|g| def.columns.iter().position(|c| c.name == g.name)) {
+        Some(at) => {
+            let f = &field_idents[at];
+            let span = fields[at].span();
+            (
+                quote_spanned!(span=> self.#f == 0),
+                quote_spanned! {span=>
+                    self.#f = ::core::convert::TryFrom::try_from(key)
+                        .map_err(|_| #m::model::KeyRangeError { table: #table, key })?;
+                    ::core::result::Result::Ok(())
+                },
+            )
+        }
+        None => (quote!(false), quote! { let _ = key; ::core::result::Result::Ok(()) }),
+    };
+    let checks = reference_checks(&def, &fields);
+
+    Ok(quote! {
+        impl ::migrate::models::Model for #ident {
+            fn table() -> ::migrate::schema::Table {
+                ::migrate::models::table_from_toml(#text)
+            }
+        }
+
+        impl #ident {
+            /// The model's table, for `FROM` and joins.
+            pub const TABLE: #m::query::Table<#ident> = #m::query::Table::new(#table);
+            /// Every column, in field order: `select(Model::ALL)` decodes as the model.
+            pub const ALL: #m::query::AllColumns = #m::query::AllColumns { table: #table, columns: &[#(#columns),*] };
+            #(#handles)*
+        }
+
+        impl #m::value::FromRow for #ident {
+            fn from_row<R: #m::value::RowReader>(
+                row: &mut R,
+            ) -> ::core::result::Result<Self, ::migrate::dialect::query::DecodeError> {
+                ::core::result::Result::Ok(#ident {
+                    #(#field_idents: row.next()?,)*
+                    #(#skipped: ::core::default::Default::default(),)*
+                })
+            }
+        }
+
+        impl #m::Model for #ident {
+            const TABLE_NAME: &'static str = #table;
+            const COLUMNS: &'static [&'static str] = &[#(#columns),*];
+            const KEY: &'static [&'static str] = &[#(#key_names),*];
+            const GENERATED: ::core::option::Option<&'static str> = #generated_tokens;
+            type Key = #key_type;
+
+            fn values(&self) -> ::std::vec::Vec<::migrate::dialect::query::Value<'_>> {
+                ::std::vec![#(#m::value::SqlValue::to_value(&self.#field_idents)),*]
+            }
+
+            fn key(&self) -> Self::Key {
+                #key_value
+            }
+
+            fn generated_key_unset(&self) -> bool {
+                #unset
+            }
+
+            fn set_generated_key(&mut self, key: i64) -> ::core::result::Result<(), #m::model::KeyRangeError> {
+                #set_key
+            }
+
+            fn statements() -> &'static #m::ModelStatements {
+                static STATEMENTS: #m::ModelStatements = #m::ModelStatements::new();
+                &STATEMENTS
+            }
+        }
+
+        #checks
+    })
+}
+
+fn field_ident(name: &str) -> syn::Result<syn::Ident> {
+    syn::parse_str::<syn::Ident>(name).map_err(|e| syn::Error::new(Span::call_site(), e))
+}
+
+/// The Rust type of each column's field, in column order.
+fn field_types<'a>(item: &'a syn::ItemStruct, def: &ModelDef) -> syn::Result<Vec<&'a syn::Type>> {
+    def.columns
+        .iter()
+        .map(|c| {
+            item.fields
+                .iter()
+                .find(|f| f.ident.as_ref().is_some_and(|i| *i == c.field))
+                .map(|f| &f.ty)
+                .ok_or_else(|| syn::Error::new(item.ident.span(), format!("no field for column `{}`", c.name)))
+        })
+        .collect()
+}
+
+/// Compile-time checks that a column referring to a column of the same
+/// model holds the same type (nullability aside), pointing at the field.
+fn reference_checks(def: &ModelDef, fields: &[&syn::Type]) -> Tokens {
+    let checks = def.columns.iter().zip(fields).filter_map(|(c, ty)| {
+        let (table, column) = c.references.as_deref()?.rsplit_once('.')?;
+        if table != def.name {
+            return None;
+        }
+        let target = def.columns.iter().position(|t| t.name == column)?;
+        let target_ty = fields[target];
+        let span = ty.span();
+        Some(quote_spanned! {span=>
+            const _: () = ::migrate::orm::value::same_base::<#ty, #target_ty>();
+        })
+    });
+    quote!(#(#checks)*)
 }

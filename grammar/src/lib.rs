@@ -55,6 +55,9 @@ pub struct ModelDef {
     /// Check constraints.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckDef>,
+    /// Fields marked `#[model(skip)]`: not columns.
+    #[serde(skip)]
+    pub skipped: Vec<String>,
 }
 
 /// `foreign_key(name = "..", columns = [..], references = "table", referred_columns = [..], on_delete = "..")`.
@@ -82,6 +85,12 @@ pub struct ForeignKeyDef {
 pub struct ColumnDef {
     /// Column name (the field's, or `name = ".."`).
     pub name: String,
+    /// The Rust field (`r#type` for a raw identifier).
+    #[serde(skip)]
+    pub field: String,
+    /// The field's Rust type, as written.
+    #[serde(skip)]
+    pub rust_type: String,
     /// The column's type.
     #[serde(rename = "type")]
     pub ty: TypeDef,
@@ -210,6 +219,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         unique_constraints: Vec::new(),
         foreign_keys: Vec::new(),
         checks: Vec::new(),
+        skipped: Vec::new(),
     };
     for attr in model_attrs(&item.attrs) {
         attr.parse_nested_meta(|meta| {
@@ -297,9 +307,18 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         return Err(syn::Error::new(item.span(), "a model is a struct with named fields"));
     };
     for field in &fields.named {
-        let ident = field.ident.as_ref().expect("named fields have names");
+        let Some(ident) = field.ident.as_ref() else {
+            return Err(syn::Error::new(field.span(), "a model field needs a name"));
+        };
+        if is_skipped(&field.attrs)? {
+            def.skipped.push(ident.to_string());
+            continue;
+        }
         let (rust_type, nullable) = unwrap_option(&field.ty);
+        let ty = &field.ty;
         let mut column = ColumnDef {
+            field: ident.to_string(),
+            rust_type: quote_type(ty),
             name: ident.to_string().trim_start_matches("r#").to_string(),
             ty: TypeDef::Name(String::new()),
             nullable,
@@ -327,7 +346,22 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                     "unique" => column.unique = true,
                     "index" => column.index = true,
                     "max_length" => max_length = Some(integer(&meta)?),
-                    "sql_type" => sql_type = Some(string(&meta)?),
+                    "sql_type" => {
+                        let value: syn::LitStr = meta.value()?.parse()?;
+                        if !is_portable_type(&value.value()) {
+                            return Err(syn::Error::new(
+                                value.span(),
+                                format!(
+                                    "unknown type `{}` (portable types: smallint, integer, bigint, boolean, real, \
+                                     double, numeric(p,s), varchar(n), char(n), text, date, time, timestamp, \
+                                     timestamptz, uuid, json, binary)",
+                                    value.value()
+                                ),
+                            ));
+                        }
+                        sql_type = Some(value.value());
+                    }
+                    "skip" => {}
                     "enum_type" => enum_type = Some(string(&meta)?),
                     "values" => values = strings(&meta)?,
                     "default" => column.default = Some(string(&meta)?),
@@ -340,7 +374,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                         return Err(meta.error(
                             "unknown field attribute (name, primary_key, autoincrement, unique, index, max_length, \
                              sql_type, enum_type, values, default, references, on_delete, on_update, renamed_from, \
-                             comment)",
+                             comment, skip)",
                         ));
                     }
                 }
@@ -359,6 +393,63 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         def.columns.push(column);
     }
     Ok(def)
+}
+
+/// Whether a field carries `#[model(skip)]` (then it may carry nothing else).
+fn is_skipped(attrs: &[Attribute]) -> syn::Result<bool> {
+    let mut skip = None;
+    let mut other = None;
+    for attr in model_attrs(attrs) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("skip") {
+                skip = Some(meta.path.span());
+            } else {
+                other = Some(meta.path.span());
+                // Values are read by the column parser; skip them here.
+                if meta.input.peek(syn::Token![=]) {
+                    let _: Expr = meta.value()?.parse()?;
+                } else if meta.input.peek(syn::token::Paren) {
+                    let _ = meta.parse_nested_meta(|_| Ok(()));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    match (skip, other) {
+        (Some(_), Some(span)) => {
+            Err(syn::Error::new(span, "a skipped field is not a column: it takes no other attribute"))
+        }
+        (skip, _) => Ok(skip.is_some()),
+    }
+}
+
+/// A type as source text, without the spaces `to_token_stream` puts in.
+fn quote_type(ty: &Type) -> String {
+    use quote::ToTokens;
+    ty.to_token_stream().to_string().replace(' ', "")
+}
+
+/// Whether `text` spells a portable type (`varchar(20)`), case-insensitively.
+pub fn is_portable_type(text: &str) -> bool {
+    let lower = text.trim().to_ascii_lowercase();
+    let (base, args) = match lower.split_once('(') {
+        Some((base, rest)) => {
+            let Some(inner) = rest.strip_suffix(')') else { return false };
+            let args: Result<Vec<u32>, _> = inner.split(',').map(|a| a.trim().parse::<u32>()).collect();
+            match args {
+                Ok(args) => (base.trim().to_string(), args.len()),
+                Err(_) => return false,
+            }
+        }
+        None => (lower, 0),
+    };
+    matches!(
+        (base.as_str(), args),
+        ("smallint" | "integer" | "bigint" | "boolean" | "real" | "double" | "text" | "date" | "time", 0)
+            | ("timestamp" | "timestamptz" | "uuid" | "json" | "binary", 0)
+            | ("numeric", 0..=2)
+            | ("varchar" | "char", 0..=1)
+    )
 }
 
 fn model_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {

@@ -27,12 +27,27 @@ enum Inner {
     Sqlite(SqliteConnection),
 }
 
+/// Work to do on whichever diesel connection a [`Connection`] holds: one
+/// method per backend, so that callers stay generic and the choice of
+/// connection type is made here only.
+pub trait OnDiesel {
+    /// What the work returns.
+    type Output;
+    /// Runs on PostgreSQL.
+    fn postgres(self, conn: &mut PgConnection) -> Self::Output;
+    /// Runs on MySQL/MariaDB.
+    fn mysql(self, conn: &mut MysqlConnection) -> Self::Output;
+    /// Runs on SQLite.
+    fn sqlite(self, conn: &mut SqliteConnection) -> Self::Output;
+}
+
 /// An open connection to one of the backends. Counts the statements it sends,
 /// so that tests and benchmarks can hold reflection to a constant number.
 pub struct Connection {
     inner: Inner,
     url: DatabaseUrl,
     statements: Arc<AtomicUsize>,
+    server_version: Option<String>,
     transaction: TransactionState,
 }
 
@@ -73,6 +88,7 @@ impl Connection {
             inner,
             url: url.clone(),
             statements: Arc::new(AtomicUsize::new(0)),
+            server_version: None,
             transaction: TransactionState::default(),
         };
         let counter = Arc::clone(&conn.statements);
@@ -123,6 +139,31 @@ impl Connection {
         Ok(())
     }
 
+    /// Runs `work` on the diesel connection inside.
+    pub fn with_diesel<W: OnDiesel>(&mut self, work: W) -> W::Output {
+        match &mut self.inner {
+            Inner::Postgres(c) => work.postgres(c),
+            Inner::Mysql(c) => work.mysql(c),
+            Inner::Sqlite(c) => work.sqlite(c),
+        }
+    }
+
+    /// The server's version text, asked once with `query` (one row, one
+    /// column named `value`) and remembered for this connection.
+    pub fn server_version(&mut self, query: &str) -> Result<&str, DbError> {
+        if self.server_version.is_none() {
+            text_row!(VersionRow { value });
+            let rows: Vec<VersionRow> = self.load(query)?;
+            self.server_version = Some(rows.into_iter().next().and_then(|r| r.value).unwrap_or_default());
+        }
+        Ok(self.server_version.as_deref().unwrap_or_default())
+    }
+
+    /// Scrubs the password from a driver message about this connection.
+    pub fn scrub(&self, message: &str) -> String {
+        self.url.scrub(message)
+    }
+
     /// Runs one or more statements that return no rows.
     pub fn execute(&mut self, sql: &str) -> Result<(), DbError> {
         let result = match &mut self.inner {
@@ -130,7 +171,7 @@ impl Connection {
             Inner::Mysql(c) => c.batch_execute(sql),
             Inner::Sqlite(c) => c.batch_execute(sql),
         };
-        result.map_err(|e| self.query_error(e, sql))
+        result.map_err(|e| self.driver_error(e, sql))
     }
 
     /// Runs a query and maps each row by column name into `T`.
@@ -144,10 +185,12 @@ impl Connection {
             Inner::Mysql(c) => query.load::<T>(c),
             Inner::Sqlite(c) => query.load::<T>(c),
         };
-        result.map_err(|e| self.query_error(e, sql))
+        result.map_err(|e| self.driver_error(e, sql))
     }
 
-    fn query_error(&self, error: diesel::result::Error, sql: &str) -> DbError {
+    /// The error for `error`, a driver failure running `sql`: the password
+    /// scrubbed, the server's structured fields kept for the dialect to read.
+    pub fn driver_error(&self, error: diesel::result::Error, sql: &str) -> DbError {
         let server = match &error {
             diesel::result::Error::DatabaseError(kind, info) => Some(Box::new(ServerError {
                 kind: *kind,

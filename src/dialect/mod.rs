@@ -5,6 +5,7 @@
 mod failure;
 mod mysql;
 mod postgres;
+pub mod query;
 mod render;
 mod sqlite;
 mod transaction;
@@ -24,9 +25,9 @@ use crate::schema::{
 };
 
 /// What a backend knows how to do. Rendering methods are pure; `reflect`
-/// talks to the database through a [`Connection`]. Transaction control and
-/// the reading of errors are traits of their own.
-pub trait Dialect: TransactionSql + ClassifyFailure + Send + Sync {
+/// talks to the database through a [`Connection`]. Rendering statements,
+/// transaction control and the reading of errors are traits of their own.
+pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send + Sync {
     /// Short name used in files and `--dialect` (`postgresql`, `mysql`, `sqlite`).
     fn name(&self) -> &'static str;
 
@@ -235,6 +236,15 @@ pub fn for_backend(backend: Backend) -> Box<dyn Dialect> {
         Backend::Postgres => Box::new(PostgresDialect),
         Backend::Mysql => Box::new(MysqlDialect),
         Backend::Sqlite => Box::new(SqliteDialect),
+    }
+}
+
+/// The dialect for a backend, borrowed: what the ORM looks up per statement.
+pub fn of(backend: Backend) -> &'static dyn Dialect {
+    match backend {
+        Backend::Postgres => &PostgresDialect,
+        Backend::Mysql => &MysqlDialect,
+        Backend::Sqlite => &SqliteDialect,
     }
 }
 

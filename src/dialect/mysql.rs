@@ -1,6 +1,8 @@
 //! MariaDB and MySQL: `information_schema` reflection in five bulk queries,
 //! column-level enums, `AUTO_INCREMENT`, inline comments.
 
+mod value;
+
 use super::failure::{driver_kind, quoted_after, redact_after};
 use super::render::{named, render_common, unsupported};
 use super::transaction::AccessMode;
@@ -620,5 +622,64 @@ mod tests {
         let d = MysqlDialect;
         assert_eq!(d.quote_identifier("a`; DROP TABLE x; --"), "`a``; DROP TABLE x; --`");
         assert_eq!(d.quote_string(r"\'; DROP TABLE x; --"), r"'\\''; DROP TABLE x; --'");
+    }
+}
+
+impl super::query::QueryHooks for MysqlDialect {
+    fn identifier_quote(&self) -> char {
+        '`'
+    }
+
+    fn has_nulls_order(&self) -> bool {
+        false
+    }
+
+    fn has_aggregate_filter(&self) -> bool {
+        false
+    }
+
+    fn has_full_join(&self) -> bool {
+        false
+    }
+
+    fn limit_for_offset_only(&self) -> Option<&'static str> {
+        Some("18446744073709551615")
+    }
+
+    fn upsert_syntax(&self) -> super::query::UpsertSyntax {
+        super::query::UpsertSyntax::OnDuplicateKey
+    }
+
+    fn cast_type(&self, ty: &ColumnType) -> String {
+        match ty {
+            ColumnType::Smallint | ColumnType::Integer | ColumnType::Bigint | ColumnType::Boolean => "SIGNED".into(),
+            ColumnType::Real | ColumnType::Double => "DOUBLE".into(),
+            ColumnType::Numeric { .. } => self.render_type(ty),
+            ColumnType::Date => "DATE".into(),
+            ColumnType::Time => "TIME".into(),
+            ColumnType::Timestamp | ColumnType::Timestamptz => "DATETIME(6)".into(),
+            ColumnType::Binary => "BINARY".into(),
+            _ => "CHAR".into(),
+        }
+    }
+
+    fn memo_slot(&self) -> usize {
+        1
+    }
+
+    fn server_version_query(&self) -> &'static str {
+        "SELECT VERSION() AS value"
+    }
+
+    fn capabilities(&self, _version: &str) -> super::query::Capabilities {
+        // MySQL has no RETURNING. MariaDB 10.5 added it to INSERT and DELETE,
+        // but the client library gives a prepared INSERT ... RETURNING no
+        // result metadata ("No metadata exists" from diesel, seen on 10.11),
+        // so keys come from LAST_INSERT_ID() on both.
+        super::query::Capabilities { returning_insert: false, returning_update: false, returning_delete: false }
+    }
+
+    fn latest_capabilities(&self) -> super::query::Capabilities {
+        self.capabilities("")
     }
 }

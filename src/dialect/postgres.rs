@@ -1,6 +1,8 @@
 //! PostgreSQL: `pg_catalog` reflection in five bulk queries, named enum types,
 //! identity columns, `COMMENT ON`.
 
+mod value;
+
 use super::failure::{driver_kind, quoted_after, redact_after};
 use super::render::render_common;
 use super::transaction::AccessMode;
@@ -633,5 +635,33 @@ mod tests {
         let ty = ColumnType::Integer;
         assert_eq!(parse_default(&strip_casts("'-1'::integer"), &ty), Some(DefaultValue::Number("-1".into())));
         assert_eq!(parse_default(&strip_casts("NULL::character varying"), &ty), None);
+    }
+}
+
+impl super::query::QueryHooks for PostgresDialect {
+    fn placeholder(&self, out: &mut String, n: usize) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "${n}");
+    }
+
+    fn has_ilike(&self) -> bool {
+        true
+    }
+
+    fn cast_type(&self, ty: &ColumnType) -> String {
+        self.render_type(ty)
+    }
+
+    fn memo_slot(&self) -> usize {
+        0
+    }
+
+    fn server_version_query(&self) -> &'static str {
+        "SELECT version() AS value"
+    }
+
+    fn capabilities(&self, _version: &str) -> super::query::Capabilities {
+        // Every supported release (10 and later) has RETURNING everywhere.
+        self.latest_capabilities()
     }
 }

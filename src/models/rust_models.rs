@@ -87,7 +87,7 @@ mod inner {
         assert_eq!(names, ["team", "members"]);
         let bad = "#[derive(Model)]\nstruct T {\n    #[model(sql_type = \"interger\")]\n    id: i32,\n}\n";
         let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
-        assert!(e.starts_with("m.rs:2: T: column `id`: unknown type `interger`"), "{e}");
+        assert!(e.starts_with("m.rs:3: unknown type `interger`"), "{e}");
         let bad = "#[derive(Model)]\nstruct T {\n    #[model(primary)]\n    id: i32,\n}\n";
         let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
         assert!(e.starts_with("m.rs:3: unknown field attribute"), "{e}");

@@ -2,40 +2,13 @@
 //! violation, a missing table, a pool that had no connection to give), each
 //! naming the statement kind, table and constraint, and never a value.
 
+use super::model::KeyRangeError;
 use crate::db::DbError;
+pub use crate::dialect::query::StatementKind;
+use crate::dialect::query::{DecodeError, QueryError};
 use crate::dialect::{Dialect, FailureKind};
 use std::fmt;
 use std::time::Duration;
-
-/// What kind of statement failed, for messages and matching.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatementKind {
-    /// A query.
-    Select,
-    /// An insert (or upsert).
-    Insert,
-    /// An update.
-    Update,
-    /// A delete.
-    Delete,
-    /// Opening, committing or rolling back a transaction or savepoint.
-    Transaction,
-    /// Raw SQL given as text.
-    Text,
-}
-
-impl fmt::Display for StatementKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StatementKind::Select => "select",
-            StatementKind::Insert => "insert",
-            StatementKind::Update => "update",
-            StatementKind::Delete => "delete",
-            StatementKind::Transaction => "transaction control",
-            StatementKind::Text => "text statement",
-        })
-    }
-}
 
 /// A constraint that refused a statement: which statement, on which table,
 /// and the constraint's name or columns, as far as the backend tells.
@@ -134,6 +107,26 @@ pub enum Error {
         waited: Duration,
         /// The last error opening a connection, if opening one failed.
         last_error: Option<String>,
+    },
+    /// The statement cannot be rendered for this backend.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A row did not decode into the Rust type asked for.
+    #[error("{statement}: {source}")]
+    Decode {
+        /// The statement's kind.
+        statement: StatementKind,
+        /// Why.
+        source: DecodeError,
+    },
+    /// A generated key does not fit the model's key field.
+    #[error(transparent)]
+    KeyRange(#[from] KeyRangeError),
+    /// A statement that should return a row returned none.
+    #[error("{statement}: no row returned")]
+    NoRow {
+        /// The statement's kind.
+        statement: StatementKind,
     },
     /// Commit, rollback or a savepoint was asked for outside a transaction.
     #[error("no transaction is open")]

@@ -71,7 +71,7 @@ impl Pool {
         let dialect: Arc<dyn Dialect> = Arc::from(dialect::for_backend(url.backend()));
         let manager = Manager { url, dialect: Arc::clone(&dialect) };
         r2d2::ManageConnection::connect(&manager)
-            .map_err(|e| Error::from_db(&*dialect, StatementKind::Text, None, e))?;
+            .map_err(|e| Error::from_db(&*dialect, StatementKind::Raw, None, e))?;
         let inner = r2d2::Pool::builder()
             .max_size(options.max_size)
             .min_idle(Some(options.min_idle))

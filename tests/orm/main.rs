@@ -1,6 +1,8 @@
-//! The ORM at run time, against every backend: one test binary.
+//! The embedded ORM against real PostgreSQL, MariaDB and SQLite: one test
+//! binary, one module per part.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod core;
 mod session;

@@ -1,0 +1,169 @@
+//! PostgreSQL parameters and row values: binary format, with integer and
+//! float reads that accept any integer width and `numeric` (what `sum` and
+//! `avg` return), and text parameters of unspecified type so that the
+//! server types them from context (enum columns take them).
+
+use crate::dialect::query::{Bound, Decode, FieldError, Value, not_null};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use diesel::deserialize::FromSql;
+use diesel::pg::{Pg, PgValue};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::serialize::{IsNull, Output, ToSql};
+use diesel::sql_types as st;
+use std::io::Write;
+
+/// A parameter whose type the server infers (type oid 0).
+#[derive(diesel::sql_types::SqlType)]
+#[diesel(postgres_type(oid = 0, array_oid = 0))]
+struct Unspecified;
+
+impl ToSql<Unspecified, Pg> for str {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> diesel::serialize::Result {
+        out.write_all(self.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+const NULL: Option<&str> = None;
+
+impl QueryFragment<Pg> for Bound<'_, '_> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
+        self.walk(out, |out, value| match value {
+            Value::Null => out.push_bind_param::<st::Nullable<Unspecified>, _>(&NULL),
+            Value::Bool(v) => out.push_bind_param::<st::Bool, _>(v),
+            Value::I16(v) => out.push_bind_param::<st::SmallInt, _>(v),
+            Value::I32(v) => out.push_bind_param::<st::Integer, _>(v),
+            Value::I64(v) => out.push_bind_param::<st::BigInt, _>(v),
+            Value::F32(v) => out.push_bind_param::<st::Float, _>(v),
+            Value::F64(v) => out.push_bind_param::<st::Double, _>(v),
+            Value::Decimal(v) => out.push_bind_param::<st::Numeric, _>(v),
+            Value::Text(v) => out.push_bind_param::<Unspecified, str>(v.as_ref()),
+            Value::Bytes(v) => out.push_bind_param::<st::Binary, [u8]>(v.as_ref()),
+            Value::Date(v) => out.push_bind_param::<st::Date, _>(v),
+            Value::Time(v) => out.push_bind_param::<st::Time, _>(v),
+            Value::Timestamp(v) => out.push_bind_param::<st::Timestamp, _>(v),
+            Value::Timestamptz(v) => out.push_bind_param::<st::Timestamptz, _>(v),
+            Value::Uuid(v) => out.push_bind_param::<st::Uuid, _>(v),
+            Value::Json(v) => out.push_bind_param::<st::Jsonb, serde_json::Value>(v.as_ref()),
+        })
+    }
+}
+
+// Type oids of the values read leniently.
+const BOOL: u32 = 16;
+const INT8: u32 = 20;
+const INT2: u32 = 21;
+const INT4: u32 = 23;
+const JSON: u32 = 114;
+const FLOAT4: u32 = 700;
+const UUID: u32 = 2950;
+const JSONB: u32 = 3802;
+const NUMERIC: u32 = 1700;
+
+fn integer(raw: PgValue<'_>) -> Result<i64, FieldError> {
+    Ok(match raw.get_oid().get() {
+        INT2 => i64::from(<i16 as FromSql<st::SmallInt, Pg>>::from_sql(raw)?),
+        INT4 => i64::from(<i32 as FromSql<st::Integer, Pg>>::from_sql(raw)?),
+        BOOL => i64::from(<bool as FromSql<st::Bool, Pg>>::from_sql(raw)?),
+        NUMERIC => {
+            let f = numeric(raw.as_bytes())?;
+            if f.fract() != 0.0 || !f.is_finite() {
+                return Err(format!("numeric {f} is not an integer").into());
+            }
+            f as i64
+        }
+        _ => <i64 as FromSql<st::BigInt, Pg>>::from_sql(raw)?,
+    })
+}
+
+fn float(raw: PgValue<'_>) -> Result<f64, FieldError> {
+    Ok(match raw.get_oid().get() {
+        FLOAT4 => f64::from(<f32 as FromSql<st::Float, Pg>>::from_sql(raw)?),
+        NUMERIC => numeric(raw.as_bytes())?,
+        INT2 | INT4 | INT8 => integer(raw)? as f64,
+        _ => <f64 as FromSql<st::Double, Pg>>::from_sql(raw)?,
+    })
+}
+
+/// A `numeric` in binary form (digit count, weight, sign, scale, base-10000
+/// digits) as the nearest `f64`.
+fn numeric(bytes: &[u8]) -> Result<f64, FieldError> {
+    let word = |i: usize| -> Result<u16, FieldError> {
+        let b = bytes.get(2 * i..2 * i + 2).ok_or("truncated numeric")?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    };
+    let (count, weight, sign) = (word(0)?, word(1)? as i16, word(2)?);
+    if sign == 0xC000 {
+        return Ok(f64::NAN);
+    }
+    let mut value = 0.0;
+    for i in 0..usize::from(count) {
+        value += f64::from(word(4 + i)?) * 10_000f64.powi(i32::from(weight) - i as i32);
+    }
+    Ok(if sign == 0x4000 { -value } else { value })
+}
+
+macro_rules! narrow {
+    ($($t:ty),*) => {$(
+        impl Decode<Pg> for $t {
+            fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
+                Ok(<$t>::try_from(integer(not_null(raw)?)?)?)
+            }
+        }
+    )*};
+}
+narrow!(i16, i32, i64);
+
+impl Decode<Pg> for f64 {
+    fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
+        float(not_null(raw)?)
+    }
+}
+
+impl Decode<Pg> for f32 {
+    fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
+        // Narrowing a double to single precision is what the column asks for.
+        Ok(float(not_null(raw)?)? as f32)
+    }
+}
+
+impl Decode<Pg> for String {
+    fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
+        let raw = not_null(raw)?;
+        Ok(match raw.get_oid().get() {
+            UUID => <uuid::Uuid as FromSql<st::Uuid, Pg>>::from_sql(raw)?.to_string(),
+            JSONB => String::from_utf8(raw.as_bytes().get(1..).unwrap_or_default().to_vec())?,
+            _ => String::from_utf8(raw.as_bytes().to_vec())?,
+        })
+    }
+}
+
+impl Decode<Pg> for serde_json::Value {
+    fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
+        let raw = not_null(raw)?;
+        Ok(match raw.get_oid().get() {
+            JSON => <serde_json::Value as FromSql<st::Json, Pg>>::from_sql(raw)?,
+            _ => <serde_json::Value as FromSql<st::Jsonb, Pg>>::from_sql(raw)?,
+        })
+    }
+}
+
+macro_rules! direct {
+    ($($t:ty => $st:ty),* $(,)?) => {$(
+        impl Decode<Pg> for $t {
+            fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
+                Ok(<$t as FromSql<$st, Pg>>::from_sql(not_null(raw)?)?)
+            }
+        }
+    )*};
+}
+direct!(
+    bool => st::Bool,
+    Vec<u8> => st::Binary,
+    NaiveDate => st::Date,
+    NaiveTime => st::Time,
+    NaiveDateTime => st::Timestamp,
+    DateTime<Utc> => st::Timestamptz,
+    uuid::Uuid => st::Uuid,
+    rust_decimal::Decimal => st::Numeric,
+);

@@ -1,0 +1,919 @@
+//! The one renderer of ORM statements: [`ast`] nodes to SQL text with bind
+//! positions, for every backend, with small per-backend hooks
+//! ([`QueryHooks`], implemented in each backend's file). Values are never
+//! spliced into the text; each becomes a placeholder and a [`Value`].
+
+mod ast;
+mod value;
+
+pub use ast::*;
+pub use value::{Decode, DecodeError, FieldError, Value, not_null};
+
+use super::Dialect;
+use crate::schema::ColumnType;
+use std::fmt::Write as _;
+
+/// What a backend's server can do, decided once from its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `INSERT ... RETURNING`.
+    pub returning_insert: bool,
+    /// `UPDATE ... RETURNING`.
+    pub returning_update: bool,
+    /// `DELETE ... RETURNING`.
+    pub returning_delete: bool,
+}
+
+/// How a backend spells an upsert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertSyntax {
+    /// `ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c` / `DO NOTHING`.
+    OnConflict,
+    /// `ON DUPLICATE KEY UPDATE c = VALUES(c)`.
+    OnDuplicateKey,
+}
+
+/// The per-backend differences of statement SQL.
+pub trait QueryHooks {
+    /// The character identifiers are quoted with.
+    fn identifier_quote(&self) -> char {
+        '"'
+    }
+
+    /// Writes the placeholder of the `n`th parameter (from 1).
+    fn placeholder(&self, out: &mut String, _n: usize) {
+        out.push('?');
+    }
+
+    /// Whether `ILIKE` exists (else `lower(a) LIKE lower(b)`).
+    fn has_ilike(&self) -> bool {
+        false
+    }
+
+    /// Whether `ORDER BY ... NULLS FIRST/LAST` exists (else a leading `IS NULL` key).
+    fn has_nulls_order(&self) -> bool {
+        true
+    }
+
+    /// Whether aggregates take `FILTER (WHERE ...)` (else `CASE WHEN ... END`).
+    fn has_aggregate_filter(&self) -> bool {
+        true
+    }
+
+    /// Whether `FULL JOIN` exists.
+    fn has_full_join(&self) -> bool {
+        true
+    }
+
+    /// The `LIMIT` a query needs for an `OFFSET` alone (`None`: `OFFSET` stands alone).
+    fn limit_for_offset_only(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// How upserts are spelt.
+    fn upsert_syntax(&self) -> UpsertSyntax {
+        UpsertSyntax::OnConflict
+    }
+
+    /// The type name in `CAST(x AS ...)`.
+    fn cast_type(&self, ty: &ColumnType) -> String;
+
+    /// A query whose one row and column is the server's version text.
+    fn server_version_query(&self) -> &'static str;
+
+    /// What a server of `version` (as the version query returns it) can do.
+    fn capabilities(&self, version: &str) -> Capabilities;
+
+    /// A query whose one row and column is the key the last `INSERT`
+    /// generated, where `RETURNING` is missing.
+    fn last_insert_id_query(&self) -> &'static str {
+        "SELECT LAST_INSERT_ID() AS value"
+    }
+
+    /// Index of this backend's slot in per-backend memo tables (below [`MEMO_SLOTS`]).
+    fn memo_slot(&self) -> usize;
+
+    /// What the newest supported server can do: statements printed without
+    /// a connection (`to_sql`) assume it.
+    fn latest_capabilities(&self) -> Capabilities {
+        Capabilities { returning_insert: true, returning_update: true, returning_delete: true }
+    }
+}
+
+/// How many backends memo tables hold.
+pub const MEMO_SLOTS: usize = 3;
+
+/// A statement that the backend (or the server version) cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// The backend lacks a feature the statement uses.
+    #[error("{dialect} has no {feature}")]
+    Unsupported {
+        /// The dialect's name.
+        dialect: &'static str,
+        /// What is missing (`FULL JOIN`, `RETURNING on UPDATE`, ...).
+        feature: &'static str,
+    },
+    /// A `:name` of a `text()` statement has no bound value.
+    #[error("text statement: no value bound for `:{name}`")]
+    MissingBind {
+        /// The parameter's name.
+        name: String,
+    },
+    /// A value was bound to a name the text does not use.
+    #[error("text statement: `:{name}` is bound but not used")]
+    UnusedBind {
+        /// The parameter's name.
+        name: String,
+    },
+    /// An `INSERT` without rows, or rows of different widths.
+    #[error("insert into {table}: {message}")]
+    BadInsert {
+        /// The table.
+        table: String,
+        /// What is wrong.
+        message: &'static str,
+    },
+    /// An `UPDATE` that sets nothing.
+    #[error("update of {table} sets no column")]
+    EmptyUpdate {
+        /// The table.
+        table: String,
+    },
+}
+
+/// SQL text with the positions where parameters go, without the values:
+/// what a model memoises per statement shape and backend.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Template {
+    /// The text between parameters, concatenated.
+    pub sql: String,
+    /// Byte offsets into `sql` where each parameter goes, in order.
+    pub splits: Vec<usize>,
+}
+
+impl Template {
+    /// The pieces of text around the parameters: one more than there are parameters.
+    pub fn pieces(&self) -> impl Iterator<Item = &str> {
+        let ends = self.splits.iter().copied().chain(std::iter::once(self.sql.len()));
+        let mut start = 0;
+        ends.map(move |end| {
+            let piece = &self.sql[start..end];
+            start = end;
+            piece
+        })
+    }
+
+    /// The SQL with `dialect`'s placeholders, as the server receives it.
+    pub fn to_sql(&self, dialect: &dyn Dialect) -> String {
+        let mut out = String::with_capacity(self.sql.len() + 4 * self.splits.len());
+        for (i, piece) in self.pieces().enumerate() {
+            if i > 0 {
+                dialect.placeholder(&mut out, i);
+            }
+            out.push_str(piece);
+        }
+        out
+    }
+}
+
+/// A rendered statement: its template and the values of its parameters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rendered {
+    /// Text and parameter positions.
+    pub template: Template,
+    /// One value per parameter.
+    pub binds: Vec<Value<'static>>,
+}
+
+/// Renders `statement` for `dialect` on a server with `caps`: the text into
+/// `template` (cleared first, so one buffer serves many statements), the
+/// parameters into `binds`, borrowed from the statement.
+pub fn render_into<'a>(
+    dialect: &dyn Dialect,
+    caps: Capabilities,
+    statement: StatementRef<'a>,
+    template: &mut Template,
+    binds: &mut Vec<Value<'a>>,
+) -> Result<(), QueryError> {
+    template.sql.clear();
+    template.splits.clear();
+    binds.clear();
+    let mut r = Renderer { d: dialect, caps, out: template, binds };
+    match statement {
+        StatementRef::Select(s) => r.select(s),
+        StatementRef::Insert(i) => r.insert(i),
+        StatementRef::Update(u) => r.update(u),
+        StatementRef::Delete(d) => r.delete(d),
+        StatementRef::Raw(raw) => r.raw(raw),
+    }
+}
+
+/// Renders `statement` for `dialect` on a server with `caps`.
+pub fn render(dialect: &dyn Dialect, caps: Capabilities, statement: StatementRef<'_>) -> Result<Rendered, QueryError> {
+    let mut template = Template::default();
+    let mut binds = Vec::new();
+    render_into(dialect, caps, statement, &mut template, &mut binds)?;
+    Ok(Rendered { template, binds: binds.into_iter().map(Value::into_owned).collect() })
+}
+
+struct Renderer<'r, 'a> {
+    d: &'r dyn Dialect,
+    caps: Capabilities,
+    out: &'r mut Template,
+    binds: &'r mut Vec<Value<'a>>,
+}
+
+impl<'a> Renderer<'_, 'a> {
+    fn push(&mut self, sql: &str) {
+        self.out.sql.push_str(sql);
+    }
+
+    fn ident(&mut self, name: &str) {
+        let q = self.d.identifier_quote();
+        let sql = &mut self.out.sql;
+        sql.push(q);
+        for c in name.chars() {
+            if c == q {
+                sql.push(q);
+            }
+            sql.push(c);
+        }
+        sql.push(q);
+    }
+
+    fn bind(&mut self, value: Value<'a>) {
+        self.out.splits.push(self.out.sql.len());
+        self.binds.push(value);
+    }
+
+    fn unsupported(&self, feature: &'static str) -> QueryError {
+        QueryError::Unsupported { dialect: self.d.name(), feature }
+    }
+
+    fn list<T>(
+        &mut self,
+        items: &'a [T],
+        mut each: impl FnMut(&mut Self, &'a T) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            each(self, item)?;
+        }
+        Ok(())
+    }
+
+    fn select(&mut self, s: &'a Select) -> Result<(), QueryError> {
+        self.with(&s.with)?;
+        self.select_core(s)?;
+        for (op, other) in &s.compound {
+            self.push(match op {
+                SetOp::Union => " UNION ",
+                SetOp::UnionAll => " UNION ALL ",
+                SetOp::Intersect => " INTERSECT ",
+                SetOp::Except => " EXCEPT ",
+            });
+            // SQLite takes no parentheses around the members of a compound:
+            // a member with its own ordering or limit becomes a subquery.
+            if other.order_by.is_empty() && other.limit.is_none() && other.offset.is_none() && other.compound.is_empty()
+            {
+                self.select_core(other)?;
+            } else {
+                self.push("SELECT * FROM (");
+                self.select(other)?;
+                self.push(") AS ");
+                self.ident("compound_member");
+            }
+        }
+        self.order_by(&s.order_by)?;
+        self.limit(s.limit, s.offset);
+        Ok(())
+    }
+
+    fn with(&mut self, ctes: &'a [Cte]) -> Result<(), QueryError> {
+        if ctes.is_empty() {
+            return Ok(());
+        }
+        self.push(if ctes.iter().any(|c| c.recursive) { "WITH RECURSIVE " } else { "WITH " });
+        self.list(ctes, |r, cte| {
+            r.ident(&cte.name);
+            if !cte.columns.is_empty() {
+                r.push(" (");
+                r.list(&cte.columns, |r, c| {
+                    r.ident(c);
+                    Ok(())
+                })?;
+                r.push(")");
+            }
+            r.push(" AS (");
+            r.select(&cte.select)?;
+            r.push(")");
+            Ok(())
+        })?;
+        self.push(" ");
+        Ok(())
+    }
+
+    fn select_core(&mut self, s: &'a Select) -> Result<(), QueryError> {
+        self.push(if s.distinct { "SELECT DISTINCT " } else { "SELECT " });
+        if s.columns.is_empty() {
+            self.push("*");
+        }
+        self.list(&s.columns, |r, item| {
+            r.expr(&item.expr)?;
+            if let Some(alias) = &item.alias {
+                r.push(" AS ");
+                r.ident(alias);
+            }
+            Ok(())
+        })?;
+        if !s.from.is_empty() {
+            self.push(" FROM ");
+            self.list(&s.from, |r, source| r.source(source))?;
+        }
+        for join in &s.joins {
+            self.push(match join.kind {
+                JoinKind::Inner => " INNER JOIN ",
+                JoinKind::Left => " LEFT JOIN ",
+                JoinKind::Right => " RIGHT JOIN ",
+                JoinKind::Full if self.d.has_full_join() => " FULL JOIN ",
+                JoinKind::Full => return Err(self.unsupported("FULL JOIN")),
+            });
+            self.source(&join.source)?;
+            self.push(" ON ");
+            self.expr(&join.on)?;
+        }
+        self.filter(" WHERE ", s.filter.as_ref())?;
+        if !s.group_by.is_empty() {
+            self.push(" GROUP BY ");
+            self.list(&s.group_by, |r, e| r.expr(e))?;
+        }
+        self.filter(" HAVING ", s.having.as_ref())
+    }
+
+    fn filter(&mut self, keyword: &str, filter: Option<&'a Expr>) -> Result<(), QueryError> {
+        if let Some(e) = filter {
+            self.push(keyword);
+            self.expr(e)?;
+        }
+        Ok(())
+    }
+
+    fn source(&mut self, source: &'a Source) -> Result<(), QueryError> {
+        match source {
+            Source::Table { name, alias } => {
+                self.ident(name);
+                if let Some(alias) = alias {
+                    self.push(" AS ");
+                    self.ident(alias);
+                }
+            }
+            Source::Subquery { select, alias } => {
+                self.push("(");
+                self.select(select)?;
+                self.push(") AS ");
+                self.ident(alias);
+            }
+        }
+        Ok(())
+    }
+
+    fn order_by(&mut self, items: &'a [OrderBy]) -> Result<(), QueryError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.push(" ORDER BY ");
+        self.order_items(items)
+    }
+
+    fn order_items(&mut self, items: &'a [OrderBy]) -> Result<(), QueryError> {
+        self.list(items, |r, item| {
+            let native = r.d.has_nulls_order();
+            if let (Some(nulls), false) = (item.nulls, native) {
+                // `x IS NULL` is 0 for values and 1 for NULLs.
+                r.push("(");
+                r.expr(&item.expr)?;
+                r.push(if nulls == Nulls::First { " IS NULL) DESC, " } else { " IS NULL) ASC, " });
+            }
+            r.expr(&item.expr)?;
+            if item.descending {
+                r.push(" DESC");
+            }
+            match (item.nulls, native) {
+                (Some(Nulls::First), true) => r.push(" NULLS FIRST"),
+                (Some(Nulls::Last), true) => r.push(" NULLS LAST"),
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+
+    fn limit(&mut self, limit: Option<u64>, offset: Option<u64>) {
+        let sql = &mut self.out.sql;
+        match (limit, offset) {
+            (Some(l), _) => {
+                let _ = write!(sql, " LIMIT {l}");
+            }
+            (None, Some(_)) => {
+                if let Some(all) = self.d.limit_for_offset_only() {
+                    let _ = write!(sql, " LIMIT {all}");
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(o) = offset {
+            let _ = write!(sql, " OFFSET {o}");
+        }
+    }
+
+    fn returning(&mut self, returning: &'a [Expr], allowed: bool, feature: &'static str) -> Result<(), QueryError> {
+        if returning.is_empty() {
+            return Ok(());
+        }
+        if !allowed {
+            return Err(self.unsupported(feature));
+        }
+        self.push(" RETURNING ");
+        self.list(returning, |r, e| r.expr(e))
+    }
+
+    fn insert(&mut self, i: &'a Insert) -> Result<(), QueryError> {
+        let bad = |message| QueryError::BadInsert { table: i.table.to_string(), message };
+        self.push("INSERT INTO ");
+        self.ident(&i.table);
+        self.push(" (");
+        self.list(&i.columns, |r, c| {
+            r.ident(c);
+            Ok(())
+        })?;
+        self.push(") ");
+        match &i.source {
+            InsertSource::Values(rows) => {
+                if rows.is_empty() {
+                    return Err(bad("no rows"));
+                }
+                if rows.iter().any(|row| row.len() != i.columns.len()) {
+                    return Err(bad("a row's values do not match its columns"));
+                }
+                self.push("VALUES ");
+                self.list(rows, |r, row| {
+                    r.push("(");
+                    r.list(row, |r, e| r.expr(e))?;
+                    r.push(")");
+                    Ok(())
+                })?;
+            }
+            InsertSource::Select(select) => self.select(select)?,
+        }
+        if let Some(conflict) = &i.on_conflict {
+            self.on_conflict(i, conflict)?;
+        }
+        self.returning(&i.returning, self.caps.returning_insert, "INSERT ... RETURNING")
+    }
+
+    fn on_conflict(&mut self, i: &'a Insert, conflict: &'a OnConflict) -> Result<(), QueryError> {
+        match self.d.upsert_syntax() {
+            UpsertSyntax::OnConflict => {
+                self.push(" ON CONFLICT (");
+                self.list(&conflict.target, |r, c| {
+                    r.ident(c);
+                    Ok(())
+                })?;
+                if conflict.update.is_empty() {
+                    self.push(") DO NOTHING");
+                    return Ok(());
+                }
+                self.push(") DO UPDATE SET ");
+            }
+            UpsertSyntax::OnDuplicateKey => {
+                self.push(" ON DUPLICATE KEY UPDATE ");
+                if conflict.update.is_empty() {
+                    // Assigning a column to itself skips the row and, unlike
+                    // INSERT IGNORE, keeps every other error an error.
+                    let column = conflict.target.first().or(i.columns.first()).cloned().unwrap_or_default();
+                    self.ident(&column);
+                    self.push(" = ");
+                    self.ident(&column);
+                    return Ok(());
+                }
+            }
+        }
+        self.assignments(&conflict.update)
+    }
+
+    fn assignments(&mut self, set: &'a [(Name, Expr)]) -> Result<(), QueryError> {
+        self.list(set, |r, (column, value)| {
+            r.ident(column);
+            r.push(" = ");
+            r.expr(value)
+        })
+    }
+
+    fn update(&mut self, u: &'a Update) -> Result<(), QueryError> {
+        if u.set.is_empty() {
+            return Err(QueryError::EmptyUpdate { table: u.table.to_string() });
+        }
+        self.push("UPDATE ");
+        self.ident(&u.table);
+        self.push(" SET ");
+        self.assignments(&u.set)?;
+        self.filter(" WHERE ", u.filter.as_ref())?;
+        self.returning(&u.returning, self.caps.returning_update, "UPDATE ... RETURNING")
+    }
+
+    fn delete(&mut self, d: &'a Delete) -> Result<(), QueryError> {
+        self.push("DELETE FROM ");
+        self.ident(&d.table);
+        self.filter(" WHERE ", d.filter.as_ref())?;
+        self.returning(&d.returning, self.caps.returning_delete, "DELETE ... RETURNING")
+    }
+
+    fn raw(&mut self, raw: &'a RawSql) -> Result<(), QueryError> {
+        let mut used = vec![false; raw.binds.len()];
+        for piece in split_named(&raw.sql) {
+            match piece {
+                RawPiece::Text(text) => self.push(text),
+                RawPiece::Param(name) => {
+                    let Some(at) = raw.binds.iter().position(|(n, _)| n == name) else {
+                        return Err(QueryError::MissingBind { name: name.to_string() });
+                    };
+                    used[at] = true;
+                    self.bind(raw.binds[at].1.borrowed());
+                }
+            }
+        }
+        match used.iter().position(|u| !u) {
+            Some(at) => Err(QueryError::UnusedBind { name: raw.binds[at].0.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    fn expr(&mut self, e: &'a Expr) -> Result<(), QueryError> {
+        match e {
+            Expr::Column { table, name } => {
+                if let Some(table) = table {
+                    self.ident(table);
+                    self.push(".");
+                }
+                self.ident(name);
+            }
+            Expr::Bind(v) => self.bind(v.borrowed()),
+            Expr::Null => self.push("NULL"),
+            Expr::Star => self.push("*"),
+            Expr::Binary { op, left, right } => {
+                self.push("(");
+                self.expr(left)?;
+                self.push(match op {
+                    BinaryOp::Eq => " = ",
+                    BinaryOp::Ne => " <> ",
+                    BinaryOp::Lt => " < ",
+                    BinaryOp::Le => " <= ",
+                    BinaryOp::Gt => " > ",
+                    BinaryOp::Ge => " >= ",
+                    BinaryOp::Add => " + ",
+                    BinaryOp::Sub => " - ",
+                    BinaryOp::Mul => " * ",
+                    BinaryOp::Div => " / ",
+                    BinaryOp::Rem => " % ",
+                });
+                self.expr(right)?;
+                self.push(")");
+            }
+            Expr::And(items) => self.junction(items, " AND ", "(1 = 1)")?,
+            Expr::Or(items) => self.junction(items, " OR ", "(1 = 0)")?,
+            Expr::Not(inner) => {
+                self.push("(NOT ");
+                self.expr(inner)?;
+                self.push(")");
+            }
+            Expr::IsNull { expr, negated } => {
+                self.push("(");
+                self.expr(expr)?;
+                self.push(if *negated { " IS NOT NULL)" } else { " IS NULL)" });
+            }
+            Expr::Like { expr, pattern, case_insensitive, negated } => {
+                self.like(expr, pattern, *case_insensitive, *negated)?
+            }
+            Expr::InList { expr, list, negated } => {
+                if list.is_empty() {
+                    // `IN ()` is no SQL; an empty list holds for no row.
+                    self.push(if *negated { "(1 = 1)" } else { "(1 = 0)" });
+                    return Ok(());
+                }
+                self.push("(");
+                self.expr(expr)?;
+                self.push(if *negated { " NOT IN (" } else { " IN (" });
+                self.list(list, |r, e| r.expr(e))?;
+                self.push("))");
+            }
+            Expr::InSelect { expr, select, negated } => {
+                self.push("(");
+                self.expr(expr)?;
+                self.push(if *negated { " NOT IN (" } else { " IN (" });
+                self.select(select)?;
+                self.push("))");
+            }
+            Expr::Between { expr, low, high, negated } => {
+                self.push("(");
+                self.expr(expr)?;
+                self.push(if *negated { " NOT BETWEEN " } else { " BETWEEN " });
+                self.expr(low)?;
+                self.push(" AND ");
+                self.expr(high)?;
+                self.push(")");
+            }
+            Expr::Exists { select, negated } => {
+                self.push(if *negated { "(NOT EXISTS (" } else { "(EXISTS (" });
+                self.select(select)?;
+                self.push("))");
+            }
+            Expr::Subquery(select) => {
+                self.push("(");
+                self.select(select)?;
+                self.push(")");
+            }
+            Expr::Call(call) => self.call(call)?,
+            Expr::Case { whens, otherwise } => {
+                self.push("CASE");
+                for (when, then) in whens {
+                    self.push(" WHEN ");
+                    self.expr(when)?;
+                    self.push(" THEN ");
+                    self.expr(then)?;
+                }
+                if let Some(otherwise) = otherwise {
+                    self.push(" ELSE ");
+                    self.expr(otherwise)?;
+                }
+                self.push(" END");
+            }
+            Expr::Cast { expr, ty } => {
+                self.push("CAST(");
+                self.expr(expr)?;
+                self.push(" AS ");
+                let ty = self.d.cast_type(ty);
+                self.push(&ty);
+                self.push(")");
+            }
+            Expr::Excluded(column) => match self.d.upsert_syntax() {
+                UpsertSyntax::OnConflict => {
+                    self.push("excluded.");
+                    self.ident(column);
+                }
+                UpsertSyntax::OnDuplicateKey => {
+                    self.push("VALUES(");
+                    self.ident(column);
+                    self.push(")");
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn junction(&mut self, items: &'a [Expr], op: &str, empty: &str) -> Result<(), QueryError> {
+        match items {
+            [] => self.push(empty),
+            [one] => self.expr(one)?,
+            _ => {
+                self.push("(");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.push(op);
+                    }
+                    self.expr(item)?;
+                }
+                self.push(")");
+            }
+        }
+        Ok(())
+    }
+
+    fn like(
+        &mut self,
+        expr: &'a Expr,
+        pattern: &'a Expr,
+        case_insensitive: bool,
+        negated: bool,
+    ) -> Result<(), QueryError> {
+        let not = if negated { " NOT" } else { "" };
+        self.push("(");
+        if case_insensitive && !self.d.has_ilike() {
+            self.push("lower(");
+            self.expr(expr)?;
+            self.push(")");
+            self.push(not);
+            self.push(" LIKE lower(");
+            self.expr(pattern)?;
+            self.push("))");
+            return Ok(());
+        }
+        self.expr(expr)?;
+        self.push(not);
+        self.push(if case_insensitive { " ILIKE " } else { " LIKE " });
+        self.expr(pattern)?;
+        self.push(")");
+        Ok(())
+    }
+
+    fn call(&mut self, call: &'a Call) -> Result<(), QueryError> {
+        self.push(func_name(call.func));
+        self.push("(");
+        if call.distinct {
+            self.push("DISTINCT ");
+        }
+        match (&call.filter, self.d.has_aggregate_filter()) {
+            (Some(condition), false) => {
+                // count(CASE WHEN c THEN x END): rows failing c give NULL,
+                // which every aggregate skips.
+                static ONE: [Expr; 1] = [Expr::Bind(Value::I32(1))];
+                let args: &'a [Expr] =
+                    if call.args.is_empty() || call.args == [Expr::Star] { &ONE } else { &call.args };
+                self.list(args, |r, arg| {
+                    r.push("CASE WHEN ");
+                    r.expr(condition)?;
+                    r.push(" THEN ");
+                    r.expr(arg)?;
+                    r.push(" END");
+                    Ok(())
+                })?;
+                self.push(")");
+            }
+            (filter, _) => {
+                self.list(&call.args, |r, arg| r.expr(arg))?;
+                self.push(")");
+                if let Some(condition) = filter {
+                    self.push(" FILTER (WHERE ");
+                    self.expr(condition)?;
+                    self.push(")");
+                }
+            }
+        }
+        if let Some(window) = &call.over {
+            self.window(window)?;
+        }
+        Ok(())
+    }
+
+    fn window(&mut self, w: &'a Window) -> Result<(), QueryError> {
+        self.push(" OVER (");
+        let mut space = false;
+        if !w.partition_by.is_empty() {
+            self.push("PARTITION BY ");
+            self.list(&w.partition_by, |r, e| r.expr(e))?;
+            space = true;
+        }
+        if !w.order_by.is_empty() {
+            self.push(if space { " ORDER BY " } else { "ORDER BY " });
+            self.order_items(&w.order_by)?;
+            space = true;
+        }
+        if let Some(frame) = &w.frame {
+            if space {
+                self.push(" ");
+            }
+            self.push(match frame.units {
+                FrameUnits::Rows => "ROWS BETWEEN ",
+                FrameUnits::Range => "RANGE BETWEEN ",
+            });
+            self.frame_bound(frame.start);
+            self.push(" AND ");
+            self.frame_bound(frame.end);
+        }
+        self.push(")");
+        Ok(())
+    }
+
+    fn frame_bound(&mut self, bound: FrameBound) {
+        let sql = &mut self.out.sql;
+        let _ = match bound {
+            FrameBound::UnboundedPreceding => write!(sql, "UNBOUNDED PRECEDING"),
+            FrameBound::Preceding(n) => write!(sql, "{n} PRECEDING"),
+            FrameBound::CurrentRow => write!(sql, "CURRENT ROW"),
+            FrameBound::Following(n) => write!(sql, "{n} FOLLOWING"),
+            FrameBound::UnboundedFollowing => write!(sql, "UNBOUNDED FOLLOWING"),
+        };
+    }
+}
+
+fn func_name(func: Func) -> &'static str {
+    match func {
+        Func::Count => "count",
+        Func::Sum => "sum",
+        Func::Avg => "avg",
+        Func::Min => "min",
+        Func::Max => "max",
+        Func::Lower => "lower",
+        Func::Upper => "upper",
+        Func::Coalesce => "coalesce",
+        Func::Abs => "abs",
+        Func::RowNumber => "row_number",
+        Func::Rank => "rank",
+        Func::DenseRank => "dense_rank",
+        Func::Lag => "lag",
+        Func::Lead => "lead",
+        Func::FirstValue => "first_value",
+        Func::LastValue => "last_value",
+    }
+}
+
+/// A piece of raw SQL: text, or a `:name` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawPiece<'a> {
+    /// SQL text, verbatim.
+    Text(&'a str),
+    /// A parameter's name.
+    Param(&'a str),
+}
+
+/// Splits raw SQL at its `:name` parameters, leaving string literals, quoted
+/// identifiers, comments and `::` casts alone.
+pub fn split_named(sql: &str) -> Vec<RawPiece<'_>> {
+    let bytes = sql.as_bytes();
+    let mut pieces = Vec::new();
+    let (mut i, mut start) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b':' if bytes.get(i + 1) == Some(&b':') => i += 2,
+            b':' if bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') => {
+                let name_start = i + 1;
+                let mut end = name_start;
+                while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+                    end += 1;
+                }
+                pieces.push(RawPiece::Text(&sql[start..i]));
+                pieces.push(RawPiece::Param(&sql[name_start..end]));
+                i = end;
+                start = end;
+            }
+            _ => i += 1,
+        }
+    }
+    pieces.push(RawPiece::Text(&sql[start.min(sql.len())..]));
+    pieces
+}
+
+/// A rendered statement ready for diesel: its text pieces and values. As a
+/// `QueryFragment` without a static query id, diesel caches its prepared
+/// statement keyed by the SQL text. Implemented per backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound<'q, 'v> {
+    /// Text and parameter positions.
+    pub template: &'q Template,
+    /// One value per parameter.
+    pub binds: &'q [Value<'v>],
+}
+
+impl<'q, 'v> Bound<'q, 'v> {
+    /// Pushes the text and, at each parameter position, `bind`'s placeholder
+    /// and value.
+    pub fn walk<'b, DB: diesel::backend::Backend>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+        mut bind: impl FnMut(&mut diesel::query_builder::AstPass<'_, 'b, DB>, &'b Value<'v>) -> diesel::QueryResult<()>,
+    ) -> diesel::QueryResult<()> {
+        if self.binds.len() != self.template.splits.len() {
+            return Err(diesel::result::Error::QueryBuilderError(
+                format!("{} values for {} parameters", self.binds.len(), self.template.splits.len()).into(),
+            ));
+        }
+        for (i, piece) in self.template.pieces().enumerate() {
+            if i > 0 {
+                bind(&mut out, &self.binds[i - 1])?;
+            }
+            out.push_sql(piece);
+        }
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for Bound<'_, '_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for Bound<'_, '_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+/// Whether a version text (`10.11.6-MariaDB`, `3.45.1`, `PostgreSQL 16.2 on ...`)
+/// is at least `major.minor`: the first dotted number in it is compared.
+pub fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
+    let start = version.find(|c: char| c.is_ascii_digit()).unwrap_or(version.len());
+    let mut parts = version[start..].split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    found >= (major, minor)
+}

@@ -1,0 +1,175 @@
+//! Bound values and their decoding: one enum for every parameter, and a
+//! per-backend [`Decode`] of each Rust type a column can hold.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use diesel::backend::Backend;
+use std::borrow::Cow;
+
+/// A parameter value. Borrows text, bytes and JSON where it can, so binding
+/// a model's fields allocates nothing per value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    /// `NULL`.
+    Null,
+    /// Boolean.
+    Bool(bool),
+    /// 16-bit integer.
+    I16(i16),
+    /// 32-bit integer.
+    I32(i32),
+    /// 64-bit integer.
+    I64(i64),
+    /// Single-precision float.
+    F32(f32),
+    /// Double-precision float.
+    F64(f64),
+    /// Exact decimal.
+    Decimal(rust_decimal::Decimal),
+    /// Text.
+    Text(Cow<'a, str>),
+    /// Bytes.
+    Bytes(Cow<'a, [u8]>),
+    /// Calendar date.
+    Date(NaiveDate),
+    /// Time of day.
+    Time(NaiveTime),
+    /// Date and time without zone.
+    Timestamp(NaiveDateTime),
+    /// An instant (stored as UTC where the backend has no zone).
+    Timestamptz(DateTime<Utc>),
+    /// UUID (text on MySQL and SQLite).
+    Uuid(uuid::Uuid),
+    /// JSON document.
+    Json(Cow<'a, serde_json::Value>),
+}
+
+impl Value<'_> {
+    /// The same value, owning what it borrowed.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(v) => Value::Bool(v),
+            Value::I16(v) => Value::I16(v),
+            Value::I32(v) => Value::I32(v),
+            Value::I64(v) => Value::I64(v),
+            Value::F32(v) => Value::F32(v),
+            Value::F64(v) => Value::F64(v),
+            Value::Decimal(v) => Value::Decimal(v),
+            Value::Text(v) => Value::Text(Cow::Owned(v.into_owned())),
+            Value::Bytes(v) => Value::Bytes(Cow::Owned(v.into_owned())),
+            Value::Date(v) => Value::Date(v),
+            Value::Time(v) => Value::Time(v),
+            Value::Timestamp(v) => Value::Timestamp(v),
+            Value::Timestamptz(v) => Value::Timestamptz(v),
+            Value::Uuid(v) => Value::Uuid(v),
+            Value::Json(v) => Value::Json(Cow::Owned(v.into_owned())),
+        }
+    }
+
+    /// A borrowed copy, for binding without cloning text.
+    pub fn borrowed(&self) -> Value<'_> {
+        match self {
+            Value::Text(v) => Value::Text(Cow::Borrowed(v)),
+            Value::Bytes(v) => Value::Bytes(Cow::Borrowed(v)),
+            Value::Json(v) => Value::Json(Cow::Borrowed(v)),
+            Value::Null => Value::Null,
+            Value::Bool(v) => Value::Bool(*v),
+            Value::I16(v) => Value::I16(*v),
+            Value::I32(v) => Value::I32(*v),
+            Value::I64(v) => Value::I64(*v),
+            Value::F32(v) => Value::F32(*v),
+            Value::F64(v) => Value::F64(*v),
+            Value::Decimal(v) => Value::Decimal(*v),
+            Value::Date(v) => Value::Date(*v),
+            Value::Time(v) => Value::Time(*v),
+            Value::Timestamp(v) => Value::Timestamp(*v),
+            Value::Timestamptz(v) => Value::Timestamptz(*v),
+            Value::Uuid(v) => Value::Uuid(*v),
+        }
+    }
+
+    /// The value as an `i64`, when it is an integer (a generated key).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::I16(v) => Some(i64::from(*v)),
+            Value::I32(v) => Some(i64::from(*v)),
+            Value::I64(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+/// A column value could not be read as the Rust type asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// `NULL` where the Rust type is not an `Option`.
+    #[error("column {index} is NULL but {rust_type} is not an Option")]
+    UnexpectedNull {
+        /// Position in the row (from 0).
+        index: usize,
+        /// The Rust type asked for.
+        rust_type: &'static str,
+    },
+    /// The row has fewer columns than the Rust type reads.
+    #[error("the row has no column {index} (the Rust type reads more columns than the statement returns)")]
+    MissingColumn {
+        /// Position in the row (from 0).
+        index: usize,
+    },
+    /// The bytes do not hold the Rust type.
+    #[error("column {index} cannot be read as {rust_type}: {message}")]
+    WrongType {
+        /// Position in the row (from 0).
+        index: usize,
+        /// The Rust type asked for.
+        rust_type: &'static str,
+        /// The driver's reason.
+        message: String,
+    },
+}
+
+/// Why one field failed, before its position is known.
+#[derive(Debug)]
+pub enum FieldError {
+    /// The value is `NULL`.
+    Null,
+    /// The driver could not convert it.
+    Invalid(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for FieldError {
+    fn from(e: E) -> Self {
+        FieldError::Invalid(e.into())
+    }
+}
+
+/// Reads one Rust type from one field of a row of backend `DB`. Implemented
+/// per backend in `src/dialect/<backend>/value.rs`.
+pub trait Decode<DB: Backend>: Sized {
+    /// Converts the raw value (`None` for `NULL`).
+    fn decode(raw: Option<DB::RawValue<'_>>) -> Result<Self, FieldError>;
+}
+
+impl<DB: Backend, T: Decode<DB>> Decode<DB> for Option<T> {
+    fn decode(raw: Option<DB::RawValue<'_>>) -> Result<Self, FieldError> {
+        match raw {
+            None => Ok(None),
+            some => T::decode(some).map(Some),
+        }
+    }
+}
+
+impl FieldError {
+    /// The error for the field at `index` read as `rust_type`.
+    pub fn at(self, index: usize, rust_type: &'static str) -> DecodeError {
+        match self {
+            FieldError::Null => DecodeError::UnexpectedNull { index, rust_type },
+            FieldError::Invalid(e) => DecodeError::WrongType { index, rust_type, message: e.to_string() },
+        }
+    }
+}
+
+/// `raw`, or [`FieldError::Null`].
+pub fn not_null<T>(raw: Option<T>) -> Result<T, FieldError> {
+    raw.ok_or(FieldError::Null)
+}

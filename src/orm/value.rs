@@ -1,0 +1,180 @@
+//! The Rust types a column can hold ([`SqlValue`]), and decoding rows by
+//! position into them, into tuples of them and into models ([`FromRow`]).
+
+use crate::dialect::query::{Decode, DecodeError, FieldError, Value};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use diesel::mysql::Mysql;
+use diesel::pg::Pg;
+use diesel::row::{Field, Row};
+use diesel::sqlite::Sqlite;
+use std::borrow::Cow;
+
+/// A Rust type a column can hold, on every backend: bound as a [`Value`],
+/// read back by position. `Option<T>` holds `NULL`.
+pub trait SqlValue: Decode<Pg> + Decode<Mysql> + Decode<Sqlite> + Sized + 'static {
+    /// The type comparisons take: `T` for both `T` and `Option<T>`, so a
+    /// nullable column compares with a plain value.
+    type Base: 'static;
+    /// The value as a parameter, borrowing what it can.
+    fn to_value(&self) -> Value<'_>;
+}
+
+macro_rules! copy_value {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        impl SqlValue for $t {
+            type Base = $t;
+            fn to_value(&self) -> Value<'_> {
+                Value::$variant(*self)
+            }
+        }
+    )*};
+}
+copy_value!(
+    bool => Bool, i16 => I16, i32 => I32, i64 => I64, f32 => F32, f64 => F64,
+    NaiveDate => Date, NaiveTime => Time, NaiveDateTime => Timestamp, DateTime<Utc> => Timestamptz,
+    uuid::Uuid => Uuid, rust_decimal::Decimal => Decimal,
+);
+
+impl SqlValue for String {
+    type Base = String;
+    fn to_value(&self) -> Value<'_> {
+        Value::Text(Cow::Borrowed(self))
+    }
+}
+
+impl SqlValue for Vec<u8> {
+    type Base = Vec<u8>;
+    fn to_value(&self) -> Value<'_> {
+        Value::Bytes(Cow::Borrowed(self))
+    }
+}
+
+impl SqlValue for serde_json::Value {
+    type Base = serde_json::Value;
+    fn to_value(&self) -> Value<'_> {
+        Value::Json(Cow::Borrowed(self))
+    }
+}
+
+impl<T: SqlValue> SqlValue for Option<T> {
+    type Base = T::Base;
+    fn to_value(&self) -> Value<'_> {
+        match self {
+            Some(v) => v.to_value(),
+            None => Value::Null,
+        }
+    }
+}
+
+/// The backends rows are read from; dispatches a [`SqlValue`] to its decoder.
+pub trait OrmBackend: diesel::backend::Backend {
+    /// Reads `T` from a raw field.
+    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError>;
+}
+
+impl OrmBackend for Pg {
+    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError> {
+        <T as Decode<Pg>>::decode(raw)
+    }
+}
+
+impl OrmBackend for Mysql {
+    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError> {
+        <T as Decode<Mysql>>::decode(raw)
+    }
+}
+
+impl OrmBackend for Sqlite {
+    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError> {
+        <T as Decode<Sqlite>>::decode(raw)
+    }
+}
+
+/// Reads a row's fields left to right.
+pub trait RowReader {
+    /// The next field as `T`.
+    fn next<T: SqlValue>(&mut self) -> Result<T, DecodeError>;
+}
+
+/// A [`RowReader`] over one diesel row.
+pub struct Fields<'r, R, DB> {
+    row: &'r R,
+    next: usize,
+    backend: std::marker::PhantomData<DB>,
+}
+
+impl<'r, R, DB> Fields<'r, R, DB> {
+    /// Starts at the first field of `row`.
+    pub fn new(row: &'r R) -> Self {
+        Fields { row, next: 0, backend: std::marker::PhantomData }
+    }
+}
+
+impl<'r, 'c, DB: OrmBackend, R: Row<'c, DB>> RowReader for Fields<'r, R, DB> {
+    fn next<T: SqlValue>(&mut self) -> Result<T, DecodeError> {
+        let index = self.next;
+        self.next += 1;
+        let field = self.row.get(index).ok_or(DecodeError::MissingColumn { index })?;
+        DB::decode::<T>(field.value()).map_err(|e| e.at(index, std::any::type_name::<T>()))
+    }
+}
+
+/// What a result row decodes into: a [`SqlValue`], a tuple of decodable
+/// types, or a model (by `#[derive(Model)]`), read by position.
+pub trait FromRow: Sized {
+    /// Reads the value from the reader's next fields.
+    fn from_row<R: RowReader>(row: &mut R) -> Result<Self, DecodeError>;
+}
+
+impl<T: SqlValue> FromRow for T {
+    fn from_row<R: RowReader>(row: &mut R) -> Result<Self, DecodeError> {
+        row.next()
+    }
+}
+
+macro_rules! tuple_from_row {
+    ($($t:ident),+) => {
+        impl<$($t: FromRow),+> FromRow for ($($t,)+) {
+            fn from_row<R: RowReader>(row: &mut R) -> Result<Self, DecodeError> {
+                Ok(($($t::from_row(row)?,)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A);
+tuple_from_row!(A, B);
+tuple_from_row!(A, B, C);
+tuple_from_row!(A, B, C, D);
+tuple_from_row!(A, B, C, D, E);
+tuple_from_row!(A, B, C, D, E, F);
+tuple_from_row!(A, B, C, D, E, F, G);
+tuple_from_row!(A, B, C, D, E, F, G, H);
+
+/// A primary key's value: one column's type, or a tuple for a composite key.
+pub trait KeyValue {
+    /// The key's parts, in key-column order.
+    fn key_values(&self) -> Vec<Value<'_>>;
+}
+
+impl<T: SqlValue> KeyValue for T {
+    fn key_values(&self) -> Vec<Value<'_>> {
+        vec![self.to_value()]
+    }
+}
+
+macro_rules! tuple_key {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: SqlValue),+> KeyValue for ($($t,)+) {
+            fn key_values(&self) -> Vec<Value<'_>> {
+                vec![$(self.$i.to_value()),+]
+            }
+        }
+    };
+}
+tuple_key!(A 0, B 1);
+tuple_key!(A 0, B 1, C 2);
+tuple_key!(A 0, B 1, C 2, D 3);
+
+/// Compiles only when `A` and `B` compare as the same type (`i64` and
+/// `Option<i64>`): the derive's check of a `references` to a column.
+pub const fn same_base<A: SqlValue<Base = <B as SqlValue>::Base>, B: SqlValue>() {}
