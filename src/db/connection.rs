@@ -11,6 +11,7 @@ use diesel::sqlite::{Sqlite, SqliteConnection};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// How a command intends to use the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,21 @@ pub struct Connection {
     server_version: Option<String>,
     transaction: TransactionState,
 }
+
+/// A statement a connection ran, as told to its observer.
+pub struct StatementRecord<'a> {
+    /// The SQL text, with placeholders.
+    pub sql: &'a str,
+    /// The bound values as the driver shows them (`[1, "ann"]`), if any.
+    pub binds: Option<&'a str>,
+    /// From sending it to having its result.
+    pub duration: Duration,
+    /// The driver's message, if it failed (may quote values).
+    pub error: Option<&'a str>,
+}
+
+/// What [`Connection::set_observer`] takes.
+pub type StatementObserver = Arc<dyn Fn(&StatementRecord<'_>) + Send + Sync>;
 
 /// Where a connection stands in the transactions opened on it through
 /// [`Connection::control_transaction`], so that a pool can roll back or
@@ -91,17 +107,7 @@ impl Connection {
             server_version: None,
             transaction: TransactionState::default(),
         };
-        let counter = Arc::clone(&conn.statements);
-        let count = move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::StartQuery { .. } = event {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        };
-        match &mut conn.inner {
-            Inner::Postgres(c) => c.set_instrumentation(count),
-            Inner::Mysql(c) => c.set_instrumentation(count),
-            Inner::Sqlite(c) => c.set_instrumentation(count),
-        }
+        conn.set_observer(None);
         Ok(conn)
     }
 
@@ -118,6 +124,42 @@ impl Connection {
     /// How many statements this connection has sent so far.
     pub fn statement_count(&self) -> usize {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Calls `observer` after each statement this connection runs (`None`:
+    /// stop). Statements are counted either way.
+    pub fn set_observer(&mut self, observer: Option<StatementObserver>) {
+        let counter = Arc::clone(&self.statements);
+        let mut started = Instant::now();
+        let instrument = move |event: InstrumentationEvent<'_>| match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                counter.fetch_add(1, Ordering::Relaxed);
+                if observer.is_some() {
+                    started = Instant::now();
+                }
+            }
+            InstrumentationEvent::FinishQuery { query, error, .. } => {
+                if let Some(observer) = &observer {
+                    // diesel shows a prepared statement as `SQL -- binds: [...]`.
+                    let text = query.to_string();
+                    let (sql, binds) =
+                        text.split_once(" -- binds: ").map_or((text.as_str(), None), |(s, b)| (s, Some(b)));
+                    let error = error.map(|e| e.to_string());
+                    observer(&StatementRecord {
+                        sql,
+                        binds: binds.filter(|b| *b != "[]"),
+                        duration: started.elapsed(),
+                        error: error.as_deref(),
+                    });
+                }
+            }
+            _ => {}
+        };
+        match &mut self.inner {
+            Inner::Postgres(c) => c.set_instrumentation(instrument),
+            Inner::Mysql(c) => c.set_instrumentation(instrument),
+            Inner::Sqlite(c) => c.set_instrumentation(instrument),
+        }
     }
 
     /// The transaction nesting and health recorded so far.

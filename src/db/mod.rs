@@ -4,7 +4,7 @@
 mod connection;
 mod url;
 
-pub use connection::{Connection, OnDiesel, OpenMode, TransactionState};
+pub use connection::{Connection, OnDiesel, OpenMode, StatementObserver, StatementRecord, TransactionState};
 pub use url::{Backend, DatabaseUrl};
 
 /// What can go wrong opening or using a connection. Messages never contain a

@@ -2,6 +2,8 @@
 //! the `log` crate or to a function of the application's. Parameter values
 //! are redacted unless the application asks to see them.
 
+use crate::db::{StatementObserver, StatementRecord};
+use crate::dialect::Dialect;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,28 +72,11 @@ impl Echo {
     }
 }
 
-/// The parameters a statement was sent with.
-#[derive(Clone, Copy)]
-pub struct Parameters<'a> {
-    /// How many there are.
-    pub count: usize,
-    /// Their values, only when the echo shows them.
-    pub values: Option<&'a dyn fmt::Debug>,
-}
-
-impl Parameters<'_> {
-    /// No parameters.
-    pub const NONE: Parameters<'static> = Parameters { count: 0, values: None };
-}
-
 /// How a statement ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome<'a> {
-    /// It succeeded, having returned or changed `rows` rows where known.
-    Ok {
-        /// Rows returned or affected.
-        rows: Option<usize>,
-    },
+    /// It succeeded.
+    Ok,
     /// It failed with `message` (values redacted unless the echo shows them).
     Failed {
         /// The server's message.
@@ -102,17 +87,20 @@ pub enum Outcome<'a> {
 impl Outcome<'_> {
     /// Whether the statement succeeded.
     pub fn is_ok(&self) -> bool {
-        matches!(self, Outcome::Ok { .. })
+        matches!(self, Outcome::Ok)
     }
 }
 
 /// One statement as echoed. Its `Display` is the line the `log` sink writes:
-/// `SQL -- 2 parameters (redacted) -- 0.41 ms, 1 row`.
+/// `SQL -- parameters redacted -- 0.41 ms`.
 pub struct StatementEvent<'a> {
     /// The SQL text as sent, with placeholders.
     pub sql: &'a str,
-    /// Its parameters.
-    pub parameters: Parameters<'a>,
+    /// Whether it was sent with parameters.
+    pub has_parameters: bool,
+    /// Their values as the driver shows them (`[7, "ann"]`), only when the
+    /// echo shows them.
+    pub parameters: Option<&'a str>,
     /// From sending it to having its result.
     pub duration: Duration,
     /// How it ended.
@@ -122,19 +110,42 @@ pub struct StatementEvent<'a> {
 impl fmt::Display for StatementEvent<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.sql)?;
-        match (self.parameters.count, self.parameters.values) {
-            (0, _) => {}
-            (_, Some(values)) => write!(f, " -- parameters: {values:?}")?,
-            (1, None) => f.write_str(" -- 1 parameter (redacted)")?,
-            (n, None) => write!(f, " -- {n} parameters (redacted)")?,
+        match (self.has_parameters, self.parameters) {
+            (_, Some(values)) => write!(f, " -- parameters: {values}")?,
+            (true, None) => f.write_str(" -- parameters redacted")?,
+            (false, None) => {}
         }
         write!(f, " -- {:.2} ms", self.duration.as_secs_f64() * 1000.0)?;
         match self.outcome {
-            Outcome::Ok { rows: Some(1) } => f.write_str(", 1 row"),
-            Outcome::Ok { rows: Some(n) } => write!(f, ", {n} rows"),
-            Outcome::Ok { rows: None } => Ok(()),
+            Outcome::Ok => Ok(()),
             Outcome::Failed { message } => write!(f, ", failed: {message}"),
         }
+    }
+}
+
+impl Echo {
+    /// The observer a connection calls: each statement echoed, values and
+    /// the server's quoting messages redacted by `dialect` unless shown.
+    pub(crate) fn observer(&self, dialect: &'static dyn Dialect) -> StatementObserver {
+        let echo = self.clone();
+        Arc::new(move |record: &StatementRecord<'_>| {
+            let redacted = match (record.error, echo.show_parameters) {
+                (Some(message), false) => Some(dialect.classify_failure(message, None).message),
+                _ => None,
+            };
+            let outcome = match (&redacted, record.error) {
+                (Some(message), _) => Outcome::Failed { message },
+                (None, Some(message)) => Outcome::Failed { message },
+                (None, None) => Outcome::Ok,
+            };
+            echo.emit(&StatementEvent {
+                sql: record.sql,
+                has_parameters: record.binds.is_some(),
+                parameters: record.binds.filter(|_| echo.show_parameters),
+                duration: record.duration,
+                outcome,
+            });
+        })
     }
 }
 
@@ -144,16 +155,16 @@ mod tests {
 
     #[test]
     fn values_show_only_when_asked() {
-        let values = ["ann@x.io".to_string()];
         let mut event = StatementEvent {
             sql: "SELECT 1",
-            parameters: Parameters { count: 1, values: None },
+            has_parameters: true,
+            parameters: None,
             duration: Duration::from_micros(410),
-            outcome: Outcome::Ok { rows: Some(1) },
+            outcome: Outcome::Ok,
         };
-        assert_eq!(event.to_string(), "SELECT 1 -- 1 parameter (redacted) -- 0.41 ms, 1 row");
-        event.parameters.values = Some(&values);
-        assert_eq!(event.to_string(), "SELECT 1 -- parameters: [\"ann@x.io\"] -- 0.41 ms, 1 row");
+        assert_eq!(event.to_string(), "SELECT 1 -- parameters redacted -- 0.41 ms");
+        event.parameters = Some("[\"ann@x.io\"]");
+        assert_eq!(event.to_string(), "SELECT 1 -- parameters: [\"ann@x.io\"] -- 0.41 ms");
         event.outcome = Outcome::Failed { message: "boom" };
         assert!(event.to_string().ends_with("ms, failed: boom"), "{event}");
     }

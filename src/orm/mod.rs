@@ -12,6 +12,7 @@ pub mod expr;
 pub mod model;
 pub mod pool;
 pub mod query;
+pub mod session;
 pub mod transaction;
 pub mod value;
 
@@ -19,6 +20,7 @@ pub use echo::Echo;
 pub use error::{Error, StatementKind, Violation};
 pub use model::{Model, ModelStatements};
 pub use pool::{Pool, PoolOptions, PooledConnection};
+pub use session::{Handle, Savepoint, Session};
 pub use transaction::Transaction;
 
 /// What an application imports: `use migrate::orm::prelude::*;`.
@@ -36,6 +38,7 @@ pub mod prelude {
         AllColumns, Row, Statement, Table, col, cte, cte_ref, delete_from, excluded, insert_into, recursive_cte,
         select, text, update,
     };
+    pub use super::session::{Handle, Session};
     pub use super::value::{FromRow, SqlValue};
     pub use crate::dialect::query::FrameBound;
 }

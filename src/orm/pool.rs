@@ -5,7 +5,7 @@
 use super::echo::Echo;
 use super::error::{Error, StatementKind};
 use super::transaction::Transaction;
-use crate::db::{Connection, DatabaseUrl, DbError, OpenMode};
+use crate::db::{Connection, DatabaseUrl, DbError, OpenMode, StatementObserver};
 use crate::dialect::{self, Dialect, TransactionOptions};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -69,7 +69,8 @@ impl Pool {
     pub fn open(url: &str, options: PoolOptions) -> Result<Pool, Error> {
         let url = DatabaseUrl::parse(url).map_err(Error::Connect)?;
         let dialect: Arc<dyn Dialect> = Arc::from(dialect::for_backend(url.backend()));
-        let manager = Manager { url, dialect: Arc::clone(&dialect) };
+        let observer = options.echo.as_ref().map(|echo| echo.observer(dialect::of(url.backend())));
+        let manager = Manager { url, dialect: Arc::clone(&dialect), observer };
         r2d2::ManageConnection::connect(&manager)
             .map_err(|e| Error::from_db(&*dialect, StatementKind::Raw, None, e))?;
         let inner = r2d2::Pool::builder()
@@ -90,7 +91,7 @@ impl Pool {
             waited,
             last_error: e.to_string().split_once(": ").map(|(_, last)| last.to_string()),
         })?;
-        Ok(PooledConnection { conn, dialect: Arc::clone(&self.dialect), echo: self.echo.clone() })
+        Ok(PooledConnection { conn, dialect: Arc::clone(&self.dialect) })
     }
 
     /// The dialect of the pool's database.
@@ -124,13 +125,12 @@ pub struct PoolState {
 pub struct PooledConnection {
     conn: r2d2::PooledConnection<Manager>,
     dialect: Arc<dyn Dialect>,
-    echo: Option<Echo>,
 }
 
 impl PooledConnection {
     /// Opens a transaction on this connection.
     pub fn transaction(&mut self, options: &TransactionOptions) -> Result<Transaction<'_>, Error> {
-        Transaction::begin(&mut self.conn, &*self.dialect, options, self.echo.as_ref())
+        Transaction::begin(&mut self.conn, &*self.dialect, options)
     }
 
     /// The dialect of this connection's database.
@@ -156,6 +156,7 @@ impl DerefMut for PooledConnection {
 struct Manager {
     url: DatabaseUrl,
     dialect: Arc<dyn Dialect>,
+    observer: Option<StatementObserver>,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -167,6 +168,7 @@ impl r2d2::ManageConnection for Manager {
         for sql in self.dialect.pool_connection_setup() {
             conn.execute(&sql)?;
         }
+        conn.set_observer(self.observer.clone());
         Ok(conn)
     }
 

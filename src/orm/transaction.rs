@@ -4,90 +4,59 @@
 //! `SAVEPOINT` / `RELEASE` / `ROLLBACK TO`. The depth lives on the
 //! connection, so a pool sees what a user left open.
 
-use super::echo::{Echo, Outcome, Parameters, StatementEvent};
 use super::error::{Error, StatementKind};
 use crate::db::Connection;
 use crate::dialect::{Dialect, TransactionOptions};
 use std::ops::{Deref, DerefMut};
-use std::time::Instant;
 
 /// Opens a transaction on `conn`, which must not be in one.
-pub fn begin(
-    conn: &mut Connection,
-    dialect: &dyn Dialect,
-    options: &TransactionOptions,
-    echo: Option<&Echo>,
-) -> Result<(), Error> {
+pub fn begin(conn: &mut Connection, dialect: &dyn Dialect, options: &TransactionOptions) -> Result<(), Error> {
     if conn.transaction_state().depth > 0 {
         return Err(Error::TransactionOpen);
     }
-    control(conn, dialect, echo, &dialect.begin_transaction(options), 1)
+    control(conn, dialect, &dialect.begin_transaction(options), 1)
 }
 
 /// Opens a savepoint inside the transaction open on `conn`; returns its depth
 /// (2 for the first).
-pub fn begin_nested(conn: &mut Connection, dialect: &dyn Dialect, echo: Option<&Echo>) -> Result<u32, Error> {
+pub fn begin_nested(conn: &mut Connection, dialect: &dyn Dialect) -> Result<u32, Error> {
     let depth = conn.transaction_state().depth;
     if depth == 0 {
         return Err(Error::NoTransaction);
     }
-    control(conn, dialect, echo, &[dialect.savepoint(depth + 1)], depth + 1)?;
+    control(conn, dialect, &[dialect.savepoint(depth + 1)], depth + 1)?;
     Ok(depth + 1)
 }
 
 /// Commits the innermost level open on `conn`: the transaction, or releases
 /// the savepoint. A failed `COMMIT` is followed by a `ROLLBACK`, so that the
 /// connection is left outside any transaction (or marked broken).
-pub fn commit(conn: &mut Connection, dialect: &dyn Dialect, echo: Option<&Echo>) -> Result<(), Error> {
+pub fn commit(conn: &mut Connection, dialect: &dyn Dialect) -> Result<(), Error> {
     match conn.transaction_state().depth {
         0 => Err(Error::NoTransaction),
-        1 => control(conn, dialect, echo, &[dialect.commit().to_string()], 0).inspect_err(|_| {
-            let _ = control(conn, dialect, echo, &[dialect.rollback().to_string()], 0);
+        1 => control(conn, dialect, &[dialect.commit().to_string()], 0).inspect_err(|_| {
+            let _ = control(conn, dialect, &[dialect.rollback().to_string()], 0);
         }),
-        depth => control(conn, dialect, echo, &[dialect.release_savepoint(depth)], depth - 1),
+        depth => control(conn, dialect, &[dialect.release_savepoint(depth)], depth - 1),
     }
 }
 
 /// Rolls back the innermost level open on `conn`: the transaction, or the
 /// work since the savepoint (which is then released).
-pub fn rollback(conn: &mut Connection, dialect: &dyn Dialect, echo: Option<&Echo>) -> Result<(), Error> {
+pub fn rollback(conn: &mut Connection, dialect: &dyn Dialect) -> Result<(), Error> {
     match conn.transaction_state().depth {
         0 => Err(Error::NoTransaction),
-        1 => control(conn, dialect, echo, &[dialect.rollback().to_string()], 0),
-        depth => control(
-            conn,
-            dialect,
-            echo,
-            &[dialect.rollback_to_savepoint(depth), dialect.release_savepoint(depth)],
-            depth - 1,
-        ),
+        1 => control(conn, dialect, &[dialect.rollback().to_string()], 0),
+        depth => {
+            control(conn, dialect, &[dialect.rollback_to_savepoint(depth), dialect.release_savepoint(depth)], depth - 1)
+        }
     }
 }
 
-/// Runs `statements`, echoing each, leaving the connection at `depth`.
-fn control(
-    conn: &mut Connection,
-    dialect: &dyn Dialect,
-    echo: Option<&Echo>,
-    statements: &[String],
-    depth: u32,
-) -> Result<(), Error> {
-    let start_depth = conn.transaction_state().depth;
-    for (i, sql) in statements.iter().enumerate() {
-        let target = if i + 1 == statements.len() { depth } else { start_depth };
-        let started = Instant::now();
-        let result = conn.control_transaction(std::slice::from_ref(sql), target);
-        if let Some(echo) = echo {
-            let message = result.as_ref().err().map(|e| e.to_string());
-            let outcome = match &message {
-                None => Outcome::Ok { rows: None },
-                Some(m) => Outcome::Failed { message: m },
-            };
-            echo.emit(&StatementEvent { sql, parameters: Parameters::NONE, duration: started.elapsed(), outcome });
-        }
-        result.map_err(|e| Error::from_db(dialect, StatementKind::Transaction, None, e))?;
-    }
-    Ok(())
+/// Runs `statements`, leaving the connection at `depth`.
+fn control(conn: &mut Connection, dialect: &dyn Dialect, statements: &[String], depth: u32) -> Result<(), Error> {
+    conn.control_transaction(statements, depth)
+        .map_err(|e| Error::from_db(dialect, StatementKind::Transaction, None, e))
 }
 
 /// A transaction (or savepoint) open on a borrowed connection, for code that
@@ -96,7 +65,6 @@ fn control(
 pub struct Transaction<'c> {
     conn: &'c mut Connection,
     dialect: &'c dyn Dialect,
-    echo: Option<&'c Echo>,
     depth: u32,
     finished: bool,
 }
@@ -107,16 +75,15 @@ impl<'c> Transaction<'c> {
         conn: &'c mut Connection,
         dialect: &'c dyn Dialect,
         options: &TransactionOptions,
-        echo: Option<&'c Echo>,
     ) -> Result<Self, Error> {
-        begin(conn, dialect, options, echo)?;
-        Ok(Transaction { conn, dialect, echo, depth: 1, finished: false })
+        begin(conn, dialect, options)?;
+        Ok(Transaction { conn, dialect, depth: 1, finished: false })
     }
 
     /// Opens a savepoint inside this transaction.
     pub fn nested(&mut self) -> Result<Transaction<'_>, Error> {
-        let depth = begin_nested(self.conn, self.dialect, self.echo)?;
-        Ok(Transaction { conn: self.conn, dialect: self.dialect, echo: self.echo, depth, finished: false })
+        let depth = begin_nested(self.conn, self.dialect)?;
+        Ok(Transaction { conn: self.conn, dialect: self.dialect, depth, finished: false })
     }
 
     /// 1 for a transaction, 2 and more for savepoints.
@@ -128,14 +95,14 @@ impl<'c> Transaction<'c> {
     pub fn commit(mut self) -> Result<(), Error> {
         self.finished = true;
         self.check_depth()?;
-        commit(self.conn, self.dialect, self.echo)
+        commit(self.conn, self.dialect)
     }
 
     /// Rolls back (to the savepoint).
     pub fn rollback(mut self) -> Result<(), Error> {
         self.finished = true;
         self.check_depth()?;
-        rollback(self.conn, self.dialect, self.echo)
+        rollback(self.conn, self.dialect)
     }
 
     /// A transaction finished through the connection directly is not finished
@@ -152,7 +119,7 @@ impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.finished && self.check_depth().is_ok() {
             // A failure marks the connection broken, which the pool discards.
-            let _ = rollback(self.conn, self.dialect, self.echo);
+            let _ = rollback(self.conn, self.dialect);
         }
     }
 }

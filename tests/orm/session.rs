@@ -78,12 +78,12 @@ fn transactions_roll_back_when_dropped_and_refuse_misuse() {
         drop(tx);
         assert!(ids(&pool).is_empty());
         let dialect = pool.dialect();
-        assert!(matches!(transaction::commit(&mut conn, dialect, None), Err(Error::NoTransaction)));
-        assert!(matches!(transaction::begin_nested(&mut conn, dialect, None), Err(Error::NoTransaction)));
-        transaction::begin(&mut conn, dialect, &TransactionOptions::default(), None).unwrap();
-        let again = transaction::begin(&mut conn, dialect, &TransactionOptions::default(), None);
+        assert!(matches!(transaction::commit(&mut conn, dialect), Err(Error::NoTransaction)));
+        assert!(matches!(transaction::begin_nested(&mut conn, dialect), Err(Error::NoTransaction)));
+        transaction::begin(&mut conn, dialect, &TransactionOptions::default()).unwrap();
+        let again = transaction::begin(&mut conn, dialect, &TransactionOptions::default());
         assert!(matches!(again, Err(Error::TransactionOpen)));
-        transaction::rollback(&mut conn, dialect, None).unwrap();
+        transaction::rollback(&mut conn, dialect).unwrap();
     });
 }
 
@@ -118,7 +118,7 @@ fn read_only_transactions_refuse_writes() {
         let pool = pool(db, PoolOptions::default());
         let mut conn = pool.get().unwrap();
         let dialect = pool.dialect();
-        let mut tx = Transaction::begin(&mut conn, dialect, &TransactionOptions::read_only(), None).unwrap();
+        let mut tx = Transaction::begin(&mut conn, dialect, &TransactionOptions::read_only()).unwrap();
         let error = tx.execute("INSERT INTO items (id, email) VALUES (1, 'a')").unwrap_err();
         let error = Error::from_db(dialect, StatementKind::Insert, Some("items"), error);
         assert!(matches!(error, Error::ReadOnlyTransaction { statement: StatementKind::Insert }), "{error:?}");
@@ -205,7 +205,7 @@ fn pool_rolls_back_open_transactions_and_discards_broken_connections() {
         let pool = pool(db, PoolOptions { max_size: 1, ..PoolOptions::default() });
         let dialect = pool.dialect();
         let mut conn = pool.get().unwrap();
-        transaction::begin(&mut conn, dialect, &TransactionOptions::default(), None).unwrap();
+        transaction::begin(&mut conn, dialect, &TransactionOptions::default()).unwrap();
         insert(&mut conn, 1);
         drop(conn);
         let conn = pool.get().unwrap();
@@ -254,6 +254,7 @@ fn echo_reports_transaction_statements() {
         let echo = Echo::callback(move |event: &StatementEvent<'_>| sink.lock().unwrap().push(event.to_string()));
         let pool = pool(db, PoolOptions { echo: Some(echo), ..PoolOptions::default() });
         let mut conn = pool.get().unwrap();
+        lines.lock().unwrap().clear();
         let mut tx = conn.transaction(&TransactionOptions::isolation(IsolationLevel::Serializable)).unwrap();
         tx.nested().unwrap().rollback().unwrap();
         tx.commit().unwrap();
@@ -269,5 +270,197 @@ fn echo_reports_transaction_statements() {
         let sent: Vec<&str> = lines.iter().map(|l| l.split(" -- ").next().unwrap_or_default()).collect();
         assert_eq!(sent, expected);
         assert!(lines.iter().all(|l| l.ends_with(" ms")), "{lines:?}");
+    });
+}
+
+// The session.
+
+use migrate::models::Model as _;
+use migrate::orm::query::text;
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "customers")]
+pub struct Customer {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(max_length = 100, unique)]
+    pub email: String,
+    #[model(max_length = 100)]
+    pub name: String,
+    #[model(references = "customers.id")]
+    pub referred_by: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "order_lines")]
+pub struct OrderLine {
+    #[model(primary_key, references = "customers.id")]
+    pub customer_id: i64,
+    #[model(primary_key)]
+    pub line_no: i16,
+    pub quantity: i32,
+}
+
+/// A pool on `db` with the session tables, echoing into the returned lines.
+fn session_pool(db: &TestDb, options: PoolOptions) -> (Pool, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    let echo = Echo::callback(move |event: &StatementEvent<'_>| sink.lock().unwrap().push(event.to_string()));
+    let pool = Pool::open(&db.url, PoolOptions { echo: Some(echo), ..options }).unwrap();
+    let mut conn = pool.get().unwrap();
+    for table in [Customer::table(), OrderLine::table()] {
+        for sql in pool.dialect().create_table(&table) {
+            conn.execute(&sql).unwrap();
+        }
+    }
+    drop(conn);
+    lines.lock().unwrap().clear();
+    (pool, lines)
+}
+
+fn customer(email: &str) -> Customer {
+    Customer { email: email.into(), name: "Ann".into(), ..Customer::default() }
+}
+
+fn customer_count(s: &mut migrate::orm::Session) -> i64 {
+    let rows: Vec<(i64,)> = s.execute(&text("SELECT COUNT(*) FROM customers")).unwrap();
+    rows[0].0
+}
+
+#[test]
+fn session_identity_map_and_changed_columns_only() {
+    each_backend("session_identity", |db| {
+        let (pool, lines) = session_pool(db, PoolOptions::default());
+        let mut s = pool.session();
+        let ann = s.add(customer("ann@x.io"));
+        s.flush().unwrap();
+        let id = s[ann].id;
+        assert!(id > 0, "the generated key is filled in");
+        let sent = s.statement_count();
+        assert_eq!(s.get::<Customer>(&id).unwrap(), Some(ann), "the same object");
+        assert_eq!(s.statement_count(), sent, "an identity-map hit sends nothing");
+        let line = s.add(OrderLine { customer_id: id, line_no: 2, quantity: 1 });
+        s.commit().unwrap();
+        assert_eq!(s.get::<OrderLine>(&(id, 2)).unwrap(), Some(line), "composite keys too");
+
+        lines.lock().unwrap().clear();
+        s[ann].name = "Ann B.".into();
+        s.commit().unwrap();
+        let lines = lines.lock().unwrap();
+        let update = lines.iter().find(|l| l.starts_with("UPDATE")).expect("an update was sent");
+        let quote = |c: &str| pool.dialect().quote_identifier(c);
+        assert!(update.contains(&quote("name")), "{update}");
+        assert!(!update.contains(&quote("email")) && !update.contains(&quote("referred_by")), "{update}");
+        assert!(!update.contains("Ann B."), "values are redacted: {update}");
+        drop(lines);
+
+        let mut other = pool.session();
+        let read = other.get::<Customer>(&id).unwrap().unwrap();
+        assert_eq!(other[read].name, "Ann B.");
+        assert_eq!(other.get::<Customer>(&(id + 100)).unwrap(), None);
+    });
+}
+
+#[test]
+fn session_autoflushes_before_queries_unless_told_not_to() {
+    each_backend("session_autoflush", |db| {
+        let (pool, _) = session_pool(db, PoolOptions::default());
+        let mut s = pool.session();
+        s.add(customer("a@x.io"));
+        let before = s.no_autoflush(customer_count);
+        assert_eq!(before, 0);
+        assert_eq!(customer_count(&mut s), 1, "flushed before the query");
+        s.rollback().unwrap();
+        assert_eq!(customer_count(&mut s), 0);
+    });
+}
+
+#[test]
+fn session_savepoint_rollback_removes_what_was_added_inside() {
+    each_backend("session_savepoint", |db| {
+        let (pool, _) = session_pool(db, PoolOptions::default());
+        let mut s = pool.session();
+        let kept = s.add(customer("kept@x.io"));
+        s.flush().unwrap();
+        let mut sp = s.begin_nested().unwrap();
+        let gone = sp.add(customer("gone@x.io"));
+        sp.flush().unwrap();
+        sp.rollback().unwrap();
+        assert!(s.try_get(gone).is_none(), "added inside the savepoint: left the session");
+        assert!(s.try_get(kept).is_some());
+        let mut sp = s.begin_nested().unwrap();
+        let released = sp.add(customer("released@x.io"));
+        sp.commit().unwrap();
+        s.commit().unwrap();
+        assert!(s.try_get(released).is_some());
+        assert_eq!(customer_count(&mut s), 2);
+    });
+}
+
+#[test]
+fn session_failed_flush_rolls_back_and_stays_usable() {
+    each_backend("session_failed_flush", |db| {
+        let (pool, _) = session_pool(db, PoolOptions::default());
+        let mut s = pool.session();
+        s.add(customer("taken@x.io"));
+        s.commit().unwrap();
+        let first = s.add(customer("first@x.io"));
+        s.add(customer("taken@x.io"));
+        let error = s.flush().unwrap_err();
+        assert!(matches!(error, Error::UniqueViolation(_)), "{error:?}");
+        assert!(!error.to_string().contains("taken@x.io"), "{error}");
+        assert!(s.try_get(first).is_none(), "the rolled-back transaction's objects left the session");
+        s.add(customer("after@x.io"));
+        s.commit().unwrap();
+        assert_eq!(customer_count(&mut s), 2);
+    });
+}
+
+#[test]
+fn session_dropped_with_an_open_transaction_rolls_back() {
+    each_backend("session_drop", |db| {
+        let (pool, _) = session_pool(db, PoolOptions { max_size: 1, ..PoolOptions::default() });
+        let mut s = pool.session();
+        let ann = s.add(customer("ann@x.io"));
+        s.flush().unwrap();
+        s.delete(ann);
+        drop(s);
+        let mut s = pool.session();
+        assert_eq!(customer_count(&mut s), 0);
+    });
+}
+
+#[test]
+fn session_pool_exhaustion_and_eight_threads() {
+    each_backend("session_threads", |db| {
+        let options =
+            PoolOptions { max_size: 4, connection_timeout: Duration::from_secs(20), ..PoolOptions::default() };
+        let (pool, _) = session_pool(db, options);
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let pool = pool.clone();
+                scope.spawn(move || {
+                    let mut s = pool.session();
+                    for i in 0..5 {
+                        s.add(customer(&format!("t{thread}-{i}@x.io")));
+                    }
+                    s.commit().unwrap();
+                });
+            }
+        });
+        let mut s = pool.session();
+        assert_eq!(customer_count(&mut s), 40);
+        s.rollback().unwrap();
+
+        let small = Pool::open(
+            &db.url,
+            PoolOptions { max_size: 1, connection_timeout: Duration::from_millis(200), ..PoolOptions::default() },
+        )
+        .unwrap();
+        let mut holder = small.session();
+        customer_count(&mut holder);
+        let mut waiting = small.session();
+        let error = waiting.get::<Customer>(&1).unwrap_err();
+        assert!(matches!(error, Error::PoolTimeout { size: 1, .. }), "{error:?}");
     });
 }
