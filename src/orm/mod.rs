@@ -42,3 +42,8 @@ pub mod prelude {
     pub use super::value::{FromRow, SqlValue};
     pub use crate::dialect::query::FrameBound;
 }
+
+/// The user guide's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/orm.md")]
+pub struct UserGuide;
