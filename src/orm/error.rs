@@ -128,6 +128,13 @@ pub enum Error {
         /// The statement's kind.
         statement: StatementKind,
     },
+    /// The models of a flush refer to each other in a cycle, so no insert
+    /// order satisfies their foreign keys.
+    #[error("cannot order the flush: the foreign keys of {} form a cycle", tables.join(", "))]
+    ForeignKeyCycle {
+        /// The tables in or behind the cycle.
+        tables: Vec<String>,
+    },
     /// Commit, rollback or a savepoint was asked for outside a transaction.
     #[error("no transaction is open")]
     NoTransaction,

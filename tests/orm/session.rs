@@ -464,3 +464,52 @@ fn session_pool_exhaustion_and_eight_threads() {
         assert!(matches!(error, Error::PoolTimeout { size: 1, .. }), "{error:?}");
     });
 }
+
+#[test]
+fn session_flush_follows_foreign_keys() {
+    each_backend("session_fk_order", |db| {
+        let (pool, _) = session_pool(db, PoolOptions::default());
+        let mut s = pool.session();
+        // Children first: the flush must still insert the parent first...
+        let line = s.add(OrderLine { customer_id: 50, line_no: 1, quantity: 3 });
+        let parent = s.add(Customer { id: 50, ..customer("parent@x.io") });
+        s.commit().unwrap();
+        // ...and delete the children before it.
+        s.delete(parent);
+        s.delete(line);
+        s.commit().unwrap();
+        assert_eq!(customer_count(&mut s), 0);
+    });
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "eggs")]
+pub struct Egg {
+    #[model(primary_key)]
+    pub id: i64,
+    #[model(references = "hens.id")]
+    pub hen_id: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "hens")]
+pub struct Hen {
+    #[model(primary_key)]
+    pub id: i64,
+    #[model(references = "eggs.id")]
+    pub egg_id: i64,
+}
+
+#[test]
+fn session_flush_reports_foreign_key_cycles() {
+    each_backend("session_cycle", |db| {
+        let (pool, _) = session_pool(db, PoolOptions::default());
+        let mut s = pool.session();
+        s.add(Egg { id: 1, hen_id: 1 });
+        s.add(Hen { id: 1, egg_id: 1 });
+        let error = s.flush().unwrap_err();
+        let Error::ForeignKeyCycle { tables } = &error else { panic!("{error:?}") };
+        assert_eq!(tables, &["eggs", "hens"]);
+        assert!(error.to_string().contains("eggs, hens form a cycle"), "{error}");
+    });
+}

@@ -81,20 +81,20 @@ impl Session {
     }
 
     /// Adds a new object, inserted at the next flush.
-    pub fn add<M: Model>(&mut self, object: M) -> Handle<M> {
+    pub fn add<M: Model + crate::models::Model>(&mut self, object: M) -> Handle<M> {
         // It belongs to the transaction about to begin if none is open.
         let depth = self.depth().max(1);
         self.slots_mut::<M>().add(object, depth)
     }
 
     /// Adds every object of `objects`.
-    pub fn add_all<M: Model>(&mut self, objects: impl IntoIterator<Item = M>) -> Vec<Handle<M>> {
+    pub fn add_all<M: Model + crate::models::Model>(&mut self, objects: impl IntoIterator<Item = M>) -> Vec<Handle<M>> {
         objects.into_iter().map(|o| self.add(o)).collect()
     }
 
     /// The object of `M` with primary key `key`: from the identity map
     /// without SQL when the session holds it, else read from the database.
-    pub fn get<M: Model>(&mut self, key: &M::Key) -> Result<Option<Handle<M>>, Error> {
+    pub fn get<M: Model + crate::models::Model>(&mut self, key: &M::Key) -> Result<Option<Handle<M>>, Error> {
         if let Some(handle) = self.slots_mut::<M>().find(key) {
             return Ok(Some(handle));
         }
@@ -105,23 +105,23 @@ impl Session {
     }
 
     /// The object behind `handle`, if it is still in the session.
-    pub fn try_get<M: Model>(&self, handle: Handle<M>) -> Option<&M> {
+    pub fn try_get<M: Model + crate::models::Model>(&self, handle: Handle<M>) -> Option<&M> {
         self.slots::<M>()?.get(handle)
     }
 
     /// Marks the object for deletion at the next flush (a pending object is
     /// simply forgotten).
-    pub fn delete<M: Model>(&mut self, handle: Handle<M>) {
+    pub fn delete<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) {
         self.slots_mut::<M>().delete(handle);
     }
 
     /// Forgets the object: no longer tracked, its handle no longer valid.
-    pub fn expunge<M: Model>(&mut self, handle: Handle<M>) {
+    pub fn expunge<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) {
         self.slots_mut::<M>().expunge(handle);
     }
 
     /// Reads the object's row again, discarding unflushed changes.
-    pub fn refresh<M: Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+    pub fn refresh<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
         let Some(key) = self.try_get(handle).map(|o| o.key()) else { return Ok(()) };
         let fresh = self.with_conn(|conn| exec::get::<M>(conn, &key))?;
         let slots = self.slots_mut::<M>();
@@ -139,16 +139,17 @@ impl Session {
         self.with_conn(|conn| exec::fetch(conn, statement))
     }
 
-    /// Writes every pending insert, change and delete, models in the order
-    /// they entered the session (inserts first, deletes in reverse order).
+    /// Writes every pending insert, change and delete: parents' rows inserted
+    /// before their children's, children's deleted before their parents'.
     pub fn flush(&mut self) -> Result<(), Error> {
         if self.models.iter().all(|(_, s)| !s.has_changes()) {
             return Ok(());
         }
+        let order = flush_order(&self.models)?;
         let mut models = std::mem::take(&mut self.models);
         let result = self.with_conn(|conn| {
-            models.iter_mut().try_for_each(|(_, s)| s.flush_inserts_and_updates(conn))?;
-            models.iter_mut().rev().try_for_each(|(_, s)| s.flush_deletes(conn))
+            order.iter().try_for_each(|&i| models[i].1.flush_inserts_and_updates(conn))?;
+            order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn))
         });
         self.models = models;
         if result.is_err() {
@@ -268,18 +269,18 @@ impl Session {
         self.models.iter_mut().for_each(|(_, s)| s.rolled_back(depth));
     }
 
-    fn slots<M: Model>(&self) -> Option<&Slots<M>> {
+    fn slots<M: Model + crate::models::Model>(&self) -> Option<&Slots<M>> {
         let id = TypeId::of::<M>();
         let (_, slots) = self.models.iter().find(|(t, _)| *t == id)?;
         slots.as_any().downcast_ref()
     }
 
-    fn slots_mut<M: Model>(&mut self) -> &mut Slots<M> {
+    fn slots_mut<M: Model + crate::models::Model>(&mut self) -> &mut Slots<M> {
         let id = TypeId::of::<M>();
         let position = match self.models.iter().position(|(t, _)| *t == id) {
             Some(p) => p,
             None => {
-                self.models.push((id, Box::new(Slots::<M>::default())));
+                self.models.push((id, Box::new(Slots::<M>::new())));
                 self.models.len() - 1
             }
         };
@@ -287,14 +288,42 @@ impl Session {
     }
 }
 
-impl<M: Model> Index<Handle<M>> for Session {
+/// The models' indexes in foreign-key order (a table after the tables it
+/// refers to), ties kept in the order models entered the session.
+fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<Vec<usize>, Error> {
+    let mut order = Vec::with_capacity(models.len());
+    let mut placed = vec![false; models.len()];
+    while order.len() < models.len() {
+        let ready = (0..models.len()).find(|&i| {
+            !placed[i]
+                && models[i].1.parents().iter().all(|parent| {
+                    models.iter().enumerate().all(|(j, (_, m))| m.table() != parent.as_str() || placed[j])
+                })
+        });
+        match ready {
+            Some(i) => {
+                placed[i] = true;
+                order.push(i);
+            }
+            None => {
+                let mut tables: Vec<String> =
+                    (0..models.len()).filter(|&i| !placed[i]).map(|i| models[i].1.table().to_string()).collect();
+                tables.sort();
+                return Err(Error::ForeignKeyCycle { tables });
+            }
+        }
+    }
+    Ok(order)
+}
+
+impl<M: Model + crate::models::Model> Index<Handle<M>> for Session {
     type Output = M;
     fn index(&self, handle: Handle<M>) -> &M {
         self.try_get(handle).expect("the handle's object is still in this session")
     }
 }
 
-impl<M: Model> IndexMut<Handle<M>> for Session {
+impl<M: Model + crate::models::Model> IndexMut<Handle<M>> for Session {
     fn index_mut(&mut self, handle: Handle<M>) -> &mut M {
         self.slots_mut::<M>().get_mut(handle).expect("the handle's object is still in this session")
     }

@@ -15,6 +15,10 @@ use std::marker::PhantomData;
 
 /// What a session does with every model's map, whatever the model.
 pub(super) trait AnySlots {
+    /// The model's table.
+    fn table(&self) -> &'static str;
+    /// The other tables its foreign keys refer to.
+    fn parents(&self) -> &[String];
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Whether a flush would send anything.
@@ -45,12 +49,22 @@ pub(super) struct Slots<M> {
     entries: Vec<Option<Entry<M>>>,
     generations: Vec<u32>,
     by_key: HashMap<String, u32>,
+    parents: Vec<String>,
     model: PhantomData<fn() -> M>,
 }
 
-impl<M> Default for Slots<M> {
-    fn default() -> Self {
-        Slots { entries: Vec::new(), generations: Vec::new(), by_key: HashMap::new(), model: PhantomData }
+impl<M: Model + crate::models::Model> Slots<M> {
+    /// An empty map; reads the model's foreign keys once, for flush order.
+    pub(super) fn new() -> Self {
+        let mut parents: Vec<String> = <M as crate::models::Model>::table()
+            .foreign_keys
+            .into_iter()
+            .map(|fk| fk.referred_table)
+            .filter(|t| t != M::TABLE_NAME)
+            .collect();
+        parents.sort();
+        parents.dedup();
+        Slots { entries: Vec::new(), generations: Vec::new(), by_key: HashMap::new(), parents, model: PhantomData }
     }
 }
 
@@ -185,6 +199,14 @@ impl<M: Model> Slots<M> {
 }
 
 impl<M: Model> AnySlots for Slots<M> {
+    fn table(&self) -> &'static str {
+        M::TABLE_NAME
+    }
+
+    fn parents(&self) -> &[String] {
+        &self.parents
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
