@@ -1,5 +1,5 @@
-//! The one renderer of ORM statements: [`ast`] nodes to SQL text with bind
-//! positions, for every backend, with small per-backend hooks
+//! The one renderer of ORM statements: statement nodes ([`Select`],
+//! [`Insert`], ...) into SQL text with bind positions, for every backend, with small per-backend hooks
 //! ([`QueryHooks`], implemented in each backend's file). Values are never
 //! spliced into the text; each becomes a placeholder and a [`Value`].
 
