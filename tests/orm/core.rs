@@ -185,11 +185,7 @@ fn seed(conn: &mut Connection) {
 }
 
 fn post(author_id: i64, title: &str, views: i32, body: Option<&str>) -> Row {
-    Row::new()
-        .set(Post::AUTHOR_ID, author_id)
-        .set(Post::TITLE, title)
-        .set(Post::VIEWS, views)
-        .set(Post::BODY, body.map(str::to_string))
+    Row::new().set(Post::AUTHOR_ID, author_id).set(Post::TITLE, title).set(Post::VIEWS, views).set(Post::BODY, body)
 }
 
 fn names(conn: &mut Connection, filter: Expr<bool>) -> Vec<String> {
