@@ -207,7 +207,7 @@ impl OnDiesel for Run<'_, '_> {
 /// Reads the row of `M` whose primary key is `key`.
 pub fn get<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<Option<M>, OrmError> {
     let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::Get);
+    let template = M::statements().get::<M>(dialect, Shape::Get)?;
     let binds = key.key_values();
     Ok(load(conn, StatementKind::Select, Some(M::TABLE_NAME), template, &binds)?.into_iter().next())
 }
@@ -219,18 +219,18 @@ pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmE
     let table = Some(M::TABLE_NAME);
     let generated = M::GENERATED.filter(|_| model.generated_key_unset());
     let Some(generated) = generated else {
-        let template = M::statements().get::<M>(dialect, Shape::Insert);
+        let template = M::statements().get::<M>(dialect, Shape::Insert)?;
         run(conn, StatementKind::Insert, table, template, &model.values())?;
         return Ok(());
     };
     let binds: Vec<Value<'_>> =
         M::COLUMNS.iter().zip(model.values()).filter(|(c, _)| **c != generated).map(|(_, v)| v).collect();
     let key: i64 = if caps.returning_insert {
-        let template = M::statements().get::<M>(dialect, Shape::InsertReturning);
+        let template = M::statements().get::<M>(dialect, Shape::InsertReturning)?;
         let keys: Vec<(i64,)> = load(conn, StatementKind::Insert, table, template, &binds)?;
         keys.into_iter().next().ok_or(OrmError::NoRow { statement: StatementKind::Insert })?.0
     } else {
-        let template = M::statements().get::<M>(dialect, Shape::InsertGenerated);
+        let template = M::statements().get::<M>(dialect, Shape::InsertGenerated)?;
         run(conn, StatementKind::Insert, table, template, &binds)?;
         let last = Template { sql: dialect.last_insert_id_query().to_string(), splits: Vec::new() };
         let keys: Vec<(i64,)> = load(conn, StatementKind::Select, table, &last, &[])?;
@@ -244,11 +244,8 @@ pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmE
 /// Writes every non-key column of `model` to its row; the number of rows
 /// changed (0 when the row is gone).
 pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmError> {
-    if M::COLUMNS.len() == M::KEY.len() {
-        return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
-    }
     let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::UpdateByKey);
+    let template = M::statements().get::<M>(dialect, Shape::UpdateByKey)?;
     let values = model.values();
     let key = model.key();
     let mut binds: Vec<Value<'_>> =
@@ -275,6 +272,6 @@ pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usi
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.
 pub fn delete<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<usize, OrmError> {
     let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::DeleteByKey);
+    let template = M::statements().get::<M>(dialect, Shape::DeleteByKey)?;
     run(conn, StatementKind::Delete, Some(M::TABLE_NAME), template, &key.key_values())
 }
