@@ -108,6 +108,16 @@ fn create(conn: &mut Connection) {
     }
 }
 
+#[test]
+fn the_derive_leaves_skipped_fields_out() {
+    let columns: Vec<String> = Author::table().columns.into_iter().map(|c| c.name).collect();
+    assert_eq!(columns, ["id", "name", "mentor_id", "rating"]);
+    assert_eq!(<Author as Model>::COLUMNS, ["id", "name", "mentor_id", "rating"]);
+    assert_eq!(<PostTag as Model>::KEY, ["post_id", "tag"]);
+    assert_eq!(<PostTag as Model>::GENERATED, None);
+    assert_eq!(<Author as Model>::GENERATED, Some("id"));
+}
+
 fn author(name: &str, mentor_id: Option<i64>, rating: Option<f64>) -> Author {
     Author { name: name.into(), mentor_id, rating, ..Author::default() }
 }
