@@ -104,6 +104,12 @@ impl IntoExpr<String> for &str {
     }
 }
 
+impl IntoExpr<String> for &String {
+    fn into_node(self) -> ast::Expr {
+        self.as_str().into_node()
+    }
+}
+
 impl IntoExpr<String> for Option<&str> {
     fn into_node(self) -> ast::Expr {
         ast::Expr::Bind(match self {

@@ -727,6 +727,7 @@ fn injection_round_trips(db: &TestDb, conn: &mut Connection) {
         exec::insert(conn, &mut a).unwrap();
         assert_eq!(exec::get::<Author>(conn, &a.id).unwrap().unwrap().name, *name);
         assert_eq!(names(conn, Author::NAME.eq(*name)), [name.to_string()]);
+        assert_eq!(names(conn, Author::NAME.eq(&a.name)), [name.to_string()]);
         let raw = text("SELECT name FROM authors WHERE name = :n").bind_str("n", name);
         assert_eq!(exec::fetch::<String>(conn, &raw).unwrap(), [name.to_string()]);
     }
