@@ -538,6 +538,10 @@ impl super::query::QueryHooks for MysqlDialect {
         Some("18446744073709551615")
     }
 
+    fn casts_select_list_parameters(&self) -> bool {
+        true
+    }
+
     fn upsert_syntax(&self) -> super::query::UpsertSyntax {
         super::query::UpsertSyntax::OnDuplicateKey
     }

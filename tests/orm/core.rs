@@ -309,6 +309,7 @@ fn statements() -> Vec<(&'static str, Box<dyn Statement>)> {
                 .from(Post::TABLE),
             ),
         ),
+        ("expressions", Box::new(expressions())),
         (
             "inner_join",
             Box::new(
@@ -472,6 +473,20 @@ fn statements() -> Vec<(&'static str, Box<dyn Statement>)> {
     ]
 }
 
+fn expressions() -> Select {
+    let grade = case([(Author::RATING.gt(4.0), value("high".to_string()))], Some(value("low".to_string())));
+    select((
+        lower(Author::NAME),
+        upper(Author::NAME).as_("shout"),
+        coalesce(Author::RATING, 0.0),
+        grade,
+        Author::ID.cast::<String>(migrate::schema::ColumnType::Text),
+        Author::ID.mul(2).add(1),
+    ))
+    .from(Author::TABLE)
+    .order_by(Author::ID.asc())
+}
+
 fn self_join() -> Select {
     let mentor = Author::TABLE.alias("mentor");
     select((Author::NAME, mentor.col(Author::NAME)))
@@ -568,6 +583,9 @@ fn selects(_db: &TestDb, conn: &mut Connection) {
     assert_eq!(fetch::<String>(conn, "offset_only"), ["Dee"]);
     assert_eq!(names(conn, Author::RATING.ge(4.5).or(Author::MENTOR_ID.eq(2i64))), ["Ann", "Cid", "Dee"]);
     assert_eq!(names(conn, Author::MENTOR_ID.is_null()), ["Ann"]);
+    let computed: Vec<(String, String, f64, String, String, i64)> = fetch(conn, "expressions");
+    assert_eq!(computed[0], ("ann".into(), "ANN".into(), 4.5, "high".into(), "1".into(), 3));
+    assert_eq!(computed[1], ("bob".into(), "BOB".into(), 0.0, "low".into(), "2".into(), 5));
     let grouped: Vec<Grouped> = fetch(conn, "group_by_having");
     assert_eq!(grouped, [(1, 2, Some(40), Some(10), Some(30), Some(20.0))]);
     let aggregates: Vec<(i64, i64, Option<i64>)> = fetch(conn, "aggregate_distinct_filter");
