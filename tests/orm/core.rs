@@ -716,6 +716,19 @@ fn writes(db: &TestDb, conn: &mut Connection) {
     }
 }
 
+fn insert_models(db: &TestDb, conn: &mut Connection) {
+    let batch = [author("Ann", None, Some(1.0)), author("Bob", None, None), author("Cid", None, Some(2.0))];
+    let insert = insert_into(Author::TABLE).models(&batch);
+    match db.backend() {
+        Backend::Mysql => assert_eq!(exec::execute(conn, &insert).unwrap(), 3),
+        _ => assert_eq!(exec::fetch::<i64>(conn, &insert.returning(Author::ID)).unwrap(), [1, 2, 3]),
+    }
+    let read =
+        exec::fetch::<Author>(conn, &select(Author::ALL).from(Author::TABLE).order_by(Author::ID.asc())).unwrap();
+    let expected: Vec<Author> = batch.iter().zip(1..).map(|(a, id)| Author { id, ..a.clone() }).collect();
+    assert_eq!(read, expected);
+}
+
 fn raw_text(_db: &TestDb, conn: &mut Connection) {
     seed(conn);
     assert_eq!(fetch::<(String,)>(conn, "text"), [("Ann".to_string(),), ("Dee".to_string(),)]);
@@ -794,6 +807,7 @@ fn every_type_round_trips(_db: &TestDb, conn: &mut Connection) {
 }
 
 per_backend!(
+    insert_models,
     every_type_round_trips,
     by_key,
     selects,
