@@ -31,7 +31,7 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
     let def = migrate_grammar::parse_struct(item)?;
     let fields = field_types(item, &def)?;
     let ident = &item.ident;
-    let text = def.to_toml();
+    let def_tokens = model_def_tokens(&def);
     let table = &def.name;
     let columns: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
     let key: Vec<&ColumnDef> = def.columns.iter().filter(|c| c.primary_key).collect();
@@ -95,7 +95,7 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
     Ok(quote! {
         impl ::migrate::models::Model for #ident {
             fn table() -> ::migrate::schema::Table {
-                ::migrate::models::table_from_toml(#text)
+                ::migrate::models::table_from_def(&#def_tokens)
             }
         }
 
@@ -137,6 +137,8 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
                 #unset
             }
 
+            // The key field may be an `i64` already.
+            #[allow(clippy::useless_conversion)]
             fn set_generated_key(&mut self, key: i64) -> ::core::result::Result<(), #m::model::KeyRangeError> {
                 #set_key
             }
@@ -185,4 +187,100 @@ fn reference_checks(def: &ModelDef, fields: &[&syn::Type]) -> Tokens {
         })
     });
     quote!(#(#checks)*)
+}
+
+fn string(s: &str) -> Tokens {
+    quote!(::std::string::String::from(#s))
+}
+
+fn opt_string(s: &Option<String>) -> Tokens {
+    match s {
+        Some(s) => {
+            let s = string(s);
+            quote!(::core::option::Option::Some(#s))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn strings(list: &[String]) -> Tokens {
+    let items = list.iter().map(|s| string(s));
+    quote!(::std::vec![#(#items),*])
+}
+
+/// The model definition as Rust values, for `Model::table()` to build the
+/// table from without parsing anything at run time.
+fn model_def_tokens(def: &ModelDef) -> Tokens {
+    let g = quote!(::migrate::models::grammar);
+    let name = string(&def.name);
+    let renamed_from = opt_string(&def.renamed_from);
+    let comment = opt_string(&def.comment);
+    let columns = def.columns.iter().map(|c| {
+        let ty = match &c.ty {
+            migrate_grammar::TypeDef::Name(n) => {
+                let n = string(n);
+                quote!(#g::TypeDef::Name(#n))
+            }
+            migrate_grammar::TypeDef::Enum { name, values } => {
+                let (name, values) = (string(name), strings(values));
+                quote!(#g::TypeDef::Enum { name: #name, values: #values })
+            }
+        };
+        let (name, field, rust_type) = (string(&c.name), string(&c.field), string(&c.rust_type));
+        let (nullable, primary_key, autoincrement, unique, index) =
+            (c.nullable, c.primary_key, c.autoincrement, c.unique, c.index);
+        let (default, references, on_delete, on_update, comment, renamed_from) = (
+            opt_string(&c.default),
+            opt_string(&c.references),
+            opt_string(&c.on_delete),
+            opt_string(&c.on_update),
+            opt_string(&c.comment),
+            opt_string(&c.renamed_from),
+        );
+        quote!(#g::ColumnDef {
+            name: #name, field: #field, rust_type: #rust_type, ty: #ty, nullable: #nullable,
+            default: #default, primary_key: #primary_key, autoincrement: #autoincrement, unique: #unique,
+            index: #index, references: #references, on_delete: #on_delete, on_update: #on_update,
+            comment: #comment, renamed_from: #renamed_from,
+        })
+    });
+    let indexes = def.indexes.iter().map(|i| {
+        let (name, columns, unique, predicate) =
+            (opt_string(&i.name), strings(&i.columns), i.unique, opt_string(&i.predicate));
+        quote!(#g::IndexDef { name: #name, columns: #columns, unique: #unique, predicate: #predicate })
+    });
+    let uniques = def.unique_constraints.iter().map(|u| {
+        let (name, columns) = (opt_string(&u.name), strings(&u.columns));
+        quote!(#g::UniqueDef { name: #name, columns: #columns })
+    });
+    let fks = def.foreign_keys.iter().map(|f| {
+        let (name, columns, referred_table, referred_columns, on_delete, on_update) = (
+            opt_string(&f.name),
+            strings(&f.columns),
+            string(&f.referred_table),
+            strings(&f.referred_columns),
+            opt_string(&f.on_delete),
+            opt_string(&f.on_update),
+        );
+        quote!(#g::ForeignKeyDef {
+            name: #name, columns: #columns, referred_table: #referred_table,
+            referred_columns: #referred_columns, on_delete: #on_delete, on_update: #on_update,
+        })
+    });
+    let checks = def.checks.iter().map(|c| {
+        let (name, expression) = (opt_string(&c.name), string(&c.expression));
+        quote!(#g::CheckDef { name: #name, expression: #expression })
+    });
+    let skipped = strings(&def.skipped);
+    quote!(#g::ModelDef {
+        name: #name,
+        renamed_from: #renamed_from,
+        comment: #comment,
+        columns: ::std::vec![#(#columns),*],
+        indexes: ::std::vec![#(#indexes),*],
+        unique_constraints: ::std::vec![#(#uniques),*],
+        foreign_keys: ::std::vec![#(#fks),*],
+        checks: ::std::vec![#(#checks),*],
+        skipped: #skipped,
+    })
 }

@@ -2,9 +2,10 @@
 //!
 //! Both the `#[derive(Model)]` macro (at compile time) and migrate's model
 //! reader (reading `.rs` files without compiling them) call [`parse_struct`],
-//! and both turn the result into the same TOML model text with
-//! [`ModelDef::to_toml`], which migrate's TOML reader then reads: the two can
-//! never disagree.
+//! and migrate builds the table from the one [`ModelDef`] it returns (the
+//! derive emits it as Rust values): the two can never disagree. Everything
+//! the grammar can check (types, the columns keys and indexes name) it
+//! checks here, so the derive reports it at compile time.
 //!
 //! ```ignore
 //! #[derive(Model)]
@@ -26,45 +27,36 @@
 //! }
 //! ```
 
-use serde::Serialize;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprLit, Fields, GenericArgument, ItemStruct, Lit, PathArguments, Type};
 
 /// A model struct, as the grammar reads it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelDef {
     /// The table.
     pub name: String,
     /// Its previous name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
     /// Table comment.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Columns, in field order.
     pub columns: Vec<ColumnDef>,
     /// Table-level indexes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub indexes: Vec<IndexDef>,
     /// Table-level unique constraints.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unique_constraints: Vec<UniqueDef>,
     /// Table-level (multi-column) foreign keys.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub foreign_keys: Vec<ForeignKeyDef>,
     /// Check constraints.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckDef>,
     /// Fields marked `#[model(skip)]`: not columns.
-    #[serde(skip)]
     pub skipped: Vec<String>,
 }
 
 /// `foreign_key(name = "..", columns = [..], references = "table", referred_columns = [..], on_delete = "..")`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ForeignKeyDef {
     /// Name (by convention when absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Columns of this table.
     pub columns: Vec<String>,
@@ -73,127 +65,89 @@ pub struct ForeignKeyDef {
     /// Its columns.
     pub referred_columns: Vec<String>,
     /// Action.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_delete: Option<String>,
     /// Action.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_update: Option<String>,
 }
 
 /// A field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ColumnDef {
     /// Column name (the field's, or `name = ".."`).
     pub name: String,
     /// The Rust field (`r#type` for a raw identifier).
-    #[serde(skip)]
     pub field: String,
     /// The field's Rust type, as written.
-    #[serde(skip)]
     pub rust_type: String,
     /// The column's type.
-    #[serde(rename = "type")]
     pub ty: TypeDef,
     /// From `Option<T>`.
     pub nullable: bool,
     /// SQL text of the default.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
     /// Part of the primary key.
-    #[serde(skip_serializing_if = "is_false")]
     pub primary_key: bool,
     /// Identity / AUTO_INCREMENT.
-    #[serde(skip_serializing_if = "is_false")]
     pub autoincrement: bool,
     /// Unique on its own.
-    #[serde(skip_serializing_if = "is_false")]
     pub unique: bool,
     /// Indexed on its own.
-    #[serde(skip_serializing_if = "is_false")]
     pub index: bool,
     /// `table.column` it refers to.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub references: Option<String>,
     /// Foreign-key action.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_delete: Option<String>,
     /// Foreign-key action.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_update: Option<String>,
     /// Column comment.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Previous name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
 }
 
 /// A column type: portable type text (`varchar(255)`), or an enum.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TypeDef {
     /// `integer`, `varchar(255)`, ...
     Name(String),
     /// `enum_type = "mood", values = ["sad", "ok"]`.
     Enum {
         /// The enum type's name.
-        #[serde(rename = "enum")]
         name: String,
         /// Its values, in order.
         values: Vec<String>,
     },
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// `index(name = "..", columns = [..], unique, where = "..")`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IndexDef {
     /// Name (by convention when absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Columns, in order.
     pub columns: Vec<String>,
     /// Unique index.
-    #[serde(skip_serializing_if = "is_false")]
     pub unique: bool,
     /// Partial-index predicate.
-    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
     pub predicate: Option<String>,
 }
 
 /// `unique(name = "..", columns = [..])`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UniqueDef {
     /// Name (by convention when absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Columns.
     pub columns: Vec<String>,
 }
 
 /// `check(name = "..", expression = "..")`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckDef {
     /// Name (by convention when absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// SQL expression.
     pub expression: String,
-}
-
-#[derive(Serialize)]
-struct File<'a> {
-    tables: [&'a ModelDef; 1],
-}
-
-impl ModelDef {
-    /// The model as a TOML models file with one `[[tables]]` entry.
-    pub fn to_toml(&self) -> String {
-        toml::to_string(&File { tables: [self] }).expect("model definitions serialise to TOML")
-    }
 }
 
 /// Whether an item derives `Model`.
@@ -390,9 +344,44 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         if column.primary_key && nullable {
             return Err(syn::Error::new(field.ty.span(), "a primary-key column cannot be an Option"));
         }
+        if def.columns.iter().any(|c| c.name == column.name) {
+            return Err(syn::Error::new(field.span(), format!("column `{}` is declared twice", column.name)));
+        }
+        if let Some(reference) = &column.references
+            && reference.rsplit_once('.').is_none_or(|(t, c)| t.is_empty() || c.is_empty())
+        {
+            return Err(syn::Error::new(
+                field.span(),
+                format!("references = \"{reference}\" should be \"table.column\""),
+            ));
+        }
         def.columns.push(column);
     }
+    check_named_columns(&def, item)?;
     Ok(def)
+}
+
+/// Every column a table-level index, unique constraint or foreign key names
+/// must be a column of the model.
+fn check_named_columns(def: &ModelDef, item: &ItemStruct) -> syn::Result<()> {
+    let lists = def
+        .indexes
+        .iter()
+        .map(|i| ("index", &i.columns))
+        .chain(def.unique_constraints.iter().map(|u| ("unique", &u.columns)))
+        .chain(def.foreign_keys.iter().map(|f| ("foreign_key", &f.columns)));
+    for (what, columns) in lists {
+        if columns.is_empty() {
+            return Err(syn::Error::new(item.ident.span(), format!("{what}(..) needs columns = [...]")));
+        }
+        if let Some(missing) = columns.iter().find(|c| !def.columns.iter().any(|col| &col.name == *c)) {
+            return Err(syn::Error::new(
+                item.ident.span(),
+                format!("{what}(..) names `{missing}`, which is not a column"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a field carries `#[model(skip)]` (then it may carry nothing else).
@@ -599,8 +588,6 @@ mod tests {
                 ("created", "timestamptz", false)
             ]
         );
-        let text = def.to_toml();
-        assert!(text.contains("[[tables]]\nname = \"users\""), "{text}");
         assert_eq!(snake_case("OrderLine"), "order_line");
     }
 

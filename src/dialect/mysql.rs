@@ -590,41 +590,6 @@ impl ClassifyFailure for MysqlDialect {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn type_synonyms() {
-        let d = MysqlDialect;
-        for (sql, ty) in [
-            ("int(11)", ColumnType::Integer),
-            ("int", ColumnType::Integer),
-            ("tinyint(1)", ColumnType::Boolean),
-            ("bigint(20)", ColumnType::Bigint),
-            ("decimal(10,2)", ColumnType::Numeric { precision: Some(10), scale: Some(2) }),
-            ("datetime", ColumnType::Timestamp),
-            ("timestamp", ColumnType::Timestamptz),
-            ("char(36)", ColumnType::Char { length: Some(36) }),
-            ("int(10) unsigned", ColumnType::Raw { sql: "int(10) unsigned".into() }),
-            ("tinyint(4)", ColumnType::Raw { sql: "tinyint(4)".into() }),
-        ] {
-            assert_eq!(d.parse_type(sql), ty, "{sql}");
-        }
-        let values = vec!["a".to_string(), "it's".into(), "c,d".into()];
-        let rendered = d.render_type(&ColumnType::Enum { name: "e".into(), values: values.clone() });
-        assert_eq!(rendered, "enum('a','it''s','c,d')");
-        assert_eq!(d.parse_type(&rendered), ColumnType::Enum { name: String::new(), values });
-    }
-
-    #[test]
-    fn quoting_cannot_be_escaped() {
-        let d = MysqlDialect;
-        assert_eq!(d.quote_identifier("a`; DROP TABLE x; --"), "`a``; DROP TABLE x; --`");
-        assert_eq!(d.quote_string(r"\'; DROP TABLE x; --"), r"'\\''; DROP TABLE x; --'");
-    }
-}
-
 impl super::query::QueryHooks for MysqlDialect {
     fn identifier_quote(&self) -> char {
         '`'
@@ -644,6 +609,10 @@ impl super::query::QueryHooks for MysqlDialect {
 
     fn limit_for_offset_only(&self) -> Option<&'static str> {
         Some("18446744073709551615")
+    }
+
+    fn casts_select_list_parameters(&self) -> bool {
+        true
     }
 
     fn upsert_syntax(&self) -> super::query::UpsertSyntax {
@@ -681,5 +650,40 @@ impl super::query::QueryHooks for MysqlDialect {
 
     fn latest_capabilities(&self) -> super::query::Capabilities {
         self.capabilities("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_synonyms() {
+        let d = MysqlDialect;
+        for (sql, ty) in [
+            ("int(11)", ColumnType::Integer),
+            ("int", ColumnType::Integer),
+            ("tinyint(1)", ColumnType::Boolean),
+            ("bigint(20)", ColumnType::Bigint),
+            ("decimal(10,2)", ColumnType::Numeric { precision: Some(10), scale: Some(2) }),
+            ("datetime", ColumnType::Timestamp),
+            ("timestamp", ColumnType::Timestamptz),
+            ("char(36)", ColumnType::Char { length: Some(36) }),
+            ("int(10) unsigned", ColumnType::Raw { sql: "int(10) unsigned".into() }),
+            ("tinyint(4)", ColumnType::Raw { sql: "tinyint(4)".into() }),
+        ] {
+            assert_eq!(d.parse_type(sql), ty, "{sql}");
+        }
+        let values = vec!["a".to_string(), "it's".into(), "c,d".into()];
+        let rendered = d.render_type(&ColumnType::Enum { name: "e".into(), values: values.clone() });
+        assert_eq!(rendered, "enum('a','it''s','c,d')");
+        assert_eq!(d.parse_type(&rendered), ColumnType::Enum { name: String::new(), values });
+    }
+
+    #[test]
+    fn quoting_cannot_be_escaped() {
+        let d = MysqlDialect;
+        assert_eq!(d.quote_identifier("a`; DROP TABLE x; --"), "`a``; DROP TABLE x; --`");
+        assert_eq!(d.quote_string(r"\'; DROP TABLE x; --"), r"'\\''; DROP TABLE x; --'");
     }
 }

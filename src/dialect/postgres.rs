@@ -595,6 +595,34 @@ impl ClassifyFailure for PostgresDialect {
     }
 }
 
+impl super::query::QueryHooks for PostgresDialect {
+    fn placeholder(&self, out: &mut String, n: usize) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "${n}");
+    }
+
+    fn has_ilike(&self) -> bool {
+        true
+    }
+
+    fn cast_type(&self, ty: &ColumnType) -> String {
+        self.render_type(ty)
+    }
+
+    fn memo_slot(&self) -> usize {
+        0
+    }
+
+    fn server_version_query(&self) -> &'static str {
+        "SELECT version() AS value"
+    }
+
+    fn capabilities(&self, _version: &str) -> super::query::Capabilities {
+        // Every supported release (10 and later) has RETURNING everywhere.
+        self.latest_capabilities()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -635,33 +663,5 @@ mod tests {
         let ty = ColumnType::Integer;
         assert_eq!(parse_default(&strip_casts("'-1'::integer"), &ty), Some(DefaultValue::Number("-1".into())));
         assert_eq!(parse_default(&strip_casts("NULL::character varying"), &ty), None);
-    }
-}
-
-impl super::query::QueryHooks for PostgresDialect {
-    fn placeholder(&self, out: &mut String, n: usize) {
-        use std::fmt::Write as _;
-        let _ = write!(out, "${n}");
-    }
-
-    fn has_ilike(&self) -> bool {
-        true
-    }
-
-    fn cast_type(&self, ty: &ColumnType) -> String {
-        self.render_type(ty)
-    }
-
-    fn memo_slot(&self) -> usize {
-        0
-    }
-
-    fn server_version_query(&self) -> &'static str {
-        "SELECT version() AS value"
-    }
-
-    fn capabilities(&self, _version: &str) -> super::query::Capabilities {
-        // Every supported release (10 and later) has RETURNING everywhere.
-        self.latest_capabilities()
     }
 }

@@ -1,5 +1,5 @@
-//! The one renderer of ORM statements: [`ast`] nodes to SQL text with bind
-//! positions, for every backend, with small per-backend hooks
+//! The one renderer of ORM statements: statement nodes ([`Select`],
+//! [`Insert`], ...) into SQL text with bind positions, for every backend, with small per-backend hooks
 //! ([`QueryHooks`], implemented in each backend's file). Values are never
 //! spliced into the text; each becomes a placeholder and a [`Value`].
 
@@ -68,6 +68,13 @@ pub trait QueryHooks {
     /// The `LIMIT` a query needs for an `OFFSET` alone (`None`: `OFFSET` stands alone).
     fn limit_for_offset_only(&self) -> Option<&'static str> {
         None
+    }
+
+    /// Whether a parameter inside a select-list item needs a `CAST` to give
+    /// the result column a type (MariaDB reports an untyped one as `NULL`,
+    /// which its client library cannot read).
+    fn casts_select_list_parameters(&self) -> bool {
+        false
     }
 
     /// How upserts are spelt.
@@ -199,7 +206,7 @@ pub fn render_into<'a>(
     template.sql.clear();
     template.splits.clear();
     binds.clear();
-    let mut r = Renderer { d: dialect, caps, out: template, binds };
+    let mut r = Renderer { d: dialect, caps, in_select_list: false, out: template, binds };
     match statement {
         StatementRef::Select(s) => r.select(s),
         StatementRef::Insert(i) => r.insert(i),
@@ -220,6 +227,8 @@ pub fn render(dialect: &dyn Dialect, caps: Capabilities, statement: StatementRef
 struct Renderer<'r, 'a> {
     d: &'r dyn Dialect,
     caps: Capabilities,
+    /// Inside a select-list item (where parameters may need a type).
+    in_select_list: bool,
     out: &'r mut Template,
     binds: &'r mut Vec<Value<'a>>,
 }
@@ -266,6 +275,14 @@ impl<'a> Renderer<'_, 'a> {
     }
 
     fn select(&mut self, s: &'a Select) -> Result<(), QueryError> {
+        // A subquery's own select list decides for itself.
+        let outer = std::mem::replace(&mut self.in_select_list, false);
+        let rendered = self.select_with_compound(s);
+        self.in_select_list = outer;
+        rendered
+    }
+
+    fn select_with_compound(&mut self, s: &'a Select) -> Result<(), QueryError> {
         self.with(&s.with)?;
         self.select_core(s)?;
         for (op, other) in &s.compound {
@@ -322,7 +339,10 @@ impl<'a> Renderer<'_, 'a> {
             self.push("*");
         }
         self.list(&s.columns, |r, item| {
-            r.expr(&item.expr)?;
+            let outer = std::mem::replace(&mut r.in_select_list, true);
+            let rendered = r.expr(&item.expr);
+            r.in_select_list = outer;
+            rendered?;
             if let Some(alias) = &item.alias {
                 r.push(" AS ");
                 r.ident(alias);
@@ -474,6 +494,9 @@ impl<'a> Renderer<'_, 'a> {
     }
 
     fn on_conflict(&mut self, i: &'a Insert, conflict: &'a OnConflict) -> Result<(), QueryError> {
+        if conflict.target.is_empty() {
+            return Err(QueryError::BadInsert { table: i.table.to_string(), message: "an upsert names no unique key" });
+        }
         match self.d.upsert_syntax() {
             UpsertSyntax::OnConflict => {
                 self.push(" ON CONFLICT (");
@@ -492,10 +515,10 @@ impl<'a> Renderer<'_, 'a> {
                 if conflict.update.is_empty() {
                     // Assigning a column to itself skips the row and, unlike
                     // INSERT IGNORE, keeps every other error an error.
-                    let column = conflict.target.first().or(i.columns.first()).cloned().unwrap_or_default();
-                    self.ident(&column);
+                    let column = &conflict.target[0];
+                    self.ident(column);
                     self.push(" = ");
-                    self.ident(&column);
+                    self.ident(column);
                     return Ok(());
                 }
             }
@@ -559,7 +582,19 @@ impl<'a> Renderer<'_, 'a> {
                 }
                 self.ident(name);
             }
-            Expr::Bind(v) => self.bind(v.borrowed()),
+            Expr::Bind(v) => {
+                match parameter_type(v).filter(|_| self.in_select_list && self.d.casts_select_list_parameters()) {
+                    Some(ty) => {
+                        self.push("CAST(");
+                        self.bind(v.borrowed());
+                        self.push(" AS ");
+                        let ty = self.d.cast_type(&ty);
+                        self.push(&ty);
+                        self.push(")");
+                    }
+                    None => self.bind(v.borrowed()),
+                }
+            }
             Expr::Null => self.push("NULL"),
             Expr::Star => self.push("*"),
             Expr::Binary { op, left, right } => {
@@ -797,6 +832,21 @@ impl<'a> Renderer<'_, 'a> {
     }
 }
 
+/// The type a parameter's value gives a result column; `None` for `NULL`
+/// and decimals (whose scale a cast would fix).
+fn parameter_type(value: &Value<'_>) -> Option<ColumnType> {
+    Some(match value {
+        Value::Null | Value::Decimal(_) => return None,
+        Value::Bool(_) | Value::I16(_) | Value::I32(_) | Value::I64(_) => ColumnType::Bigint,
+        Value::F32(_) | Value::F64(_) => ColumnType::Double,
+        Value::Text(_) | Value::Uuid(_) | Value::Json(_) => ColumnType::Text,
+        Value::Bytes(_) => ColumnType::Binary,
+        Value::Date(_) => ColumnType::Date,
+        Value::Time(_) => ColumnType::Time,
+        Value::Timestamp(_) | Value::Timestamptz(_) => ColumnType::Timestamp,
+    })
+}
+
 fn func_name(func: Func) -> &'static str {
     match func {
         Func::Count => "count",
@@ -916,4 +966,56 @@ pub fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
     let mut parts = version[start..].split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>().unwrap_or(0));
     let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     found >= (major, minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_parameters_skip_quotes_comments_and_casts() {
+        let pieces = split_named("SELECT ':no', \"a:b\", x::text -- :none\nFROM t WHERE a = :a AND b = :b_2");
+        let params: Vec<&str> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                RawPiece::Param(name) => Some(*name),
+                RawPiece::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(params, ["a", "b_2"]);
+        assert_eq!(split_named("no params"), [RawPiece::Text("no params")]);
+    }
+
+    #[test]
+    fn rendered_statements_stay_cacheable_on_every_backend() {
+        use diesel::query_builder::QueryFragment;
+        let template = Template { sql: "SELECT ".into(), splits: vec![7] };
+        let binds = [Value::I64(1)];
+        let bound = Bound { template: &template, binds: &binds };
+        assert!(QueryFragment::<diesel::pg::Pg>::is_safe_to_cache_prepared(&bound, &diesel::pg::Pg).unwrap());
+        assert!(
+            QueryFragment::<diesel::mysql::Mysql>::is_safe_to_cache_prepared(&bound, &diesel::mysql::Mysql).unwrap()
+        );
+        assert!(
+            QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&bound, &diesel::sqlite::Sqlite)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn versions_compare_by_their_first_number() {
+        assert!(version_at_least("10.11.6-MariaDB-0+deb12u1", (10, 5)));
+        assert!(!version_at_least("10.4.32-MariaDB", (10, 5)));
+        assert!(version_at_least("PostgreSQL 16.2 on x86_64", (10, 0)));
+        assert!(version_at_least("3.45.1", (3, 35)));
+        assert!(!version_at_least("3.31.0", (3, 35)));
+        assert!(!version_at_least("", (1, 0)));
+    }
+
+    #[test]
+    fn a_template_prints_each_dialects_placeholders() {
+        let template = Template { sql: "a =  AND b = ".into(), splits: vec![4, 13] };
+        assert_eq!(template.to_sql(&crate::dialect::PostgresDialect), "a = $1 AND b = $2");
+        assert_eq!(template.to_sql(&crate::dialect::SqliteDialect), "a = ? AND b = ?");
+    }
 }

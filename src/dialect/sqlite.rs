@@ -676,6 +676,43 @@ impl ClassifyFailure for SqliteDialect {
     }
 }
 
+impl super::query::QueryHooks for SqliteDialect {
+    fn limit_for_offset_only(&self) -> Option<&'static str> {
+        Some("-1")
+    }
+
+    fn cast_type(&self, ty: &ColumnType) -> String {
+        match ty {
+            ColumnType::Smallint | ColumnType::Integer | ColumnType::Bigint | ColumnType::Boolean => "INTEGER".into(),
+            ColumnType::Real | ColumnType::Double => "REAL".into(),
+            ColumnType::Numeric { .. } => "NUMERIC".into(),
+            ColumnType::Binary => "BLOB".into(),
+            _ => "TEXT".into(),
+        }
+    }
+
+    fn memo_slot(&self) -> usize {
+        2
+    }
+
+    fn last_insert_id_query(&self) -> &'static str {
+        "SELECT last_insert_rowid() AS value"
+    }
+
+    fn server_version_query(&self) -> &'static str {
+        "SELECT sqlite_version() AS value"
+    }
+
+    fn capabilities(&self, version: &str) -> super::query::Capabilities {
+        let returning = super::query::version_at_least(version, (3, 35));
+        super::query::Capabilities {
+            returning_insert: returning,
+            returning_update: returning,
+            returning_delete: returning,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -743,38 +780,5 @@ mod tests {
         }
         assert_eq!(d.parse_type("INT"), ColumnType::Integer);
         assert_eq!(d.parse_type("geometry"), ColumnType::Raw { sql: "geometry".into() });
-    }
-}
-
-impl super::query::QueryHooks for SqliteDialect {
-    fn cast_type(&self, ty: &ColumnType) -> String {
-        match ty {
-            ColumnType::Smallint | ColumnType::Integer | ColumnType::Bigint | ColumnType::Boolean => "INTEGER".into(),
-            ColumnType::Real | ColumnType::Double => "REAL".into(),
-            ColumnType::Numeric { .. } => "NUMERIC".into(),
-            ColumnType::Binary => "BLOB".into(),
-            _ => "TEXT".into(),
-        }
-    }
-
-    fn memo_slot(&self) -> usize {
-        2
-    }
-
-    fn last_insert_id_query(&self) -> &'static str {
-        "SELECT last_insert_rowid() AS value"
-    }
-
-    fn server_version_query(&self) -> &'static str {
-        "SELECT sqlite_version() AS value"
-    }
-
-    fn capabilities(&self, version: &str) -> super::query::Capabilities {
-        let returning = super::query::version_at_least(version, (3, 35));
-        super::query::Capabilities {
-            returning_insert: returning,
-            returning_update: returning,
-            returning_delete: returning,
-        }
     }
 }

@@ -10,23 +10,15 @@ mod rust_models;
 mod toml_models;
 
 pub use migrate_derive::Model;
-pub use rust_models::parse_rust;
+/// The `#[model(...)]` grammar, for the code `#[derive(Model)]` generates.
+pub use migrate_grammar as grammar;
+pub use rust_models::{parse_rust, table_from_def};
 pub use toml_models::parse_toml;
 
 /// A struct declared as a model with `#[derive(Model)]`.
 pub trait Model {
     /// The table it describes: the same the CLI reads from the source.
     fn table() -> Table;
-}
-
-/// The table of the TOML text `#[derive(Model)]` generates; its grammar was
-/// checked at compile time, so only a wrong `sql_type` can fail here.
-pub fn table_from_toml(text: &str) -> Table {
-    let models = parse_toml(Path::new("#[derive(Model)]"), text).unwrap_or_else(|e| panic!("invalid model: {e}"));
-    let mut table = models.schema.tables.into_iter().next().expect("one table per model");
-    name_constraints(&mut table);
-    table.normalize();
-    table
 }
 
 use crate::schema::{ColumnType, EnumType, Schema, Table};

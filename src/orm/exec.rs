@@ -36,7 +36,7 @@ thread_local! {
 
 fn with_rendered<T>(
     conn: &mut Connection,
-    statement: &impl Statement,
+    statement: &(impl Statement + ?Sized),
     run: impl FnOnce(&mut Connection, &Template, &[Value<'_>]) -> Result<T, OrmError>,
 ) -> Result<T, OrmError> {
     let (dialect, caps) = capabilities(conn)?;
@@ -54,19 +54,22 @@ fn with_rendered<T>(
 }
 
 /// Runs a query and decodes every row into `R` (a model, a tuple, a value).
-pub fn fetch<R: FromRow>(conn: &mut Connection, statement: &impl Statement) -> Result<Vec<R>, OrmError> {
+pub fn fetch<R: FromRow>(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<Vec<R>, OrmError> {
     let kind = statement.as_ast().kind();
     let table = statement.as_ast().table().map(str::to_string);
     with_rendered(conn, statement, |conn, template, binds| load(conn, kind, table.as_deref(), template, binds))
 }
 
 /// Runs a query and decodes its first row, if any.
-pub fn fetch_optional<R: FromRow>(conn: &mut Connection, statement: &impl Statement) -> Result<Option<R>, OrmError> {
+pub fn fetch_optional<R: FromRow>(
+    conn: &mut Connection,
+    statement: &(impl Statement + ?Sized),
+) -> Result<Option<R>, OrmError> {
     Ok(fetch(conn, statement)?.into_iter().next())
 }
 
 /// Runs a statement that returns no rows; the number of rows it touched.
-pub fn execute(conn: &mut Connection, statement: &impl Statement) -> Result<usize, OrmError> {
+pub fn execute(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<usize, OrmError> {
     let kind = statement.as_ast().kind();
     let table = statement.as_ast().table().map(str::to_string);
     with_rendered(conn, statement, |conn, template, binds| run(conn, kind, table.as_deref(), template, binds))
@@ -174,7 +177,7 @@ impl OnDiesel for Run<'_, '_> {
 /// Reads the row of `M` whose primary key is `key`.
 pub fn get<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<Option<M>, OrmError> {
     let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::Get);
+    let template = M::statements().get::<M>(dialect, Shape::Get)?;
     let binds = key.key_values();
     Ok(load(conn, StatementKind::Select, Some(M::TABLE_NAME), template, &binds)?.into_iter().next())
 }
@@ -186,18 +189,18 @@ pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmE
     let table = Some(M::TABLE_NAME);
     let generated = M::GENERATED.filter(|_| model.generated_key_unset());
     let Some(generated) = generated else {
-        let template = M::statements().get::<M>(dialect, Shape::Insert);
+        let template = M::statements().get::<M>(dialect, Shape::Insert)?;
         run(conn, StatementKind::Insert, table, template, &model.values())?;
         return Ok(());
     };
     let binds: Vec<Value<'_>> =
         M::COLUMNS.iter().zip(model.values()).filter(|(c, _)| **c != generated).map(|(_, v)| v).collect();
     let key: i64 = if caps.returning_insert {
-        let template = M::statements().get::<M>(dialect, Shape::InsertReturning);
+        let template = M::statements().get::<M>(dialect, Shape::InsertReturning)?;
         let keys: Vec<(i64,)> = load(conn, StatementKind::Insert, table, template, &binds)?;
         keys.into_iter().next().ok_or(OrmError::NoRow { statement: StatementKind::Insert })?.0
     } else {
-        let template = M::statements().get::<M>(dialect, Shape::InsertGenerated);
+        let template = M::statements().get::<M>(dialect, Shape::InsertGenerated)?;
         run(conn, StatementKind::Insert, table, template, &binds)?;
         let last = Template { sql: dialect.last_insert_id_query().to_string(), splits: Vec::new() };
         let keys: Vec<(i64,)> = load(conn, StatementKind::Select, table, &last, &[])?;
@@ -211,11 +214,8 @@ pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmE
 /// Writes every non-key column of `model` to its row; the number of rows
 /// changed (0 when the row is gone).
 pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmError> {
-    if M::COLUMNS.len() == M::KEY.len() {
-        return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
-    }
     let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::UpdateByKey);
+    let template = M::statements().get::<M>(dialect, Shape::UpdateByKey)?;
     let values = model.values();
     let key = model.key();
     let mut binds: Vec<Value<'_>> =
@@ -224,9 +224,24 @@ pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmEr
     run(conn, StatementKind::Update, Some(M::TABLE_NAME), template, &binds)
 }
 
+/// Writes only the columns at `changed` (positions in [`Model::COLUMNS`],
+/// none of them a key column) of `model` to its row; the number of rows changed.
+pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usize]) -> Result<usize, OrmError> {
+    let columns: Vec<&'static str> = changed.iter().filter_map(|&i| M::COLUMNS.get(i).copied()).collect();
+    if columns.is_empty() || columns.iter().any(|c| M::KEY.contains(c)) {
+        return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
+    }
+    let template = super::model::update_template::<M>(dialect::of(conn.backend()), &columns)?;
+    let mut values: Vec<Option<Value<'_>>> = model.values().into_iter().map(Some).collect();
+    let key = model.key();
+    let mut binds: Vec<Value<'_>> = changed.iter().filter_map(|&i| values.get_mut(i).and_then(Option::take)).collect();
+    binds.extend(key.key_values());
+    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
+}
+
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.
 pub fn delete<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<usize, OrmError> {
     let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::DeleteByKey);
+    let template = M::statements().get::<M>(dialect, Shape::DeleteByKey)?;
     run(conn, StatementKind::Delete, Some(M::TABLE_NAME), template, &key.key_values())
 }

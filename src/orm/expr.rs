@@ -3,6 +3,12 @@
 //! wraps an untyped [`ast::Expr`]; the Rust type parameter makes comparing
 //! a `Column<M, i64>` with a `&str` a compile error.
 //!
+//! ```
+//! use migrate::orm::prelude::*;
+//! const ID: Column<(), i64> = Column::new("users", "id");
+//! let _ = ID.eq(1);
+//! ```
+//!
 //! ```compile_fail
 //! use migrate::orm::prelude::*;
 //! const ID: Column<(), i64> = Column::new("users", "id");
@@ -76,18 +82,40 @@ pub trait IntoExpr<T> {
     fn into_node(self) -> ast::Expr;
 }
 
-impl<V: SqlValue> IntoExpr<V::Base> for V {
+// A value and an `Option` of it are separate impls, so that a literal
+// (`.gt(1)`) takes the column's type rather than defaulting to `i32`.
+impl<V: SqlValue<Base = V>> IntoExpr<V> for V {
     fn into_node(self) -> ast::Expr {
-        match self.to_value().into_owned() {
-            ast::Value::Null => ast::Expr::Null,
-            value => ast::Expr::Bind(value),
-        }
+        ast::Expr::Bind(self.to_value().into_owned())
+    }
+}
+
+// `None` is a parameter too: the text of a statement does not depend on
+// which values are NULL, so one prepared statement serves every row.
+impl<V: SqlValue<Base = V>> IntoExpr<V> for Option<V> {
+    fn into_node(self) -> ast::Expr {
+        ast::Expr::Bind(self.to_value().into_owned())
     }
 }
 
 impl IntoExpr<String> for &str {
     fn into_node(self) -> ast::Expr {
         ast::Expr::Bind(ast::Value::Text(Cow::Owned(self.to_string())))
+    }
+}
+
+impl IntoExpr<String> for &String {
+    fn into_node(self) -> ast::Expr {
+        self.as_str().into_node()
+    }
+}
+
+impl IntoExpr<String> for Option<&str> {
+    fn into_node(self) -> ast::Expr {
+        ast::Expr::Bind(match self {
+            Some(text) => ast::Value::Text(Cow::Owned(text.to_string())),
+            None => ast::Value::Null,
+        })
     }
 }
 
@@ -104,6 +132,9 @@ impl<T: SqlValue> IntoExpr<T::Base> for Expr<T> {
 }
 
 /// The operators and methods every typed expression has.
+// `is_null` builds `IS NULL` from the expression it consumes: SQL's name
+// (and diesel's), not a predicate on the Rust value.
+#[allow(clippy::wrong_self_convention)]
 pub trait Expression: Sized {
     /// The Rust type of its value.
     type Value: SqlValue;
@@ -313,7 +344,7 @@ pub fn scalar<T: SqlValue>(select: super::query::Select) -> Expr<T> {
 
 /// A value bound as a parameter, as an expression (`SELECT :v`).
 pub fn value<V: SqlValue>(v: V) -> Expr<V> {
-    Expr::from_node(IntoExpr::<V::Base>::into_node(v))
+    Expr::from_node(ast::Expr::Bind(v.to_value().into_owned()))
 }
 
 /// `CASE WHEN c THEN v ... ELSE otherwise END`.
@@ -470,19 +501,19 @@ pub fn dense_rank() -> FnCall<i64> {
 }
 
 /// `lag(e, offset)`: the value `offset` rows before (`NULL` before the first).
-pub fn lag<E: Expression>(e: E, offset: i64) -> FnCall<Option<Base<E>>>
+pub fn lag<E: Expression>(e: E, offset: i32) -> FnCall<Option<Base<E>>>
 where
     Base<E>: SqlValue,
 {
-    FnCall::new(Func::Lag, vec![e.node(), ast::Expr::Bind(ast::Value::I64(offset))])
+    FnCall::new(Func::Lag, vec![e.node(), ast::Expr::Bind(ast::Value::I32(offset))])
 }
 
 /// `lead(e, offset)`: the value `offset` rows after.
-pub fn lead<E: Expression>(e: E, offset: i64) -> FnCall<Option<Base<E>>>
+pub fn lead<E: Expression>(e: E, offset: i32) -> FnCall<Option<Base<E>>>
 where
     Base<E>: SqlValue,
 {
-    FnCall::new(Func::Lead, vec![e.node(), ast::Expr::Bind(ast::Value::I64(offset))])
+    FnCall::new(Func::Lead, vec![e.node(), ast::Expr::Bind(ast::Value::I32(offset))])
 }
 
 /// `first_value(e)` over the window frame.

@@ -18,6 +18,11 @@ pub mod value;
 
 pub use echo::Echo;
 pub use error::{Error, StatementKind, Violation};
+
+/// The user guide to the ORM (`docs/orm.md`); its examples compile as doctests.
+#[doc = include_str!("../../docs/orm.md")]
+pub mod guide {}
+
 pub use model::{Model, ModelStatements};
 pub use pool::{Pool, PoolOptions, PooledConnection};
 pub use session::{Handle, Savepoint, Session};
@@ -35,15 +40,10 @@ pub mod prelude {
     pub use super::model::Model;
     pub use super::pool::{Pool, PoolOptions};
     pub use super::query::{
-        AllColumns, Row, Statement, Table, col, cte, cte_ref, delete_from, excluded, insert_into, recursive_cte,
-        select, text, update,
+        AllColumns, Cte, Delete, Insert, Row, Select, Statement, Subquery, Table, Text, Update, col, cte, cte_ref,
+        delete_from, excluded, insert_into, recursive_cte, select, text, update,
     };
     pub use super::session::{Handle, Session};
-    pub use super::value::{FromRow, SqlValue};
+    pub use super::value::{FromRow, Nullable, SqlValue};
     pub use crate::dialect::query::FrameBound;
 }
-
-/// The user guide's examples, compiled as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../docs/orm.md")]
-pub struct UserGuide;

@@ -88,7 +88,7 @@ impl<M> IntoSource for &TableAlias<M> {
 
 impl IntoSource for &Cte {
     fn into_source(self) -> ast::Source {
-        ast::Source::Table { name: self.0.name.clone(), alias: None }
+        ast::Source::Table { name: name(self.name), alias: None }
     }
 }
 
@@ -263,7 +263,7 @@ impl Select {
 
     /// `WITH cte` (recursive when the CTE is).
     pub fn with(mut self, cte: &Cte) -> Self {
-        self.0.with.push(cte.0.clone());
+        self.0.with.push(cte.ast.clone());
         self
     }
 
@@ -331,37 +331,38 @@ impl Subquery {
 
 /// A common table expression: `WITH name AS (select)`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cte(ast::Cte);
+pub struct Cte {
+    ast: ast::Cte,
+    name: &'static str,
+}
 
 /// `WITH name AS (select)`.
 pub fn cte(cte_name: &'static str, select: Select) -> Cte {
-    Cte(ast::Cte { name: name(cte_name), columns: Vec::new(), select: select.0, recursive: false })
+    let ast = ast::Cte { name: name(cte_name), columns: Vec::new(), select: select.0, recursive: false };
+    Cte { ast, name: cte_name }
 }
 
 /// `WITH RECURSIVE name (columns) AS (anchor UNION ALL step)`: `step`
 /// reads from the CTE itself (`.from(&cte_ref(name))`).
 pub fn recursive_cte(cte_name: &'static str, columns: &[&'static str], anchor: Select, step: Select) -> Cte {
-    Cte(ast::Cte {
+    let ast = ast::Cte {
         name: name(cte_name),
         columns: columns.iter().map(|c| name(c)).collect(),
         select: anchor.union_all(step).0,
         recursive: true,
-    })
+    };
+    Cte { ast, name: cte_name }
 }
 
 /// The CTE called `name` as a source, for a recursive step that reads itself.
 pub fn cte_ref(cte_name: &'static str) -> Cte {
-    Cte(ast::Cte { name: name(cte_name), columns: Vec::new(), select: ast::Select::default(), recursive: false })
+    cte(cte_name, Select(ast::Select::default()))
 }
 
 impl Cte {
     /// Its column `column`, typed `T`.
     pub fn col<T: SqlValue>(&self, column: &'static str) -> Column<Cte, T> {
-        match &self.0.name {
-            Cow::Borrowed(n) => Column::new(n, column),
-            // Every constructor borrows a `'static` name.
-            Cow::Owned(_) => Column::new("", column),
-        }
+        Column::new(self.name, column)
     }
 }
 
@@ -415,6 +416,23 @@ impl Insert {
         self
     }
 
+    /// Adds one row per model, every column but a generated key that is
+    /// still unset (as [`crate::orm::exec::insert`] does for one).
+    pub fn models<M: super::Model>(mut self, models: &[M]) -> Self {
+        for model in models {
+            let skip = M::GENERATED.filter(|_| model.generated_key_unset());
+            let mut row = Row::new();
+            for (column, value) in M::COLUMNS.iter().zip(model.values()) {
+                if Some(*column) != skip {
+                    row.columns.push(name(column));
+                    row.values.push(ast::Expr::Bind(value.into_owned()));
+                }
+            }
+            self = self.row(row);
+        }
+        self
+    }
+
     /// `INSERT INTO table (columns) SELECT ...`.
     pub fn select<M>(mut self, columns: &[AllColumnsOf<M>], select: Select) -> Self {
         self.0.columns = columns.iter().map(|c| name(c.0)).collect();
@@ -437,11 +455,13 @@ impl Insert {
         self
     }
 
-    /// In an upsert's update, also set `column` to `value`.
+    /// In an upsert's update, also set `column` to `value` (after
+    /// `on_conflict_update`, which names the key; without it the insert is
+    /// refused when rendered).
     pub fn on_conflict_set<M, T: SqlValue>(mut self, column: Column<M, T>, value: impl IntoExpr<T::Base>) -> Self {
-        if let Some(conflict) = &mut self.0.on_conflict {
-            conflict.update.push((name(column.name), value.into_node()));
-        }
+        let conflict =
+            self.0.on_conflict.get_or_insert_with(|| ast::OnConflict { target: Vec::new(), update: Vec::new() });
+        conflict.update.push((name(column.name), value.into_node()));
         self
     }
 

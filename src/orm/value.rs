@@ -94,6 +94,10 @@ impl OrmBackend for Sqlite {
 pub trait RowReader {
     /// The next field as `T`.
     fn next<T: SqlValue>(&mut self) -> Result<T, DecodeError>;
+    /// Whether the field `ahead` places past the next one is `NULL` (or missing).
+    fn is_null_ahead(&self, ahead: usize) -> bool;
+    /// Moves past `n` fields.
+    fn skip(&mut self, n: usize);
 }
 
 /// A [`RowReader`] over one diesel row.
@@ -116,6 +120,14 @@ impl<'r, 'c, DB: OrmBackend, R: Row<'c, DB>> RowReader for Fields<'r, R, DB> {
         self.next += 1;
         let field = self.row.get(index).ok_or(DecodeError::MissingColumn { index })?;
         DB::decode::<T>(field.value()).map_err(|e| e.at(index, std::any::type_name::<T>()))
+    }
+
+    fn is_null_ahead(&self, ahead: usize) -> bool {
+        self.row.get(self.next + ahead).is_none_or(|f| f.is_null())
+    }
+
+    fn skip(&mut self, n: usize) {
+        self.next += n;
     }
 }
 
@@ -150,6 +162,22 @@ tuple_from_row!(A, B, C, D, E, F);
 tuple_from_row!(A, B, C, D, E, F, G);
 tuple_from_row!(A, B, C, D, E, F, G, H);
 
+/// A model that may be absent from a row (the right side of a `LEFT JOIN`):
+/// `None` when its first key column is `NULL`, its columns skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nullable<M>(pub Option<M>);
+
+impl<M: super::Model> FromRow for Nullable<M> {
+    fn from_row<R: RowReader>(row: &mut R) -> Result<Self, DecodeError> {
+        let key_at = M::KEY.first().and_then(|k| M::COLUMNS.iter().position(|c| c == k)).unwrap_or(0);
+        if row.is_null_ahead(key_at) {
+            row.skip(M::COLUMNS.len());
+            return Ok(Nullable(None));
+        }
+        M::from_row(row).map(|m| Nullable(Some(m)))
+    }
+}
+
 /// A primary key's value: one column's type, or a tuple for a composite key.
 pub trait KeyValue {
     /// The key's parts, in key-column order.
@@ -177,4 +205,26 @@ tuple_key!(A 0, B 1, C 2, D 3);
 
 /// Compiles only when `A` and `B` compare as the same type (`i64` and
 /// `Option<i64>`): the derive's check of a `references` to a column.
+///
+/// ```compile_fail
+/// #[derive(migrate::models::Model)]
+/// #[model(table = "nodes")]
+/// struct Node {
+///     #[model(primary_key)]
+///     id: i64,
+///     #[model(references = "nodes.id")]
+///     parent_id: Option<String>, // an i64 key cannot be held in text
+/// }
+/// ```
+///
+/// ```
+/// #[derive(migrate::models::Model)]
+/// #[model(table = "nodes")]
+/// struct Node {
+///     #[model(primary_key)]
+///     id: i64,
+///     #[model(references = "nodes.id")]
+///     parent_id: Option<i64>,
+/// }
+/// ```
 pub const fn same_base<A: SqlValue<Base = <B as SqlValue>::Base>, B: SqlValue>() {}

@@ -4,7 +4,7 @@
 use crate::dialect::query::{Bound, Decode, FieldError, Value, not_null};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use diesel::deserialize::FromSql;
-use diesel::mysql::{Mysql, MysqlValue};
+use diesel::mysql::{Mysql, MysqlType, MysqlValue};
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::serialize::{IsNull, Output, ToSql};
 use diesel::sql_types as st;
@@ -62,13 +62,28 @@ macro_rules! direct {
         }
     )*};
 }
+// A parameter in a select list (`SELECT ?`, a recursive CTE's anchor) comes
+// back as text or a blob: numbers are read from their digits then.
+macro_rules! number {
+    ($($t:ty => $st:ty),* $(,)?) => {$(
+        impl Decode<Mysql> for $t {
+            fn decode(raw: Option<MysqlValue<'_>>) -> Result<Self, FieldError> {
+                let raw = not_null(raw)?;
+                match <$t as FromSql<$st, Mysql>>::from_sql(raw.clone()) {
+                    Ok(v) => Ok(v),
+                    Err(e) if matches!(raw.value_type(), MysqlType::Blob | MysqlType::String) => {
+                        std::str::from_utf8(raw.as_bytes())?.trim().parse::<$t>().map_err(|_| FieldError::from(e))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    )*};
+}
+number!(i16 => st::SmallInt, i32 => st::Integer, i64 => st::BigInt, f32 => st::Float, f64 => st::Double);
+
 direct!(
     bool => st::Bool,
-    i16 => st::SmallInt,
-    i32 => st::Integer,
-    i64 => st::BigInt,
-    f32 => st::Float,
-    f64 => st::Double,
     String => st::Text,
     Vec<u8> => st::Binary,
     NaiveDate => st::Date,

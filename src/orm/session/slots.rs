@@ -3,13 +3,12 @@
 
 use super::Handle;
 use crate::db::Connection;
-use crate::dialect::query::{self as ast, StatementKind, StatementRef, Template, Value};
+use crate::dialect::query::Value;
 use crate::orm::error::Error;
 use crate::orm::exec;
 use crate::orm::model::Model;
 use crate::orm::value::KeyValue;
 use std::any::Any;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
@@ -162,38 +161,19 @@ impl<M: Model> Slots<M> {
         }
     }
 
-    /// `UPDATE` of the columns that differ from `snapshot`, keyed by the
-    /// snapshot's key (the row as the database has it).
+    /// `UPDATE` of the columns that differ from `snapshot`.
     fn update_changed(conn: &mut Connection, object: &M, snapshot: &[Value<'static>]) -> Result<(), Error> {
-        let values = object.values();
-        let set: Vec<(ast::Name, ast::Expr)> = M::COLUMNS
+        let changed: Vec<usize> = M::COLUMNS
             .iter()
-            .zip(values)
+            .zip(object.values())
             .zip(snapshot)
-            .filter(|((column, value), old)| !M::KEY.contains(column) && value != *old)
-            .map(|((column, value), _)| (Cow::Borrowed(*column), ast::Expr::Bind(value.into_owned())))
+            .enumerate()
+            .filter(|(_, ((column, value), old))| !M::KEY.contains(column) && value != *old)
+            .map(|(i, _)| i)
             .collect();
-        if set.is_empty() {
-            return Ok(());
+        if !changed.is_empty() {
+            exec::update_columns(conn, object, &changed)?;
         }
-        let key = M::COLUMNS.iter().zip(snapshot).filter(|(c, _)| M::KEY.contains(c)).map(|(column, value)| {
-            ast::Expr::Binary {
-                op: ast::BinaryOp::Eq,
-                left: Box::new(ast::Expr::Column { table: None, name: Cow::Borrowed(*column) }),
-                right: Box::new(ast::Expr::Bind(value.clone())),
-            }
-        });
-        let update = ast::Update {
-            table: Cow::Borrowed(M::TABLE_NAME),
-            set,
-            filter: Some(ast::Expr::And(key.collect())),
-            returning: Vec::new(),
-        };
-        let (dialect, caps) = exec::capabilities(conn)?;
-        let mut template = Template::default();
-        let mut binds = Vec::new();
-        ast::render_into(dialect, caps, StatementRef::Update(&update), &mut template, &mut binds)?;
-        exec::run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)?;
         Ok(())
     }
 }
