@@ -513,3 +513,30 @@ fn session_flush_reports_foreign_key_cycles() {
         assert!(error.to_string().contains("eggs, hens form a cycle"), "{error}");
     });
 }
+
+#[test]
+fn session_query_returns_the_sessions_objects() {
+    use migrate::orm::prelude::Expression as _;
+    each_backend("session_query", |db| {
+        let (pool, _) = session_pool(db, PoolOptions::default());
+        let mut s = pool.session();
+        let ann = s.add(customer("ann@x.io"));
+        s.add(customer("bob@x.io"));
+        s.add(customer("cy@y.io"));
+        s.commit().unwrap();
+        s[ann].name = "changed, not flushed".into();
+        let found = s
+            .no_autoflush(|s| {
+                s.query::<Customer>(|q| q.filter(Customer::EMAIL.like("%@x.io")).order_by(Customer::ID.desc()))
+            })
+            .unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[1], ann, "the session's own object");
+        assert_eq!(s[found[1]].name, "changed, not flushed");
+        assert_eq!(s[found[0]].email, "bob@x.io");
+        let sent = s.statement_count();
+        let bob_id = s[found[0]].id;
+        assert_eq!(s.get::<Customer>(&bob_id).unwrap(), Some(found[0]));
+        assert_eq!(s.statement_count(), sent, "bob is in the identity map now");
+    });
+}

@@ -10,7 +10,7 @@ use super::error::Error;
 use super::exec;
 use super::model::Model;
 use super::pool::{Pool, PooledConnection};
-use super::query::Statement;
+use super::query::{AllColumns, Select, Statement, Table, select};
 use super::transaction;
 use super::value::FromRow;
 use crate::dialect::TransactionOptions;
@@ -130,6 +130,22 @@ impl Session {
             None => slots.expunge(handle),
         }
         Ok(())
+    }
+
+    /// The objects of `M` that `build` selects (`|q| q.filter(..).order_by(..)
+    /// .limit(..)` on `SELECT <M's columns> FROM <M's table>`), after
+    /// flushing. Rows already in the session come back as the session's
+    /// objects, unsaved changes kept; the others join the identity map.
+    pub fn query<M: Model + crate::models::Model>(
+        &mut self,
+        build: impl FnOnce(Select) -> Select,
+    ) -> Result<Vec<Handle<M>>, Error> {
+        let statement = build(
+            select(AllColumns { table: M::TABLE_NAME, columns: M::COLUMNS }).from(Table::<M>::new(M::TABLE_NAME)),
+        );
+        let rows: Vec<M> = self.execute(&statement)?;
+        let slots = self.slots_mut::<M>();
+        Ok(rows.into_iter().map(|row| slots.find(&row.key()).unwrap_or_else(|| slots.loaded(row, 0))).collect())
     }
 
     /// Runs a Core statement after flushing; its rows as plain values, not
