@@ -169,8 +169,8 @@ impl Session {
         });
         self.models = models;
         if result.is_err() {
-            // The transaction holds part of the flush: undo all of it, and
-            // put the session back as it was before the transaction began.
+            // The transaction (or savepoint) holds part of the flush: undo
+            // it, and drop the objects that no longer match the database.
             let _ = self.rollback();
         }
         result
