@@ -540,3 +540,27 @@ fn session_query_returns_the_sessions_objects() {
         assert_eq!(s.statement_count(), sent, "bob is in the identity map now");
     });
 }
+
+#[test]
+fn echo_shows_values_only_when_asked() {
+    each_backend("echo_values", |db| {
+        for show in [false, true] {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&lines);
+            let echo = Echo::callback(move |event: &StatementEvent<'_>| sink.lock().unwrap().push(event.to_string()))
+                .show_parameters(show);
+            let pool = Pool::open(&db.url, PoolOptions { echo: Some(echo), ..PoolOptions::default() }).unwrap();
+            let mut conn = pool.get().unwrap();
+            if !show {
+                conn.execute(&ITEMS.replace("items", "echo_items")).unwrap();
+                conn.execute("INSERT INTO echo_items (id, email) VALUES (1, 'v@x.io')").unwrap();
+            }
+            let duplicate = format!("INSERT INTO echo_items (id, email) VALUES ({}, 'v@x.io')", 2 + show as i32);
+            assert!(conn.execute(&duplicate).is_err(), "a duplicate email");
+            let lines = lines.lock().unwrap();
+            let failed = lines.iter().rfind(|l| l.contains(", failed: ")).expect("the failure was echoed");
+            let tail = failed.split(", failed: ").nth(1).unwrap_or_default();
+            assert_eq!(tail.contains("v@x.io"), show && db.backend() == Backend::Mysql, "{failed}");
+        }
+    });
+}
