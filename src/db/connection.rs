@@ -1,6 +1,6 @@
 //! One connection type over diesel's three backends.
 
-use super::{Backend, DatabaseUrl, DbError};
+use super::{Backend, DatabaseUrl, DbError, ServerError};
 use diesel::QueryableByName;
 use diesel::connection::{Connection as _, InstrumentationEvent, SimpleConnection};
 use diesel::mysql::{Mysql, MysqlConnection};
@@ -11,6 +11,7 @@ use diesel::sqlite::{Sqlite, SqliteConnection};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// How a command intends to use the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,34 @@ pub struct Connection {
     url: DatabaseUrl,
     statements: Arc<AtomicUsize>,
     server_version: Option<String>,
+    transaction: TransactionState,
+}
+
+/// A statement a connection ran, as told to its observer.
+pub struct StatementRecord<'a> {
+    /// The SQL text, with placeholders.
+    pub sql: &'a str,
+    /// The bound values as the driver shows them (`[1, "ann"]`), if any.
+    pub binds: Option<&'a str>,
+    /// From sending it to having its result.
+    pub duration: Duration,
+    /// The driver's message, if it failed (may quote values).
+    pub error: Option<&'a str>,
+}
+
+/// What [`Connection::set_observer`] takes.
+pub type StatementObserver = Arc<dyn Fn(&StatementRecord<'_>) + Send + Sync>;
+
+/// Where a connection stands in the transactions opened on it through
+/// [`Connection::control_transaction`], so that a pool can roll back or
+/// discard what a user left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TransactionState {
+    /// 0 outside a transaction, 1 in one, 2 and more in savepoints.
+    pub depth: u32,
+    /// A transaction-control statement failed, so whether the server applied
+    /// it is unknown: the connection must not be reused.
+    pub broken: bool,
 }
 
 impl Connection {
@@ -71,19 +100,14 @@ impl Connection {
                 Inner::Sqlite(SqliteConnection::establish(path).map_err(connect_error)?)
             }
         };
-        let mut conn =
-            Connection { inner, url: url.clone(), statements: Arc::new(AtomicUsize::new(0)), server_version: None };
-        let counter = Arc::clone(&conn.statements);
-        let count = move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::StartQuery { .. } = event {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
+        let mut conn = Connection {
+            inner,
+            url: url.clone(),
+            statements: Arc::new(AtomicUsize::new(0)),
+            server_version: None,
+            transaction: TransactionState::default(),
         };
-        match &mut conn.inner {
-            Inner::Postgres(c) => c.set_instrumentation(count),
-            Inner::Mysql(c) => c.set_instrumentation(count),
-            Inner::Sqlite(c) => c.set_instrumentation(count),
-        }
+        conn.set_observer(None);
         Ok(conn)
     }
 
@@ -100,6 +124,61 @@ impl Connection {
     /// How many statements this connection has sent so far.
     pub fn statement_count(&self) -> usize {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Calls `observer` after each statement this connection runs (`None`:
+    /// stop). Statements are counted either way.
+    pub fn set_observer(&mut self, observer: Option<StatementObserver>) {
+        let counter = Arc::clone(&self.statements);
+        let mut started = Instant::now();
+        let instrument = move |event: InstrumentationEvent<'_>| match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                counter.fetch_add(1, Ordering::Relaxed);
+                if observer.is_some() {
+                    started = Instant::now();
+                }
+            }
+            InstrumentationEvent::FinishQuery { query, error, .. } => {
+                if let Some(observer) = &observer {
+                    // diesel shows a prepared statement as `SQL -- binds: [...]`.
+                    let text = query.to_string();
+                    let (sql, binds) =
+                        text.split_once(" -- binds: ").map_or((text.as_str(), None), |(s, b)| (s, Some(b)));
+                    let error = error.map(|e| e.to_string());
+                    observer(&StatementRecord {
+                        sql,
+                        binds: binds.filter(|b| *b != "[]"),
+                        duration: started.elapsed(),
+                        error: error.as_deref(),
+                    });
+                }
+            }
+            _ => {}
+        };
+        match &mut self.inner {
+            Inner::Postgres(c) => c.set_instrumentation(instrument),
+            Inner::Mysql(c) => c.set_instrumentation(instrument),
+            Inner::Sqlite(c) => c.set_instrumentation(instrument),
+        }
+    }
+
+    /// The transaction nesting and health recorded so far.
+    pub fn transaction_state(&self) -> TransactionState {
+        self.transaction
+    }
+
+    /// Runs transaction-control `statements` (from the dialect) that take the
+    /// nesting to `depth`. If one fails the connection is marked broken; once
+    /// one succeeds at depth 0 (a rollback), the state is known again.
+    pub fn control_transaction(&mut self, statements: &[String], depth: u32) -> Result<(), DbError> {
+        for sql in statements {
+            if let Err(e) = self.execute(sql) {
+                self.transaction.broken = true;
+                return Err(e);
+            }
+        }
+        self.transaction = TransactionState { depth, broken: self.transaction.broken && depth > 0 };
+        Ok(())
     }
 
     /// Runs `work` on the diesel connection inside.
@@ -134,7 +213,7 @@ impl Connection {
             Inner::Mysql(c) => c.batch_execute(sql),
             Inner::Sqlite(c) => c.batch_execute(sql),
         };
-        result.map_err(|e| self.query_error(e, sql))
+        result.map_err(|e| self.driver_error(e, sql))
     }
 
     /// Runs one statement and returns how many rows it matched (MySQL:
@@ -146,7 +225,7 @@ impl Connection {
             Inner::Mysql(c) => query.execute(c),
             Inner::Sqlite(c) => query.execute(c),
         };
-        result.map_err(|e| self.query_error(e, sql))
+        result.map_err(|e| self.driver_error(e, sql))
     }
 
     /// Runs a query and maps each row by column name into `T`.
@@ -160,17 +239,28 @@ impl Connection {
             Inner::Mysql(c) => query.load::<T>(c),
             Inner::Sqlite(c) => query.load::<T>(c),
         };
-        result.map_err(|e| self.query_error(e, sql))
+        result.map_err(|e| self.driver_error(e, sql))
     }
 
-    fn query_error(&self, error: diesel::result::Error, sql: &str) -> DbError {
+    /// The error for `error`, a driver failure running `sql`: the password
+    /// scrubbed, a conflict (serialization failure, deadlock, Galera
+    /// certification) told apart, the server's structured fields kept for
+    /// the dialect to read.
+    pub fn driver_error(&self, error: diesel::result::Error, sql: &str) -> DbError {
         let message = self.url.scrub(error.to_string().trim());
         let sql = sql.to_string();
-        match error {
+        let server = match &error {
             diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, _) => {
-                DbError::Conflict { message, sql }
+                return DbError::Conflict { message, sql };
             }
-            _ => DbError::Query { message, sql },
-        }
+            diesel::result::Error::DatabaseError(kind, info) => Some(Box::new(ServerError {
+                kind: *kind,
+                table: info.table_name().map(str::to_string),
+                column: info.column_name().map(str::to_string),
+                constraint: info.constraint_name().map(str::to_string),
+            })),
+            _ => None,
+        };
+        DbError::Query { message, sql, server }
     }
 }

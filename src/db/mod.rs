@@ -4,7 +4,7 @@
 mod connection;
 mod url;
 
-pub use connection::{Connection, OnDiesel, OpenMode};
+pub use connection::{Connection, OnDiesel, OpenMode, StatementObserver, StatementRecord, TransactionState};
 pub use url::{Backend, DatabaseUrl, Redactor};
 
 /// What can go wrong opening or using a connection. Messages never contain a
@@ -50,5 +50,23 @@ pub enum DbError {
         message: String,
         /// The statement that failed.
         sql: String,
+        /// What the driver told apart about the failure, when the server
+        /// answered (not for a failure to send).
+        server: Option<Box<ServerError>>,
     },
+}
+
+/// The structured part of a server's error, as the driver reports it; the
+/// dialect reads it (with the message) to classify the failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerError {
+    /// The driver's classification (`Unknown` for most MySQL and SQLite
+    /// errors sent as plain text, which the dialect then reads).
+    pub kind: diesel::result::DatabaseErrorKind,
+    /// The table named by the server (PostgreSQL).
+    pub table: Option<String>,
+    /// The column named by the server (PostgreSQL).
+    pub column: Option<String>,
+    /// The constraint named by the server (PostgreSQL).
+    pub constraint: Option<String>,
 }

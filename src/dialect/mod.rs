@@ -2,11 +2,16 @@
 //! directions, rendering, and reflection. Backend differences live here and
 //! nowhere else.
 
+mod failure;
 mod mysql;
 mod postgres;
 pub mod query;
 mod render;
 mod sqlite;
+mod transaction;
+
+pub use failure::{ClassifyFailure, Failure, FailureKind};
+pub use transaction::{AccessMode, IsolationLevel, TransactionOptions, TransactionSql};
 
 pub use mysql::MysqlDialect;
 pub use postgres::PostgresDialect;
@@ -20,8 +25,9 @@ use crate::schema::{
 };
 
 /// What a backend knows how to do. Rendering methods are pure; `reflect`
-/// talks to the database through a [`Connection`].
-pub trait Dialect: query::QueryHooks + Send + Sync {
+/// talks to the database through a [`Connection`]. Rendering statements,
+/// transaction control and the reading of errors are traits of their own.
+pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send + Sync {
     /// Short name used in files and `--dialect` (`postgresql`, `mysql`, `sqlite`).
     fn name(&self) -> &'static str;
 
@@ -258,16 +264,6 @@ pub trait Dialect: query::QueryHooks + Send + Sync {
     /// Statement that opens a transaction.
     fn begin(&self) -> &'static str {
         "BEGIN"
-    }
-
-    /// Statement that commits the open transaction.
-    fn commit(&self) -> &'static str {
-        "COMMIT"
-    }
-
-    /// Statement that rolls the open transaction back.
-    fn rollback(&self) -> &'static str {
-        "ROLLBACK"
     }
 
     /// Statement making the connection wait up to `seconds` for another

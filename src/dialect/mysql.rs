@@ -3,13 +3,16 @@
 
 mod value;
 
+use super::failure::{driver_kind, quoted_after, redact_after};
 use super::render::{named, render_common, unsupported};
+use super::transaction::AccessMode;
+use super::{ClassifyFailure, Failure, FailureKind, TransactionOptions, TransactionSql};
 use super::{
     Cluster, Dialect, ReflectError, RenderError, RunLockKind, SchemaUpgrades, ServerFacts, column_list, column_sql,
     common_type, create_index_sql, create_table_sql, enum_columns, fit_default, parse_default, split_type,
     sql_name_list, strip_outer_parens, unquote_plain_identifiers, wrap_quoted,
 };
-use crate::db::{Connection, DbError};
+use crate::db::{Connection, DbError, ServerError};
 use crate::ops::{Op, Value};
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter, PrimaryKey,
@@ -616,6 +619,75 @@ fn action(rule: Option<&str>) -> Option<ForeignKeyAction> {
     ForeignKeyAction::parse(rule?).filter(|a| *a != ForeignKeyAction::Restrict)
 }
 
+impl TransactionSql for MysqlDialect {
+    fn begin_transaction(&self, options: &TransactionOptions) -> Vec<String> {
+        // The level applies to the next transaction only, so it is set just
+        // before it starts.
+        let set_level = options.isolation.map(|level| format!("SET TRANSACTION ISOLATION LEVEL {}", level.sql()));
+        let start = match options.access {
+            AccessMode::ReadWrite => "START TRANSACTION",
+            AccessMode::ReadOnly => "START TRANSACTION READ ONLY",
+        };
+        set_level.into_iter().chain([start.to_string()]).collect()
+    }
+}
+
+impl ClassifyFailure for MysqlDialect {
+    fn classify_failure(&self, message: &str, server: Option<&ServerError>) -> Failure {
+        // Errors of plain-text statements come without a code, so the
+        // message (in the server's English) is what says what happened.
+        let redacted = redact_after(message, &["entry ", "value: "], '\'');
+        let mut failure = Failure::new(FailureKind::Other, redacted);
+        if message.starts_with("Duplicate entry ") {
+            failure.kind = FailureKind::UniqueViolation;
+            // MySQL 8 names the key `table.key`, MariaDB the key alone.
+            let key = message.rsplit_once(" for key ").map(|(_, k)| k.trim_matches('\''));
+            match key.and_then(|k| k.split_once('.')) {
+                Some((table, key)) => {
+                    failure.table = Some(table.to_string());
+                    failure.constraint = Some(key.to_string());
+                }
+                None => failure.constraint = key.map(str::to_string),
+            }
+        } else if message.contains("a foreign key constraint fails (") {
+            failure.kind = FailureKind::ForeignKeyViolation;
+            // `(`db`.`child`, CONSTRAINT `name` FOREIGN KEY ...`: the child table.
+            let qualified = message.split_once("fails (").and_then(|(_, rest)| rest.split_once(", CONSTRAINT"));
+            failure.table =
+                qualified.map(|(table, _)| table.rsplit('.').next().unwrap_or(table).trim_matches('`').to_string());
+            failure.constraint = quoted_after(message, "CONSTRAINT", '`', '`');
+        } else if let Some(column) =
+            quoted_after(message, "Column", '\'', '\'').filter(|_| message.ends_with("cannot be null"))
+        {
+            failure.kind = FailureKind::NotNullViolation;
+            failure.columns = vec![column];
+        } else if message.starts_with("Field '") && message.ends_with("doesn't have a default value") {
+            failure.kind = FailureKind::NotNullViolation;
+            failure.columns = quoted_after(message, "Field", '\'', '\'').into_iter().collect();
+        } else if message.starts_with("Check constraint '") {
+            failure.kind = FailureKind::CheckViolation;
+            failure.constraint = quoted_after(message, "Check constraint", '\'', '\'');
+        } else if message.starts_with("CONSTRAINT `") && message.contains("` failed for `") {
+            failure.kind = FailureKind::CheckViolation;
+            failure.constraint = quoted_after(message, "CONSTRAINT", '`', '`');
+            failure.table = message.rsplit_once("`.`").map(|(_, t)| t.trim_end_matches('`').to_string());
+        } else if message.starts_with("Table '") && message.ends_with("doesn't exist") {
+            failure.kind = FailureKind::UndefinedTable;
+            let qualified = quoted_after(message, "Table", '\'', '\'');
+            failure.table = qualified.map(|q| q.rsplit_once('.').map_or(q.clone(), |(_, t)| t.to_string()));
+        } else if message.starts_with("Cannot execute statement in a READ ONLY transaction") {
+            failure.kind = FailureKind::ReadOnlyTransaction;
+        } else if message.starts_with("Deadlock found") {
+            failure.kind = FailureKind::SerializationFailure;
+        } else if message.contains("server has gone away") || message.starts_with("Lost connection") {
+            failure.kind = FailureKind::ConnectionLost;
+        } else if let Some(kind) = driver_kind(server) {
+            failure.kind = kind;
+        }
+        failure
+    }
+}
+
 impl super::query::QueryHooks for MysqlDialect {
     fn identifier_quote(&self) -> char {
         '`'
@@ -635,6 +707,10 @@ impl super::query::QueryHooks for MysqlDialect {
 
     fn limit_for_offset_only(&self) -> Option<&'static str> {
         Some("18446744073709551615")
+    }
+
+    fn casts_select_list_parameters(&self) -> bool {
+        true
     }
 
     fn upsert_syntax(&self) -> super::query::UpsertSyntax {

@@ -3,12 +3,15 @@
 
 mod value;
 
+use super::failure::{driver_kind, quoted_after, redact_after};
 use super::render::render_common;
+use super::transaction::AccessMode;
+use super::{ClassifyFailure, Failure, FailureKind, TransactionOptions, TransactionSql};
 use super::{
     Dialect, LockStatements, ReflectError, RenderError, RunLockKind, ServerFacts, column_sql, common_type,
     create_table_sql, enum_columns, parse_default, split_type, strip_outer_parens, wrap_quoted,
 };
-use crate::db::{Connection, DbError};
+use crate::db::{Connection, DbError, ServerError};
 use crate::ops::{AlterColumn, Op};
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter,
@@ -666,6 +669,48 @@ fn strip_casts(sql: &str) -> String {
         }
     }
     text.to_string()
+}
+
+impl TransactionSql for PostgresDialect {
+    fn begin_transaction(&self, options: &TransactionOptions) -> Vec<String> {
+        let mut modes = Vec::new();
+        if let Some(level) = options.isolation {
+            modes.push(format!("ISOLATION LEVEL {}", level.sql()));
+        }
+        if options.access == AccessMode::ReadOnly {
+            modes.push("READ ONLY".to_string());
+        }
+        match modes.is_empty() {
+            true => vec!["BEGIN".to_string()],
+            false => vec![format!("BEGIN {}", modes.join(", "))],
+        }
+    }
+}
+
+impl ClassifyFailure for PostgresDialect {
+    fn classify_failure(&self, message: &str, server: Option<&ServerError>) -> Failure {
+        // Values are quoted after a colon (`invalid input syntax for type
+        // integer: "x"`) or after `value`; names after a noun. DETAIL, which
+        // quotes whole rows and keys, is never read.
+        let redacted = redact_after(message, &[": ", "value "], '"');
+        let kind = driver_kind(server).unwrap_or_else(|| {
+            if message.starts_with("relation ") && message.ends_with(" does not exist") {
+                FailureKind::UndefinedTable
+            } else if message.starts_with("deadlock detected") {
+                FailureKind::SerializationFailure
+            } else {
+                FailureKind::Other
+            }
+        });
+        let mut failure = Failure::new(kind, redacted);
+        failure.table = server.and_then(|s| s.table.clone());
+        failure.constraint = server.and_then(|s| s.constraint.clone());
+        failure.columns = server.and_then(|s| s.column.clone()).into_iter().collect();
+        if kind == FailureKind::UndefinedTable {
+            failure.table = quoted_after(message, "relation", '"', '"');
+        }
+        failure
+    }
 }
 
 impl super::query::QueryHooks for PostgresDialect {

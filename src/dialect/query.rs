@@ -1,5 +1,5 @@
-//! The one renderer of ORM statements: [`ast`] nodes to SQL text with bind
-//! positions, for every backend, with small per-backend hooks
+//! The one renderer of ORM statements: statement nodes ([`Select`],
+//! [`Insert`], ...) into SQL text with bind positions, for every backend, with small per-backend hooks
 //! ([`QueryHooks`], implemented in each backend's file). Values are never
 //! spliced into the text; each becomes a placeholder and a [`Value`].
 
@@ -68,6 +68,13 @@ pub trait QueryHooks {
     /// The `LIMIT` a query needs for an `OFFSET` alone (`None`: `OFFSET` stands alone).
     fn limit_for_offset_only(&self) -> Option<&'static str> {
         None
+    }
+
+    /// Whether a parameter inside a select-list item needs a `CAST` to give
+    /// the result column a type (MariaDB reports an untyped one as `NULL`,
+    /// which its client library cannot read).
+    fn casts_select_list_parameters(&self) -> bool {
+        false
     }
 
     /// How upserts are spelt.
@@ -199,7 +206,7 @@ pub fn render_into<'a>(
     template.sql.clear();
     template.splits.clear();
     binds.clear();
-    let mut r = Renderer { d: dialect, caps, out: template, binds };
+    let mut r = Renderer { d: dialect, caps, in_select_list: false, out: template, binds };
     match statement {
         StatementRef::Select(s) => r.select(s),
         StatementRef::Insert(i) => r.insert(i),
@@ -220,6 +227,8 @@ pub fn render(dialect: &dyn Dialect, caps: Capabilities, statement: StatementRef
 struct Renderer<'r, 'a> {
     d: &'r dyn Dialect,
     caps: Capabilities,
+    /// Inside a select-list item (where parameters may need a type).
+    in_select_list: bool,
     out: &'r mut Template,
     binds: &'r mut Vec<Value<'a>>,
 }
@@ -266,6 +275,14 @@ impl<'a> Renderer<'_, 'a> {
     }
 
     fn select(&mut self, s: &'a Select) -> Result<(), QueryError> {
+        // A subquery's own select list decides for itself.
+        let outer = std::mem::replace(&mut self.in_select_list, false);
+        let rendered = self.select_with_compound(s);
+        self.in_select_list = outer;
+        rendered
+    }
+
+    fn select_with_compound(&mut self, s: &'a Select) -> Result<(), QueryError> {
         self.with(&s.with)?;
         self.select_core(s)?;
         for (op, other) in &s.compound {
@@ -322,7 +339,10 @@ impl<'a> Renderer<'_, 'a> {
             self.push("*");
         }
         self.list(&s.columns, |r, item| {
-            r.expr(&item.expr)?;
+            let outer = std::mem::replace(&mut r.in_select_list, true);
+            let rendered = r.expr(&item.expr);
+            r.in_select_list = outer;
+            rendered?;
             if let Some(alias) = &item.alias {
                 r.push(" AS ");
                 r.ident(alias);
@@ -562,7 +582,19 @@ impl<'a> Renderer<'_, 'a> {
                 }
                 self.ident(name);
             }
-            Expr::Bind(v) => self.bind(v.borrowed()),
+            Expr::Bind(v) => {
+                match parameter_type(v).filter(|_| self.in_select_list && self.d.casts_select_list_parameters()) {
+                    Some(ty) => {
+                        self.push("CAST(");
+                        self.bind(v.borrowed());
+                        self.push(" AS ");
+                        let ty = self.d.cast_type(&ty);
+                        self.push(&ty);
+                        self.push(")");
+                    }
+                    None => self.bind(v.borrowed()),
+                }
+            }
             Expr::Null => self.push("NULL"),
             Expr::Star => self.push("*"),
             Expr::Binary { op, left, right } => {
@@ -798,6 +830,21 @@ impl<'a> Renderer<'_, 'a> {
             FrameBound::UnboundedFollowing => write!(sql, "UNBOUNDED FOLLOWING"),
         };
     }
+}
+
+/// The type a parameter's value gives a result column; `None` for `NULL`
+/// and decimals (whose scale a cast would fix).
+fn parameter_type(value: &Value<'_>) -> Option<ColumnType> {
+    Some(match value {
+        Value::Null | Value::Decimal(_) => return None,
+        Value::Bool(_) | Value::I16(_) | Value::I32(_) | Value::I64(_) => ColumnType::Bigint,
+        Value::F32(_) | Value::F64(_) => ColumnType::Double,
+        Value::Text(_) | Value::Uuid(_) | Value::Json(_) => ColumnType::Text,
+        Value::Bytes(_) => ColumnType::Binary,
+        Value::Date(_) => ColumnType::Date,
+        Value::Time(_) => ColumnType::Time,
+        Value::Timestamp(_) | Value::Timestamptz(_) => ColumnType::Timestamp,
+    })
 }
 
 fn func_name(func: Func) -> &'static str {

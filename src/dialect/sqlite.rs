@@ -9,12 +9,16 @@
 
 mod value;
 
+use super::failure::driver_kind;
 use super::render::{render_common, unsupported};
+use super::transaction::AccessMode;
+use super::{ClassifyFailure, Failure, FailureKind, TransactionOptions, TransactionSql};
 use super::{
     Dialect, ReflectError, RenderError, RunLockKind, column_sql, common_type, create_table_sql, enum_columns,
     parse_default, split_type, sql_name_list, wrap_quoted,
 };
 use crate::db::Connection;
+use crate::db::ServerError;
 use crate::ops::Op;
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter, PrimaryKey,
@@ -642,6 +646,62 @@ fn parse_index(name: &str, sql: &str) -> Result<Index, ReflectError> {
         })
         .collect();
     Ok(Index { name: name.to_string(), keys, unique, predicate: predicate.map(|p| p.to_string()) })
+}
+
+impl TransactionSql for SqliteDialect {
+    fn begin_transaction(&self, options: &TransactionOptions) -> Vec<String> {
+        // SQLite transactions are always serializable, which satisfies every
+        // level asked for. A writer takes the write lock at once: a deferred
+        // one that reads first and then writes fails with SQLITE_BUSY when
+        // another writer got there in between, whatever the busy timeout.
+        vec![
+            match options.access {
+                AccessMode::ReadWrite => "BEGIN IMMEDIATE",
+                AccessMode::ReadOnly => "BEGIN DEFERRED",
+            }
+            .to_string(),
+        ]
+    }
+
+    fn pool_connection_setup(&self) -> Vec<String> {
+        // Foreign keys are off by default in SQLite; an application wants
+        // them enforced. Writers wait for each other rather than fail.
+        vec!["PRAGMA foreign_keys = ON".into(), "PRAGMA busy_timeout = 10000".into()]
+    }
+}
+
+impl ClassifyFailure for SqliteDialect {
+    fn classify_failure(&self, message: &str, server: Option<&ServerError>) -> Failure {
+        // SQLite quotes no values in its messages; names follow a colon.
+        let mut failure = Failure::new(FailureKind::Other, message.to_string());
+        let names = |prefix: &str| message.strip_prefix(prefix).map(str::trim);
+        if let Some(columns) = names("UNIQUE constraint failed:") {
+            failure.kind = FailureKind::UniqueViolation;
+            let qualified: Vec<(&str, &str)> = columns.split(", ").filter_map(|c| c.split_once('.')).collect();
+            failure.table = qualified.first().map(|(t, _)| t.to_string());
+            failure.columns = qualified.iter().map(|(_, c)| c.to_string()).collect();
+        } else if let Some(column) = names("NOT NULL constraint failed:") {
+            failure.kind = FailureKind::NotNullViolation;
+            if let Some((table, column)) = column.split_once('.') {
+                failure.table = Some(table.to_string());
+                failure.columns = vec![column.to_string()];
+            }
+        } else if let Some(name) = names("CHECK constraint failed:") {
+            failure.kind = FailureKind::CheckViolation;
+            // The constraint's name, or its expression when it has none.
+            failure.constraint = Some(name.to_string());
+        } else if message.starts_with("FOREIGN KEY constraint failed") {
+            failure.kind = FailureKind::ForeignKeyViolation;
+        } else if let Some(table) = names("no such table:") {
+            failure.kind = FailureKind::UndefinedTable;
+            failure.table = Some(table.rsplit_once('.').map_or(table, |(_, t)| t).to_string());
+        } else if message.starts_with("database is locked") {
+            failure.kind = FailureKind::SerializationFailure;
+        } else if let Some(kind) = driver_kind(server) {
+            failure.kind = kind;
+        }
+        failure
+    }
 }
 
 impl super::query::QueryHooks for SqliteDialect {

@@ -138,6 +138,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn skipped_fields_are_not_columns() {
+        let source = "#[derive(Model)]\nstruct T {\n    #[model(primary_key)]\n    id: i64,\n    #[model(skip)]\n    \
+                      cache: std::collections::HashMap<i32, i32>,\n}\n";
+        let models = parse_rust(Path::new("m.rs"), source).unwrap();
+        let columns: Vec<&str> = models.schema.tables[0].columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(columns, ["id"]);
+        let bad = "#[derive(Model)]\nstruct T {\n    #[model(skip, unique)]\n    x: i32,\n}\n";
+        let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
+        assert_eq!(e, "m.rs:3: a skipped field is not a column: it takes no other attribute");
+    }
+
+    #[test]
     fn the_grammar_and_the_schema_accept_the_same_type_spellings() {
         let spellings = [
             "integer",

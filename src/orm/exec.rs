@@ -2,10 +2,11 @@
 //! statement that diesel caches by its SQL text, parameters bound, rows
 //! decoded by position.
 
-use super::model::{KeyRangeError, Model, Shape};
+use super::error::Error as OrmError;
+use super::model::{Model, Shape};
 use super::query::Statement;
 use super::value::{Fields, FromRow, KeyValue, OrmBackend};
-use crate::db::{Connection, DbError, OnDiesel};
+use crate::db::{Connection, OnDiesel};
 use crate::dialect::query::{
     self as ast, Bound, Capabilities, DecodeError, QueryError, StatementKind, Template, Value,
 };
@@ -17,49 +18,13 @@ use diesel::query_builder::QueryFragment;
 use diesel::sqlite::SqliteConnection;
 use std::cell::RefCell;
 
-/// What can go wrong running a statement.
-#[derive(Debug, thiserror::Error)]
-pub enum OrmError {
-    /// The statement cannot be rendered for this backend.
-    #[error(transparent)]
-    Query(#[from] QueryError),
-    /// A row did not decode into the Rust type asked for.
-    #[error("{statement}: {source}")]
-    Decode {
-        /// The statement's kind.
-        statement: StatementKind,
-        /// Why.
-        source: DecodeError,
-    },
-    /// The database refused the statement.
-    #[error("{statement}{}: {message}", table.as_deref().map(|t| format!(" on {t}")).unwrap_or_default())]
-    Database {
-        /// The statement's kind.
-        statement: StatementKind,
-        /// The table it writes, where known.
-        table: Option<String>,
-        /// The database's message, password scrubbed.
-        message: String,
-    },
-    /// Asking the server's version failed.
-    #[error(transparent)]
-    Db(#[from] DbError),
-    /// A generated key does not fit the model's key field.
-    #[error(transparent)]
-    KeyRange(#[from] KeyRangeError),
-    /// A statement that should return a row returned none.
-    #[error("{statement}: no row returned")]
-    NoRow {
-        /// The statement's kind.
-        statement: StatementKind,
-    },
-}
-
 /// The dialect and server capabilities of `conn`, the version asked once
 /// per connection.
 pub fn capabilities(conn: &mut Connection) -> Result<(&'static dyn Dialect, Capabilities), OrmError> {
     let dialect = dialect::of(conn.backend());
-    let version = conn.server_version(dialect.server_version_query())?;
+    let version = conn
+        .server_version(dialect.server_version_query())
+        .map_err(|e| OrmError::from_db(dialect, StatementKind::Select, None, e))?;
     Ok((dialect, dialect.capabilities(version)))
 }
 
@@ -119,7 +84,7 @@ pub fn load<R: FromRow>(
     binds: &[Value<'_>],
 ) -> Result<Vec<R>, OrmError> {
     let result = conn.with_diesel(Load::<R> { bound: Bound { template, binds }, marker: std::marker::PhantomData });
-    result.map_err(|e| e.into_orm(conn, statement, table))
+    result.map_err(|e| e.into_orm(conn, statement, table, template))
 }
 
 /// Runs a rendered statement that returns no rows.
@@ -131,7 +96,7 @@ pub fn run(
     binds: &[Value<'_>],
 ) -> Result<usize, OrmError> {
     let result = conn.with_diesel(Run { bound: Bound { template, binds } });
-    result.map_err(|e| Failure::Driver(e).into_orm(conn, statement, table))
+    result.map_err(|e| Failure::Driver(e).into_orm(conn, statement, table, template))
 }
 
 /// Why a statement failed inside diesel.
@@ -141,14 +106,19 @@ enum Failure {
 }
 
 impl Failure {
-    fn into_orm(self, conn: &Connection, statement: StatementKind, table: Option<&str>) -> OrmError {
+    fn into_orm(
+        self,
+        conn: &Connection,
+        statement: StatementKind,
+        table: Option<&str>,
+        template: &Template,
+    ) -> OrmError {
         match self {
             Failure::Decode(source) => OrmError::Decode { statement, source },
-            Failure::Driver(e) => OrmError::Database {
-                statement,
-                table: table.map(str::to_string),
-                message: conn.scrub(e.to_string().trim()),
-            },
+            Failure::Driver(e) => {
+                let error = conn.driver_error(e, &template.sql);
+                OrmError::from_db(dialect::of(conn.backend()), statement, table, error)
+            }
         }
     }
 }
@@ -207,7 +177,7 @@ impl OnDiesel for Run<'_, '_> {
 /// Reads the row of `M` whose primary key is `key`.
 pub fn get<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<Option<M>, OrmError> {
     let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::Get);
+    let template = M::statements().get::<M>(dialect, Shape::Get)?;
     let binds = key.key_values();
     Ok(load(conn, StatementKind::Select, Some(M::TABLE_NAME), template, &binds)?.into_iter().next())
 }
@@ -219,18 +189,18 @@ pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmE
     let table = Some(M::TABLE_NAME);
     let generated = M::GENERATED.filter(|_| model.generated_key_unset());
     let Some(generated) = generated else {
-        let template = M::statements().get::<M>(dialect, Shape::Insert);
+        let template = M::statements().get::<M>(dialect, Shape::Insert)?;
         run(conn, StatementKind::Insert, table, template, &model.values())?;
         return Ok(());
     };
     let binds: Vec<Value<'_>> =
         M::COLUMNS.iter().zip(model.values()).filter(|(c, _)| **c != generated).map(|(_, v)| v).collect();
     let key: i64 = if caps.returning_insert {
-        let template = M::statements().get::<M>(dialect, Shape::InsertReturning);
+        let template = M::statements().get::<M>(dialect, Shape::InsertReturning)?;
         let keys: Vec<(i64,)> = load(conn, StatementKind::Insert, table, template, &binds)?;
         keys.into_iter().next().ok_or(OrmError::NoRow { statement: StatementKind::Insert })?.0
     } else {
-        let template = M::statements().get::<M>(dialect, Shape::InsertGenerated);
+        let template = M::statements().get::<M>(dialect, Shape::InsertGenerated)?;
         run(conn, StatementKind::Insert, table, template, &binds)?;
         let last = Template { sql: dialect.last_insert_id_query().to_string(), splits: Vec::new() };
         let keys: Vec<(i64,)> = load(conn, StatementKind::Select, table, &last, &[])?;
@@ -244,11 +214,8 @@ pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmE
 /// Writes every non-key column of `model` to its row; the number of rows
 /// changed (0 when the row is gone).
 pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmError> {
-    if M::COLUMNS.len() == M::KEY.len() {
-        return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
-    }
     let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::UpdateByKey);
+    let template = M::statements().get::<M>(dialect, Shape::UpdateByKey)?;
     let values = model.values();
     let key = model.key();
     let mut binds: Vec<Value<'_>> =
@@ -275,6 +242,6 @@ pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usi
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.
 pub fn delete<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<usize, OrmError> {
     let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::DeleteByKey);
+    let template = M::statements().get::<M>(dialect, Shape::DeleteByKey)?;
     run(conn, StatementKind::Delete, Some(M::TABLE_NAME), template, &key.key_values())
 }

@@ -104,6 +104,21 @@ impl IntoExpr<String> for &str {
     }
 }
 
+impl IntoExpr<String> for &String {
+    fn into_node(self) -> ast::Expr {
+        self.as_str().into_node()
+    }
+}
+
+impl IntoExpr<String> for Option<&str> {
+    fn into_node(self) -> ast::Expr {
+        ast::Expr::Bind(match self {
+            Some(text) => ast::Value::Text(Cow::Owned(text.to_string())),
+            None => ast::Value::Null,
+        })
+    }
+}
+
 impl<M, T: SqlValue> IntoExpr<T::Base> for Column<M, T> {
     fn into_node(self) -> ast::Expr {
         Expression::node(self)

@@ -70,7 +70,7 @@ const SHAPES: usize = 6;
 /// A model's statement templates, filled on first use per backend.
 #[derive(Debug)]
 pub struct ModelStatements {
-    slots: [[OnceLock<Template>; SHAPES]; MEMO_SLOTS],
+    slots: [[OnceLock<Result<Template, ast::QueryError>>; SHAPES]; MEMO_SLOTS],
 }
 
 impl Default for ModelStatements {
@@ -85,10 +85,12 @@ impl ModelStatements {
         ModelStatements { slots: [const { [const { OnceLock::new() }; SHAPES] }; MEMO_SLOTS] }
     }
 
-    /// The template of `shape` for `M` on `dialect`, rendered on first use.
-    pub fn get<M: Model>(&self, dialect: &dyn Dialect, shape: Shape) -> &Template {
+    /// The template of `shape` for `M` on `dialect`, rendered on first use;
+    /// an error where the backend cannot run the shape (`RETURNING` on
+    /// MySQL) or the model has nothing to update.
+    pub fn get<M: Model>(&self, dialect: &dyn Dialect, shape: Shape) -> Result<&Template, ast::QueryError> {
         let slot = &self.slots[dialect.memo_slot() % MEMO_SLOTS][shape as usize];
-        slot.get_or_init(|| render_shape::<M>(dialect, shape))
+        slot.get_or_init(|| render_shape::<M>(dialect, shape)).as_ref().map_err(Clone::clone)
     }
 }
 
@@ -140,12 +142,12 @@ pub fn update_template<M: Model>(dialect: &dyn Dialect, columns: &[&'static str]
     Ok(template)
 }
 
-fn render_shape<M: Model>(dialect: &dyn Dialect, shape: Shape) -> Template {
+fn render_shape<M: Model>(dialect: &dyn Dialect, shape: Shape) -> Result<Template, ast::QueryError> {
     let not_generated = || M::COLUMNS.iter().copied().filter(|c| Some(*c) != M::GENERATED).collect::<Vec<_>>();
     let mut template = Template::default();
     let mut binds = Vec::new();
     let caps = dialect.latest_capabilities();
-    let rendered = match shape {
+    match shape {
         Shape::Get => {
             let select = ast::Select {
                 columns: M::COLUMNS.iter().map(|c| ast::SelectItem { expr: column(c), alias: None }).collect(),
@@ -174,11 +176,6 @@ fn render_shape<M: Model>(dialect: &dyn Dialect, shape: Shape) -> Template {
             let delete = ast::Delete { table: ident(M::TABLE_NAME), filter: key_filter::<M>(), returning: Vec::new() };
             ast::render_into(dialect, caps, StatementRef::Delete(&delete), &mut template, &mut binds)
         }
-    };
-    // The shapes are built from the model's own columns: they always render,
-    // except an update of a model that has only key columns.
-    match rendered {
-        Ok(()) => template,
-        Err(_) => Template::default(),
-    }
+    }?;
+    Ok(template)
 }

@@ -416,6 +416,23 @@ impl Insert {
         self
     }
 
+    /// Adds one row per model, every column but a generated key that is
+    /// still unset (as [`crate::orm::exec::insert`] does for one).
+    pub fn models<M: super::Model>(mut self, models: &[M]) -> Self {
+        for model in models {
+            let skip = M::GENERATED.filter(|_| model.generated_key_unset());
+            let mut row = Row::new();
+            for (column, value) in M::COLUMNS.iter().zip(model.values()) {
+                if Some(*column) != skip {
+                    row.columns.push(name(column));
+                    row.values.push(ast::Expr::Bind(value.into_owned()));
+                }
+            }
+            self = self.row(row);
+        }
+        self
+    }
+
     /// `INSERT INTO table (columns) SELECT ...`.
     pub fn select<M>(mut self, columns: &[AllColumnsOf<M>], select: Select) -> Self {
         self.0.columns = columns.iter().map(|c| name(c.0)).collect();

@@ -391,6 +391,7 @@ impl Run<'_> {
         Ok(id.ok_or_else(|| DbError::Query {
             message: "the new history row's id was not returned".into(),
             sql: sql.into(),
+            server: None,
         })?)
     }
 

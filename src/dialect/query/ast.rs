@@ -1,6 +1,8 @@
 //! Statements as plain data: what the ORM builds and [`super::render`] turns
 //! into SQL text and a bind list. Untyped on purpose: `orm::expr` wraps these
-//! nodes with Rust types, so a wrong comparison fails to compile there.
+//! nodes with Rust types, so a wrong comparison fails to compile there. The
+//! nodes live here, with their renderer, because the dialects sit below the
+//! ORM and import nothing from it.
 
 use super::Value;
 use crate::schema::ColumnType;
@@ -492,6 +494,8 @@ pub enum StatementKind {
     Delete,
     /// Raw SQL given by the application.
     Raw,
+    /// Opening, committing or rolling back a transaction or savepoint.
+    Transaction,
 }
 
 impl std::fmt::Display for StatementKind {
@@ -502,6 +506,7 @@ impl std::fmt::Display for StatementKind {
             StatementKind::Update => "update",
             StatementKind::Delete => "delete",
             StatementKind::Raw => "text",
+            StatementKind::Transaction => "transaction control",
         })
     }
 }

@@ -1,0 +1,185 @@
+//! A connection pool (r2d2) over [`Connection`]: a maximum size, a timeout
+//! for getting a connection, a health check, and connections handed back
+//! with a transaction still open rolled back, or discarded when broken.
+
+use super::echo::Echo;
+use super::error::{Error, StatementKind};
+use super::transaction::Transaction;
+use crate::db::{Connection, DatabaseUrl, DbError, OpenMode, StatementObserver};
+use crate::dialect::{self, Dialect, TransactionOptions};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a pool is sized and checked.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// The most connections open at once (default 10).
+    pub max_size: u32,
+    /// Connections kept open while idle (default 0: opened on demand).
+    pub min_idle: u32,
+    /// How long getting a connection waits for one to be free (default 30 s)
+    /// before failing with [`Error::PoolTimeout`].
+    pub connection_timeout: Duration,
+    /// How long an idle connection stays open (default 10 minutes).
+    pub idle_timeout: Option<Duration>,
+    /// Pings each connection as it is handed out, replacing dead ones
+    /// (default on: one round trip per checkout).
+    pub health_check: bool,
+    /// Echo of every statement the pool's sessions send (default none).
+    pub echo: Option<Echo>,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_size: 10,
+            min_idle: 0,
+            connection_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(600)),
+            health_check: true,
+            echo: None,
+        }
+    }
+}
+
+/// A pool of connections to one database. Cheap to clone; share it between
+/// threads.
+#[derive(Clone)]
+pub struct Pool {
+    inner: r2d2::Pool<Manager>,
+    dialect: Arc<dyn Dialect>,
+    echo: Option<Echo>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.inner.state();
+        f.debug_struct("Pool")
+            .field("dialect", &self.dialect.name())
+            .field("connections", &state.connections)
+            .field("idle", &state.idle_connections)
+            .finish()
+    }
+}
+
+impl Pool {
+    /// A pool for the database at `url`. Opens one connection first, so that
+    /// a wrong URL or an unreachable server is reported at once, typed.
+    pub fn open(url: &str, options: PoolOptions) -> Result<Pool, Error> {
+        let url = DatabaseUrl::parse(url).map_err(Error::Connect)?;
+        let dialect: Arc<dyn Dialect> = Arc::from(dialect::for_backend(url.backend()));
+        let observer = options.echo.as_ref().map(|echo| echo.observer(dialect::of(url.backend())));
+        let manager = Manager { url, dialect: Arc::clone(&dialect), observer };
+        r2d2::ManageConnection::connect(&manager)
+            .map_err(|e| Error::from_db(&*dialect, StatementKind::Raw, None, e))?;
+        let inner = r2d2::Pool::builder()
+            .max_size(options.max_size)
+            .min_idle(Some(options.min_idle))
+            .connection_timeout(options.connection_timeout)
+            .idle_timeout(options.idle_timeout)
+            .test_on_check_out(options.health_check)
+            .build_unchecked(manager);
+        Ok(Pool { inner, dialect, echo: options.echo })
+    }
+
+    /// A connection, waiting up to the pool's timeout for one to be free.
+    pub fn get(&self) -> Result<PooledConnection, Error> {
+        let waited = self.inner.connection_timeout();
+        let conn = self.inner.get().map_err(|e| Error::PoolTimeout {
+            size: self.inner.max_size(),
+            waited,
+            last_error: e.to_string().split_once(": ").map(|(_, last)| last.to_string()),
+        })?;
+        Ok(PooledConnection { conn, dialect: Arc::clone(&self.dialect) })
+    }
+
+    /// The dialect of the pool's database.
+    pub fn dialect(&self) -> &dyn Dialect {
+        &*self.dialect
+    }
+
+    /// The echo the pool's sessions use.
+    pub fn echo(&self) -> Option<&Echo> {
+        self.echo.as_ref()
+    }
+
+    /// How many connections are open, and how many of them idle.
+    pub fn state(&self) -> PoolState {
+        let state = self.inner.state();
+        PoolState { connections: state.connections, idle: state.idle_connections }
+    }
+}
+
+/// A snapshot of a pool's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open.
+    pub connections: u32,
+    /// Of those, how many are waiting to be handed out.
+    pub idle: u32,
+}
+
+/// A connection borrowed from a pool, given back when dropped (rolled back
+/// first if a transaction is still open). Dereferences to [`Connection`].
+pub struct PooledConnection {
+    conn: r2d2::PooledConnection<Manager>,
+    dialect: Arc<dyn Dialect>,
+}
+
+impl PooledConnection {
+    /// Opens a transaction on this connection.
+    pub fn transaction(&mut self, options: &TransactionOptions) -> Result<Transaction<'_>, Error> {
+        Transaction::begin(&mut self.conn, &*self.dialect, options)
+    }
+
+    /// The dialect of this connection's database.
+    pub fn dialect(&self) -> &dyn Dialect {
+        &*self.dialect
+    }
+}
+
+impl Deref for PooledConnection {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+/// Opens, checks and takes back connections for r2d2.
+struct Manager {
+    url: DatabaseUrl,
+    dialect: Arc<dyn Dialect>,
+    observer: Option<StatementObserver>,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<Connection, DbError> {
+        let mut conn = Connection::open(&self.url, OpenMode::ReadWrite)?;
+        for sql in self.dialect.pool_connection_setup() {
+            conn.execute(&sql)?;
+        }
+        conn.set_observer(self.observer.clone());
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), DbError> {
+        conn.execute(self.dialect.ping())
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        let state = conn.transaction_state();
+        // What a user left open is rolled back before anyone else gets the
+        // connection; if that fails, nobody does.
+        state.broken || (state.depth > 0 && conn.control_transaction(&[self.dialect.rollback().into()], 0).is_err())
+    }
+}

@@ -1,0 +1,407 @@
+//! The unit of work: objects added to or read into a session live in its
+//! identity map (one per model and key), changes are tracked against a
+//! snapshot taken on first write, and `flush` writes what changed inside the
+//! session's transaction, which `commit` ends.
+
+mod slots;
+
+use super::echo::Echo;
+use super::error::Error;
+use super::exec;
+use super::model::Model;
+use super::pool::{Pool, PooledConnection};
+use super::query::{AllColumns, Select, Statement, Table, select};
+use super::transaction;
+use super::value::FromRow;
+use crate::dialect::TransactionOptions;
+use slots::{AnySlots, Slots};
+use std::any::TypeId;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut, Index, IndexMut};
+
+/// A reference to an object in a session: `Copy`, valid until the object
+/// leaves the session (expunge, a rollback that removes it).
+pub struct Handle<M> {
+    index: u32,
+    generation: u32,
+    model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Handle<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for Handle<M> {}
+
+impl<M> PartialEq for Handle<M> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.index, self.generation) == (other.index, other.generation)
+    }
+}
+
+impl<M> std::fmt::Debug for Handle<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Handle({}#{})", self.index, self.generation)
+    }
+}
+
+/// A unit of work on one database. Begins a transaction on first use
+/// (autobegin), flushes before queries and at commit (autoflush), and rolls
+/// back what is still open when dropped.
+pub struct Session {
+    pool: Pool,
+    conn: Option<PooledConnection>,
+    options: TransactionOptions,
+    /// Per model, in the order models first entered the session.
+    models: Vec<(TypeId, Box<dyn AnySlots>)>,
+    autoflush: bool,
+    statements: usize,
+}
+
+impl Pool {
+    /// A session borrowing connections from this pool.
+    pub fn session(&self) -> Session {
+        Session {
+            pool: self.clone(),
+            conn: None,
+            options: TransactionOptions::default(),
+            models: Vec::new(),
+            autoflush: true,
+            statements: 0,
+        }
+    }
+}
+
+impl Session {
+    /// Options for the transactions this session begins from now on.
+    pub fn set_transaction_options(&mut self, options: TransactionOptions) {
+        self.options = options;
+    }
+
+    /// Adds a new object, inserted at the next flush.
+    pub fn add<M: Model + crate::models::Model>(&mut self, object: M) -> Handle<M> {
+        // It belongs to the transaction about to begin if none is open.
+        let depth = self.depth().max(1);
+        self.slots_mut::<M>().add(object, depth)
+    }
+
+    /// Adds every object of `objects`.
+    pub fn add_all<M: Model + crate::models::Model>(&mut self, objects: impl IntoIterator<Item = M>) -> Vec<Handle<M>> {
+        objects.into_iter().map(|o| self.add(o)).collect()
+    }
+
+    /// The object of `M` with primary key `key`: from the identity map
+    /// without SQL when the session holds it, else read from the database.
+    pub fn get<M: Model + crate::models::Model>(&mut self, key: &M::Key) -> Result<Option<Handle<M>>, Error> {
+        if let Some(handle) = self.slots_mut::<M>().find(key) {
+            return Ok(Some(handle));
+        }
+        self.autoflush()?;
+        let depth = self.depth().max(1);
+        let found = self.with_conn(|conn| exec::get::<M>(conn, key))?;
+        Ok(found.map(|object| self.slots_mut::<M>().loaded(object, depth)))
+    }
+
+    /// The object behind `handle`, if it is still in the session.
+    pub fn try_get<M: Model + crate::models::Model>(&self, handle: Handle<M>) -> Option<&M> {
+        self.slots::<M>()?.get(handle)
+    }
+
+    /// Marks the object for deletion at the next flush (a pending object is
+    /// simply forgotten).
+    pub fn delete<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) {
+        self.slots_mut::<M>().delete(handle);
+    }
+
+    /// Forgets the object: no longer tracked, its handle no longer valid.
+    pub fn expunge<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) {
+        self.slots_mut::<M>().expunge(handle);
+    }
+
+    /// Reads the object's row again, discarding unflushed changes.
+    pub fn refresh<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+        let Some(key) = self.try_get(handle).map(|o| o.key()) else { return Ok(()) };
+        let fresh = self.with_conn(|conn| exec::get::<M>(conn, &key))?;
+        let slots = self.slots_mut::<M>();
+        match fresh {
+            Some(object) => slots.replace(handle, object),
+            None => slots.expunge(handle),
+        }
+        Ok(())
+    }
+
+    /// The objects of `M` that `build` selects (`|q| q.filter(..).order_by(..)
+    /// .limit(..)` on `SELECT <M's columns> FROM <M's table>`), after
+    /// flushing. Rows already in the session come back as the session's
+    /// objects, unsaved changes kept; the others join the identity map.
+    pub fn query<M: Model + crate::models::Model>(
+        &mut self,
+        build: impl FnOnce(Select) -> Select,
+    ) -> Result<Vec<Handle<M>>, Error> {
+        let statement = build(
+            select(AllColumns { table: M::TABLE_NAME, columns: M::COLUMNS }).from(Table::<M>::new(M::TABLE_NAME)),
+        );
+        let rows: Vec<M> = self.execute(&statement)?;
+        let slots = self.slots_mut::<M>();
+        Ok(rows.into_iter().map(|row| slots.find(&row.key()).unwrap_or_else(|| slots.loaded(row, 0))).collect())
+    }
+
+    /// Runs a Core statement after flushing; its rows as plain values, not
+    /// tracked by the session.
+    pub fn execute<R: FromRow>(&mut self, statement: &impl Statement) -> Result<Vec<R>, Error> {
+        self.autoflush()?;
+        self.with_conn(|conn| exec::fetch(conn, statement))
+    }
+
+    /// Writes every pending insert, change and delete: parents' rows inserted
+    /// before their children's, children's deleted before their parents'.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        if self.models.iter().all(|(_, s)| !s.has_changes()) {
+            return Ok(());
+        }
+        let order = flush_order(&self.models)?;
+        let mut models = std::mem::take(&mut self.models);
+        let result = self.with_conn(|conn| {
+            order.iter().try_for_each(|&i| models[i].1.flush_inserts_and_updates(conn))?;
+            order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn))
+        });
+        self.models = models;
+        if result.is_err() {
+            // The transaction (or savepoint) holds part of the flush: undo
+            // it, and drop the objects that no longer match the database.
+            let _ = self.rollback();
+        }
+        result
+    }
+
+    /// Flushes, then commits the transaction (or releases the savepoint).
+    pub fn commit(&mut self) -> Result<(), Error> {
+        self.flush()?;
+        let depth = self.depth();
+        if depth == 0 {
+            return Ok(());
+        }
+        let result = self.with_conn(|conn| {
+            let dialect = crate::dialect::of(conn.backend());
+            transaction::commit(conn, dialect)
+        });
+        if result.is_err() {
+            self.forget_transaction_work(0);
+        } else {
+            self.models.iter_mut().for_each(|(_, s)| s.committed(depth));
+        }
+        self.release_if_done();
+        result
+    }
+
+    /// Rolls back the transaction (or to the savepoint). Objects inserted or
+    /// added inside it leave the session; changed ones get their snapshot back.
+    pub fn rollback(&mut self) -> Result<(), Error> {
+        let depth = self.depth();
+        if depth == 0 {
+            self.forget_transaction_work(0);
+            return Ok(());
+        }
+        let result = self.with_conn(|conn| {
+            let dialect = crate::dialect::of(conn.backend());
+            transaction::rollback(conn, dialect)
+        });
+        self.forget_transaction_work(depth - 1);
+        self.release_if_done();
+        result
+    }
+
+    /// Opens a savepoint; the guard derefs to the session and rolls back to
+    /// the savepoint when dropped uncommitted.
+    pub fn begin_nested(&mut self) -> Result<Savepoint<'_>, Error> {
+        self.ensure_transaction()?;
+        let depth = self.with_conn(|conn| {
+            let dialect = crate::dialect::of(conn.backend());
+            transaction::begin_nested(conn, dialect)
+        })?;
+        Ok(Savepoint { session: self, depth, finished: false })
+    }
+
+    /// Runs `work` with autoflush off.
+    pub fn no_autoflush<T>(&mut self, work: impl FnOnce(&mut Session) -> T) -> T {
+        let before = std::mem::replace(&mut self.autoflush, false);
+        let result = work(self);
+        self.autoflush = before;
+        result
+    }
+
+    /// How many statements this session has sent.
+    pub fn statement_count(&self) -> usize {
+        self.statements.wrapping_add(self.conn.as_ref().map_or(0, |c| c.statement_count()))
+    }
+
+    /// The echo of this session's pool.
+    pub fn echo(&self) -> Option<&Echo> {
+        self.pool.echo()
+    }
+
+    fn autoflush(&mut self) -> Result<(), Error> {
+        if self.autoflush { self.flush() } else { Ok(()) }
+    }
+
+    fn depth(&self) -> u32 {
+        self.conn.as_ref().map_or(0, |c| c.transaction_state().depth)
+    }
+
+    fn ensure_transaction(&mut self) -> Result<(), Error> {
+        if self.conn.is_none() {
+            let conn = self.pool.get()?;
+            // Statements are counted from here: the pool's ping is not ours.
+            self.statements = self.statements.wrapping_sub(conn.statement_count());
+            self.conn = Some(conn);
+        }
+        let options = self.options;
+        let conn = self.conn.as_mut().expect("a connection was just taken");
+        if conn.transaction_state().depth == 0 {
+            let dialect = crate::dialect::of(conn.backend());
+            transaction::begin(conn, dialect, &options)?;
+        }
+        Ok(())
+    }
+
+    fn with_conn<T>(&mut self, work: impl FnOnce(&mut PooledConnection) -> Result<T, Error>) -> Result<T, Error> {
+        self.ensure_transaction()?;
+        work(self.conn.as_mut().expect("ensure_transaction took a connection"))
+    }
+
+    /// Gives the connection back once no transaction is open, so that an
+    /// idle session holds none.
+    fn release_if_done(&mut self) {
+        if self.depth() == 0
+            && let Some(conn) = self.conn.take()
+        {
+            self.statements = self.statements.wrapping_add(conn.statement_count());
+        }
+    }
+
+    fn forget_transaction_work(&mut self, depth: u32) {
+        self.models.iter_mut().for_each(|(_, s)| s.rolled_back(depth));
+    }
+
+    fn slots<M: Model + crate::models::Model>(&self) -> Option<&Slots<M>> {
+        let id = TypeId::of::<M>();
+        let (_, slots) = self.models.iter().find(|(t, _)| *t == id)?;
+        slots.as_any().downcast_ref()
+    }
+
+    fn slots_mut<M: Model + crate::models::Model>(&mut self) -> &mut Slots<M> {
+        let id = TypeId::of::<M>();
+        let position = match self.models.iter().position(|(t, _)| *t == id) {
+            Some(p) => p,
+            None => {
+                self.models.push((id, Box::new(Slots::<M>::new())));
+                self.models.len() - 1
+            }
+        };
+        self.models[position].1.as_any_mut().downcast_mut().expect("slots are stored under their model's TypeId")
+    }
+}
+
+/// The models' indexes in foreign-key order (a table after the tables it
+/// refers to), ties kept in the order models entered the session.
+fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<Vec<usize>, Error> {
+    let mut order = Vec::with_capacity(models.len());
+    let mut placed = vec![false; models.len()];
+    while order.len() < models.len() {
+        let ready = (0..models.len()).find(|&i| {
+            !placed[i]
+                && models[i].1.parents().iter().all(|parent| {
+                    models.iter().enumerate().all(|(j, (_, m))| m.table() != parent.as_str() || placed[j])
+                })
+        });
+        match ready {
+            Some(i) => {
+                placed[i] = true;
+                order.push(i);
+            }
+            None => {
+                let mut tables: Vec<String> =
+                    (0..models.len()).filter(|&i| !placed[i]).map(|i| models[i].1.table().to_string()).collect();
+                tables.sort();
+                return Err(Error::ForeignKeyCycle { tables });
+            }
+        }
+    }
+    Ok(order)
+}
+
+impl<M: Model + crate::models::Model> Index<Handle<M>> for Session {
+    type Output = M;
+    fn index(&self, handle: Handle<M>) -> &M {
+        self.try_get(handle).expect("the handle's object is still in this session")
+    }
+}
+
+impl<M: Model + crate::models::Model> IndexMut<Handle<M>> for Session {
+    fn index_mut(&mut self, handle: Handle<M>) -> &mut M {
+        self.slots_mut::<M>().get_mut(handle).expect("the handle's object is still in this session")
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.depth() > 0 {
+            let _ = self.rollback();
+        }
+    }
+}
+
+/// A savepoint of a session. Derefs to the session; dropped without
+/// `commit`, it rolls back to the savepoint.
+pub struct Savepoint<'s> {
+    session: &'s mut Session,
+    depth: u32,
+    finished: bool,
+}
+
+impl Savepoint<'_> {
+    /// Flushes and releases the savepoint, keeping its work.
+    pub fn commit(mut self) -> Result<(), Error> {
+        self.finished = true;
+        self.finish(true)
+    }
+
+    /// Rolls back to the savepoint: objects added since leave the session.
+    pub fn rollback(mut self) -> Result<(), Error> {
+        self.finished = true;
+        self.finish(false)
+    }
+
+    fn finish(&mut self, commit: bool) -> Result<(), Error> {
+        if self.session.depth() != self.depth {
+            return Err(Error::NoTransaction);
+        }
+        match commit {
+            true => self.session.commit(),
+            false => self.session.rollback(),
+        }
+    }
+}
+
+impl Drop for Savepoint<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.finish(false);
+        }
+    }
+}
+
+impl Deref for Savepoint<'_> {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        self.session
+    }
+}
+
+impl DerefMut for Savepoint<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.session
+    }
+}
