@@ -503,7 +503,7 @@ pub fn stamp(
             }
         }
         if let Err(e) = s.book.apply_version(&mut s.conn, &targets.join(" "), &version) {
-            let _ = s.conn.execute("ROLLBACK");
+            let _ = s.conn.execute(dialect.rollback());
             return Err(e.into());
         }
         s.conn.execute(dialect.commit())?;

@@ -284,7 +284,7 @@ impl Run<'_> {
         }
         self.check_foreign_keys(step, &entry)?;
         if let Err(e) = self.book.apply_version(self.conn, &step.revision, &step.version) {
-            let _ = self.conn.execute("ROLLBACK");
+            let _ = self.conn.execute(self.dialect.rollback());
             return Err(e);
         }
         entry.finished_at = Some(now());
