@@ -1168,6 +1168,26 @@ fn version_table_changes_are_compare_and_set() {
 }
 
 #[test]
+fn a_run_whose_version_row_moved_underneath_fails_and_rolls_back() {
+    each_backend("rev_cas_run", |db| {
+        let p = project(db);
+        p.add("w1", None, vec![Op::CreateTable(keyed("w1"))], None);
+        // Stands for another run that moved the version table on meanwhile.
+        let moved = Op::Execute(Execute {
+            sql: Some("UPDATE migrate_version SET version_num = 'elsewhere'".into()),
+            dialects: BTreeMap::new(),
+        });
+        p.add("w2", Some("w1"), vec![moved], Some(vec![]));
+        p.upgrade("w1").unwrap();
+        let e = p.upgrade("head").unwrap_err();
+        let message = e.to_string();
+        assert!(message.starts_with("the version table changed under this run at revision w2: `UPDATE"), "{message}");
+        assert_eq!(e.exit_code(), 3, "{message}");
+        assert_eq!(p.heads(), ["w1"], "{:?}: rolled back", db.backend());
+    });
+}
+
+#[test]
 fn primaries_and_single_servers_are_neither_standbys_nor_clusters() {
     for backend in [Backend::Postgres, Backend::Mysql] {
         let Some(db) = common::fresh_db(backend, "rev_standby") else { continue };
