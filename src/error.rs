@@ -74,6 +74,7 @@ impl Error {
             Error::Db(DbError::InvalidUrl { .. }) => "invalid_url",
             Error::Db(DbError::MissingSqliteFile { .. }) => "missing_sqlite_file",
             Error::Db(DbError::Connect { .. }) => "connect",
+            Error::Db(DbError::Conflict { .. }) => "conflict",
             Error::Db(DbError::Query { .. }) | Error::Reflect(_) => "database",
             Error::Script(ScriptError::Parse { .. }) => "revision_file_invalid",
             Error::Script(ScriptError::Io { .. }) => "revision_file_unreadable",
@@ -87,6 +88,7 @@ impl Error {
             Error::Runtime(RuntimeError::StepFailed { .. }) => "step_failed",
             Error::Runtime(_) => "database",
             Error::Models(_) => "models_invalid",
+            Error::Invalid(_) => "invalid_op",
             Error::Usage(_) => "usage",
             Error::NotAtHead(_) => "not_at_head",
         }

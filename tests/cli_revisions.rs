@@ -279,6 +279,8 @@ fn sqlite_reads_wait_for_a_running_upgrade() {
     }
     assert!(upgrade.wait().unwrap().success());
     assert!(reads >= 4, "the reads ran during the upgrade: {reads}");
+}
+
 /// The JSON printed by `migrate ARGS --json` in `dir`, with what changes
 /// from run to run (times, dates, the temporary folder) replaced.
 fn json_of(dir: &Path, args: &[&str], code: i32) -> serde_json::Value {

@@ -771,7 +771,7 @@ fn crash_chain() -> Vec<Vec<(Op, Op)>> {
         rows: rows.iter().map(|i| row(&[("id", Value::Integer(*i))])).collect(),
     };
     let sql = |sql: &str, mysql: Option<&str>| {
-        let dialects = mysql.map(|m| ("mysql".to_string(), m.to_string())).into_iter().collect();
+        let dialects = mysql.map(|m| (Backend::Mysql, m.to_string())).into_iter().collect();
         Op::Execute(Execute { sql: Some(sql.into()), dialects })
     };
     let same = |op: Op| (op.clone(), op);

@@ -34,7 +34,7 @@ pub fn check(cli: &Cli, shadow: Option<Option<&str>>, out: &Output) -> Result<u8
         out.print_json(&drift);
     } else if drift.in_sync {
         out.text(&format!("{}: the database matches the models\n", drift.database));
-        warn(&drift);
+        warn(out, &drift);
     } else {
         out.text(&describe(out, &drift));
     }

@@ -288,7 +288,7 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
 /// `migrate.toml`), so that nothing printed contains one.
 fn redactor(cli: &Cli) -> Redactor {
     let mut urls: Vec<String> = cli.url.iter().cloned().collect();
-    if let Command::Check { shadow: Some(shadow) } = &cli.command {
+    if let Command::Check { shadow: Some(Some(shadow)) } = &cli.command {
         urls.push(shadow.clone());
     }
     let variable = migrate::config::URL_VARIABLE;

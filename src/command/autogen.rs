@@ -102,7 +102,7 @@ pub(super) fn validate_run(
 ) -> Result<(), Error> {
     let dialect = dialect::for_backend(url.backend());
     let book = Bookkeeping::new(&database.version_table);
-    let (heads, history, schema) = match open_existing(url)? {
+    let (heads, history, schema) = match open_existing(url, database)? {
         Some(mut conn) => (
             book.heads(&mut conn, dialect.as_ref())?,
             book.history(&mut conn, dialect.as_ref())?,
@@ -189,7 +189,7 @@ pub fn check_shadow(
 fn shadow_run(shadow: &DatabaseUrl, database: &DatabaseConfig) -> Result<Drift, Error> {
     let models = load_models(database)?;
     let dialect = dialect::for_backend(shadow.backend());
-    if let Some(mut conn) = open_existing(shadow)? {
+    if let Some(mut conn) = open_existing(shadow, database)? {
         let existing = dialect.reflect(&mut conn, &Default::default())?;
         if let Some(table) = existing.tables.first() {
             return Err(Error::Usage(format!(
@@ -207,7 +207,7 @@ fn shadow_run(shadow: &DatabaseUrl, database: &DatabaseConfig) -> Result<Drift, 
         Ok(_) => super::downgrade(shadow, database, "base", &options, &mut |_| {}).map(|_| ()),
         Err(_) => Ok(()),
     };
-    let emptied = empty_database(shadow, dialect.as_ref());
+    let emptied = empty_database(shadow, database, dialect.as_ref());
     let drift = drift?;
     downgraded?;
     emptied?;
@@ -215,8 +215,8 @@ fn shadow_run(shadow: &DatabaseUrl, database: &DatabaseConfig) -> Result<Drift, 
 }
 
 /// Drops every table (and enum type) in the database of `url`.
-fn empty_database(url: &DatabaseUrl, dialect: &dyn Dialect) -> Result<(), Error> {
-    let Some(_) = open_existing(url)? else { return Ok(()) };
+fn empty_database(url: &DatabaseUrl, database: &DatabaseConfig, dialect: &dyn Dialect) -> Result<(), Error> {
+    let Some(_) = open_existing(url, database)? else { return Ok(()) };
     let mut conn = Connection::open(url, OpenMode::ReadWrite)?;
     let left = dialect.reflect(&mut conn, &Default::default())?;
     for statement in dialect.drop_everything(&left) {

@@ -125,11 +125,9 @@ impl DatabaseUrl {
         if self.backend == Backend::Sqlite {
             return None;
         }
-        let (scheme, rest) = self.raw.split_once("://")?;
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(authority_end);
-        let query = tail.find('?').map_or("", |at| &tail[at..]);
-        Some(DatabaseUrl { raw: format!("{scheme}://{authority}/{name}{query}"), backend: self.backend })
+        let mut driver = url::Url::parse(self.driver_url()).ok()?;
+        driver.set_path(&format!("/{name}"));
+        DatabaseUrl::parse(driver.as_str()).ok()
     }
 }
 
