@@ -103,17 +103,19 @@ enum Held {
 }
 
 impl RunLock {
-    /// Takes the run lock of the tables `book`, waiting at most `timeout`.
+    /// Takes the run lock of the tables `book`, waiting at most `timeout`;
+    /// `cluster`: the server is a Galera node.
     pub fn acquire(
         conn: &mut Connection,
         dialect: &dyn Dialect,
         book: &Bookkeeping,
         timeout: Duration,
+        cluster: bool,
     ) -> Result<RunLock, RuntimeError> {
         let started = Instant::now();
         let timed_out = || RuntimeError::LockTimeout { seconds: timeout.as_secs_f64() };
         let holder = Holder::new();
-        match dialect.run_lock(&book.version_table) {
+        match dialect.run_lock(&book.version_table, cluster) {
             RunLockKind::Session(statements) => {
                 loop {
                     let rows: Vec<ValueRow> = conn.load(&statements.try_lock)?;
@@ -364,28 +366,31 @@ impl ReporterState {
 }
 
 /// The run holding the lock of the tables `book`, if one does. `conn`:
-/// a connection to a server database (none for SQLite).
+/// a connection to a server database (none for SQLite); `cluster`: the
+/// server is a Galera node.
 pub fn live_run(
     conn: Option<&mut Connection>,
     dialect: &dyn Dialect,
     book: &Bookkeeping,
     url: &DatabaseUrl,
+    cluster: bool,
 ) -> Result<Option<LiveRun>, RuntimeError> {
-    if dialect.run_lock(&book.version_table) == RunLockKind::File {
+    let kind = dialect.run_lock(&book.version_table, cluster);
+    if kind == RunLockKind::File {
         return Ok(lock_file(url).and_then(|path| read_lock_file(&path)));
     }
     let Some(conn) = conn else { return Ok(None) };
     if !book.has_lock_table(conn, dialect)? {
         return Ok(None);
     }
-    let rows: Vec<LockRow> = conn.load(&dialect.read_lock_row_sql(&book.lock_table, &book.version_table))?;
+    let rows: Vec<LockRow> = conn.load(&dialect.read_lock_row_sql(&book.lock_table, &book.version_table, cluster))?;
     Ok(rows.into_iter().next().filter(|r| r.live.as_deref() == Some("1")).map(|r| LiveRun {
         host: r.host.unwrap_or_default(),
         pid: r.pid.and_then(|p| p.trim().parse().ok()).unwrap_or_default(),
         since: r.acquired_at.unwrap_or_default(),
         revision: r.revision,
         direction: r.direction,
-        lease_until: if dialect.run_lock(&book.version_table) == RunLockKind::LeaseRow { r.expires_at } else { None },
+        lease_until: if kind == RunLockKind::LeaseRow { r.expires_at } else { None },
     }))
 }
 
