@@ -2,15 +2,16 @@
 //! each revision once, and the record of who holds it, so that `current`
 //! reports a live run as live.
 //!
-//! - MySQL/MariaDB: a row of the lock table, taken by an autocommit `UPDATE`
-//!   whose row count says who won, with a lease in the server's clock that a
-//!   background thread renews on its own connection (a long statement
-//!   blocks the run's). Named locks (`GET_LOCK`) are node-local on a Galera
-//!   cluster; the row is replicated and certified. A crashed holder's lease
+//! - MariaDB Galera cluster: a row of the lock table, taken by an autocommit
+//!   `UPDATE` whose row count says who won, with a lease in the server's
+//!   clock that a background thread renews on its own connection (a long
+//!   statement blocks the run's). Named locks (`GET_LOCK`) are node-local
+//!   there; the row is replicated and certified. A crashed holder's lease
 //!   runs out and the next run takes the row over.
-//! - PostgreSQL: an advisory lock; the lock table's row only tells who holds
-//!   it, written by the same kind of thread (the run's transaction would
-//!   hide it).
+//! - PostgreSQL, and a single MariaDB/MySQL server: a session lock (advisory,
+//!   named), which the server frees the moment its holder dies; the lock
+//!   table's row only tells who holds it, written by the same kind of thread
+//!   (the run's transaction would hide it).
 //! - SQLite: an exclusive lock on a file beside the database, whose content
 //!   tells who holds it.
 //!
