@@ -250,6 +250,49 @@ fn refusals() {
     connect(NODES[0], "mysql").execute(&format!("DROP DATABASE `{database}`")).unwrap();
 }
 
+/// A holder that crashed on one node holds the lock row until its lease
+/// runs out; then a run on another node takes the row over.
+fn lease() {
+    let database = format!("mt_galera_{}_lease", std::process::id());
+    connect(NODES[0], "mysql").execute(&format!("CREATE DATABASE `{database}`")).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let versions = project.path().join("migrations/versions");
+    std::fs::create_dir_all(&versions).unwrap();
+    let toml = format!("database_url = \"{}\"\nlock_timeout = 0.5\n", url(NODES[0], &database));
+    std::fs::write(project.path().join("migrate.toml"), toml).unwrap();
+    write_script(&versions);
+    let run = |port: u16, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .args(args)
+            .current_dir(project.path())
+            .env("DATABASE_URL", url(port, &database))
+            .output()
+            .unwrap()
+    };
+    assert!(run(NODES[0], &["upgrade", "g1"]).status.success());
+    let forge = |expires: &str| {
+        connect(NODES[0], &database)
+            .execute(&format!(
+                "UPDATE migrate_version_lock SET holder = 'ghost', host = 'gone', pid = 4242, \
+                 acquired_at = UTC_TIMESTAMP(), expires_at = {expires}, revision = 'g2', direction = 'up' WHERE id = 1"
+            ))
+            .unwrap()
+    };
+    forge("UTC_TIMESTAMP() + INTERVAL 1 HOUR");
+    let out = run(NODES[2], &["current"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("a migrate run is live: applying g2, by pid 4242 on gone since "), "{text}");
+    let out = run(NODES[1], &["upgrade", "head"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("another migrate run holds the lock; gave up after 0.5 s"), "{stderr}");
+    forge("UTC_TIMESTAMP() - INTERVAL 1 SECOND");
+    let out = run(NODES[1], &["upgrade", "head"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    connect(NODES[0], "mysql").execute(&format!("DROP DATABASE `{database}`")).unwrap();
+}
+
 #[test]
 fn three_runs_at_once_on_three_galera_nodes_apply_each_revision_once() {
     let started = Instant::now();
@@ -259,6 +302,7 @@ fn three_runs_at_once_on_three_galera_nodes_apply_each_revision_once() {
         trial(number);
     }
     refusals();
+    lease();
     eprintln!(
         "galera: cluster up in {:.1} s, {TRIALS} trials in {:.1} s",
         up.as_secs_f64(),

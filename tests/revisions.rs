@@ -1041,7 +1041,7 @@ fn a_live_run_is_reported_by_current_with_its_revision_holder_and_exit_0() {
         let book = migrate::runtime::Bookkeeping::new("migrate_version");
         let mut conn = db.connect();
         let timeout = std::time::Duration::from_secs(10);
-        let lock = migrate::runtime::RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout).unwrap();
+        let lock = migrate::runtime::RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout, false).unwrap();
         lock.advance("l2", Direction::Up);
         // The holder row is written by the lock's own thread: wait for it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -1055,7 +1055,7 @@ fn a_live_run_is_reported_by_current_with_its_revision_holder_and_exit_0() {
         };
         assert_eq!(live.pid, std::process::id(), "{:?}", db.backend());
         assert!(!live.host.is_empty() && !live.since.is_empty(), "{live:?}");
-        assert_eq!(live.lease_until.is_some(), db.backend() == Backend::Mysql, "{live:?}");
+        assert_eq!(live.lease_until, None, "{live:?}: a lease only on a Galera cluster");
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
             .arg("current")
             .current_dir(p.dir.path())
@@ -1110,30 +1110,21 @@ fn current_during_a_real_mysql_upgrade_says_live_not_failed() {
 }
 
 #[test]
-fn a_crashed_holders_lease_runs_out_and_the_next_run_takes_the_lock_row() {
+fn on_one_mysql_server_a_crashed_holders_row_does_not_hold_the_lock() {
     let Some(db) = common::fresh_db(Backend::Mysql, "rev_lease") else { return };
     let mut p = project(&db);
     p.add("k1", None, vec![Op::CreateTable(keyed("k1"))], None);
     p.add("k2", Some("k1"), vec![Op::CreateTable(keyed("k2"))], None);
     p.upgrade("k1").unwrap();
-    // A holder that died with its lease still running.
-    let forge = |expires: &str| {
-        db.connect()
-            .execute(&format!(
-                "UPDATE migrate_version_lock SET holder = 'ghost', host = 'gone', pid = 4242, \
-                 acquired_at = UTC_TIMESTAMP(), expires_at = {expires} WHERE id = 1"
-            ))
-            .unwrap()
-    };
-    forge("UTC_TIMESTAMP() + INTERVAL 1 HOUR");
-    let live = command::current(&p.url, &p.database).unwrap().live.expect("the lease is running");
-    assert_eq!((live.host.as_str(), live.pid, live.revision), ("gone", 4242, None));
-    p.database.lock_timeout = 0.3;
-    let e = p.upgrade("head").unwrap_err();
-    assert_eq!((e.exit_code(), e.to_string()), (3, "another migrate run holds the lock; gave up after 0.3 s".into()));
-    // Once its lease has run out, the next run takes the row over.
-    forge("UTC_TIMESTAMP() - INTERVAL 1 SECOND");
+    // A holder killed mid-run: its row stays, its named lock went with it.
+    db.connect()
+        .execute(
+            "UPDATE migrate_version_lock SET holder = 'ghost', host = 'gone', pid = 4242, \
+             acquired_at = UTC_TIMESTAMP(), expires_at = UTC_TIMESTAMP() + INTERVAL 1 HOUR WHERE id = 1",
+        )
+        .unwrap();
     assert_eq!(command::current(&p.url, &p.database).unwrap().live, None);
+    p.database.lock_timeout = 0.3;
     p.upgrade("head").unwrap();
     assert_eq!(p.heads(), ["k2"]);
     assert_eq!(
@@ -1168,6 +1159,26 @@ fn version_table_changes_are_compare_and_set() {
                 conn.execute(&statement).unwrap();
             }
         }
+    });
+}
+
+#[test]
+fn a_run_whose_version_row_moved_underneath_fails_and_rolls_back() {
+    each_backend("rev_cas_run", |db| {
+        let p = project(db);
+        p.add("w1", None, vec![Op::CreateTable(keyed("w1"))], None);
+        // Stands for another run that moved the version table on meanwhile.
+        let moved = Op::Execute(Execute {
+            sql: Some("UPDATE migrate_version SET version_num = 'elsewhere'".into()),
+            dialects: BTreeMap::new(),
+        });
+        p.add("w2", Some("w1"), vec![moved], Some(vec![]));
+        p.upgrade("w1").unwrap();
+        let e = p.upgrade("head").unwrap_err();
+        let message = e.to_string();
+        assert!(message.starts_with("the version table changed under this run at revision w2: `UPDATE"), "{message}");
+        assert_eq!(e.exit_code(), 3, "{message}");
+        assert_eq!(p.heads(), ["w1"], "{:?}: rolled back", db.backend());
     });
 }
 

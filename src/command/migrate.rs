@@ -70,7 +70,7 @@ impl Locked {
         }
         let book = Bookkeeping::new(&database.version_table);
         let timeout = Duration::from_secs_f64(database.lock_timeout.max(0.0));
-        let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout)?;
+        let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout, facts.cluster.is_some())?;
         Ok(Locked { conn, dialect, book, lock, facts })
     }
 
@@ -389,11 +389,11 @@ pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, E
     let (heads, history, live) = match open_existing(url, database)? {
         Some(mut conn) => {
             // On a Galera node: reads wait for what the cluster committed.
-            dialect.prepare_session(&mut conn)?;
-            let live = live_run(Some(&mut conn), dialect.as_ref(), &book, url)?;
+            let cluster = dialect.prepare_session(&mut conn)?.cluster.is_some();
+            let live = live_run(Some(&mut conn), dialect.as_ref(), &book, url, cluster)?;
             (book.heads(&mut conn, dialect.as_ref())?, book.history(&mut conn, dialect.as_ref())?, live)
         }
-        None => (Vec::new(), Vec::new(), live_run(None, dialect.as_ref(), &book, url)?),
+        None => (Vec::new(), Vec::new(), live_run(None, dialect.as_ref(), &book, url, false)?),
     };
     // What the live run is applying is not a revision left partly applied.
     let partial = partial(&history)

@@ -138,17 +138,19 @@ pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send +
     /// tables there are.
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError>;
 
-    /// How this backend holds the run-wide lock named `key`.
-    fn run_lock(&self, key: &str) -> RunLockKind;
+    /// How this backend holds the run-wide lock named `key`; `cluster`: the
+    /// server is a node of a Galera cluster, where named locks are node-local.
+    fn run_lock(&self, key: &str, cluster: bool) -> RunLockKind;
 
     /// The database's clock, in UTC, `seconds` from now: leases are measured
     /// by the server's clock, whatever the clients' clocks say.
     fn clock_sql(&self, seconds: u64) -> String;
 
-    /// Whether the lock row's lease is still running (the row is held), as
-    /// a condition on the lock table's columns; `key` names the run lock.
-    fn lock_live_sql(&self, key: &str) -> String {
-        let _ = key;
+    /// Whether the holder in the lock row still holds the lock, as a
+    /// condition on the lock table's columns (by default: its lease is still
+    /// running); `key` names the run lock, as in [`Dialect::run_lock`].
+    fn lock_live_sql(&self, key: &str, cluster: bool) -> String {
+        let _ = (key, cluster);
         format!("{} >= {}", self.quote_identifier("expires_at"), self.clock_sql(0))
     }
 
@@ -213,7 +215,7 @@ pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send +
 
     /// The lock row of `table` read as text, with `live` (`1` while a run
     /// holds the lock named `key`).
-    fn read_lock_row_sql(&self, table: &str, key: &str) -> String {
+    fn read_lock_row_sql(&self, table: &str, key: &str, cluster: bool) -> String {
         let q = |c: &str| self.quote_identifier(c);
         let columns: Vec<String> = ["host", "pid", "acquired_at", "expires_at", "revision", "direction"]
             .iter()
@@ -223,7 +225,7 @@ pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send +
             "SELECT {}, CASE WHEN {} IS NOT NULL AND {} THEN '1' ELSE '0' END AS {} FROM {} WHERE {} = 1",
             columns.join(", "),
             q("holder"),
-            self.lock_live_sql(key),
+            self.lock_live_sql(key, cluster),
             q("live"),
             q(table),
             q("id")
@@ -368,8 +370,9 @@ pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send +
 /// How a backend holds the run lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunLockKind {
-    /// A lock of the server session (PostgreSQL advisory lock); a holder
-    /// row beside it only tells who holds it.
+    /// A lock of the server session (PostgreSQL advisory lock, a named lock
+    /// on a single MariaDB/MySQL server); a holder row beside it only tells
+    /// who holds it. The server frees it the moment its holder dies.
     Session(LockStatements),
     /// The lock row taken with a lease (MySQL/MariaDB): replicated and
     /// certified, so it holds across the nodes of a Galera cluster, where

@@ -8,8 +8,8 @@ use super::render::{named, render_common, unsupported};
 use super::transaction::AccessMode;
 use super::{ClassifyFailure, Failure, FailureKind, TransactionOptions, TransactionSql};
 use super::{
-    Cluster, Dialect, ReflectError, RenderError, RunLockKind, SchemaUpgrades, ServerFacts, column_list, column_sql,
-    common_type, create_index_sql, create_table_sql, enum_columns, fit_default, parse_default, split_type,
+    Cluster, Dialect, LockStatements, ReflectError, RenderError, RunLockKind, SchemaUpgrades, ServerFacts, column_list,
+    column_sql, common_type, create_index_sql, create_table_sql, enum_columns, fit_default, parse_default, split_type,
     sql_name_list, strip_outer_parens, unquote_plain_identifiers, wrap_quoted,
 };
 use crate::db::{Connection, DbError, ServerError};
@@ -296,9 +296,25 @@ impl Dialect for MysqlDialect {
         Some(format!("DROP DATABASE IF EXISTS {}", self.quote_identifier(name)))
     }
 
-    fn run_lock(&self, _key: &str) -> RunLockKind {
+    fn run_lock(&self, key: &str, cluster: bool) -> RunLockKind {
         // GET_LOCK is node-local on a Galera cluster; a row is replicated.
-        RunLockKind::LeaseRow
+        // On one server the named lock goes the moment its holder dies, where
+        // a lease would keep the next run waiting.
+        if cluster {
+            return RunLockKind::LeaseRow;
+        }
+        let name = lock_name(self, key);
+        RunLockKind::Session(LockStatements {
+            try_lock: format!("SELECT CAST(GET_LOCK({name}, 0) AS CHAR) AS value"),
+            unlock: format!("SELECT CAST(RELEASE_LOCK({name}) AS CHAR) AS value"),
+        })
+    }
+
+    fn lock_live_sql(&self, key: &str, cluster: bool) -> String {
+        if cluster {
+            return format!("{} >= {}", self.quote_identifier("expires_at"), self.clock_sql(0));
+        }
+        format!("IS_USED_LOCK({}) IS NOT NULL", lock_name(self, key))
     }
 
     fn clock_sql(&self, seconds: u64) -> String {
@@ -390,6 +406,12 @@ impl Dialect for MysqlDialect {
         schema.normalize();
         Ok(schema)
     }
+}
+
+/// The server-wide name of the run lock `key`: qualified by database, and
+/// hashed (names are at most 64 characters long).
+fn lock_name(dialect: &MysqlDialect, key: &str) -> String {
+    format!("CONCAT('migrate:', SHA1(CONCAT({}, ':', DATABASE())))", dialect.quote_string(key))
 }
 
 impl MysqlDialect {

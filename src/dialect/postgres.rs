@@ -280,7 +280,7 @@ impl Dialect for PostgresDialect {
         Some(format!("DROP DATABASE IF EXISTS {}", self.quote_identifier(name)))
     }
 
-    fn run_lock(&self, key: &str) -> RunLockKind {
+    fn run_lock(&self, key: &str, _cluster: bool) -> RunLockKind {
         let key = lock_key(key);
         RunLockKind::Session(LockStatements {
             try_lock: format!("SELECT CASE WHEN pg_try_advisory_lock({key}) THEN '1' ELSE '0' END AS value"),
@@ -303,7 +303,7 @@ impl Dialect for PostgresDialect {
         }
     }
 
-    fn lock_live_sql(&self, key: &str) -> String {
+    fn lock_live_sql(&self, key: &str, _cluster: bool) -> String {
         // The advisory lock is the authority: a crashed holder's row stays,
         // its lock does not. A bigint key is split over classid and objid.
         let key = lock_key(key) as u64;

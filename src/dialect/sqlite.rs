@@ -182,7 +182,7 @@ impl Dialect for SqliteDialect {
         }
     }
 
-    fn run_lock(&self, _key: &str) -> RunLockKind {
+    fn run_lock(&self, _key: &str, _cluster: bool) -> RunLockKind {
         RunLockKind::File
     }
 

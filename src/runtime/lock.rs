@@ -2,15 +2,16 @@
 //! each revision once, and the record of who holds it, so that `current`
 //! reports a live run as live.
 //!
-//! - MySQL/MariaDB: a row of the lock table, taken by an autocommit `UPDATE`
-//!   whose row count says who won, with a lease in the server's clock that a
-//!   background thread renews on its own connection (a long statement
-//!   blocks the run's). Named locks (`GET_LOCK`) are node-local on a Galera
-//!   cluster; the row is replicated and certified. A crashed holder's lease
+//! - MariaDB Galera cluster: a row of the lock table, taken by an autocommit
+//!   `UPDATE` whose row count says who won, with a lease in the server's
+//!   clock that a background thread renews on its own connection (a long
+//!   statement blocks the run's). Named locks (`GET_LOCK`) are node-local
+//!   there; the row is replicated and certified. A crashed holder's lease
 //!   runs out and the next run takes the row over.
-//! - PostgreSQL: an advisory lock; the lock table's row only tells who holds
-//!   it, written by the same kind of thread (the run's transaction would
-//!   hide it).
+//! - PostgreSQL, and a single MariaDB/MySQL server: a session lock (advisory,
+//!   named), which the server frees the moment its holder dies; the lock
+//!   table's row only tells who holds it, written by the same kind of thread
+//!   (the run's transaction would hide it).
 //! - SQLite: an exclusive lock on a file beside the database, whose content
 //!   tells who holds it.
 //!
@@ -103,17 +104,19 @@ enum Held {
 }
 
 impl RunLock {
-    /// Takes the run lock of the tables `book`, waiting at most `timeout`.
+    /// Takes the run lock of the tables `book`, waiting at most `timeout`;
+    /// `cluster`: the server is a Galera node.
     pub fn acquire(
         conn: &mut Connection,
         dialect: &dyn Dialect,
         book: &Bookkeeping,
         timeout: Duration,
+        cluster: bool,
     ) -> Result<RunLock, RuntimeError> {
         let started = Instant::now();
         let timed_out = || RuntimeError::LockTimeout { seconds: timeout.as_secs_f64() };
         let holder = Holder::new();
-        match dialect.run_lock(&book.version_table) {
+        match dialect.run_lock(&book.version_table, cluster) {
             RunLockKind::Session(statements) => {
                 loop {
                     let rows: Vec<ValueRow> = conn.load(&statements.try_lock)?;
@@ -364,28 +367,31 @@ impl ReporterState {
 }
 
 /// The run holding the lock of the tables `book`, if one does. `conn`:
-/// a connection to a server database (none for SQLite).
+/// a connection to a server database (none for SQLite); `cluster`: the
+/// server is a Galera node.
 pub fn live_run(
     conn: Option<&mut Connection>,
     dialect: &dyn Dialect,
     book: &Bookkeeping,
     url: &DatabaseUrl,
+    cluster: bool,
 ) -> Result<Option<LiveRun>, RuntimeError> {
-    if dialect.run_lock(&book.version_table) == RunLockKind::File {
+    let kind = dialect.run_lock(&book.version_table, cluster);
+    if kind == RunLockKind::File {
         return Ok(lock_file(url).and_then(|path| read_lock_file(&path)));
     }
     let Some(conn) = conn else { return Ok(None) };
     if !book.has_lock_table(conn, dialect)? {
         return Ok(None);
     }
-    let rows: Vec<LockRow> = conn.load(&dialect.read_lock_row_sql(&book.lock_table, &book.version_table))?;
+    let rows: Vec<LockRow> = conn.load(&dialect.read_lock_row_sql(&book.lock_table, &book.version_table, cluster))?;
     Ok(rows.into_iter().next().filter(|r| r.live.as_deref() == Some("1")).map(|r| LiveRun {
         host: r.host.unwrap_or_default(),
         pid: r.pid.and_then(|p| p.trim().parse().ok()).unwrap_or_default(),
         since: r.acquired_at.unwrap_or_default(),
         revision: r.revision,
         direction: r.direction,
-        lease_until: if dialect.run_lock(&book.version_table) == RunLockKind::LeaseRow { r.expires_at } else { None },
+        lease_until: if kind == RunLockKind::LeaseRow { r.expires_at } else { None },
     }))
 }
 

@@ -352,11 +352,9 @@ impl Run<'_> {
             self.conn.execute(self.dialect.begin())?;
         }
         self.check_foreign_keys(step, &entry)?;
-        for statement in &step.version {
-            if let Err(e) = self.conn.execute(statement) {
-                let _ = self.conn.execute(self.dialect.rollback());
-                return Err(e.into());
-            }
+        if let Err(e) = self.book.apply_version(self.conn, &step.revision, &step.version) {
+            let _ = self.conn.execute(self.dialect.rollback());
+            return Err(e);
         }
         let set = [
             ("outcome", Value::Text("ok".into())),

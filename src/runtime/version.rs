@@ -184,7 +184,7 @@ impl Bookkeeping {
         if !history {
             statements.extend(dialect.create_table_if_missing(&history_table));
         }
-        if !lock && dialect.run_lock(&self.version_table) != RunLockKind::File {
+        if !lock && dialect.run_lock(&self.version_table, false) != RunLockKind::File {
             statements.extend(dialect.create_table_if_missing(&self.lock_table()));
         }
         Ok(statements)
