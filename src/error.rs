@@ -87,6 +87,7 @@ impl Error {
             Error::Runtime(RuntimeError::LockTimeout { .. }) => "lock_timeout",
             Error::Runtime(RuntimeError::StepFailed { .. }) => "step_failed",
             Error::Runtime(_) => "database",
+            Error::Models(ModelError::Write { .. }) => "output_unwritable",
             Error::Models(_) => "models_invalid",
             Error::Invalid(_) => "invalid_op",
             Error::Usage(_) => "usage",
@@ -103,7 +104,7 @@ impl Error {
             Error::Script(ScriptError::Parse { path, line: at, .. }) => Some((path.clone(), line(at))),
             Error::Script(ScriptError::Io { path, .. }) => Some((path.clone(), None)),
             Error::Models(ModelError::Invalid { path, line: at, .. }) => Some((path.clone(), line(at))),
-            Error::Models(ModelError::Read { path, .. }) => Some((path.clone(), None)),
+            Error::Models(ModelError::Read { path, .. } | ModelError::Write { path, .. }) => Some((path.clone(), None)),
             _ => None,
         }
     }
