@@ -74,16 +74,16 @@ fn model(table: &Table, struct_names: &mut BTreeSet<String>) -> Result<String, M
         items.push(Item::Flat(format!("comment = {}", quote(comment))));
     }
     // The grammar's primary key is the fields marked `primary_key`, in field order, unnamed.
-    let key: Vec<&str> = table.primary_key.iter().flat_map(|k| k.columns.iter().map(String::as_str)).collect();
-    if let Some(pk) = &table.primary_key {
-        let in_field_order: Vec<&str> =
-            table.columns.iter().map(|c| c.name.as_str()).filter(|c| key.contains(c)).collect();
-        if in_field_order != key {
-            return Err(not_expressible(&object, "its primary key lists its columns in another order than the table"));
-        }
-        if let Some(name) = &pk.name {
-            return Err(not_expressible(&object, &format!("its primary key has a name (`{name}`)")));
-        }
+    let Some(pk) = &table.primary_key else {
+        return Err(not_expressible(&object, "it has no primary key, which the derive requires"));
+    };
+    let key: Vec<&str> = pk.columns.iter().map(String::as_str).collect();
+    let in_field_order: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).filter(|c| key.contains(c)).collect();
+    if in_field_order != key {
+        return Err(not_expressible(&object, "its primary key lists its columns in another order than the table"));
+    }
+    if let Some(name) = &pk.name {
+        return Err(not_expressible(&object, &format!("its primary key has a name (`{name}`)")));
     }
     // Single-column constraints with their conventional names go on the field.
     let mut field_unique = BTreeSet::new();
@@ -150,7 +150,7 @@ fn model(table: &Table, struct_names: &mut BTreeSet<String>) -> Result<String, M
         let parts = name.into_iter().chain([format!("expression = {}", quote(&check.expression))]).collect();
         items.push(Item::Nested("check", parts));
     }
-    let mut text = String::from("#[derive(Debug, Model)]\n");
+    let mut text = String::from("#[derive(Debug, Clone, PartialEq, Model)]\n");
     for item in &items {
         text.push_str(&attribute("", item));
     }
@@ -381,6 +381,9 @@ mod tests {
             "table `t` cannot be written as a Rust model: its primary key lists its columns in another order than the table"
         );
         schema.tables[0].primary_key = None;
+        let e = generate_rust(&schema).unwrap_err().to_string();
+        assert_eq!(e, "table `t` cannot be written as a Rust model: it has no primary key, which the derive requires");
+        schema.tables[0].primary_key = Some(PrimaryKey { name: None, columns: vec!["b".into()] });
         schema.tables[0].columns[0].ty = ColumnType::Raw { sql: "tsvector".into() };
         let e = generate_rust(&schema).unwrap_err().to_string();
         assert_eq!(e, "column `t.a` cannot be written as a Rust model: its type `tsvector` is not a portable type");
