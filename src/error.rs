@@ -90,6 +90,7 @@ impl Error {
             Error::Runtime(RuntimeError::LockTimeout { .. }) => "lock_timeout",
             Error::Runtime(RuntimeError::StepFailed { .. }) => "step_failed",
             Error::Runtime(_) => "database",
+            Error::Models(ModelError::Write { .. }) => "output_unwritable",
             Error::Models(_) => "models_invalid",
             Error::Invalid(_) => "invalid_op",
             Error::Usage(_) => "usage",
@@ -106,7 +107,7 @@ impl Error {
             Error::Script(ScriptError::Parse { path, line: at, .. }) => Some((path.clone(), line(at))),
             Error::Script(ScriptError::Io { path, .. }) => Some((path.clone(), None)),
             Error::Models(ModelError::Invalid { path, line: at, .. }) => Some((path.clone(), line(at))),
-            Error::Models(ModelError::Read { path, .. }) => Some((path.clone(), None)),
+            Error::Models(ModelError::Read { path, .. } | ModelError::Write { path, .. }) => Some((path.clone(), None)),
             Error::Runtime(RuntimeError::RenderRevision { path, .. }) => Some((path.clone(), None)),
             _ => None,
         }

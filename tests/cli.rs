@@ -353,3 +353,46 @@ fn help_of_every_command() {
         insta::assert_snapshot!(name, String::from_utf8_lossy(&out.get_output().stdout));
     }
 }
+
+#[test]
+fn models_generate_writes_rust_models_and_refuses_to_clobber() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("migrate.toml"), "database_url = \"sqlite:app.db\"\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("models")).unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    migrate(dir.path())
+        .args(["models", "generate", "--out", "src/models.rs"])
+        .assert()
+        .code(2)
+        .stderr("error: no model files match models/*.toml, models/*.rs\n");
+    assert!(!dir.path().join("src/models.rs").exists());
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(root.join("tests/fixtures/shop.toml"), dir.path().join("models/shop.toml")).unwrap();
+    let expected = std::fs::read_to_string(root.join("tests/fixtures/shop_generated.rs")).unwrap();
+    migrate(dir.path())
+        .args(["models", "generate", "--out", "src/models.rs"])
+        .assert()
+        .success()
+        .stdout("wrote src/models.rs (24 models)\n");
+    assert!(std::fs::read_to_string(dir.path().join("src/models.rs")).unwrap() == expected);
+    // Without --out: the code on stdout, even with --quiet.
+    let out = migrate(dir.path()).args(["models", "generate", "-q"]).assert().success();
+    assert!(out.get_output().stdout == expected.as_bytes());
+
+    std::fs::write(dir.path().join("src/models.rs"), "mine").unwrap();
+    migrate(dir.path())
+        .args(["models", "generate", "--out", "src/models.rs"])
+        .assert()
+        .code(2)
+        .stderr("error: cannot write src/models.rs: it exists (--force overwrites it)\n");
+    assert_eq!(std::fs::read_to_string(dir.path().join("src/models.rs")).unwrap(), "mine");
+    migrate(dir.path()).args(["models", "generate", "--out", "src/models.rs", "--force"]).assert().success();
+    assert!(std::fs::read_to_string(dir.path().join("src/models.rs")).unwrap() == expected);
+
+    // Where the `models` globs look, it would be read back as a second copy of every table.
+    let out = migrate(dir.path()).args(["models", "generate", "--out", "models/shop.rs", "--json"]).assert().code(2);
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["error"]["code"], "output_unwritable", "{json}");
+    assert!(!dir.path().join("models/shop.rs").exists());
+}

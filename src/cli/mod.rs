@@ -2,6 +2,7 @@
 
 mod check;
 mod inspect;
+mod models;
 mod output;
 mod progress;
 mod revisions;
@@ -224,6 +225,11 @@ enum Command {
         /// Revision id, prefix, label, or head
         revision: String,
     },
+    /// Work with the declared models (`migrate models generate`)
+    Models {
+        #[command(subcommand)]
+        command: models::ModelsCommand,
+    },
 }
 
 /// Runs the command line and returns the process exit code.
@@ -280,6 +286,7 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
         Command::Lint { rev_range, error_on, dialect } => {
             check::lint(cli, rev_range.as_deref(), error_on.as_deref(), dialect.as_deref(), out)
         }
+        Command::Models { command } => models::run(cli, command, out),
         command => revisions::run(cli, command, out),
     }
 }

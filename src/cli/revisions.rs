@@ -169,6 +169,7 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
         | Command::ListTemplates
         | Command::Inspect
         | Command::Check { .. }
+        | Command::Models { .. }
         | Command::Lint { .. } => {
             unreachable!("handled by the caller")
         }

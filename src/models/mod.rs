@@ -6,9 +6,11 @@
 //! constraint can be dropped by name later: `uq_<table>_<columns>`,
 //! `fk_<table>_<columns>_<referred table>`, `ck_<table>_<n>`.
 
+mod generate;
 mod rust_models;
 mod toml_models;
 
+pub use generate::generate_rust;
 pub use migrate_derive::Model;
 /// The `#[model(...)]` grammar, for the code `#[derive(Model)]` generates.
 pub use migrate_grammar as grammar;
@@ -49,6 +51,22 @@ pub enum ModelError {
     /// The `models` globs match no file.
     #[error("no model files match {0}")]
     NoFiles(String),
+    /// `migrate models generate`: something the `#[model(...)]` grammar cannot say.
+    #[error("{object} cannot be written as a Rust model: {message}")]
+    NotExpressible {
+        /// The table, column or enum.
+        object: String,
+        /// What about it.
+        message: String,
+    },
+    /// `migrate models generate`: the output file exists (without `--force`) or cannot be written.
+    #[error("cannot write {path}: {message}")]
+    Write {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
 }
 
 /// The declared schema, with the rename hints the models give.
@@ -68,21 +86,14 @@ pub struct Models {
 /// the file name): `.toml` files as TOML models, `.rs` files for their
 /// `#[derive(Model)]` structs.
 pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
-    let mut files = Vec::new();
-    for pattern in patterns {
-        files.extend(matching(root, pattern));
-    }
-    files.sort();
-    files.dedup();
-    let model_files: Vec<&PathBuf> =
-        files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml" || e == "rs")).collect();
+    let model_files = model_files(root, patterns);
     if model_files.is_empty() {
         return Err(ModelError::NoFiles(patterns.join(", ")));
     }
     let mut models = Models::default();
     // Table name -> the file that declares it.
     let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for path in model_files {
+    for path in &model_files {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ModelError::Read { path: path.display().to_string(), message: e.to_string() })?;
         let part = if path.extension().is_some_and(|e| e == "rs") {
@@ -97,6 +108,39 @@ pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
         None => ModelError::Invalid { path: patterns.join(", "), line: String::new(), message },
     })?;
     Ok(models)
+}
+
+/// The model files the `patterns` match (relative to `root`), sorted.
+fn model_files(root: &Path, patterns: &[String]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = patterns.iter().flat_map(|p| matching(root, p)).collect();
+    files.retain(|f| f.extension().is_some_and(|e| e == "toml" || e == "rs"));
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Whether `path` (which need not exist) is a file the `patterns` would
+/// match, so that [`load`] would read it.
+pub fn is_model_path(root: &Path, patterns: &[String], path: &Path) -> bool {
+    let (Some(name), Some(dir)) = (path.file_name().and_then(|f| f.to_str()), canonical_dir(path)) else {
+        return false;
+    };
+    if !path.extension().is_some_and(|e| e == "toml" || e == "rs") {
+        return false;
+    }
+    patterns.iter().any(|pattern| {
+        let full = root.join(pattern);
+        full.file_name().and_then(|f| f.to_str()).is_some_and(|p| crate::schema::glob_match(p, name))
+            && canonical_dir(&full).is_some_and(|d| d == dir)
+    })
+}
+
+/// The canonical folder `path` is in.
+fn canonical_dir(path: &Path) -> Option<PathBuf> {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.canonicalize().ok(),
+        _ => Path::new(".").canonicalize().ok(),
+    }
 }
 
 /// An error about `table`, at the file (`path`) and line (from `lines`) that declare it.
@@ -212,7 +256,7 @@ pub fn name_constraints(table: &mut Table) {
 
 /// Names longer than PostgreSQL's 63 bytes are shortened, with a hash of the
 /// whole name, so that they stay unique.
-fn limit(name: String) -> String {
+pub(super) fn limit(name: String) -> String {
     if name.len() <= 63 {
         return name;
     }
