@@ -134,8 +134,8 @@ pub fn upgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
-    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.upgrade_plan(heads, target)?))?;
-    Locked::open(url, database)?.with(|s| {
+    let plan = |heads: &[String]| Ok(script.map.upgrade_plan(heads, target)?);
+    validate_locked(url, database, &script, options.resume, plan)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
         refuse_edits(&script, &history)?;
@@ -143,6 +143,33 @@ pub fn upgrade(
         let resume = resume_point(&script, &history, &steps, options.resume)?;
         run_steps(s, &script, &steps, resume, database, options, on_event)
     })
+}
+
+/// Validates the plan, then takes the run lock. A plan refused before the
+/// lock may only look wrong because another run is applying it right now
+/// (its first table exists, its version row not yet): it is validated again
+/// under the lock, against what that run left, and only then refused.
+fn validate_locked(
+    url: &DatabaseUrl,
+    database: &DatabaseConfig,
+    script: &Script,
+    resume: bool,
+    plan: impl Fn(&[String]) -> Result<Vec<crate::script::Step>, Error>,
+) -> Result<Locked, Error> {
+    match validate_run(url, database, script, resume, &plan) {
+        Ok(()) => Locked::open(url, database),
+        Err(e) if open_existing(url, database)?.is_none() => Err(e),
+        Err(_) => {
+            let locked = Locked::open(url, database)?;
+            match validate_run(url, database, script, resume, &plan) {
+                Ok(()) => Ok(locked),
+                Err(e) => {
+                    locked.close()?;
+                    Err(e)
+                }
+            }
+        }
+    }
 }
 
 /// `migrate downgrade TARGET`.
@@ -155,8 +182,8 @@ pub fn downgrade(
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
     script.map.check_target(target)?;
-    validate_run(url, database, &script, options.resume, |heads| Ok(script.map.downgrade_plan(heads, target)?))?;
-    Locked::open(url, database)?.with(|s| {
+    let plan = |heads: &[String]| Ok(script.map.downgrade_plan(heads, target)?);
+    validate_locked(url, database, &script, options.resume, plan)?.with(|s| {
         let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
         let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
         refuse_edits(&script, &history)?;
