@@ -294,7 +294,18 @@ impl Reporter {
             let tick = Duration::from_secs(lease.unwrap_or(LEASE_SECONDS) / 3);
             loop {
                 match rx.recv_timeout(tick) {
-                    Ok(Message::Advance { revision, direction }) => {
+                    Ok(Message::Advance { mut revision, mut direction }) => {
+                        // Quick revisions queue up: only the latest is news.
+                        let mut release = false;
+                        while let Ok(next) = rx.try_recv() {
+                            match next {
+                                Message::Advance { revision: r, direction: d } => (revision, direction) = (r, d),
+                                Message::Release => release = true,
+                            }
+                        }
+                        if release {
+                            return state.release();
+                        }
                         let set = [
                             ("revision", Value::Text(revision)),
                             ("direction", Value::Text(direction.as_str().into())),
