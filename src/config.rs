@@ -21,6 +21,8 @@ pub const CONFIG_FILE: &str = "migrate.toml";
 pub const DEFAULT_VERSION_TABLE: &str = "migrate_version";
 /// Seconds a run waits for another run's lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: f64 = 60.0;
+/// The shortest lock lease: it is renewed every third of it.
+const MIN_LOCK_LEASE: u64 = 3;
 /// The environment variable (and `.env` key) of an unnamed database's URL.
 pub const URL_VARIABLE: &str = "DATABASE_URL";
 /// The longest version table name: `<name>_history` must fit PostgreSQL's 63.
@@ -99,6 +101,7 @@ struct FileSettings {
     version_table: Option<Spanned<String>>,
     filters: Option<NameFilter>,
     lock_timeout: Option<Spanned<f64>>,
+    lock_lease: Option<Spanned<u64>>,
     busy_timeout: Option<Spanned<f64>>,
     version_paths: Option<Vec<Spanned<String>>>,
     transaction_per_revision: Option<bool>,
@@ -115,6 +118,7 @@ struct File {
     version_table: Option<Spanned<String>>,
     filters: Option<NameFilter>,
     lock_timeout: Option<Spanned<f64>>,
+    lock_lease: Option<Spanned<u64>>,
     busy_timeout: Option<Spanned<f64>>,
     version_paths: Option<Vec<Spanned<String>>>,
     transaction_per_revision: Option<bool>,
@@ -152,6 +156,9 @@ pub struct DatabaseConfig {
     pub filters: NameFilter,
     /// Seconds to wait for another run's lock.
     pub lock_timeout: f64,
+    /// Seconds the lock row's lease lasts unless renewed, on a Galera
+    /// cluster (renewed every third of it).
+    pub lock_lease: u64,
     /// Seconds an SQLite connection waits while another process writes,
     /// instead of failing "database is locked".
     pub busy_timeout: f64,
@@ -224,6 +231,7 @@ impl Config {
             version_table: file.version_table,
             filters: file.filters,
             lock_timeout: file.lock_timeout,
+            lock_lease: file.lock_lease,
             busy_timeout: file.busy_timeout,
             version_paths: file.version_paths,
             transaction_per_revision: file.transaction_per_revision,
@@ -302,6 +310,10 @@ impl Config {
                 .and_then(|s| s.lock_timeout.as_ref())
                 .or(self.defaults.lock_timeout.as_ref())
                 .map_or(DEFAULT_LOCK_TIMEOUT, |t| *t.get_ref()),
+            lock_lease: own
+                .and_then(|s| s.lock_lease.as_ref())
+                .or(self.defaults.lock_lease.as_ref())
+                .map_or(crate::runtime::LEASE_SECONDS, |t| *t.get_ref()),
             busy_timeout: own
                 .and_then(|s| s.busy_timeout.as_ref())
                 .or(self.defaults.busy_timeout.as_ref())
@@ -398,6 +410,14 @@ impl FileSettings {
             && !(t.get_ref().is_finite() && *t.get_ref() >= 0.0)
         {
             return Err((t.span().start, format!("lock_timeout must be 0 or more seconds, not {}", t.get_ref())));
+        }
+        if let Some(t) = &self.lock_lease
+            && *t.get_ref() < MIN_LOCK_LEASE
+        {
+            return Err((
+                t.span().start,
+                format!("lock_lease must be {MIN_LOCK_LEASE} seconds or more, not {}", t.get_ref()),
+            ));
         }
         if let Some(t) = &self.busy_timeout
             && !(t.get_ref().is_finite() && *t.get_ref() >= 0.0)

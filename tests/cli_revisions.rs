@@ -454,6 +454,8 @@ fn invalid_settings_are_errors() {
     let dir = project();
     let cases = [
         ("lock_timeout = -5\n", "migrate.toml:1:16: lock_timeout must be 0 or more seconds, not -5"),
+        ("lock_lease = 1\n", "migrate.toml:1:14: lock_lease must be 3 seconds or more, not 1"),
+        ("busy_timeout = -1\n", "migrate.toml:1:16: busy_timeout must be 0 or more seconds, not -1"),
         ("version_table = \"\"\n", "migrate.toml:1:17: version_table ``: use a letter"),
         ("version_table = \"my table\"\n", "version_table `my table`"),
         ("script_location = \"\"\n", "migrate.toml:1:19: an empty path or pattern"),

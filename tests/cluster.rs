@@ -290,7 +290,48 @@ fn lease() {
     forge("UTC_TIMESTAMP() - INTERVAL 1 SECOND");
     let out = run(NODES[1], &["upgrade", "head"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    renewal(project.path(), &database);
     connect(NODES[0], "mysql").execute(&format!("DROP DATABASE `{database}`")).unwrap();
+}
+
+/// A run that lasts longer than its lease keeps the lock, because its thread
+/// renews the lease: a run started meanwhile on another node waits, then
+/// finds nothing to do. Without renewal the second run would take the lock
+/// after 3 s and apply the slow revision again.
+fn renewal(project: &Path, database: &str) {
+    let toml = format!("database_url = \"{}\"\nlock_timeout = 60\nlock_lease = 3\n", url(NODES[0], database));
+    std::fs::write(project.join("migrate.toml"), toml).unwrap();
+    let slow = Op::Execute(Execute { sql: Some("DO SLEEP(8)".into()), dialects: BTreeMap::new() });
+    let file = RevisionFile {
+        revision: "g9".into(),
+        down_revision: vec!["g8".into()],
+        branch_labels: Vec::new(),
+        depends_on: Vec::new(),
+        message: "slower than its lease".into(),
+        created_at: None,
+        upgrade: vec![slow, increment()],
+        downgrade: vec![],
+    };
+    write_revision(&project.join("migrations/versions"), &file).unwrap();
+    let command = |port: u16, args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_migrate"));
+        command.args(args).current_dir(project).env("DATABASE_URL", url(port, database));
+        command
+    };
+    let mut first = command(NODES[0], &["upgrade", "head"]).spawn().unwrap();
+    // Wait until the first run is applying g9, then start the second.
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while !String::from_utf8_lossy(&command(NODES[1], &["current"]).output().unwrap().stdout).contains("applying g9") {
+        assert!(Instant::now() < deadline, "the first run never showed as live");
+    }
+    let second = command(NODES[1], &["upgrade", "head"]).output().unwrap();
+    assert!(first.wait().unwrap().success(), "the first run failed");
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    let mut conn = connect(NODES[2], database);
+    assert_eq!(texts(&mut conn, "SELECT DISTINCT CAST(n AS CHAR) AS value FROM t"), ["4"], "g9 ran once");
+    let ok =
+        "SELECT CAST(COUNT(*) AS CHAR) AS value FROM migrate_version_history WHERE revision = 'g9' AND outcome = 'ok'";
+    assert_eq!(texts(&mut conn, ok), ["1"]);
 }
 
 #[test]

@@ -1041,7 +1041,7 @@ fn a_live_run_is_reported_by_current_with_its_revision_holder_and_exit_0() {
         let book = migrate::runtime::Bookkeeping::new("migrate_version");
         let mut conn = db.connect();
         let timeout = std::time::Duration::from_secs(10);
-        let lock = migrate::runtime::RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout, false).unwrap();
+        let lock = migrate::runtime::RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout, false, 30).unwrap();
         lock.advance("l2", Direction::Up);
         // The holder row is written by the lock's own thread: wait for it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

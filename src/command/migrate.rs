@@ -70,7 +70,14 @@ impl Locked {
         }
         let book = Bookkeeping::new(&database.version_table);
         let timeout = Duration::from_secs_f64(database.lock_timeout.max(0.0));
-        let lock = RunLock::acquire(&mut conn, dialect.as_ref(), &book, timeout, facts.cluster.is_some())?;
+        let lock = RunLock::acquire(
+            &mut conn,
+            dialect.as_ref(),
+            &book,
+            timeout,
+            facts.cluster.is_some(),
+            database.lock_lease,
+        )?;
         Ok(Locked { conn, dialect, book, lock, facts })
     }
 

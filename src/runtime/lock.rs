@@ -33,7 +33,8 @@ text_row!(LockRow { host, pid, acquired_at, expires_at, revision, direction, liv
 
 const POLL: Duration = Duration::from_millis(50);
 
-/// Seconds a lock row's lease lasts unless renewed; renewed every third of it.
+/// Seconds a lock row's lease lasts unless renewed, by default (`lock_lease`);
+/// it is renewed every third of it.
 pub const LEASE_SECONDS: u64 = 30;
 
 /// A run that holds the lock, as `migrate current` reports it.
@@ -105,13 +106,15 @@ enum Held {
 
 impl RunLock {
     /// Takes the run lock of the tables `book`, waiting at most `timeout`;
-    /// `cluster`: the server is a Galera node.
+    /// `cluster`: the server is a Galera node, where the lock is a row whose
+    /// lease lasts `lease_seconds` unless renewed.
     pub fn acquire(
         conn: &mut Connection,
         dialect: &dyn Dialect,
         book: &Bookkeeping,
         timeout: Duration,
         cluster: bool,
+        lease_seconds: u64,
     ) -> Result<RunLock, RuntimeError> {
         let started = Instant::now();
         let timed_out = || RuntimeError::LockTimeout { seconds: timeout.as_secs_f64() };
@@ -143,7 +146,7 @@ impl RunLock {
                 }
                 let seed = dialect.insert_ignore_sql(&book.lock_table, &[("id", Value::Integer(1))]);
                 retry_conflicts(started, timeout, || conn.execute_count(&seed))?;
-                let take = dialect.take_lock_row_sql(&book.lock_table, &holder.columns(), Some(LEASE_SECONDS));
+                let take = dialect.take_lock_row_sql(&book.lock_table, &holder.columns(), Some(lease_seconds));
                 loop {
                     if retry_conflicts(started, timeout, || conn.execute_count(&take))? == 1 {
                         break;
@@ -154,7 +157,7 @@ impl RunLock {
                     std::thread::sleep(POLL);
                 }
                 let release = dialect.release_lock_row_sql(&book.lock_table, &holder.id);
-                match Reporter::start(conn.url(), book, holder, Some(LEASE_SECONDS)) {
+                match Reporter::start(conn.url(), book, holder, Some(lease_seconds)) {
                     Ok(reporter) => Ok(RunLock { held: Held::Row, reporter: Some(reporter) }),
                     Err(e) => {
                         let _ = conn.execute_count(&release);
