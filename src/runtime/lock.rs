@@ -33,6 +33,9 @@ text_row!(LockRow { host, pid, acquired_at, expires_at, revision, direction, liv
 
 const POLL: Duration = Duration::from_millis(50);
 
+/// How often at most the holder row records the revision being applied.
+const REPORT_EVERY: Duration = Duration::from_millis(200);
+
 /// Seconds a lock row's lease lasts unless renewed, by default (`lock_lease`);
 /// it is renewed every third of it.
 pub const LEASE_SECONDS: u64 = 30;
@@ -295,25 +298,30 @@ impl Reporter {
         let thread = std::thread::spawn(move || {
             state.claim();
             let tick = Duration::from_secs(lease.unwrap_or(LEASE_SECONDS) / 3);
+            let mut reported = Instant::now();
             loop {
                 match rx.recv_timeout(tick) {
                     Ok(Message::Advance { mut revision, mut direction }) => {
-                        // Quick revisions queue up: only the latest is news.
-                        let mut release = false;
-                        while let Ok(next) = rx.try_recv() {
-                            match next {
-                                Message::Advance { revision: r, direction: d } => (revision, direction) = (r, d),
-                                Message::Release => release = true,
+                        // Quick revisions queue up: only the latest is news,
+                        // written at most every REPORT_EVERY (each write is a
+                        // commit of its own, which a run of many small
+                        // revisions would pay for once per revision).
+                        let due = reported + REPORT_EVERY;
+                        loop {
+                            match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                                Ok(Message::Advance { revision: r, direction: d }) => (revision, direction) = (r, d),
+                                Ok(Message::Release) | Err(RecvTimeoutError::Disconnected) => {
+                                    return state.release();
+                                }
+                                Err(RecvTimeoutError::Timeout) => break,
                             }
-                        }
-                        if release {
-                            return state.release();
                         }
                         let set = [
                             ("revision", Value::Text(revision)),
                             ("direction", Value::Text(direction.as_str().into())),
                         ];
                         state.update(&set);
+                        reported = Instant::now();
                     }
                     Err(RecvTimeoutError::Timeout) => state.update(&[]),
                     Ok(Message::Release) | Err(RecvTimeoutError::Disconnected) => return state.release(),
