@@ -172,10 +172,25 @@ fn field_types<'a>(item: &'a syn::ItemStruct, def: &ModelDef) -> syn::Result<Vec
 }
 
 /// Compile-time checks that a column referring to a column of the same
-/// model holds the same type (nullability aside), pointing at the field.
+/// model, or of the model `references_model` names, holds the same type
+/// (nullability aside), pointing at the field.
 fn reference_checks(def: &ModelDef, fields: &[&syn::Type]) -> Tokens {
     let checks = def.columns.iter().zip(fields).filter_map(|(c, ty)| {
         let (table, column) = c.references.as_deref()?.rsplit_once('.')?;
+        if let Some(model) = &c.references_model {
+            // The grammar has parsed it as a path.
+            let model: syn::Path = syn::parse_str(model).ok()?;
+            let konst = format_ident!("{}", column.to_uppercase());
+            let span = ty.span();
+            let message = format!("references_model: {} is not the model of table `{table}`", quote!(#model));
+            return Some(quote_spanned! {span=>
+                const _: () = ::migrate::orm::value::check_reference::<#ty, _, _>(#model::#konst);
+                const _: () = ::core::assert!(
+                    ::migrate::orm::value::same_str(<#model as ::migrate::orm::Model>::TABLE_NAME, #table),
+                    #message
+                );
+            });
+        }
         if table != def.name {
             return None;
         }
@@ -229,9 +244,10 @@ fn model_def_tokens(def: &ModelDef) -> Tokens {
         let (name, field, rust_type) = (string(&c.name), string(&c.field), string(&c.rust_type));
         let (nullable, primary_key, autoincrement, unique, index) =
             (c.nullable, c.primary_key, c.autoincrement, c.unique, c.index);
-        let (default, references, on_delete, on_update, comment, renamed_from) = (
+        let (default, references, references_model, on_delete, on_update, comment, renamed_from) = (
             opt_string(&c.default),
             opt_string(&c.references),
+            opt_string(&c.references_model),
             opt_string(&c.on_delete),
             opt_string(&c.on_update),
             opt_string(&c.comment),
@@ -240,7 +256,7 @@ fn model_def_tokens(def: &ModelDef) -> Tokens {
         quote!(#g::ColumnDef {
             name: #name, field: #field, rust_type: #rust_type, ty: #ty, nullable: #nullable,
             default: #default, primary_key: #primary_key, autoincrement: #autoincrement, unique: #unique,
-            index: #index, references: #references, on_delete: #on_delete, on_update: #on_update,
+            index: #index, references: #references, references_model: #references_model, on_delete: #on_delete, on_update: #on_update,
             comment: #comment, renamed_from: #renamed_from,
         })
     });

@@ -95,6 +95,9 @@ pub struct ColumnDef {
     pub index: bool,
     /// `table.column` it refers to.
     pub references: Option<String>,
+    /// The Rust model of the table referred to (`references_model = "Team"`),
+    /// so that the derive checks the two columns' types agree.
+    pub references_model: Option<String>,
     /// Foreign-key action.
     pub on_delete: Option<String>,
     /// Foreign-key action.
@@ -282,6 +285,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
             unique: false,
             index: false,
             references: None,
+            references_model: None,
             on_delete: None,
             on_update: None,
             comment: None,
@@ -320,6 +324,11 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                     "values" => values = strings(&meta)?,
                     "default" => column.default = Some(string(&meta)?),
                     "references" => column.references = Some(string(&meta)?),
+                    "references_model" => {
+                        let value: syn::LitStr = meta.value()?.parse()?;
+                        value.parse::<syn::Path>()?;
+                        column.references_model = Some(value.value());
+                    }
                     "on_delete" => column.on_delete = Some(action(&meta)?),
                     "on_update" => column.on_update = Some(action(&meta)?),
                     "renamed_from" => column.renamed_from = Some(string(&meta)?),
@@ -327,8 +336,8 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                     _ => {
                         return Err(meta.error(
                             "unknown field attribute (name, primary_key, autoincrement, unique, index, max_length, \
-                             sql_type, enum_type, values, default, references, on_delete, on_update, renamed_from, \
-                             comment, skip)",
+                             sql_type, enum_type, values, default, references, references_model, on_delete, on_update, \
+                             renamed_from, comment, skip)",
                         ));
                     }
                 }
@@ -354,6 +363,9 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                 field.span(),
                 format!("references = \"{reference}\" should be \"table.column\""),
             ));
+        }
+        if column.references_model.is_some() && column.references.is_none() {
+            return Err(syn::Error::new(field.span(), "references_model needs references = \"table.column\""));
         }
         def.columns.push(column);
     }

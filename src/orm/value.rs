@@ -228,3 +228,80 @@ tuple_key!(A 0, B 1, C 2, D 3);
 /// }
 /// ```
 pub const fn same_base<A: SqlValue<Base = <B as SqlValue>::Base>, B: SqlValue>() {}
+
+/// Compiles only when a column of type `A` can refer to `column`: the
+/// derive's check of `references_model`.
+///
+/// ```
+/// #[derive(migrate::models::Model)]
+/// #[model(table = "teams")]
+/// struct Team {
+///     #[model(primary_key)]
+///     id: i32,
+/// }
+///
+/// #[derive(migrate::models::Model)]
+/// #[model(table = "members")]
+/// struct Member {
+///     #[model(primary_key)]
+///     id: i64,
+///     #[model(references = "teams.id", references_model = "Team")]
+///     team_id: Option<i32>,
+/// }
+/// ```
+///
+/// ```compile_fail
+/// # #[derive(migrate::models::Model)]
+/// # #[model(table = "teams")]
+/// # struct Team {
+/// #     #[model(primary_key)]
+/// #     id: i32,
+/// # }
+/// #[derive(migrate::models::Model)]
+/// #[model(table = "members")]
+/// struct Member {
+///     #[model(primary_key)]
+///     id: i64,
+///     #[model(references = "teams.id", references_model = "Team")]
+///     team_id: Option<i64>, // teams.id is an i32
+/// }
+/// ```
+///
+/// ```compile_fail
+/// # #[derive(migrate::models::Model)]
+/// # #[model(table = "teams")]
+/// # struct Team {
+/// #     #[model(primary_key)]
+/// #     id: i32,
+/// # }
+/// #[derive(migrate::models::Model)]
+/// #[model(table = "members")]
+/// struct Member {
+///     #[model(primary_key)]
+///     id: i64,
+///     #[model(references = "squads.id", references_model = "Team")] // Team is `teams`
+///     team_id: Option<i32>,
+/// }
+/// ```
+pub const fn check_reference<A: SqlValue<Base = <B as SqlValue>::Base>, M, B: SqlValue>(
+    column: super::expr::Column<M, B>,
+) {
+    let _ = column;
+}
+
+/// Whether two strings are equal, in a constant (the derive's check that
+/// `references_model` is the model of the table referred to).
+pub const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}

@@ -59,7 +59,7 @@ pub struct Author {
 pub struct Post {
     #[model(primary_key, autoincrement)]
     pub id: i32,
-    #[model(references = "authors.id")]
+    #[model(references = "authors.id", references_model = "Author")]
     pub author_id: i64,
     #[model(max_length = 200)]
     pub title: String,
