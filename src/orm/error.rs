@@ -135,6 +135,16 @@ pub enum Error {
         /// The tables in or behind the cycle.
         tables: Vec<String>,
     },
+    /// Rows of one table refer to each other in a cycle (through a foreign
+    /// key to the table itself), so no insert or delete order satisfies it.
+    #[error("cannot order the flush: rows of {table} refer to each other in a cycle{}", if keys.is_empty() { String::new() } else { format!(" (keys {})", keys.join(", ")) })]
+    RowCycle {
+        /// The table.
+        table: String,
+        /// The keys of the rows in or behind the cycle; empty unless the
+        /// echo shows values.
+        keys: Vec<String>,
+    },
     /// Commit, rollback or a savepoint was asked for outside a transaction.
     #[error("no transaction is open")]
     NoTransaction,

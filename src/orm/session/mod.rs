@@ -162,10 +162,11 @@ impl Session {
             return Ok(());
         }
         let order = flush_order(&self.models)?;
+        let show_keys = self.echo().is_some_and(Echo::shows_parameters);
         let mut models = std::mem::take(&mut self.models);
         let result = self.with_conn(|conn| {
-            order.iter().try_for_each(|&i| models[i].1.flush_inserts_and_updates(conn))?;
-            order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn))
+            order.iter().try_for_each(|&i| models[i].1.flush_inserts_and_updates(conn, show_keys))?;
+            order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn, show_keys))
         });
         self.models = models;
         if result.is_err() {

@@ -8,6 +8,7 @@ use crate::orm::error::Error;
 use crate::orm::exec;
 use crate::orm::model::Model;
 use crate::orm::value::KeyValue;
+use crate::schema::ColumnType;
 use std::any::Any;
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -22,8 +23,12 @@ pub(super) trait AnySlots {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Whether a flush would send anything.
     fn has_changes(&self) -> bool;
-    fn flush_inserts_and_updates(&mut self, conn: &mut Connection) -> Result<(), Error>;
-    fn flush_deletes(&mut self, conn: &mut Connection) -> Result<(), Error>;
+    /// Inserts the pending objects (parents before the rows that refer to
+    /// them within the table), then updates the changed ones. `show_keys`:
+    /// whether an error may quote primary keys (the echo shows values).
+    fn flush_inserts_and_updates(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error>;
+    /// Deletes the objects marked for it, rows referring to others first.
+    fn flush_deletes(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error>;
     /// The level `depth` was committed into the one around it.
     fn committed(&mut self, depth: u32);
     /// Everything done deeper than `depth` was undone in the database.
@@ -49,21 +54,46 @@ pub(super) struct Slots<M> {
     generations: Vec<u32>,
     by_key: HashMap<String, u32>,
     parents: Vec<String>,
+    /// The types of the model's columns, in `COLUMNS` order.
+    types: Vec<ColumnType>,
+    /// Foreign keys to the model's own table: positions of the referring
+    /// columns and of the referred ones, in `COLUMNS`.
+    self_references: Vec<(Vec<usize>, Vec<usize>)>,
     model: PhantomData<fn() -> M>,
 }
 
 impl<M: Model + crate::models::Model> Slots<M> {
     /// An empty map; reads the model's foreign keys once, for flush order.
     pub(super) fn new() -> Self {
-        let mut parents: Vec<String> = <M as crate::models::Model>::table()
+        let table = <M as crate::models::Model>::table();
+        let position = |name: &String| M::COLUMNS.iter().position(|c| c == name);
+        let self_references = table
             .foreign_keys
-            .into_iter()
-            .map(|fk| fk.referred_table)
-            .filter(|t| t != M::TABLE_NAME)
+            .iter()
+            .filter(|fk| fk.referred_table == M::TABLE_NAME)
+            .filter_map(|fk| {
+                let from: Option<Vec<usize>> = fk.columns.iter().map(position).collect();
+                let to: Option<Vec<usize>> = fk.referred_columns.iter().map(position).collect();
+                Some((from?, to?))
+            })
             .collect();
+        let types = M::COLUMNS
+            .iter()
+            .map(|c| table.columns.iter().find(|t| t.name == *c).map_or(ColumnType::Text, |t| t.ty.clone()))
+            .collect();
+        let mut parents: Vec<String> =
+            table.foreign_keys.into_iter().map(|fk| fk.referred_table).filter(|t| t != M::TABLE_NAME).collect();
         parents.sort();
         parents.dedup();
-        Slots { entries: Vec::new(), generations: Vec::new(), by_key: HashMap::new(), parents, model: PhantomData }
+        Slots {
+            entries: Vec::new(),
+            generations: Vec::new(),
+            by_key: HashMap::new(),
+            parents,
+            types,
+            self_references,
+            model: PhantomData,
+        }
     }
 }
 
@@ -161,6 +191,67 @@ impl<M: Model> Slots<M> {
         }
     }
 
+    /// `indexes` (entries) in levels: a row after the rows of `indexes` its
+    /// foreign keys to this same table point at, so each level can be
+    /// written in one batch once the levels before it are. An error names
+    /// the table (and the rows' keys, if `show_keys`) when rows point at
+    /// each other in a cycle.
+    fn levels(&self, indexes: Vec<usize>, show_keys: bool) -> Result<Vec<Vec<usize>>, Error> {
+        if self.self_references.is_empty() || indexes.len() < 2 {
+            return Ok(vec![indexes]);
+        }
+        let object = |i: usize| &self.entries[i].as_ref().expect("levels are computed over live entries").object;
+        let unset_key = |i: usize, columns: &[usize]| {
+            object(i).generated_key_unset() && columns.iter().any(|&c| Some(M::COLUMNS[c]) == M::GENERATED)
+        };
+        // Per self-reference, the rows by the values other rows refer to.
+        let targets: Vec<HashMap<String, usize>> = self
+            .self_references
+            .iter()
+            .map(|(_, to)| {
+                let mut by_value = HashMap::new();
+                for &i in indexes.iter().filter(|&&i| !unset_key(i, to)) {
+                    let values = object(i).values();
+                    by_value.insert(format!("{:?}", to.iter().map(|&c| &values[c]).collect::<Vec<_>>()), i);
+                }
+                by_value
+            })
+            .collect();
+        let parents: HashMap<usize, Vec<usize>> = indexes
+            .iter()
+            .map(|&i| {
+                let values = object(i).values();
+                let found = self.self_references.iter().zip(&targets).filter_map(|((from, _), by_value)| {
+                    let refers: Vec<&Value<'_>> = from.iter().map(|&c| &values[c]).collect();
+                    if refers.iter().any(|v| matches!(v, Value::Null)) {
+                        return None;
+                    }
+                    by_value.get(&format!("{refers:?}")).copied().filter(|&p| p != i)
+                });
+                (i, found.collect())
+            })
+            .collect();
+        let mut placed: HashMap<usize, bool> = indexes.iter().map(|&i| (i, false)).collect();
+        let mut levels = Vec::new();
+        let mut left = indexes;
+        while !left.is_empty() {
+            let (ready, rest): (Vec<usize>, Vec<usize>) =
+                left.iter().partition(|i| parents[i].iter().all(|p| placed[p]));
+            if ready.is_empty() {
+                let keys = if show_keys {
+                    rest.iter().map(|&i| format!("{:?}", object(i).key().key_values())).collect()
+                } else {
+                    Vec::new()
+                };
+                return Err(Error::RowCycle { table: M::TABLE_NAME.to_string(), keys });
+            }
+            ready.iter().for_each(|i| *placed.get_mut(i).expect("every row has a mark") = true);
+            levels.push(ready);
+            left = rest;
+        }
+        Ok(levels)
+    }
+
     /// `UPDATE` of the columns that differ from `snapshot`.
     fn update_changed(conn: &mut Connection, object: &M, snapshot: &[Value<'static>]) -> Result<(), Error> {
         let changed: Vec<usize> = M::COLUMNS
@@ -199,17 +290,37 @@ impl<M: Model> AnySlots for Slots<M> {
         self.entries.iter().flatten().any(|e| !e.persistent || e.deleted || e.snapshot.is_some())
     }
 
-    fn flush_inserts_and_updates(&mut self, conn: &mut Connection) -> Result<(), Error> {
+    fn flush_inserts_and_updates(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
         let depth = conn.transaction_state().depth;
-        for index in 0..self.entries.len() {
-            let Some(entry) = self.entries[index].as_mut() else { continue };
-            if !entry.persistent {
-                exec::insert(conn, &mut entry.object)?;
+        let pending: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.as_ref().is_some_and(|e| !e.persistent))
+            .map(|(i, _)| i)
+            .collect();
+        for level in self.levels(pending, show_keys)? {
+            let mut in_level = vec![false; self.entries.len()];
+            level.iter().for_each(|&i| in_level[i] = true);
+            let objects: Vec<&mut M> = self
+                .entries
+                .iter_mut()
+                .zip(&in_level)
+                .filter(|(_, inside)| **inside)
+                .filter_map(|(e, _)| e.as_mut().map(|e| &mut e.object))
+                .collect();
+            exec::insert_many(conn, objects, &self.types)?;
+            for index in level {
+                let Some(entry) = self.entries[index].as_mut() else { continue };
                 entry.persistent = true;
                 entry.written = depth;
                 let key = key_text(&entry.object.key());
                 self.by_key.insert(key, u32::try_from(index).expect("fewer than 2^32 objects in one session"));
-            } else if let Some(snapshot) = entry.snapshot.as_ref().filter(|_| !entry.deleted) {
+            }
+        }
+        for index in 0..self.entries.len() {
+            let Some(entry) = self.entries[index].as_mut() else { continue };
+            if let Some(snapshot) = entry.snapshot.as_ref().filter(|_| entry.persistent && !entry.deleted) {
                 Self::update_changed(conn, &entry.object, snapshot)?;
                 entry.snapshot = None;
                 entry.written = depth;
@@ -218,9 +329,17 @@ impl<M: Model> AnySlots for Slots<M> {
         Ok(())
     }
 
-    fn flush_deletes(&mut self, conn: &mut Connection) -> Result<(), Error> {
-        for index in 0..self.entries.len() {
-            let Some(entry) = self.entries[index].as_ref().filter(|e| e.deleted) else { continue };
+    fn flush_deletes(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
+        let deleted: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.as_ref().is_some_and(|e| e.deleted))
+            .map(|(i, _)| i)
+            .collect();
+        // Rows referring to others go first: the levels backwards.
+        for index in self.levels(deleted, show_keys)?.into_iter().rev().flatten() {
+            let Some(entry) = self.entries[index].as_ref() else { continue };
             exec::delete::<M>(conn, &entry.object.key())?;
             self.remove(index);
         }
