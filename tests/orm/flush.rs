@@ -116,3 +116,185 @@ fn flush_batches_inserts_per_table_and_fills_generated_keys() {
         assert_eq!(count[0].0, 60);
     });
 }
+
+#[path = "../fixtures/shop.rs"]
+mod shop;
+
+use shop::{Categories, Currencies, Customers, OrderLines, Orders, Products};
+
+/// Creates the 24 tables of the shop fixture, as `migrate` would.
+fn create_shop(pool: &Pool) {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let models = migrate::models::load(&fixtures, &["shop.rs".to_string()]).unwrap();
+    let dialect = pool.dialect();
+    let before = migrate::schema::Schema::default();
+    let diff = migrate::autogen::compare(&before, &models, dialect, &mut |_| false);
+    let mut conn = pool.get().unwrap();
+    for op in &diff.upgrade {
+        for sql in dialect.render_op(op, &before).unwrap() {
+            conn.execute(&sql).unwrap();
+        }
+    }
+}
+
+fn category(id: i32, parent_id: Option<i32>) -> Categories {
+    Categories { id, parent_id, slug: format!("c{id}"), position: id }
+}
+
+fn at() -> chrono::NaiveDateTime {
+    chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap().naive_utc()
+}
+
+/// Which table each echoed statement of `kind` (`INSERT`, `DELETE`) is on, in order.
+fn tables_of(lines: &Lines, kind: &str, dialect: &dyn migrate::dialect::Dialect) -> Vec<String> {
+    let tables = ["categories", "currencies", "customers", "order_lines", "orders", "products"];
+    sent(lines, kind)
+        .iter()
+        .map(|l| {
+            let name = tables.iter().find(|t| l.contains(&dialect.quote_identifier(t))).copied().unwrap_or("?");
+            name.to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn flush_orders_a_shop_by_foreign_keys_and_self_references() {
+    each_backend("flush_shop", |db| {
+        let (pool, lines) = echo_pool(db, false);
+        create_shop(&pool);
+        let dialect = pool.dialect();
+        let mut s = pool.session();
+        // Everything added children first: the flush must reorder it.
+        let lines_of_order: Vec<_> = (1..=3)
+            .map(|n| OrderLines {
+                order_id: 1,
+                line_no: n,
+                product_id: 10 + i64::from(n % 2),
+                quantity: 1,
+                unit_price: 5.into(),
+            })
+            .collect();
+        s.add_all(lines_of_order);
+        s.add(Orders {
+            id: 0,
+            customer_id: 1,
+            status: "paid".into(),
+            currency: "EUR".into(),
+            total: 15.into(),
+            placed_at: at(),
+            shipping_address_id: None,
+            note: None,
+        });
+        for (id, category_id) in [(10, 4), (11, 2)] {
+            s.add(Products {
+                id,
+                sku: format!("sku-{id}"),
+                name: format!("product {id}"),
+                category_id: Some(category_id),
+                supplier_id: None,
+                price: 5.into(),
+                currency: "EUR".into(),
+                active: true,
+                weight_kg: None,
+                description: None,
+            });
+        }
+        // A tree: 4 -> 3 -> 1 <- 2, 5 -> 1; leaves added first.
+        let tree = s.add_all([
+            category(4, Some(3)),
+            category(3, Some(1)),
+            category(5, Some(1)),
+            category(2, Some(1)),
+            category(1, None),
+        ]);
+        s.add(Customers {
+            id: 0,
+            email: "ann@x.io".into(),
+            name: "Ann".into(),
+            referred_by: None,
+            created_at: at(),
+            newsletter: false,
+        });
+        s.add(Currencies { code: "EUR".into(), decimals: 2 });
+        lines.lock().unwrap().clear();
+        s.commit().unwrap();
+        assert_eq!(
+            tables_of(&lines, "INSERT", dialect),
+            ["categories", "categories", "categories", "customers", "currencies", "orders", "products", "order_lines"],
+            "parents first (ties in the order models entered the session), the category tree in three levels, \
+             one INSERT per table and level"
+        );
+        let categories = sent(&lines, "INSERT").into_iter().filter(|l| l.contains("categories")).collect::<Vec<_>>();
+        assert_eq!(
+            categories.iter().map(|l| l.matches("), (").count() + 1).collect::<Vec<_>>(),
+            [1, 3, 1],
+            "{categories:?}"
+        );
+
+        // Deleting everything: children first, the tree from its leaves.
+        lines.lock().unwrap().clear();
+        let lines_of_order = s.query::<OrderLines>(|q| q).unwrap();
+        let orders = s.query::<Orders>(|q| q).unwrap();
+        let products = s.query::<Products>(|q| q).unwrap();
+        for h in lines_of_order {
+            s.delete(h);
+        }
+        for h in tree.into_iter().rev() {
+            s.delete(h);
+        }
+        for h in orders {
+            s.delete(h);
+        }
+        for h in products {
+            s.delete(h);
+        }
+        lines.lock().unwrap().clear();
+        s.commit().unwrap();
+        let deletes = tables_of(&lines, "DELETE", dialect);
+        let first = |t: &str| deletes.iter().position(|d| d == t).unwrap();
+        let last = |t: &str| deletes.iter().rposition(|d| d == t).unwrap();
+        assert!(last("order_lines") < first("orders") && last("order_lines") < first("products"), "{deletes:?}");
+        assert!(last("products") < first("categories"), "{deletes:?}");
+        // The database checks the foreign keys row by row: a parent category
+        // deleted before its children would have failed the commit.
+        let category_deletes: Vec<String> =
+            sent(&lines, "DELETE").into_iter().filter(|l| l.contains("categories")).collect();
+        assert_eq!(category_deletes.len(), 5);
+        let rows: Vec<(i64,)> = s.execute(&text("SELECT COUNT(*) FROM categories")).unwrap();
+        assert_eq!(rows[0].0, 0);
+    });
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "nodes")]
+pub struct Node {
+    #[model(primary_key)]
+    pub id: i64,
+    #[model(references = "nodes.id")]
+    pub parent_id: Option<i64>,
+}
+
+#[test]
+fn flush_reports_rows_that_refer_to_each_other_in_a_cycle() {
+    each_backend("flush_row_cycle", |db| {
+        for show in [false, true] {
+            let (pool, lines) = echo_pool(db, show);
+            if !show {
+                create(&pool, &[Node::table()]);
+            }
+            let mut s = pool.session();
+            s.add(Node { id: 1, parent_id: Some(2) });
+            s.add(Node { id: 2, parent_id: Some(1) });
+            s.add(Node { id: 3, parent_id: None });
+            let error = s.flush().unwrap_err();
+            let migrate::orm::Error::RowCycle { table, keys } = &error else { panic!("{error:?}") };
+            assert_eq!(table, "nodes");
+            assert_eq!(keys.len(), if show { 2 } else { 0 }, "keys only when the echo shows values: {error}");
+            assert!(
+                error.to_string().starts_with("cannot order the flush: rows of nodes refer to each other"),
+                "{error}"
+            );
+            assert!(sent(&lines, "INSERT").is_empty(), "nothing was sent");
+        }
+    });
+}
