@@ -237,16 +237,16 @@ fn flush_orders_a_shop_by_foreign_keys_and_self_references() {
         let orders = s.query::<Orders>(|q| q).unwrap();
         let products = s.query::<Products>(|q| q).unwrap();
         for h in lines_of_order {
-            s.delete(h);
+            s.delete(h).unwrap();
         }
         for h in tree.into_iter().rev() {
-            s.delete(h);
+            s.delete(h).unwrap();
         }
         for h in orders {
-            s.delete(h);
+            s.delete(h).unwrap();
         }
         for h in products {
-            s.delete(h);
+            s.delete(h).unwrap();
         }
         lines.lock().unwrap().clear();
         s.commit().unwrap();
@@ -296,5 +296,121 @@ fn flush_reports_rows_that_refer_to_each_other_in_a_cycle() {
             );
             assert!(sent(&lines, "INSERT").is_empty(), "nothing was sent");
         }
+    });
+}
+
+fn member(email: &str) -> Member {
+    Member { email: email.into(), ..Member::default() }
+}
+
+fn stale_reason(s: &Session, h: migrate::orm::Handle<Member>) -> Option<Stale> {
+    match s.try_get(h) {
+        Err(migrate::orm::Error::StaleHandle { model: "Member", reason }) => Some(reason),
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => None,
+    }
+}
+
+use migrate::orm::Stale;
+
+#[test]
+fn expired_objects_are_read_again_only_when_asked() {
+    each_backend("flush_expire", |db| {
+        let (pool, _) = echo_pool(db, false);
+        create(&pool, &[Member::table()]);
+        let mut s = pool.session();
+        let ann = s.add(Member { score: Some(1), ..member("ann@x.io") });
+        let bob = s.add(member("bob@x.io"));
+        s.commit().unwrap();
+        let (ann_id, bob_id) = (s[ann].id, s[bob].id);
+        pool.get().unwrap().execute("UPDATE members SET score = 7").unwrap();
+
+        assert_eq!(s[ann].score, Some(1), "not expired: the session's values");
+        s[ann].note = Some("unsaved".into());
+        let sent = s.statement_count();
+        s.expire(ann).unwrap();
+        assert_eq!(s.statement_count(), sent, "expiring sends nothing");
+        assert_eq!(stale_reason(&s, ann), Some(Stale::Expired));
+        let error = s.try_get(ann).unwrap_err();
+        assert!(error.to_string().starts_with("Member: the object is expired; read it again"), "{error}");
+        assert!(s.try_get_mut(ann).is_err(), "no write to an expired object either");
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s[ann].score)).unwrap_err();
+        assert!(panic.downcast_ref::<String>().is_some_and(|m| m.contains("expired")));
+        assert_eq!(s.get::<Member>(&ann_id).unwrap(), Some(ann), "get reads it again, same handle");
+        assert_eq!((s[ann].score, s[ann].note.as_deref()), (Some(7), None), "the row's values, changes dropped");
+
+        s.expire_all();
+        assert_eq!(stale_reason(&s, bob), Some(Stale::Expired));
+        let found = s.query::<Member>(|q| q.order_by(Member::ID.asc())).unwrap();
+        assert_eq!(found, [ann, bob]);
+        assert_eq!(s[bob].score, Some(7), "a query reads expired objects again");
+        s.expire(bob).unwrap();
+        s.refresh(bob).unwrap();
+        assert_eq!(s[bob].id, bob_id);
+        s.commit().unwrap();
+
+        s.expunge(bob).unwrap();
+        assert_eq!(stale_reason(&s, bob), Some(Stale::Expunged));
+        assert!(matches!(s.delete(bob), Err(migrate::orm::Error::StaleHandle { reason: Stale::Expunged, .. })));
+        s.delete(ann).unwrap();
+        s.commit().unwrap();
+        assert_eq!(stale_reason(&s, ann), Some(Stale::Deleted));
+        assert_eq!(s.get::<Member>(&ann_id).unwrap(), None);
+    });
+}
+
+use migrate::orm::prelude::Expression as _;
+
+#[test]
+fn rollback_gives_back_flushed_deletes() {
+    each_backend("flush_rollback_deletes", |db| {
+        let (pool, _) = echo_pool(db, false);
+        create(&pool, &[Member::table()]);
+        let mut s = pool.session();
+        let ann = s.add(Member { score: Some(3), ..member("ann@x.io") });
+        let bob = s.add(member("bob@x.io"));
+        s.commit().unwrap();
+        let ann_id = s[ann].id;
+        let count = |s: &mut Session| member_ids(s).len();
+
+        // Deleted and flushed inside a savepoint that rolls back.
+        let mut sp = s.begin_nested().unwrap();
+        sp.delete(ann).unwrap();
+        sp.flush().unwrap();
+        assert_eq!(stale_reason(&sp, ann), Some(Stale::Deleted));
+        assert_eq!(count(&mut sp), 1);
+        let added = sp.add(member("cy@x.io"));
+        sp.flush().unwrap();
+        sp.rollback().unwrap();
+        assert_eq!(stale_reason(&s, ann), None, "persistent again");
+        assert_eq!((s[ann].email.as_str(), s[ann].score), ("ann@x.io", Some(3)));
+        let sent = s.statement_count();
+        assert_eq!(s.get::<Member>(&ann_id).unwrap(), Some(ann), "back in the identity map");
+        assert_eq!(s.statement_count(), sent);
+        assert_eq!(stale_reason(&s, added), Some(Stale::RolledBack), "added inside: left the session");
+
+        // Pending before a savepoint, inserted inside it: pending again.
+        let dan = s.add(member("dan@x.io"));
+        let mut sp = s.begin_nested().unwrap();
+        sp.flush().unwrap();
+        sp.rollback().unwrap();
+        assert_eq!(count(&mut s), 3, "dan is inserted again by the autoflush");
+        assert!(s.try_get(dan).is_ok());
+
+        // Deleted and flushed in the transaction itself, which rolls back.
+        s.commit().unwrap();
+        s.delete(bob).unwrap();
+        s.flush().unwrap();
+        s.rollback().unwrap();
+        assert!(s.try_get(bob).is_ok());
+        s.commit().unwrap();
+        assert_eq!(count(&mut s), 3, "nothing deleted by the commit");
+        let emails: Vec<String> = s
+            .query::<Member>(|q| q.filter(Member::EMAIL.like("%@x.io")))
+            .unwrap()
+            .into_iter()
+            .map(|h| s[h].email.clone())
+            .collect();
+        assert_eq!(emails.len(), 3);
     });
 }

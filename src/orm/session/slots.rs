@@ -4,7 +4,7 @@
 use super::Handle;
 use crate::db::Connection;
 use crate::dialect::query::Value;
-use crate::orm::error::Error;
+use crate::orm::error::{Error, Stale};
 use crate::orm::exec;
 use crate::orm::model::Model;
 use crate::orm::value::KeyValue;
@@ -23,6 +23,8 @@ pub(super) trait AnySlots {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Whether a flush would send anything.
     fn has_changes(&self) -> bool;
+    /// Expires every persistent object.
+    fn expire_all(&mut self);
     /// Inserts the pending objects (parents before the rows that refer to
     /// them within the table), then updates the changed ones. `show_keys`:
     /// whether an error may quote primary keys (the echo shows values).
@@ -39,19 +41,46 @@ struct Entry<M> {
     object: M,
     /// Whether its row exists (inserted or read).
     persistent: bool,
+    /// Marked for deletion at the next flush.
     deleted: bool,
+    /// The transaction depth whose flush deleted its row (0: not deleted).
+    /// The entry stays until that is committed, so that a rollback can
+    /// give the object back.
+    delete_flushed: u32,
+    /// Its values may no longer be the row's: read it again before use.
+    expired: bool,
     /// Column values as last written or read, taken on first write.
     snapshot: Option<Vec<Value<'static>>>,
     /// The transaction depth it was added at (0: read, or committed).
     added: u32,
     /// The deepest transaction depth that wrote its row (0: none open).
     written: u32,
+    /// The transaction depth whose flush inserted its row (0: none open).
+    inserted: u32,
+}
+
+impl<M> Entry<M> {
+    fn new(object: M, persistent: bool, added: u32) -> Self {
+        Entry {
+            object,
+            persistent,
+            deleted: false,
+            delete_flushed: 0,
+            expired: false,
+            snapshot: None,
+            added,
+            written: 0,
+            inserted: 0,
+        }
+    }
 }
 
 /// One model's objects in a session.
 pub(super) struct Slots<M> {
     entries: Vec<Option<Entry<M>>>,
     generations: Vec<u32>,
+    /// Per slot, why its last object left and the generation it had then.
+    departures: Vec<Option<(u32, Stale)>>,
     by_key: HashMap<String, u32>,
     parents: Vec<String>,
     /// The types of the model's columns, in `COLUMNS` order.
@@ -88,6 +117,7 @@ impl<M: Model + crate::models::Model> Slots<M> {
         Slots {
             entries: Vec::new(),
             generations: Vec::new(),
+            departures: Vec::new(),
             by_key: HashMap::new(),
             parents,
             types,
@@ -121,72 +151,145 @@ impl<M: Model> Slots<M> {
     }
 
     pub(super) fn add(&mut self, object: M, depth: u32) -> Handle<M> {
-        let entry = Entry { object, persistent: false, deleted: false, snapshot: None, added: depth, written: 0 };
-        self.insert_entry(entry)
+        self.insert_entry(Entry::new(object, false, depth))
     }
 
-    pub(super) fn loaded(&mut self, object: M, _depth: u32) -> Handle<M> {
+    pub(super) fn loaded(&mut self, object: M) -> Handle<M> {
         let key = key_text(&object.key());
-        let entry = Entry { object, persistent: true, deleted: false, snapshot: None, added: 0, written: 0 };
-        let handle = self.insert_entry(entry);
+        let handle = self.insert_entry(Entry::new(object, true, 0));
         self.by_key.insert(key, handle.index);
         handle
     }
 
+    /// The live object of `key`, expired or not.
     pub(super) fn find(&self, key: &M::Key) -> Option<Handle<M>> {
         let index = *self.by_key.get(&key_text(key))?;
         let live = self.entries[index as usize].as_ref().is_some_and(|e| !e.deleted);
         live.then(|| Handle { index, generation: self.generations[index as usize], model: PhantomData })
     }
 
-    fn entry(&self, handle: Handle<M>) -> Option<&Entry<M>> {
-        let live = self.generations.get(handle.index as usize) == Some(&handle.generation);
-        self.entries.get(handle.index as usize)?.as_ref().filter(|_| live)
+    /// The entry of `handle`, or why there is none.
+    fn entry(&self, handle: Handle<M>) -> Result<&Entry<M>, Stale> {
+        let at = handle.index as usize;
+        let current = self.generations.get(at) == Some(&handle.generation);
+        match self.entries.get(at).and_then(Option::as_ref) {
+            Some(entry) if current => Ok(entry),
+            _ => Err(self.departure(handle)),
+        }
     }
 
-    fn entry_mut(&mut self, handle: Handle<M>) -> Option<&mut Entry<M>> {
-        let live = self.generations.get(handle.index as usize) == Some(&handle.generation);
-        self.entries.get_mut(handle.index as usize)?.as_mut().filter(|_| live)
+    fn entry_mut(&mut self, handle: Handle<M>) -> Result<&mut Entry<M>, Stale> {
+        let at = handle.index as usize;
+        let current = self.generations.get(at) == Some(&handle.generation);
+        if !current || self.entries.get(at).is_none_or(Option::is_none) {
+            return Err(self.departure(handle));
+        }
+        Ok(self.entries[at].as_mut().expect("the slot was just checked"))
     }
 
-    pub(super) fn get(&self, handle: Handle<M>) -> Option<&M> {
-        self.entry(handle).map(|e| &e.object)
+    fn departure(&self, handle: Handle<M>) -> Stale {
+        match self.departures.get(handle.index as usize).copied().flatten() {
+            Some((generation, why)) if generation == handle.generation => why,
+            _ => Stale::NotInSession,
+        }
     }
 
-    pub(super) fn get_mut(&mut self, handle: Handle<M>) -> Option<&mut M> {
+    /// The object, unless it left the session, was deleted or is expired.
+    pub(super) fn get(&self, handle: Handle<M>) -> Result<&M, Stale> {
+        let entry = self.entry(handle)?;
+        usable(entry)?;
+        Ok(&entry.object)
+    }
+
+    pub(super) fn get_mut(&mut self, handle: Handle<M>) -> Result<&mut M, Stale> {
         let entry = self.entry_mut(handle)?;
+        usable(entry)?;
         if entry.persistent && entry.snapshot.is_none() {
             entry.snapshot = Some(entry.object.values().into_iter().map(Value::into_owned).collect());
         }
-        Some(&mut entry.object)
+        Ok(&mut entry.object)
     }
 
-    pub(super) fn delete(&mut self, handle: Handle<M>) {
-        match self.entry_mut(handle) {
-            Some(entry) if entry.persistent => entry.deleted = true,
-            Some(_) => self.expunge(handle),
-            None => {}
+    /// The primary key of the object, expired or not.
+    pub(super) fn key_of(&self, handle: Handle<M>) -> Result<M::Key, Stale> {
+        let entry = self.entry(handle)?;
+        if entry.delete_flushed > 0 {
+            return Err(Stale::Deleted);
         }
+        Ok(entry.object.key())
     }
 
-    pub(super) fn replace(&mut self, handle: Handle<M>, object: M) {
-        if let Some(entry) = self.entry_mut(handle) {
-            entry.object = object;
+    /// Whether the object behind `handle` is expired.
+    pub(super) fn is_expired(&self, handle: Handle<M>) -> bool {
+        self.entry(handle).is_ok_and(|e| e.expired)
+    }
+
+    pub(super) fn delete(&mut self, handle: Handle<M>) -> Result<(), Stale> {
+        let entry = self.entry_mut(handle)?;
+        if entry.delete_flushed > 0 {
+            return Err(Stale::Deleted);
+        }
+        if entry.persistent {
+            entry.deleted = true;
+        } else {
+            self.remove(handle.index as usize, Stale::Deleted);
+        }
+        Ok(())
+    }
+
+    /// Marks the object expired, its unflushed changes dropped (a pending
+    /// object has no row to read again: it stays as it is).
+    pub(super) fn expire(&mut self, handle: Handle<M>) -> Result<(), Stale> {
+        let entry = self.entry_mut(handle)?;
+        if entry.persistent && entry.delete_flushed == 0 {
+            entry.expired = true;
             entry.snapshot = None;
         }
+        Ok(())
     }
 
-    pub(super) fn expunge(&mut self, handle: Handle<M>) {
-        if self.entry(handle).is_some() {
-            self.remove(handle.index as usize);
+    /// The row's values read again: the object takes them, unexpired.
+    pub(super) fn replace(&mut self, handle: Handle<M>, object: M) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            entry.object = object;
+            entry.snapshot = None;
+            entry.expired = false;
         }
     }
 
-    fn remove(&mut self, index: usize) {
-        if let Some(entry) = self.entries[index].take() {
-            if entry.persistent {
-                self.by_key.remove(&key_text(&entry.object.key()));
+    pub(super) fn expunge(&mut self, handle: Handle<M>) -> Result<(), Stale> {
+        self.entry(handle)?;
+        self.remove(handle.index as usize, Stale::Expunged);
+        Ok(())
+    }
+
+    /// The object `row` was read for: the session's own (an expired one
+    /// takes the row's values, an unexpired one keeps its unsaved changes),
+    /// or a new entry.
+    pub(super) fn merge_row(&mut self, row: M) -> Handle<M> {
+        match self.find(&row.key()) {
+            Some(handle) => {
+                if self.is_expired(handle) {
+                    self.replace(handle, row);
+                }
+                handle
             }
+            None => self.loaded(row),
+        }
+    }
+
+    fn remove(&mut self, index: usize, why: Stale) {
+        if let Some(entry) = self.entries[index].take() {
+            if entry.persistent && entry.delete_flushed == 0 {
+                let key = key_text(&entry.object.key());
+                if self.by_key.get(&key) == Some(&(index as u32)) {
+                    self.by_key.remove(&key);
+                }
+            }
+            if self.departures.len() <= index {
+                self.departures.resize(index + 1, None);
+            }
+            self.departures[index] = Some((self.generations[index], why));
             self.generations[index] = self.generations[index].wrapping_add(1);
         }
     }
@@ -286,6 +389,13 @@ impl<M: Model> AnySlots for Slots<M> {
         self
     }
 
+    fn expire_all(&mut self) {
+        for entry in self.entries.iter_mut().flatten().filter(|e| e.persistent && e.delete_flushed == 0) {
+            entry.expired = true;
+            entry.snapshot = None;
+        }
+    }
+
     fn has_changes(&self) -> bool {
         self.entries.iter().flatten().any(|e| !e.persistent || e.deleted || e.snapshot.is_some())
     }
@@ -314,13 +424,16 @@ impl<M: Model> AnySlots for Slots<M> {
                 let Some(entry) = self.entries[index].as_mut() else { continue };
                 entry.persistent = true;
                 entry.written = depth;
+                entry.inserted = depth;
                 let key = key_text(&entry.object.key());
                 self.by_key.insert(key, u32::try_from(index).expect("fewer than 2^32 objects in one session"));
             }
         }
         for index in 0..self.entries.len() {
             let Some(entry) = self.entries[index].as_mut() else { continue };
-            if let Some(snapshot) = entry.snapshot.as_ref().filter(|_| entry.persistent && !entry.deleted) {
+            if let Some(snapshot) =
+                entry.snapshot.as_ref().filter(|_| entry.persistent && !entry.deleted && entry.delete_flushed == 0)
+            {
                 Self::update_changed(conn, &entry.object, snapshot)?;
                 entry.snapshot = None;
                 entry.written = depth;
@@ -330,6 +443,7 @@ impl<M: Model> AnySlots for Slots<M> {
     }
 
     fn flush_deletes(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
+        let depth = conn.transaction_state().depth;
         let deleted: Vec<usize> = self
             .entries
             .iter()
@@ -339,28 +453,76 @@ impl<M: Model> AnySlots for Slots<M> {
             .collect();
         // Rows referring to others go first: the levels backwards.
         for index in self.levels(deleted, show_keys)?.into_iter().rev().flatten() {
-            let Some(entry) = self.entries[index].as_ref() else { continue };
+            let Some(entry) = self.entries[index].as_mut() else { continue };
             exec::delete::<M>(conn, &entry.object.key())?;
-            self.remove(index);
+            entry.deleted = false;
+            entry.delete_flushed = depth.max(1);
+            let key = key_text(&entry.object.key());
+            if self.by_key.get(&key) == Some(&(index as u32)) {
+                self.by_key.remove(&key);
+            }
         }
         Ok(())
     }
 
     fn committed(&mut self, depth: u32) {
-        for entry in self.entries.iter_mut().flatten() {
+        for index in 0..self.entries.len() {
+            let Some(entry) = self.entries[index].as_mut() else { continue };
             entry.added = entry.added.min(depth - 1);
             entry.written = entry.written.min(depth - 1);
+            entry.inserted = entry.inserted.min(depth - 1);
+            if entry.delete_flushed > 0 {
+                entry.delete_flushed = entry.delete_flushed.min(depth - 1);
+                if entry.delete_flushed == 0 {
+                    self.remove(index, Stale::Deleted);
+                }
+            }
         }
     }
 
     fn rolled_back(&mut self, depth: u32) {
-        // Objects added or written deeper than `depth` no longer match the
-        // database: they leave the session (refresh reads them again).
         for index in 0..self.entries.len() {
-            let stale = self.entries[index].as_ref().is_some_and(|e| e.added > depth || e.written > depth);
-            if stale {
-                self.remove(index);
+            let Some(entry) = self.entries[index].as_mut() else { continue };
+            if entry.added > depth {
+                // Its row was inserted in what was undone, or never was.
+                self.remove(index, Stale::RolledBack);
+                continue;
+            }
+            if entry.inserted > depth {
+                // Added before what was undone, inserted inside it: pending again.
+                entry.persistent = false;
+                (entry.inserted, entry.written, entry.delete_flushed) = (0, 0, 0);
+                (entry.deleted, entry.expired, entry.snapshot) = (false, false, None);
+                let key = key_text(&entry.object.key());
+                if self.by_key.get(&key) == Some(&(index as u32)) {
+                    self.by_key.remove(&key);
+                }
+                continue;
+            }
+            if entry.delete_flushed > depth {
+                // Its row is back: so is the object, persistent again.
+                entry.delete_flushed = 0;
+                let key = key_text(&entry.object.key());
+                self.by_key.insert(key, index as u32);
+            }
+            if entry.written > depth {
+                // Its row has the values it had before the undone writes,
+                // which the session does not know: read it again on use.
+                entry.written = depth;
+                entry.expired = true;
+                entry.snapshot = None;
             }
         }
+    }
+}
+
+/// Whether an entry's object may be used as it is.
+fn usable<M>(entry: &Entry<M>) -> Result<(), Stale> {
+    if entry.delete_flushed > 0 {
+        Err(Stale::Deleted)
+    } else if entry.expired {
+        Err(Stale::Expired)
+    } else {
+        Ok(())
     }
 }
