@@ -176,6 +176,16 @@ pub enum Error {
         /// echo shows values.
         keys: Vec<String>,
     },
+    /// Optimistic concurrency: the row of a model with a version column was
+    /// changed or deleted by another transaction since the session read it.
+    /// Nothing was written: the flush rolled back, the object is expired.
+    #[error("{model}: its row was changed or deleted by another transaction since it was read{}; nothing was written", key.as_ref().map(|k| format!(" (key {k})")).unwrap_or_default())]
+    StaleObject {
+        /// The model (its Rust type's name).
+        model: &'static str,
+        /// The object's primary key, only when the echo shows values.
+        key: Option<String>,
+    },
     /// A handle whose object the session cannot give, and why.
     #[error("{model}: {reason}")]
     StaleHandle {

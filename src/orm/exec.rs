@@ -378,6 +378,86 @@ pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usi
     run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
 }
 
+fn column_expr(name: &'static str) -> ast::Expr {
+    ast::Expr::Column { table: None, name: std::borrow::Cow::Borrowed(name) }
+}
+
+/// `key = ? AND version = ?`, the filter of a compare-and-set.
+fn key_and_version<M: Model>(version: &'static str) -> ast::Expr {
+    let eq = |c: &'static str| ast::Expr::Binary {
+        op: ast::BinaryOp::Eq,
+        left: Box::new(column_expr(c)),
+        right: Box::new(ast::Expr::Bind(Value::Null)),
+    };
+    ast::Expr::And(M::KEY.iter().copied().chain([version]).map(eq).collect())
+}
+
+/// Writes the columns at `changed` (positions in [`Model::COLUMNS`], none
+/// a key column or `version`) of `model`, compare-and-set on its version
+/// column: `UPDATE t SET changed.., version = version + 1 WHERE key = ? AND
+/// version = ?` with `expected`, the version as read. The number of rows
+/// changed: 0 when another transaction changed or deleted the row.
+pub fn update_versioned<M: Model>(
+    conn: &mut Connection,
+    model: &M,
+    changed: &[usize],
+    version: &'static str,
+    expected: Value<'_>,
+) -> Result<usize, OrmError> {
+    let (dialect, caps) = capabilities(conn)?;
+    let columns: Vec<&'static str> = changed.iter().filter_map(|&i| M::COLUMNS.get(i).copied()).collect();
+    if columns.iter().any(|c| M::KEY.contains(c) || *c == version) {
+        return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
+    }
+    let advance = ast::Expr::Binary {
+        op: ast::BinaryOp::Add,
+        left: Box::new(column_expr(version)),
+        right: Box::new(ast::Expr::Bind(Value::Null)),
+    };
+    let set = columns
+        .iter()
+        .map(|c| (std::borrow::Cow::Borrowed(*c), ast::Expr::Bind(Value::Null)))
+        .chain([(std::borrow::Cow::Borrowed(version), advance)])
+        .collect();
+    let update = ast::Update {
+        table: std::borrow::Cow::Borrowed(M::TABLE_NAME),
+        set,
+        filter: Some(key_and_version::<M>(version)),
+        returning: Vec::new(),
+    };
+    let mut template = Template::default();
+    ast::render_into(dialect, caps, ast::StatementRef::Update(&update), &mut template, &mut Vec::new())?;
+    let mut values: Vec<Option<Value<'_>>> = model.values().into_iter().map(Some).collect();
+    let key = model.key();
+    let mut binds: Vec<Value<'_>> = changed.iter().filter_map(|&i| values.get_mut(i).and_then(Option::take)).collect();
+    binds.push(Value::I64(1));
+    binds.extend(key.key_values());
+    binds.push(expected);
+    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
+}
+
+/// Deletes the row of `M` whose key is `key` if its version column still
+/// holds `expected`; the number of rows deleted (0: changed or deleted by
+/// another transaction).
+pub fn delete_versioned<M: Model>(
+    conn: &mut Connection,
+    key: &M::Key,
+    version: &'static str,
+    expected: Value<'_>,
+) -> Result<usize, OrmError> {
+    let (dialect, caps) = capabilities(conn)?;
+    let delete = ast::Delete {
+        table: std::borrow::Cow::Borrowed(M::TABLE_NAME),
+        filter: Some(key_and_version::<M>(version)),
+        returning: Vec::new(),
+    };
+    let mut template = Template::default();
+    ast::render_into(dialect, caps, ast::StatementRef::Delete(&delete), &mut template, &mut Vec::new())?;
+    let mut binds = key.key_values();
+    binds.push(expected);
+    run(conn, StatementKind::Delete, Some(M::TABLE_NAME), &template, &binds)
+}
+
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.
 pub fn delete<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<usize, OrmError> {
     let dialect = dialect::of(conn.backend());

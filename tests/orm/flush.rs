@@ -414,3 +414,87 @@ fn rollback_gives_back_flushed_deletes() {
         assert_eq!(emails.len(), 3);
     });
 }
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "accounts")]
+pub struct Account {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(max_length = 50)]
+    pub owner: String,
+    pub balance: i64,
+    #[model(version)]
+    pub version: i32,
+}
+
+#[test]
+fn version_columns_refuse_stale_writes_from_racing_sessions() {
+    use migrate::orm::Error;
+    each_backend("flush_versions", |db| {
+        for show in [false, true] {
+            let (pool, lines) = echo_pool(db, show);
+            if !show {
+                create(&pool, &[Account::table()]);
+            }
+            let mut setup = pool.session();
+            let created = setup.add(Account { owner: format!("ann{show}"), balance: 100, ..Account::default() });
+            setup.commit().unwrap();
+            let id = setup[created].id;
+
+            // Both read the row (version 0), each in its own transaction
+            // (SQLite's writers' transactions cannot overlap).
+            let mut first = pool.session();
+            let a = first.get::<Account>(&id).unwrap().unwrap();
+            first.commit().unwrap();
+            let mut second = pool.session();
+            let b = second.get::<Account>(&id).unwrap().unwrap();
+            second.commit().unwrap();
+
+            lines.lock().unwrap().clear();
+            first[a].balance += 10;
+            first.commit().unwrap();
+            assert_eq!(first[a].version, 1, "the update advanced the version");
+            let update = sent(&lines, "UPDATE").pop().unwrap();
+            let q = |c: &str| pool.dialect().quote_identifier(c);
+            let (version, balance, owner) = (q("version"), q("balance"), q("owner"));
+            assert!(update.contains(&format!("{version} = ({version} + ")), "{update}");
+            assert!(update.contains(&format!("({version} = ")), "compared: {update}");
+            assert!(update.contains(&format!("{balance} = ")) && !update.contains(&owner), "{update}");
+
+            second[b].balance -= 50;
+            let error = second.commit().unwrap_err();
+            let Error::StaleObject { model, key } = &error else { panic!("{error:?}") };
+            assert_eq!(*model, "Account");
+            assert_eq!(key.is_some(), show, "the key only when the echo shows values: {error}");
+            assert!(error.to_string().contains("changed or deleted by another transaction"), "{error}");
+            let rows: Vec<(i64, i64)> = pool
+                .session()
+                .execute(&text(&format!("SELECT balance, version FROM accounts WHERE id = {id}")))
+                .unwrap();
+            assert_eq!(rows, [(110, 1)], "nothing overwritten");
+
+            // The session is usable: the stale object reads again, then writes.
+            assert!(matches!(second.try_get(b), Err(Error::StaleHandle { reason: Stale::Expired, .. })));
+            second.refresh(b).unwrap();
+            assert_eq!((second[b].balance, second[b].version), (110, 1));
+            second[b].balance -= 50;
+            second.commit().unwrap();
+            assert_eq!(second[b].version, 2);
+
+            // A delete compares the version too.
+            second.delete(b).unwrap();
+            let error = {
+                let mut conn = pool.get().unwrap();
+                conn.execute(&format!("UPDATE accounts SET version = 9 WHERE id = {id}")).unwrap();
+                drop(conn);
+                second.commit().unwrap_err()
+            };
+            assert!(matches!(error, Error::StaleObject { .. }), "{error:?}");
+            second.refresh(b).unwrap();
+            assert_eq!(second[b].version, 9);
+            second.delete(b).unwrap();
+            second.commit().unwrap();
+            assert_eq!(second.get::<Account>(&id).unwrap(), None);
+        }
+    });
+}

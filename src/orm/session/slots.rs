@@ -355,18 +355,56 @@ impl<M: Model> Slots<M> {
         Ok(levels)
     }
 
-    /// `UPDATE` of the columns that differ from `snapshot`.
-    fn update_changed(conn: &mut Connection, object: &M, snapshot: &[Value<'static>]) -> Result<(), Error> {
+    /// `UPDATE` of the columns that differ from `snapshot`; with a version
+    /// column, compare-and-set on the snapshot's version, which the object
+    /// then advances. Whether anything was sent.
+    fn update_changed(
+        conn: &mut Connection,
+        object: &mut M,
+        snapshot: &[Value<'static>],
+        show_keys: bool,
+    ) -> Result<bool, Error> {
         let changed: Vec<usize> = M::COLUMNS
             .iter()
             .zip(object.values())
             .zip(snapshot)
             .enumerate()
-            .filter(|(_, ((column, value), old))| !M::KEY.contains(column) && value != *old)
+            .filter(|(_, ((column, value), old))| {
+                !M::KEY.contains(column) && Some(**column) != M::VERSION && value != *old
+            })
             .map(|(i, _)| i)
             .collect();
-        if !changed.is_empty() {
+        if changed.is_empty() {
+            return Ok(false);
+        }
+        let version = M::VERSION.and_then(|v| Some((v, M::COLUMNS.iter().position(|c| *c == v)?)));
+        let Some((version, at)) = version else {
             exec::update_columns(conn, object, &changed)?;
+            return Ok(true);
+        };
+        let expected = snapshot[at].clone();
+        if exec::update_versioned(conn, object, &changed, version, expected)? == 0 {
+            return Err(stale_object(object, show_keys));
+        }
+        object.advance_version();
+        Ok(true)
+    }
+
+    /// `DELETE` of the object's row; with a version column, only if it
+    /// still holds the version read.
+    fn delete_row(conn: &mut Connection, entry: &Entry<M>, show_keys: bool) -> Result<(), Error> {
+        let key = entry.object.key();
+        let version = M::VERSION.and_then(|v| Some((v, M::COLUMNS.iter().position(|c| *c == v)?)));
+        let Some((version, at)) = version else {
+            exec::delete::<M>(conn, &key)?;
+            return Ok(());
+        };
+        let expected = match &entry.snapshot {
+            Some(snapshot) => snapshot[at].clone(),
+            None => entry.object.values().swap_remove(at).into_owned(),
+        };
+        if exec::delete_versioned::<M>(conn, &key, version, expected)? == 0 {
+            return Err(stale_object(&entry.object, show_keys));
         }
         Ok(())
     }
@@ -431,12 +469,25 @@ impl<M: Model> AnySlots for Slots<M> {
         }
         for index in 0..self.entries.len() {
             let Some(entry) = self.entries[index].as_mut() else { continue };
-            if let Some(snapshot) =
-                entry.snapshot.as_ref().filter(|_| entry.persistent && !entry.deleted && entry.delete_flushed == 0)
-            {
-                Self::update_changed(conn, &entry.object, snapshot)?;
-                entry.snapshot = None;
-                entry.written = depth;
+            if !entry.persistent || entry.deleted || entry.delete_flushed > 0 {
+                continue;
+            }
+            let Some(snapshot) = entry.snapshot.as_ref() else { continue };
+            match Self::update_changed(conn, &mut entry.object, snapshot, show_keys) {
+                Ok(sent) => {
+                    entry.snapshot = None;
+                    if sent {
+                        entry.written = depth;
+                    }
+                }
+                Err(error) => {
+                    if matches!(error, Error::StaleObject { .. }) {
+                        // Its values are not the row's: read it again before use.
+                        entry.expired = true;
+                        entry.snapshot = None;
+                    }
+                    return Err(error);
+                }
             }
         }
         Ok(())
@@ -454,7 +505,12 @@ impl<M: Model> AnySlots for Slots<M> {
         // Rows referring to others go first: the levels backwards.
         for index in self.levels(deleted, show_keys)?.into_iter().rev().flatten() {
             let Some(entry) = self.entries[index].as_mut() else { continue };
-            exec::delete::<M>(conn, &entry.object.key())?;
+            if let Err(error) = Self::delete_row(conn, entry, show_keys) {
+                if matches!(error, Error::StaleObject { .. }) {
+                    (entry.deleted, entry.expired, entry.snapshot) = (false, true, None);
+                }
+                return Err(error);
+            }
             entry.deleted = false;
             entry.delete_flushed = depth.max(1);
             let key = key_text(&entry.object.key());
@@ -514,6 +570,13 @@ impl<M: Model> AnySlots for Slots<M> {
             }
         }
     }
+}
+
+/// The error for a stale write of `object`.
+fn stale_object<M: Model>(object: &M, show_keys: bool) -> Error {
+    let name = std::any::type_name::<M>();
+    let key = show_keys.then(|| format!("{:?}", object.key().key_values()));
+    Error::StaleObject { model: name.rsplit("::").next().unwrap_or(name), key }
 }
 
 /// Whether an entry's object may be used as it is.
