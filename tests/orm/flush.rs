@@ -469,7 +469,7 @@ fn version_columns_refuse_stale_writes_from_racing_sessions() {
             assert!(error.to_string().contains("changed or deleted by another transaction"), "{error}");
             let rows: Vec<(i64, i64)> = pool
                 .session()
-                .execute(&text(&format!("SELECT balance, version FROM accounts WHERE id = {id}")))
+                .execute(&text("SELECT balance, version FROM accounts WHERE id = :id").bind("id", id))
                 .unwrap();
             assert_eq!(rows, [(110, 1)], "nothing overwritten");
 
