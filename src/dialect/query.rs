@@ -1088,4 +1088,33 @@ mod tests {
         assert_eq!(template.to_sql(&crate::dialect::PostgresDialect), "a = $1 AND b = $2");
         assert_eq!(template.to_sql(&crate::dialect::SqliteDialect), "a = ? AND b = ?");
     }
+
+    #[test]
+    fn rows_in_order_are_selected_from_values_sorted_by_a_counter() {
+        let bind = || Expr::Bind(Value::Null);
+        let insert = Insert {
+            table: "t".into(),
+            columns: vec!["a".into(), "b".into()],
+            source: InsertSource::InOrder {
+                rows: vec![vec![bind(), bind()], vec![bind(), bind()]],
+                types: vec![ColumnType::Integer, ColumnType::Text],
+            },
+            on_conflict: None,
+            returning: vec![Expr::Column { table: None, name: "id".into() }],
+        };
+        let sql = |d: &dyn Dialect| {
+            render(d, d.latest_capabilities(), StatementRef::Insert(&insert)).map(|r| r.template.to_sql(d))
+        };
+        assert_eq!(
+            sql(&crate::dialect::PostgresDialect).unwrap(),
+            "INSERT INTO \"t\" (\"a\", \"b\") SELECT CAST(\"column1\" AS integer), CAST(\"column2\" AS text) \
+             FROM (VALUES ($1, $2, 0), ($3, $4, 1)) AS \"rows_in_order\" ORDER BY \"column3\" RETURNING \"id\""
+        );
+        assert_eq!(
+            sql(&crate::dialect::SqliteDialect).unwrap(),
+            "INSERT INTO \"t\" (\"a\", \"b\") SELECT \"column1\", \"column2\" \
+             FROM (VALUES (?, ?, 0), (?, ?, 1)) AS \"rows_in_order\" ORDER BY \"column3\" RETURNING \"id\""
+        );
+        assert!(matches!(sql(&crate::dialect::MysqlDialect), Err(QueryError::Unsupported { .. })));
+    }
 }

@@ -498,3 +498,35 @@ fn version_columns_refuse_stale_writes_from_racing_sessions() {
         }
     });
 }
+
+#[test]
+fn flush_steps_generated_keys_by_the_auto_increment_increment() {
+    each_backend("flush_stepped_keys", |db| {
+        if db.backend() != migrate::db::Backend::Mysql {
+            return; // a MySQL/MariaDB setting (Galera sets it to the cluster size)
+        }
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let echo = Echo::callback(move |event: &StatementEvent<'_>| sink.lock().unwrap().push(event.to_string()));
+        // One connection, so the session gets the one whose step is set.
+        let options = PoolOptions { max_size: 1, echo: Some(echo), ..PoolOptions::default() };
+        let pool = Pool::open(&db.url, options).unwrap();
+        create(&pool, &[Member::table()]);
+        let mut conn = pool.get().unwrap();
+        conn.execute("SET SESSION auto_increment_increment = 3, auto_increment_offset = 2").unwrap();
+        drop(conn);
+        let mut s = pool.session();
+        s.add(member("first@x.io"));
+        s.flush().unwrap();
+        lines.lock().unwrap().clear();
+        let handles = s.add_all((0..40).map(|i| member(&format!("m{i}@x.io"))));
+        s.commit().unwrap();
+        assert_eq!(sent(&lines, "INSERT").len(), 1, "one multi-row INSERT under lock mode 1");
+        let ids = member_ids(&mut s);
+        let keys: Vec<i64> = handles.iter().map(|&h| s[h].id).collect();
+        assert!(keys.windows(2).all(|w| w[1] - w[0] == 3), "{keys:?}");
+        for &h in &handles {
+            assert_eq!(ids[&s[h].email], s[h].id, "{}", s[h].email);
+        }
+    });
+}
