@@ -250,7 +250,8 @@ fn placeholder_rows(rows: usize, width: usize) -> Vec<Vec<ast::Expr>> {
 /// Inserts `objects` of `M` with one multi-row `INSERT` per batch (as many
 /// rows as the backend's bind limit allows, at most 1,000), filling in the
 /// keys the database generates. `types` are the types of `M`'s columns, in
-/// [`Model::COLUMNS`] order.
+/// [`Model::COLUMNS`] order; the columns at `nulled` are inserted `NULL`
+/// (foreign keys written after the insert, to break a cycle of tables).
 ///
 /// Objects whose key is given (or that have no generated column) go in a
 /// plain multi-row `INSERT`. For the others the keys must be matched to the
@@ -274,6 +275,7 @@ pub fn insert_many<M: Model>(
     conn: &mut Connection,
     objects: Vec<&mut M>,
     types: &[ColumnType],
+    nulled: &[usize],
 ) -> Result<(), OrmError> {
     let (dialect, caps) = capabilities(conn)?;
     let (generated, explicit): (Vec<&mut M>, Vec<&mut M>) =
@@ -281,7 +283,7 @@ pub fn insert_many<M: Model>(
     for batch in explicit.chunks(rows_per_batch(dialect, M::COLUMNS.len())) {
         let source = ast::InsertSource::Values(placeholder_rows(batch.len(), M::COLUMNS.len()));
         let template = insert_template::<M>(dialect, caps, M::COLUMNS.to_vec(), source, Vec::new())?;
-        let binds: Vec<Value<'_>> = batch.iter().flat_map(|o| o.values()).collect();
+        let binds = row_values(batch.iter().map(|o| &**o), None, nulled);
         run(conn, StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds)?;
     }
     let Some(key_column) = M::GENERATED else { return Ok(()) };
@@ -300,7 +302,7 @@ pub fn insert_many<M: Model>(
                 ast::InsertSource::InOrder { rows: placeholder_rows(batch.len(), columns.len()), types: types.clone() };
             let returning = vec![ast::Expr::Column { table: None, name: std::borrow::Cow::Borrowed(key_column) }];
             let template = insert_template::<M>(dialect, caps, columns.clone(), source, returning)?;
-            let binds = non_key_values(batch.iter().map(|o| &**o), at);
+            let binds = row_values(batch.iter().map(|o| &**o), at, nulled);
             let mut keys: Vec<(i64,)> = load(conn, StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds)?;
             drop(binds);
             if keys.len() != batch.len() {
@@ -329,7 +331,7 @@ pub fn insert_many<M: Model>(
     for batch in generated.chunks_mut(rows) {
         let source = ast::InsertSource::Values(placeholder_rows(batch.len(), columns.len()));
         let template = insert_template::<M>(dialect, caps, columns.clone(), source, Vec::new())?;
-        let binds = non_key_values(batch.iter().map(|o| &**o), at);
+        let binds = row_values(batch.iter().map(|o| &**o), at, nulled);
         let inserted = run(conn, StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds)?;
         drop(binds);
         let first: Vec<(i64,)> = load(conn, StatementKind::Select, Some(M::TABLE_NAME), &last, &[])?;
@@ -343,10 +345,21 @@ pub fn insert_many<M: Model>(
     Ok(())
 }
 
-/// Every object's values but the one at `skip`, row after row.
-fn non_key_values<'o, M: Model>(objects: impl Iterator<Item = &'o M>, skip: Option<usize>) -> Vec<Value<'o>> {
+/// Every object's values but the one at `skip`, row after row, those at
+/// `nulled` as `NULL`.
+fn row_values<'o, M: Model>(
+    objects: impl Iterator<Item = &'o M>,
+    skip: Option<usize>,
+    nulled: &[usize],
+) -> Vec<Value<'o>> {
     objects
-        .flat_map(|o| o.values().into_iter().enumerate().filter(move |(i, _)| Some(*i) != skip).map(|(_, v)| v))
+        .flat_map(|o| {
+            o.values()
+                .into_iter()
+                .enumerate()
+                .filter(move |(i, _)| Some(*i) != skip)
+                .map(|(i, v)| if nulled.contains(&i) { Value::Null } else { v })
+        })
         .collect()
 }
 
@@ -380,6 +393,16 @@ pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usi
 
 fn column_expr(name: &'static str) -> ast::Expr {
     ast::Expr::Column { table: None, name: std::borrow::Cow::Borrowed(name) }
+}
+
+/// `key = ?`.
+fn key_filter<M: Model>() -> ast::Expr {
+    let eq = |c: &'static str| ast::Expr::Binary {
+        op: ast::BinaryOp::Eq,
+        left: Box::new(column_expr(c)),
+        right: Box::new(ast::Expr::Bind(Value::Null)),
+    };
+    ast::Expr::And(M::KEY.iter().copied().map(eq).collect())
 }
 
 /// `key = ? AND version = ?`, the filter of a compare-and-set.
@@ -456,6 +479,21 @@ pub fn delete_versioned<M: Model>(
     let mut binds = key.key_values();
     binds.push(expected);
     run(conn, StatementKind::Delete, Some(M::TABLE_NAME), &template, &binds)
+}
+
+/// Sets `columns` of the row of `M` whose key is `key` to `NULL`; the
+/// number of rows changed.
+pub fn set_null<M: Model>(conn: &mut Connection, key: &M::Key, columns: &[&'static str]) -> Result<usize, OrmError> {
+    let (dialect, caps) = capabilities(conn)?;
+    let update = ast::Update {
+        table: std::borrow::Cow::Borrowed(M::TABLE_NAME),
+        set: columns.iter().map(|c| (std::borrow::Cow::Borrowed(*c), ast::Expr::Null)).collect(),
+        filter: Some(key_filter::<M>()),
+        returning: Vec::new(),
+    };
+    let mut template = Template::default();
+    ast::render_into(dialect, caps, ast::StatementRef::Update(&update), &mut template, &mut Vec::new())?;
+    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &key.key_values())
 }
 
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.

@@ -125,15 +125,21 @@ use shop::{Categories, Currencies, Customers, OrderLines, Orders, Products};
 /// Creates the 24 tables of the shop fixture, as `migrate` would.
 fn create_shop(pool: &Pool) {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let models = migrate::models::load(&fixtures, &["shop.rs".to_string()]).unwrap();
+    migrate_models(pool, &migrate::models::load(&fixtures, &["shop.rs".to_string()]).unwrap());
+}
+
+/// Creates the tables of `models` as `migrate` would (foreign keys in a
+/// cycle added once the tables exist).
+fn migrate_models(pool: &Pool, models: &migrate::models::Models) {
     let dialect = pool.dialect();
-    let before = migrate::schema::Schema::default();
-    let diff = migrate::autogen::compare(&before, &models, dialect, &mut |_| false);
+    let mut before = migrate::schema::Schema::default();
+    let diff = migrate::autogen::compare(&before, models, dialect, &mut |_| false);
     let mut conn = pool.get().unwrap();
     for op in &diff.upgrade {
         for sql in dialect.render_op(op, &before).unwrap() {
             conn.execute(&sql).unwrap();
         }
+        before.apply(op).unwrap();
     }
 }
 
@@ -529,4 +535,90 @@ fn flush_steps_generated_keys_by_the_auto_increment_increment() {
             assert_eq!(ids[&s[h].email], s[h].id, "{}", s[h].email);
         }
     });
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "teams")]
+pub struct Team {
+    #[model(primary_key)]
+    pub id: i64,
+    #[model(references = "players.id")]
+    pub captain_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "players")]
+pub struct Player {
+    #[model(primary_key)]
+    pub id: i64,
+    #[model(references = "teams.id")]
+    pub team_id: i64,
+}
+
+#[test]
+fn flush_breaks_a_cycle_of_tables_at_a_nullable_foreign_key() {
+    each_backend("flush_table_cycle", |db| {
+        let (pool, lines) = echo_pool(db, false);
+        let schema = migrate::schema::Schema { tables: vec![Team::table(), Player::table()], enums: Vec::new() };
+        migrate_models(&pool, &migrate::models::Models { schema, ..Default::default() });
+        let dialect = pool.dialect();
+        let mut s = pool.session();
+        // The team's captain is one of its players: neither row can go first.
+        let players = s.add_all([Player { id: 1, team_id: 10 }, Player { id: 2, team_id: 10 }]);
+        let team = s.add(Team { id: 10, captain_id: Some(2) });
+        lines.lock().unwrap().clear();
+        s.commit().unwrap();
+        let statements: Vec<String> = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("INSERT") || l.starts_with("UPDATE"))
+            .map(|l| l.split(" -- ").next().unwrap_or_default().to_string())
+            .collect();
+        let q = |c: &str| dialect.quote_identifier(c);
+        assert_eq!(statements.len(), 3, "{statements:?}");
+        assert!(statements[0].starts_with(&format!("INSERT INTO {}", q("teams"))), "{statements:?}");
+        assert!(statements[1].starts_with(&format!("INSERT INTO {}", q("players"))), "{statements:?}");
+        assert!(statements[2].starts_with(&format!("UPDATE {} SET {}", q("teams"), q("captain_id"))), "{statements:?}");
+        let rows: Vec<(Option<i64>,)> = s.execute(&text("SELECT captain_id FROM teams")).unwrap();
+        assert_eq!(rows, [(Some(2),)], "the captain is set after the players exist");
+
+        // Deleting both: the captain is unset first, then players, then the team.
+        s.delete(team).unwrap();
+        for h in players {
+            s.delete(h).unwrap();
+        }
+        s.commit().unwrap();
+        let rows: Vec<(i64,)> = s.execute(&text("SELECT COUNT(*) FROM teams")).unwrap();
+        assert_eq!(rows, [(0,)]);
+
+        // Without a nullable edge, a cycle stays an error naming the tables.
+        let error = {
+            s.add(Egg { id: 1, hen_id: 1 });
+            s.add(Hen { id: 1, egg_id: 1 });
+            s.flush().unwrap_err()
+        };
+        assert!(
+            matches!(&error, migrate::orm::Error::ForeignKeyCycle { tables } if tables == &["eggs", "hens"]),
+            "{error:?}"
+        );
+    });
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "eggs")]
+pub struct Egg {
+    #[model(primary_key)]
+    pub id: i64,
+    #[model(references = "hens.id")]
+    pub hen_id: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "hens")]
+pub struct Hen {
+    #[model(primary_key)]
+    pub id: i64,
+    #[model(references = "eggs.id")]
+    pub egg_id: i64,
 }

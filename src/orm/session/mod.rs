@@ -192,13 +192,21 @@ impl Session {
         if self.models.iter().all(|(_, s)| !s.has_changes()) {
             return Ok(());
         }
-        let order = flush_order(&self.models)?;
+        let (order, deferred) = flush_order(&self.models)?;
+        for (i, parent) in &deferred {
+            self.models[*i].1.defer(parent);
+        }
         let show_keys = self.echo().is_some_and(Echo::shows_parameters);
         let mut models = std::mem::take(&mut self.models);
         let result = self.with_conn(|conn| {
             order.iter().try_for_each(|&i| models[i].1.flush_inserts_and_updates(conn, show_keys))?;
+            order.iter().try_for_each(|&i| models[i].1.flush_unlinks(conn))?;
+            order.iter().try_for_each(|&i| models[i].1.flush_deferred_keys(conn))?;
             order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn, show_keys))
         });
+        if result.is_err() {
+            models.iter_mut().for_each(|(_, m)| m.clear_deferred());
+        }
         self.models = models;
         if result.is_err() {
             // The transaction (or savepoint) holds part of the flush: undo
@@ -337,22 +345,39 @@ impl Session {
 }
 
 /// The models' indexes in foreign-key order (a table after the tables it
-/// refers to), ties kept in the order models entered the session.
-fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<Vec<usize>, Error> {
+/// refers to), ties kept in the order models entered the session, and the
+/// edges (model, parent table) left out to break cycles: foreign keys of
+/// nullable columns only, written after the inserts.
+type FlushOrder = (Vec<usize>, Vec<(usize, String)>);
+
+fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<FlushOrder, Error> {
     let mut order = Vec::with_capacity(models.len());
     let mut placed = vec![false; models.len()];
+    let mut deferred: Vec<(usize, String)> = Vec::new();
+    let waits_for = |i: usize, parent: &String, placed: &[bool], deferred: &[(usize, String)]| {
+        !deferred.iter().any(|(d, p)| *d == i && p == parent)
+            && models.iter().enumerate().any(|(j, (_, m))| m.table() == parent.as_str() && !placed[j])
+    };
     while order.len() < models.len() {
-        let ready = (0..models.len()).find(|&i| {
-            !placed[i]
-                && models[i].1.parents().iter().all(|parent| {
-                    models.iter().enumerate().all(|(j, (_, m))| m.table() != parent.as_str() || placed[j])
-                })
-        });
+        let ready = (0..models.len())
+            .find(|&i| !placed[i] && !models[i].1.parents().iter().any(|p| waits_for(i, p, &placed, &deferred)));
+        // Stuck: a cycle. Leave out its first nullable edge, if it has one.
+        let breakable = || {
+            (0..models.len()).filter(|&i| !placed[i]).find_map(|i| {
+                let parent = models[i]
+                    .1
+                    .parents()
+                    .iter()
+                    .find(|p| waits_for(i, p, &placed, &deferred) && models[i].1.nullable_edge_to(p))?;
+                Some((i, parent.clone()))
+            })
+        };
         match ready {
             Some(i) => {
                 placed[i] = true;
                 order.push(i);
             }
+            None if let Some(edge) = breakable() => deferred.push(edge),
             None => {
                 let mut tables: Vec<String> =
                     (0..models.len()).filter(|&i| !placed[i]).map(|i| models[i].1.table().to_string()).collect();
@@ -361,7 +386,7 @@ fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<Vec<usize>, Err
             }
         }
     }
-    Ok(order)
+    Ok((order, deferred))
 }
 
 /// The error for a handle of `M` the session cannot resolve.

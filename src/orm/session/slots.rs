@@ -19,6 +19,20 @@ pub(super) trait AnySlots {
     fn table(&self) -> &'static str;
     /// The other tables its foreign keys refer to.
     fn parents(&self) -> &[String];
+    /// Whether every foreign key to `parent` has only nullable columns, so
+    /// that rows can be inserted without it and given it afterwards.
+    fn nullable_edge_to(&self, parent: &str) -> bool;
+    /// For this flush, writes the foreign keys to `parent` after the
+    /// inserts (rows inserted with them `NULL`) and clears them before the
+    /// deletes: the edge that breaks a cycle between tables.
+    fn defer(&mut self, parent: &str);
+    /// Sets the foreign keys deferred at insert (`UPDATE`), then forgets
+    /// which edges were deferred.
+    fn flush_deferred_keys(&mut self, conn: &mut Connection) -> Result<(), Error>;
+    /// Clears the deferred foreign keys of the rows about to be deleted.
+    fn flush_unlinks(&mut self, conn: &mut Connection) -> Result<(), Error>;
+    /// Forgets the deferred edges of a flush that failed.
+    fn clear_deferred(&mut self);
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Whether a flush would send anything.
@@ -83,6 +97,13 @@ pub(super) struct Slots<M> {
     departures: Vec<Option<(u32, Stale)>>,
     by_key: HashMap<String, u32>,
     parents: Vec<String>,
+    /// Foreign keys to other tables: the table, the positions of the
+    /// referring columns in `COLUMNS`, and whether all are nullable.
+    outer_keys: Vec<(String, Vec<usize>, bool)>,
+    /// The positions of the columns deferred in this flush (see `defer`).
+    deferred: Vec<usize>,
+    /// Entries inserted with their deferred columns `NULL`.
+    post_update: Vec<usize>,
     /// The types of the model's columns, in `COLUMNS` order.
     types: Vec<ColumnType>,
     /// Foreign keys to the model's own table: positions of the referring
@@ -110,6 +131,16 @@ impl<M: Model + crate::models::Model> Slots<M> {
             .iter()
             .map(|c| table.columns.iter().find(|t| t.name == *c).map_or(ColumnType::Text, |t| t.ty.clone()))
             .collect();
+        let nullable = |name: &String| table.columns.iter().any(|c| c.name == *name && c.nullable);
+        let outer_keys = table
+            .foreign_keys
+            .iter()
+            .filter(|fk| fk.referred_table != M::TABLE_NAME)
+            .filter_map(|fk| {
+                let from: Option<Vec<usize>> = fk.columns.iter().map(position).collect();
+                Some((fk.referred_table.clone(), from?, fk.columns.iter().all(nullable)))
+            })
+            .collect();
         let mut parents: Vec<String> =
             table.foreign_keys.into_iter().map(|fk| fk.referred_table).filter(|t| t != M::TABLE_NAME).collect();
         parents.sort();
@@ -120,6 +151,9 @@ impl<M: Model + crate::models::Model> Slots<M> {
             departures: Vec::new(),
             by_key: HashMap::new(),
             parents,
+            outer_keys,
+            deferred: Vec::new(),
+            post_update: Vec::new(),
             types,
             self_references,
             model: PhantomData,
@@ -294,6 +328,12 @@ impl<M: Model> Slots<M> {
         }
     }
 
+    /// Whether `object` holds a value in a deferred column.
+    fn has_deferred_value(&self, object: &M) -> bool {
+        let values = object.values();
+        self.deferred.iter().any(|&c| !matches!(values[c], Value::Null))
+    }
+
     /// `indexes` (entries) in levels: a row after the rows of `indexes` its
     /// foreign keys to this same table point at, so each level can be
     /// written in one batch once the levels before it are. An error names
@@ -419,6 +459,46 @@ impl<M: Model> AnySlots for Slots<M> {
         &self.parents
     }
 
+    fn nullable_edge_to(&self, parent: &str) -> bool {
+        let mut keys = self.outer_keys.iter().filter(|(t, _, _)| t == parent).peekable();
+        keys.peek().is_some() && keys.all(|(_, _, nullable)| *nullable)
+    }
+
+    fn defer(&mut self, parent: &str) {
+        for (_, columns, _) in self.outer_keys.iter().filter(|(t, _, _)| t == parent) {
+            for &column in columns {
+                if !self.deferred.contains(&column) {
+                    self.deferred.push(column);
+                }
+            }
+        }
+    }
+
+    fn flush_deferred_keys(&mut self, conn: &mut Connection) -> Result<(), Error> {
+        let deferred = std::mem::take(&mut self.deferred);
+        for index in std::mem::take(&mut self.post_update) {
+            if let Some(entry) = self.entries[index].as_ref() {
+                exec::update_columns(conn, &entry.object, &deferred)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn clear_deferred(&mut self) {
+        self.deferred.clear();
+        self.post_update.clear();
+    }
+
+    fn flush_unlinks(&mut self, conn: &mut Connection) -> Result<(), Error> {
+        let columns: Vec<&'static str> = self.deferred.iter().map(|&c| M::COLUMNS[c]).collect();
+        for entry in self.entries.iter().flatten().filter(|e| e.deleted) {
+            if self.has_deferred_value(&entry.object) {
+                exec::set_null::<M>(conn, &entry.object.key(), &columns)?;
+            }
+        }
+        Ok(())
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -457,8 +537,12 @@ impl<M: Model> AnySlots for Slots<M> {
                 .filter(|(_, inside)| **inside)
                 .filter_map(|(e, _)| e.as_mut().map(|e| &mut e.object))
                 .collect();
-            exec::insert_many(conn, objects, &self.types)?;
+            exec::insert_many(conn, objects, &self.types, &self.deferred)?;
             for index in level {
+                let deferred = self.entries[index].as_ref().is_some_and(|e| self.has_deferred_value(&e.object));
+                if deferred {
+                    self.post_update.push(index);
+                }
                 let Some(entry) = self.entries[index].as_mut() else { continue };
                 entry.persistent = true;
                 entry.written = depth;
