@@ -95,6 +95,8 @@ pub(super) struct Slots<M> {
     generations: Vec<u32>,
     /// Per slot, why its last object left and the generation it had then.
     departures: Vec<Option<(u32, Stale)>>,
+    /// Empty slots, reused before the arena grows.
+    free: Vec<usize>,
     by_key: HashMap<String, u32>,
     parents: Vec<String>,
     /// Foreign keys to other tables: the table, the positions of the
@@ -149,6 +151,7 @@ impl<M: Model + crate::models::Model> Slots<M> {
             entries: Vec::new(),
             generations: Vec::new(),
             departures: Vec::new(),
+            free: Vec::new(),
             by_key: HashMap::new(),
             parents,
             outer_keys,
@@ -169,7 +172,7 @@ fn key_text<K: KeyValue + ?Sized>(key: &K) -> String {
 
 impl<M: Model> Slots<M> {
     fn insert_entry(&mut self, entry: Entry<M>) -> Handle<M> {
-        let index = match self.entries.iter().position(Option::is_none) {
+        let index = match self.free.pop() {
             Some(i) => {
                 self.entries[i] = Some(entry);
                 i
@@ -325,11 +328,15 @@ impl<M: Model> Slots<M> {
             }
             self.departures[index] = Some((self.generations[index], why));
             self.generations[index] = self.generations[index].wrapping_add(1);
+            self.free.push(index);
         }
     }
 
     /// Whether `object` holds a value in a deferred column.
     fn has_deferred_value(&self, object: &M) -> bool {
+        if self.deferred.is_empty() {
+            return false;
+        }
         let values = object.values();
         self.deferred.iter().any(|&c| !matches!(values[c], Value::Null))
     }
