@@ -6,7 +6,7 @@
 //! (attributes that would pass the line width are split one per item), and
 //! the `.rs` model reader reads it back as the same schema.
 
-use super::{ModelError, limit};
+use super::{ModelError, Models, limit};
 use crate::schema::{ColumnType, ForeignKey, IndexKey, Schema, Table};
 use std::collections::BTreeSet;
 
@@ -33,6 +33,13 @@ const KEYWORDS: &[&str] = &[
 /// (in table order, fields in column order). Fails, naming the object, for
 /// what the attribute grammar cannot say.
 pub fn generate_rust(schema: &Schema) -> Result<String, ModelError> {
+    generate_rust_models(&Models { schema: schema.clone(), ..Models::default() })
+}
+
+/// [`generate_rust`] of declared models, their version columns
+/// (`version = true`) marked `#[model(version)]`.
+pub fn generate_rust_models(models: &Models) -> Result<String, ModelError> {
+    let schema = &models.schema;
     let used: BTreeSet<&str> = schema
         .tables
         .iter()
@@ -56,7 +63,7 @@ pub fn generate_rust(schema: &Schema) -> Result<String, ModelError> {
     let mut struct_names = BTreeSet::new();
     for table in &schema.tables {
         out.push('\n');
-        out.push_str(&model(table, &mut struct_names)?);
+        out.push_str(&model(table, &models.version_columns, &mut struct_names)?);
     }
     Ok(out)
 }
@@ -66,7 +73,11 @@ fn not_expressible(object: &str, why: &str) -> ModelError {
 }
 
 /// One struct.
-fn model(table: &Table, struct_names: &mut BTreeSet<String>) -> Result<String, ModelError> {
+fn model(
+    table: &Table,
+    versions: &BTreeSet<(String, String)>,
+    struct_names: &mut BTreeSet<String>,
+) -> Result<String, ModelError> {
     let object = format!("table `{}`", table.name);
     let t = &table.name;
     let mut items = vec![Item::Flat(format!("table = {}", quote(t)))];
@@ -171,6 +182,9 @@ fn model(table: &Table, struct_names: &mut BTreeSet<String>) -> Result<String, M
         }
         if column.autoincrement {
             head.push("autoincrement".into());
+        }
+        if versions.contains(&(t.clone(), c.to_string())) {
+            head.push("version".into());
         }
         if field_unique.contains(c) {
             head.push("unique".into());
