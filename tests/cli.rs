@@ -355,6 +355,34 @@ fn help_of_every_command() {
 }
 
 #[test]
+fn models_generate_follows_declaration_order_across_reformatting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("migrate.toml"), "database_url = \"sqlite:app.db\"\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("models")).unwrap();
+    let write = |first: &str, second: &str| {
+        std::fs::write(dir.path().join("models/a_first.toml"), first).unwrap();
+        std::fs::write(dir.path().join("models/b_second.toml"), second).unwrap();
+        let out = migrate(dir.path()).args(["models", "generate", "-q"]).assert().success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    };
+    let compact = write(
+        "[[tables]]\nname = \"mangos\"\ncolumns = [{ name = \"id\", type = \"integer\", primary_key = true }]\n",
+        "[[tables]]\nname = \"zebras\"\ncolumns = [{ name = \"id\", type = \"integer\", primary_key = true }]\n\
+         [[tables]]\nname = \"apples\"\ncolumns = [{ name = \"id\", type = \"integer\", primary_key = true }]\n",
+    );
+    let structs: Vec<&str> = compact.lines().filter_map(|l| l.strip_prefix("pub struct ")).collect();
+    // Files in path order, tables in file order: not sorted by name.
+    assert_eq!(structs, ["Mangos {", "Zebras {", "Apples {"], "{compact}");
+    // The same models reformatted (comments, spacing, one key a line) generate the same file.
+    let reformatted = write(
+        "# fruit\n\n[[tables]]\nname = \"mangos\"\n\n[[tables.columns]]\nname = \"id\"\ntype = \"integer\"\nprimary_key = true\n",
+        "[[tables]]\n  name = 'zebras'\n  columns = [\n    { name = 'id', type = 'integer', primary_key = true },\n  ]\n\n\
+         # the other one\n[[tables]]\n  name = 'apples'\n  columns = [\n    { name = 'id', type = 'integer', primary_key = true },\n  ]\n",
+    );
+    assert_eq!(reformatted, compact);
+}
+
+#[test]
 fn models_generate_writes_rust_models_and_refuses_to_clobber() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("migrate.toml"), "database_url = \"sqlite:app.db\"\n").unwrap();

@@ -125,8 +125,8 @@ fn generated_rust_models_read_back_as_the_toml_schema() {
     let sources = [(root(), "tests/fixtures/shop.toml", "shop.rs"), (dir.path(), "corners.toml", "corners.rs")];
     for (base, toml, out) in sources {
         let declared = models::load(base, &[toml.into()]).unwrap();
-        let source = models::generate_rust(&declared.schema).unwrap();
-        assert_eq!(source, models::generate_rust(&declared.schema).unwrap(), "deterministic");
+        let source = models::generate_rust(&declared.in_declaration_order()).unwrap();
+        assert_eq!(source, models::generate_rust(&declared.in_declaration_order()).unwrap(), "deterministic");
         let path = dir.path().join(out);
         std::fs::write(&path, &source).unwrap();
         let read = models::load(dir.path(), &[out.into()]).unwrap();
@@ -142,7 +142,7 @@ fn generated_rust_models_read_back_as_the_toml_schema() {
 #[test]
 fn generated_shop_is_the_committed_and_compiled_fixture() {
     let declared = models::load(root(), &["tests/fixtures/shop.toml".into()]).unwrap();
-    let source = models::generate_rust(&declared.schema).unwrap();
+    let source = models::generate_rust(&declared.in_declaration_order()).unwrap();
     let committed = std::fs::read_to_string(root().join("tests/fixtures/shop_generated.rs")).unwrap();
     assert!(source == committed, "regenerate with `migrate models generate --out tests/fixtures/shop_generated.rs`");
     assert_eq!(shop_generated::ShipmentItems::table(), *declared.schema.table("shipment_items").unwrap());

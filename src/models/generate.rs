@@ -30,7 +30,8 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// The Rust source of one `#[derive(Model)]` struct per table of `schema`
-/// (in table order, fields in column order). Fails, naming the object, for
+/// (in the order of `schema.tables`, fields in column order: `migrate models
+/// generate` passes [`super::Models::in_declaration_order`]). Fails, naming the object, for
 /// what the attribute grammar cannot say.
 pub fn generate_rust(schema: &Schema) -> Result<String, ModelError> {
     let used: BTreeSet<&str> = schema
