@@ -342,14 +342,15 @@ fn help_of_every_command() {
         "stamp",
         "merge",
         "edit",
+        "models",
+        "models generate",
+        "models pull",
     ];
     for command in commands {
         let mut cmd = migrate(dir.path());
-        if !command.is_empty() {
-            cmd.arg(command);
-        }
+        cmd.args(command.split_whitespace());
         let out = cmd.arg("--help").env("COLUMNS", "100").assert().success();
-        let name = if command.is_empty() { "help".to_string() } else { format!("help_{command}") };
+        let name = if command.is_empty() { "help".to_string() } else { format!("help_{}", command.replace(' ', "_")) };
         insta::assert_snapshot!(name, String::from_utf8_lossy(&out.get_output().stdout));
     }
 }
@@ -423,4 +424,60 @@ fn models_generate_writes_rust_models_and_refuses_to_clobber() {
     let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(json["error"]["code"], "output_unwritable", "{json}");
     assert!(!dir.path().join("models/shop.rs").exists());
+}
+
+/// `models pull` on the realistic shop: the pulled models, TOML and Rust,
+/// are what `migrate check` finds the database to match; pulling is
+/// deterministic and does not clobber a file without `--force`.
+fn models_pull_round_trips(backend: Backend) {
+    let Some(db) = fresh_db(backend, "models_pull") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("models")).unwrap();
+    std::fs::create_dir_all(dir.path().join("migrations/versions")).unwrap();
+    let config = format!("database_url = \"{}\"\nmodels = [\"models/*.toml\", \"models/*.rs\"]\n", db.url);
+    std::fs::write(dir.path().join("migrate.toml"), config).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shop = dir.path().join("models/shop.toml");
+    std::fs::copy(root.join("tests/fixtures/shop.toml"), &shop).unwrap();
+    migrate(dir.path()).args(["revision", "--autogenerate", "-m", "shop", "-q"]).assert().success();
+    migrate(dir.path()).args(["upgrade", "head", "-q"]).assert().success();
+    std::fs::remove_file(&shop).unwrap();
+    for (flag, file) in [("--toml", "models/pulled.toml"), ("--rust", "models/pulled.rs")] {
+        let pull = || migrate(dir.path()).args(["models", "pull", flag]).assert().success().get_output().stdout.clone();
+        let source = String::from_utf8(pull()).unwrap();
+        assert_eq!(source, String::from_utf8(pull()).unwrap(), "{flag}: deterministic");
+        assert!(source.contains("shipment_items"), "{source}");
+        if backend == Backend::Postgres && flag == "--toml" {
+            assert!(source.contains("[[enums]]\nname = \"order_status\""), "{source}");
+        }
+        migrate(dir.path())
+            .args(["models", "pull", flag, "--out", file])
+            .assert()
+            .success()
+            .stdout(format!("wrote {file} (24 models)\n"));
+        assert_eq!(std::fs::read_to_string(dir.path().join(file)).unwrap(), source);
+        migrate(dir.path()).arg("check").assert().code(0).stdout(predicate::str::contains("matches the models"));
+        migrate(dir.path())
+            .args(["models", "pull", flag, "--out", file])
+            .assert()
+            .code(2)
+            .stderr(format!("error: cannot write {file}: it exists (--force overwrites it)\n"));
+        migrate(dir.path()).args(["models", "pull", flag, "--out", file, "--force"]).assert().success();
+        std::fs::remove_file(dir.path().join(file)).unwrap();
+    }
+}
+
+#[test]
+fn models_pull_round_trips_sqlite() {
+    models_pull_round_trips(Backend::Sqlite);
+}
+
+#[test]
+fn models_pull_round_trips_postgres() {
+    models_pull_round_trips(Backend::Postgres);
+}
+
+#[test]
+fn models_pull_round_trips_mysql() {
+    models_pull_round_trips(Backend::Mysql);
 }

@@ -148,3 +148,18 @@ fn generated_shop_is_the_committed_and_compiled_fixture() {
     assert_eq!(shop_generated::ShipmentItems::table(), *declared.schema.table("shipment_items").unwrap());
     assert_eq!(shop_generated::Orders::table(), *declared.schema.table("orders").unwrap());
 }
+
+#[test]
+fn written_toml_models_read_back_as_the_same_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corners.toml"), CORNERS).unwrap();
+    for (base, toml) in [(root(), "tests/fixtures/shop.toml"), (dir.path(), "corners.toml")] {
+        let declared = models::load(base, &[toml.into()]).unwrap();
+        let text = models::write_toml(&declared.schema, "# header\n").unwrap();
+        assert!(text.starts_with("# header\n"), "{text}");
+        std::fs::write(dir.path().join("written.toml"), &text).unwrap();
+        let read = models::load(dir.path(), &["written.toml".into()]).unwrap();
+        assert_eq!(read.schema, declared.schema, "{toml}:\n{text}");
+        assert_eq!(models::write_toml(&read.schema, "# header\n").unwrap(), text, "{toml}: stable");
+    }
+}

@@ -10,12 +10,12 @@ mod generate;
 mod rust_models;
 mod toml_models;
 
-pub use generate::generate_rust;
+pub use generate::{generate_rust, generate_rust_with};
 pub use migrate_derive::Model;
 /// The `#[model(...)]` grammar, for the code `#[derive(Model)]` generates.
 pub use migrate_grammar as grammar;
 pub use rust_models::{parse_rust, table_from_def};
-pub use toml_models::parse_toml;
+pub use toml_models::{parse_toml, write_toml};
 
 /// A struct declared as a model with `#[derive(Model)]`.
 pub trait Model {
