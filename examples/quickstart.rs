@@ -39,6 +39,8 @@ pub struct User {
 pub struct Outcome {
     /// Revisions the upgrade applied (none when the database was at head).
     pub applied: Vec<String>,
+    /// Whether the migrated table matches the `User` model (`migrate check`).
+    pub matches_model: bool,
     /// The query's rows: name and karma of the two users with most karma.
     pub top: Vec<(String, i32)>,
     /// Users (by name) after a transaction that added one was rolled back.
@@ -60,9 +62,13 @@ pub fn run(url: &str) -> Result<Outcome, Box<dyn Error>> {
     // 1. The schema: apply the example's revisions, as `migrate upgrade head` would.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
     let database = Config::load(Some(&root.join("migrate.toml")), &root)?.database(None)?;
-    let report = command::upgrade(&DatabaseUrl::parse(url)?, &database, "head", &RunOptions::default(), &mut |_| {})?;
+    let db_url = DatabaseUrl::parse(url)?;
+    let report = command::upgrade(&db_url, &database, "head", &RunOptions::default(), &mut |_| {})?;
     let applied: Vec<String> = report.steps.iter().map(|step| step.revision.clone()).collect();
     println!("upgrade: applied {:?}, database at {:?}", applied, report.heads);
+    // The revision made the table the model declares (`migrate.toml` points at this file).
+    let matches_model = command::check(&db_url, &database)?.in_sync;
+    println!("check: the table {} the User model", if matches_model { "matches" } else { "differs from" });
 
     // 2. A pool, and a session (a unit of work) borrowed from it.
     let pool = Pool::open(url, PoolOptions::default())?;
@@ -105,7 +111,7 @@ pub fn run(url: &str) -> Result<Outcome, Box<dyn Error>> {
         s.execute(&select((User::NAME, User::KARMA)).from(User::TABLE).order_by(User::NAME.asc()))?;
     s.commit()?;
     println!("end: {remaining:?}");
-    Ok(Outcome { applied, top, after_rollback, remaining })
+    Ok(Outcome { applied, matches_model, top, after_rollback, remaining })
 }
 
 fn main() {

@@ -13,6 +13,7 @@ fn quickstart(backend: Backend) {
     let Some(db) = fresh_db(backend, "quickstart") else { return };
     let first = example::run(&db.url).unwrap();
     assert_eq!(first.applied, ["qs0001"]);
+    assert!(first.matches_model, "the revision makes the table the model declares");
     assert_eq!(first.top, [("Eve".to_string(), 20), ("Ann".to_string(), 12)]);
     assert_eq!(first.after_rollback, ["Ann", "Bob"]);
     assert_eq!(first.remaining, [("Ann".to_string(), 12), ("Bob".to_string(), 13)]);
