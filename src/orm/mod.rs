@@ -34,14 +34,14 @@ pub mod prelude {
     pub use super::exec;
     pub use super::expr::{
         Column, Expr, Expression, IntoExpr, Order, Window, and_all, avg, case, coalesce, count, count_star, dense_rank,
-        dialect_sql, exists, first_value, lag, lead, lower, max, min, not, not_exists, or_any, rank, row_number,
-        scalar, sum, upper, value,
+        exists, first_value, lag, lead, lower, max, min, not, not_exists, or_any, rank, row_number, scalar, sum, upper,
+        value,
     };
     pub use super::model::Model;
     pub use super::pool::{Pool, PoolOptions};
     pub use super::query::{
-        AllColumns, Cte, Delete, Insert, IntoTable, NamedTable, Row, Select, Statement, Subquery, Table, Text, Update,
-        col, cte, cte_ref, delete_from, excluded, insert_into, recursive_cte, select, text, update,
+        AllColumns, Cte, Delete, Insert, Row, Select, Statement, Subquery, Table, Text, Update, col, cte, cte_ref,
+        delete_from, excluded, insert_into, recursive_cte, select, text, update,
     };
     pub use super::session::{Handle, Session};
     pub use super::value::{FromRow, Nullable, SqlValue};
