@@ -288,10 +288,6 @@ impl Dialect for PostgresDialect {
         })
     }
 
-    fn last_insert_id(&self) -> &'static str {
-        "SELECT CAST(lastval() AS TEXT) AS value"
-    }
-
     fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::PostgreSqlDialect {})
     }

@@ -211,6 +211,49 @@ impl Template {
     }
 }
 
+impl Template {
+    /// The SQL with each parameter replaced by `binds`' value as a literal
+    /// of `dialect`: for offline scripts, which no server binds values for.
+    pub fn with_literals(&self, dialect: &dyn Dialect, binds: &[Value<'_>]) -> Result<String, QueryError> {
+        let mut out = String::with_capacity(self.sql.len() + 8 * self.splits.len());
+        for (i, piece) in self.pieces().enumerate() {
+            if i > 0 {
+                let value = binds.get(i - 1).ok_or(QueryError::Unsupported {
+                    dialect: dialect.name(),
+                    feature: "a statement with fewer values than parameters",
+                })?;
+                out.push_str(&literal(dialect, value)?);
+            }
+            out.push_str(piece);
+        }
+        Ok(out)
+    }
+}
+
+/// `value` as an SQL literal of `dialect` (text through its string quoting).
+fn literal(dialect: &dyn Dialect, value: &Value<'_>) -> Result<String, QueryError> {
+    Ok(match value {
+        Value::Null => "NULL".into(),
+        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        Value::I16(v) => v.to_string(),
+        Value::I32(v) => v.to_string(),
+        Value::I64(v) => v.to_string(),
+        Value::F32(v) => format!("{v:?}"),
+        Value::F64(v) => format!("{v:?}"),
+        Value::Decimal(v) => v.to_string(),
+        Value::Text(v) => dialect.quote_string(v),
+        Value::Date(v) => dialect.quote_string(&v.to_string()),
+        Value::Time(v) => dialect.quote_string(&v.to_string()),
+        Value::Timestamp(v) => dialect.quote_string(&v.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        Value::Timestamptz(v) => dialect.quote_string(&v.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        Value::Uuid(v) => dialect.quote_string(&v.to_string()),
+        Value::Json(v) => dialect.quote_string(&v.to_string()),
+        Value::Bytes(_) => {
+            return Err(QueryError::Unsupported { dialect: dialect.name(), feature: "binary literals in printed SQL" });
+        }
+    })
+}
+
 /// A rendered statement: its template and the values of its parameters.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rendered {
@@ -762,6 +805,7 @@ impl<'a> Renderer<'_, 'a> {
                 self.push(&ty);
                 self.push(")");
             }
+            Expr::Sql(text) => self.push(text),
             Expr::Excluded(column) => match self.d.upsert_syntax() {
                 UpsertSyntax::OnConflict => {
                     self.push("excluded.");

@@ -204,10 +204,6 @@ impl Dialect for SqliteDialect {
         Some(format!("PRAGMA busy_timeout = {}", (seconds.max(0.0) * 1000.0).round() as u64))
     }
 
-    fn last_insert_id(&self) -> &'static str {
-        "SELECT CAST(last_insert_rowid() AS TEXT) AS value"
-    }
-
     fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::SQLiteDialect {})
     }

@@ -22,7 +22,7 @@
 use super::{ModelError, Models};
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, ForeignKeyAction, Index, IndexKey, PrimaryKey,
-    Table, UniqueConstraint,
+    Schema, Table, UniqueConstraint,
 };
 use serde::Deserialize;
 use std::path::Path;
@@ -251,6 +251,25 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
     }
     models.schema.enums = file.enums;
     Ok(models)
+}
+
+/// `schema` as a TOML models file (`[[enums]]`, then one `[[tables]]` block
+/// per table, in the schema's order), which [`parse_toml`] reads back as the
+/// same schema: every constraint and index with its name, every column with
+/// its nullability. Fails, naming the object, for a value TOML cannot hold.
+pub fn write_toml(schema: &Schema, header: &str) -> Result<String, ModelError> {
+    let mut out = String::from(header);
+    let blocks = schema
+        .enums
+        .iter()
+        .map(|e| ("enums", format!("enum `{}`", e.name), toml::Table::try_from(e)))
+        .chain(schema.tables.iter().map(|t| ("tables", format!("table `{}`", t.name), toml::Table::try_from(t))));
+    for (section, object, table) in blocks {
+        let table = table.map_err(|e| ModelError::NotExpressible { object, message: e.to_string() })?;
+        out.push('\n');
+        out.push_str(&crate::toml_layout::section_block(section, &table));
+    }
+    Ok(out)
 }
 
 /// A column type: a portable name, `{ enum = "name" }` (a declared enum, or

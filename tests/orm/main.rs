@@ -6,4 +6,5 @@ mod common;
 
 mod core;
 mod flush;
+mod quickstart;
 mod session;

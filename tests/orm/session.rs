@@ -37,10 +37,9 @@ fn insert(conn: &mut Connection, id: i32) {
 
 /// The ids in `items`, in order, as another connection sees them.
 fn ids(pool: &Pool) -> Vec<String> {
-    let dialect = pool.dialect();
-    let sql = format!("SELECT {} AS value FROM items ORDER BY id", dialect.cast_to_text("id"));
-    let rows: Vec<TextRow> = pool.get().unwrap().load(&sql).unwrap();
-    rows.into_iter().filter_map(|r| r.value).collect()
+    let query = migrate::orm::query::text("SELECT id FROM items ORDER BY id");
+    let rows: Vec<i64> = migrate::orm::exec::fetch(&mut pool.get().unwrap(), &query).unwrap();
+    rows.into_iter().map(|id| id.to_string()).collect()
 }
 
 #[test]

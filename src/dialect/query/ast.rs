@@ -113,6 +113,9 @@ pub enum Expr {
     /// A value of an `INSERT` row taken from the row that conflicted
     /// (`EXCLUDED.c` / `VALUES(c)`), in an upsert's update set.
     Excluded(Name),
+    /// SQL text written by a dialect (the server's clock, a condition on
+    /// its lock catalog), spliced as it is: never a value.
+    Sql(std::borrow::Cow<'static, str>),
 }
 
 /// A name: an identifier, always quoted when rendered.
