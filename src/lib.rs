@@ -35,3 +35,6 @@ pub mod template;
 mod toml_error;
 
 pub use error::Error;
+/// Compiles the revision files of a script location into the program: see
+/// [`script::EmbeddedMigrations`] and `docs/embedding.md`.
+pub use migrate_derive::embed_migrations;

@@ -5,7 +5,6 @@ use crate::Error;
 use crate::config::DatabaseConfig;
 use crate::db::{Connection, DatabaseUrl, DbError, OpenMode};
 use crate::dialect::{self, Dialect, SchemaUpgrades, ServerFacts};
-use crate::runtime::checksum::checksum;
 use crate::runtime::{
     Bookkeeping, Edited, Event, HistoryEntry, LiveRun, Resume, Run, RunLock, RunReport, RuntimeError,
     check_cluster_safe, live_run, offline_sql, render_plan, took_effect,
@@ -458,7 +457,7 @@ pub fn stamp(
             id: 0,
             revision: revision.to_string(),
             direction: direction.to_string(),
-            checksum: script.map.get(revision).map(|r| checksum(&r.source)).unwrap_or_default(),
+            checksum: script.map.get(revision).map(|r| r.checksum.clone()).unwrap_or_default(),
             started_at: now.clone(),
             finished_at: Some(now.clone()),
             outcome: "ok".into(),
@@ -552,7 +551,7 @@ fn edited(script: &Script, history: &[HistoryEntry]) -> Vec<Edited> {
         .into_iter()
         .filter_map(|(revision, entry)| {
             let file = script.map.get(revision)?;
-            let entry = entry.filter(|e| !e.checksum.is_empty() && e.checksum != checksum(&file.source))?;
+            let entry = entry.filter(|e| !e.checksum.is_empty() && e.checksum != file.checksum)?;
             let path = file.path.display().to_string();
             let diff = entry.source.as_deref().map_or(String::new(), |applied| {
                 similar::TextDiff::from_lines(applied, &file.source)
