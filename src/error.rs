@@ -34,6 +34,9 @@ pub enum Error {
     /// An op that cannot run: it names what does not exist, or the backend cannot do it.
     #[error(transparent)]
     Invalid(#[from] crate::autogen::InvalidOp),
+    /// An ORM pool gave no connection to run on.
+    #[error(transparent)]
+    Pool(#[from] crate::orm::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -60,7 +63,7 @@ impl Error {
                 | RuntimeError::Uncertain { .. }
                 | RuntimeError::NothingToResume,
             ) => 1,
-            Error::Db(_) | Error::Reflect(_) | Error::Runtime(_) => 3,
+            Error::Db(_) | Error::Reflect(_) | Error::Runtime(_) | Error::Pool(_) => 3,
         }
     }
 
@@ -89,7 +92,7 @@ impl Error {
             Error::Runtime(RuntimeError::NothingToResume) => "nothing_to_resume",
             Error::Runtime(RuntimeError::LockTimeout { .. }) => "lock_timeout",
             Error::Runtime(RuntimeError::StepFailed { .. }) => "step_failed",
-            Error::Runtime(_) => "database",
+            Error::Runtime(_) | Error::Pool(_) => "database",
             Error::Models(ModelError::Write { .. }) => "output_unwritable",
             Error::Models(_) => "models_invalid",
             Error::Invalid(_) => "invalid_op",

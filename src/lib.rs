@@ -25,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod dialect;
 mod error;
+mod migrator;
 pub mod models;
 pub mod ops;
 pub mod orm;
@@ -38,3 +39,4 @@ pub use error::Error;
 /// Compiles the revision files of a script location into the program: see
 /// [`script::EmbeddedMigrations`] and `docs/embedding.md`.
 pub use migrate_derive::embed_migrations;
+pub use migrator::{Migrations, Migrator};
