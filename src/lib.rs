@@ -19,7 +19,11 @@ macro_rules! text_row {
     };
 }
 
+// The command line's modules name the crate `migrate::`, as a binary would.
+extern crate self as migrate;
+
 pub mod autogen;
+pub mod cli;
 pub mod command;
 pub mod config;
 pub mod db;
