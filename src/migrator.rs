@@ -74,8 +74,11 @@ pub struct Migrator<'c> {
     database: Database<'c>,
     settings: DatabaseConfig,
     options: RunOptions,
-    observer: Option<Box<dyn FnMut(Event<'_>) + 'c>>,
+    observer: Option<Observer<'c>>,
 }
+
+/// What [`Migrator::on_event`] takes.
+type Observer<'c> = Box<dyn FnMut(Event<'_>) + 'c>;
 
 impl std::fmt::Debug for Migrator<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
