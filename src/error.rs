@@ -50,7 +50,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Init(_) | Error::Usage(_) | Error::Models(_) | Error::Invalid(_) => 2,
             Error::NotAtHead(_) => 1,
-            Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
+            Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. } | DbError::NotBuilt { .. }) => 2,
             Error::Script(_)
             | Error::Runtime(
                 RuntimeError::Render(_)
@@ -78,6 +78,7 @@ impl Error {
             }
             Error::Init(_) => "init",
             Error::Db(DbError::InvalidUrl { .. }) => "invalid_url",
+            Error::Db(DbError::NotBuilt { .. }) => "backend_not_built",
             Error::Db(DbError::MissingSqliteFile { .. }) => "missing_sqlite_file",
             Error::Db(DbError::Connect { .. }) => "connect",
             Error::Db(DbError::Conflict { .. }) => "conflict",

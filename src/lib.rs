@@ -23,6 +23,7 @@ macro_rules! text_row {
 extern crate self as migrate;
 
 pub mod autogen;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod command;
 pub mod config;

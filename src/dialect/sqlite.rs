@@ -7,6 +7,7 @@
 //! created with. An enum is a `TEXT` column with a column-level check named
 //! after the enum: `CONSTRAINT "mood" CHECK ("mood" IN ('a', 'b'))`.
 
+#[cfg(feature = "sqlite")]
 mod value;
 
 use super::failure::driver_kind;
