@@ -51,14 +51,6 @@ pub enum Endpoint<'c> {
 }
 
 impl Endpoint<'_> {
-    /// The same endpoint for one more command.
-    pub fn reborrow(&mut self) -> Endpoint<'_> {
-        match self {
-            Endpoint::Url(url) => Endpoint::Url(url),
-            Endpoint::Connection(conn) => Endpoint::Connection(conn),
-        }
-    }
-
     /// The URL of the database.
     pub fn url(&self) -> &DatabaseUrl {
         match self {
