@@ -135,6 +135,10 @@ pub enum Error {
         /// The tables in or behind the cycle.
         tables: Vec<String>,
     },
+    /// A relationship was read unloaded, declared against no foreign key,
+    /// or loaded with an option that does not apply.
+    #[error(transparent)]
+    Relation(#[from] super::relation::RelationError),
     /// Commit, rollback or a savepoint was asked for outside a transaction.
     #[error("no transaction is open")]
     NoTransaction,

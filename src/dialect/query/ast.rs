@@ -113,6 +113,19 @@ pub enum Expr {
     /// A value of an `INSERT` row taken from the row that conflicted
     /// (`EXCLUDED.c` / `VALUES(c)`), in an upsert's update set.
     Excluded(Name),
+    /// `columns IN (keys)` for loading related rows: `= ANY($1)` with one
+    /// array where the backend binds arrays and the key is one column, else
+    /// an `IN` list padded to a bucket size (repeating the last key), so
+    /// that a few statement texts serve every number of keys.
+    KeyIn {
+        /// The key's columns (one, or several for a composite key).
+        columns: Vec<Expr>,
+        /// The keys, each one value per column.
+        keys: Vec<Vec<Value<'static>>>,
+    },
+    /// An expression that could not be built (a relationship that does not
+    /// match its foreign keys): rendering it fails with this message.
+    Invalid(String),
 }
 
 /// A name: an identifier, always quoted when rendered.

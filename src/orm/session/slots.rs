@@ -131,6 +131,12 @@ impl<M: Model> Slots<M> {
         Some(&mut entry.object)
     }
 
+    /// The object, to change what is not a column (its loaded
+    /// relationships): no snapshot is taken.
+    pub(super) fn get_mut_untracked(&mut self, handle: Handle<M>) -> Option<&mut M> {
+        self.entry_mut(handle).map(|e| &mut e.object)
+    }
+
     pub(super) fn delete(&mut self, handle: Handle<M>) {
         match self.entry_mut(handle) {
             Some(entry) if entry.persistent => entry.deleted = true,
