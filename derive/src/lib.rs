@@ -419,9 +419,11 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
         let (fk, tfk) = (strs(&rel.foreign_key), strs(&rel.target_foreign_key));
         let order = rel.order_by.iter().map(|(c, d)| quote!((#c, #d)));
         let doc = format!("The `{name}` relationship ({} {}).", rel.kind.keyword(), rel.target);
-        items.push(quote_spanned! {span=>
+        items.push(quote! {
             #[doc = #doc]
             pub const #konst: #r::Relation<#ident, #target> = #r::Relation::new(#ident::#def_fn);
+        });
+        items.push(quote_spanned! {span=>
             #[doc(hidden)]
             pub fn #def_fn() -> &'static #r::RelationDef {
                 static DEF: #r::RelationDef = #r::RelationDef::new(#r::RelationSpec {

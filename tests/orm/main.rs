@@ -4,5 +4,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+#[path = "../fixtures/shop.rs"]
+mod shop;
+
 mod core;
+mod relations;
 mod session;
