@@ -7,6 +7,7 @@
 //! `fk_<table>_<columns>_<referred table>`, `ck_<table>_<n>`.
 
 mod generate;
+mod relations;
 mod rust_models;
 mod toml_models;
 
@@ -14,6 +15,7 @@ pub use generate::generate_rust;
 pub use migrate_derive::Model;
 /// The `#[model(...)]` grammar, for the code `#[derive(Model)]` generates.
 pub use migrate_grammar as grammar;
+pub use relations::TableRelation;
 pub use rust_models::{parse_rust, table_from_def};
 pub use toml_models::parse_toml;
 
@@ -80,6 +82,8 @@ pub struct Models {
     pub renamed_columns: BTreeMap<(String, String), String>,
     /// Table name -> the line of its file that declares it, for errors.
     pub lines: BTreeMap<String, usize>,
+    /// Relationships of TOML models (not columns: they change no migration).
+    pub relations: Vec<TableRelation>,
 }
 
 /// Reads every file the `patterns` match (relative to `root`; `*` and `?` in
@@ -103,10 +107,12 @@ pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
         };
         merge(&mut models, &mut origin, part, path)?;
     }
-    finish(&mut models.schema).map_err(|(table, message)| match origin.get(&table) {
-        Some(path) => declared_at(&models.lines, path, &table, message),
-        None => ModelError::Invalid { path: patterns.join(", "), line: String::new(), message },
-    })?;
+    finish(&mut models.schema).and_then(|()| relations::check(&models.schema, &models.relations)).map_err(
+        |(table, message)| match origin.get(&table) {
+            Some(path) => declared_at(&models.lines, path, &table, message),
+            None => ModelError::Invalid { path: patterns.join(", "), line: String::new(), message },
+        },
+    )?;
     Ok(models)
 }
 
@@ -191,6 +197,7 @@ fn merge(
         }
         models.schema.enums.push(e);
     }
+    models.relations.extend(part.relations);
     models.renamed_tables.extend(part.renamed_tables);
     models.renamed_columns.extend(part.renamed_columns);
     Ok(())

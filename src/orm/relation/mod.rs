@@ -4,6 +4,75 @@
 //! and used through typed handles (`User::POSTS`): joins and `EXISTS`
 //! filters ([`filter`]), and loading strategies ([`loading`]) that never run a
 //! hidden query: a relationship that was not loaded is an error when read.
+//!
+//! ```
+//! use migrate::orm::relation::{Many, One};
+//!
+//! #[derive(Debug, Clone, migrate::models::Model)]
+//! #[model(table = "users")]
+//! struct User {
+//!     #[model(primary_key, autoincrement)]
+//!     id: i64,
+//!     #[model(has_many(Post, foreign_key = "user_id", back_populates = "author"))]
+//!     posts: Many<Post>,
+//! }
+//!
+//! #[derive(Debug, Clone, migrate::models::Model)]
+//! #[model(table = "posts")]
+//! struct Post {
+//!     #[model(primary_key, autoincrement)]
+//!     id: i64,
+//!     #[model(references = "users.id")]
+//!     user_id: i64,
+//!     #[model(belongs_to(User, back_populates = "posts"))]
+//!     author: One<User>,
+//! }
+//! # let _ = (User::POSTS, Post::AUTHOR);
+//! ```
+//!
+//! What the foreign keys contradict does not compile: here `posts` has no
+//! foreign key to `users` (the message names both and the key).
+//!
+//! ```compile_fail
+//! # use migrate::orm::relation::Many;
+//! #[derive(Debug, Clone, migrate::models::Model)]
+//! #[model(table = "users")]
+//! struct User {
+//!     #[model(primary_key)]
+//!     id: i64,
+//!     #[model(has_many(Post, foreign_key = "user_id"))]
+//!     posts: Many<Post>,
+//! }
+//! #[derive(Debug, Clone, migrate::models::Model)]
+//! #[model(table = "posts")]
+//! struct Post {
+//!     #[model(primary_key)]
+//!     id: i64,
+//!     user_id: i64, // no references = "users.id"
+//! }
+//! ```
+//!
+//! Nor does a collection held in a to-one field:
+//!
+//! ```compile_fail
+//! # use migrate::orm::relation::One;
+//! #[derive(Debug, Clone, migrate::models::Model)]
+//! #[model(table = "users")]
+//! struct User {
+//!     #[model(primary_key)]
+//!     id: i64,
+//!     #[model(has_many(Post))]
+//!     posts: One<Post>, // a has_many holds Many<Post>
+//! }
+//! #[derive(Debug, Clone, migrate::models::Model)]
+//! #[model(table = "posts")]
+//! struct Post {
+//!     #[model(primary_key)]
+//!     id: i64,
+//!     #[model(references = "users.id")]
+//!     user_id: i64,
+//! }
+//! ```
 
 mod filter;
 pub(crate) use filter::joins;
