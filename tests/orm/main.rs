@@ -7,6 +7,7 @@ mod common;
 #[path = "../fixtures/shop.rs"]
 mod shop;
 
+mod blog_example;
 mod core;
 mod relations;
 mod session;
