@@ -500,7 +500,7 @@ fn shop_composite_keys_and_self_references(_db: &TestDb, conn: &mut Connection) 
         "INSERT INTO shipments (id, order_id, warehouse_id) VALUES (100, 10, 1)",
         "INSERT INTO shipment_items (shipment_id, order_id, line_no, quantity) VALUES (100, 10, 1, 1), (100, 10, 2, 1)",
     ] {
-        conn.execute(&sql).unwrap();
+        conn.execute(sql).unwrap();
     }
     // Self-reference both ways, nested: Ann's referrals and theirs.
     let q = select(shop::Customers::ALL)

@@ -2,7 +2,7 @@
 //! `many_to_many` through an association model, declared on fields
 //! (`#[model(has_many(Post, foreign_key = "user_id"))] posts: Many<Post>`)
 //! and used through typed handles (`User::POSTS`): joins and `EXISTS`
-//! filters ([`filter`]), and loading strategies ([`loading`]) that never run a
+//! filters ([`Relation::any`]), and loading strategies ([`selectin`], [`joined`]) that never run a
 //! hidden query: a relationship that was not loaded is an error when read.
 //!
 //! ```
