@@ -6,9 +6,10 @@
 //! (attributes that would pass the line width are split one per item), and
 //! the `.rs` model reader reads it back as the same schema.
 
-use super::{ModelError, limit};
+use super::{ModelError, TableRelation, limit};
 use crate::schema::{ColumnType, ForeignKey, IndexKey, Schema, Table};
-use std::collections::BTreeSet;
+use migrate_grammar::{LoadDefault, RelationKind};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// rustfmt's default line width: the generated file lands in the user's
 /// project, whose `rustfmt.toml` we cannot know.
@@ -33,6 +34,12 @@ const KEYWORDS: &[&str] = &[
 /// (in table order, fields in column order). Fails, naming the object, for
 /// what the attribute grammar cannot say.
 pub fn generate_rust(schema: &Schema) -> Result<String, ModelError> {
+    generate_rust_with_relations(schema, &[])
+}
+
+/// [`generate_rust`] with the TOML models' relationships as relationship
+/// fields (`Many<T>`, `One<T>`) after each struct's columns.
+pub fn generate_rust_with_relations(schema: &Schema, relations: &[TableRelation]) -> Result<String, ModelError> {
     let used: BTreeSet<&str> = schema
         .tables
         .iter()
@@ -53,10 +60,18 @@ pub fn generate_rust(schema: &Schema) -> Result<String, ModelError> {
          //! regenerate rather than edit, or make this file the models instead.\n\n\
          use migrate::models::Model;\n",
     );
+    if !relations.is_empty() {
+        out.push_str("use migrate::orm::relation::{Many, One};\n");
+    }
+    // Struct names in table order, as `model` takes them.
+    let mut taken = BTreeSet::new();
+    let names: BTreeMap<&str, String> =
+        schema.tables.iter().map(|t| (t.name.as_str(), struct_name(&t.name, &mut taken))).collect();
     let mut struct_names = BTreeSet::new();
     for table in &schema.tables {
         out.push('\n');
-        out.push_str(&model(table, &mut struct_names)?);
+        let mine: Vec<&TableRelation> = relations.iter().filter(|r| r.table == table.name).collect();
+        out.push_str(&model(table, &mut struct_names, &mine, &names)?);
     }
     Ok(out)
 }
@@ -66,7 +81,12 @@ fn not_expressible(object: &str, why: &str) -> ModelError {
 }
 
 /// One struct.
-fn model(table: &Table, struct_names: &mut BTreeSet<String>) -> Result<String, ModelError> {
+fn model(
+    table: &Table,
+    struct_names: &mut BTreeSet<String>,
+    relations: &[&TableRelation],
+    names: &BTreeMap<&str, String>,
+) -> Result<String, ModelError> {
     let object = format!("table `{}`", table.name);
     let t = &table.name;
     let mut items = vec![Item::Flat(format!("table = {}", quote(t)))];
@@ -200,8 +220,64 @@ fn model(table: &Table, struct_names: &mut BTreeSet<String>) -> Result<String, M
         let ty = if nullable { format!("Option<{rust}>") } else { rust };
         text.push_str(&format!("    pub {field}: {ty},\n"));
     }
+    for relation in relations {
+        text.push_str(&relation_field(relation, names, &mut fields)?);
+    }
     text.push_str("}\n");
     Ok(text)
+}
+
+/// A relationship field: its attribute and `Many<T>` or `One<T>`.
+fn relation_field(
+    r: &TableRelation,
+    names: &BTreeMap<&str, String>,
+    fields: &mut BTreeSet<String>,
+) -> Result<String, ModelError> {
+    let object = format!("relationship `{}.{}`", r.table, r.name);
+    let model = |table: &str| {
+        names.get(table).cloned().ok_or_else(|| not_expressible(&object, &format!("no model for table `{table}`")))
+    };
+    let target = model(&r.target)?;
+    let keys = |columns: &[String]| match columns {
+        [one] => quote(one),
+        many => list(many),
+    };
+    let mut parts = vec![target.clone()];
+    if let Some(through) = &r.through {
+        parts.push(format!("through = {}", quote(&model(through)?)));
+    }
+    if !r.foreign_key.is_empty() {
+        parts.push(format!("foreign_key = {}", keys(&r.foreign_key)));
+    }
+    if !r.target_foreign_key.is_empty() {
+        parts.push(format!("target_foreign_key = {}", keys(&r.target_foreign_key)));
+    }
+    if let Some(back) = &r.back_populates {
+        parts.push(format!("back_populates = {}", quote(back)));
+    }
+    if !r.order_by.is_empty() {
+        let items: Vec<String> =
+            r.order_by.iter().map(|(c, d)| if *d { format!("{c} desc") } else { c.clone() }).collect();
+        parts.push(format!("order_by = {}", keys(&items)));
+    }
+    match r.load {
+        LoadDefault::Raise => {}
+        LoadDefault::Selectin => parts.push("load = \"selectin\"".into()),
+        LoadDefault::Joined => parts.push("load = \"joined\"".into()),
+    }
+    let field = field_name(&r.name, fields);
+    if field.trim_start_matches("r#") != r.name {
+        return Err(not_expressible(&object, "its name is not a Rust field name"));
+    }
+    let holder = if r.kind.is_collection() { "Many" } else { "One" };
+    let keyword = match r.kind {
+        RelationKind::BelongsTo => "belongs_to",
+        RelationKind::HasMany => "has_many",
+        RelationKind::HasOne => "has_one",
+        RelationKind::ManyToMany => "many_to_many",
+    };
+    let attribute = attribute("    ", &Item::Nested(keyword, parts));
+    Ok(format!("{attribute}    pub {field}: {holder}<{target}>,\n"))
 }
 
 /// One item of a `#[model(...)]` attribute.
@@ -362,10 +438,48 @@ mod tests {
         table.primary_key = Some(PrimaryKey { name: None, columns: vec!["type".into()] });
         let schema = Schema { tables: vec![table], enums: vec![] };
         let text = generate_rust(&schema).unwrap();
+        assert!(!text.contains("relation"), "no relationship import without relationships");
         assert!(text.contains("pub struct OrderLines {"), "{text}");
         assert!(text.contains("    #[model(primary_key)]\n    pub r#type: i32,"), "{text}");
         assert!(text.contains("    #[model(name = \"Line No\")]\n    pub line_no: Option<i32>,"), "{text}");
         assert!(text.contains("    #[model(name = \"self\")]\n    pub c_self: Option<String>,"), "{text}");
+    }
+
+    #[test]
+    fn toml_relationships_become_relationship_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = r#"
+[[tables]]
+name = "users"
+columns = [{ name = "id", type = "bigint", primary_key = true }]
+relations = [{ name = "posts", has_many = "posts", back_populates = "author", order_by = ["id desc"], load = "selectin" }]
+
+[[tables]]
+name = "posts"
+columns = [
+    { name = "id", type = "bigint", primary_key = true },
+    { name = "user_id", type = "bigint", references = "users.id" },
+]
+relations = [{ name = "author", belongs_to = "users", foreign_key = ["user_id"], back_populates = "posts" }]
+"#;
+        std::fs::write(dir.path().join("blog.toml"), toml).unwrap();
+        let models = super::super::load(dir.path(), &["*.toml".into()]).unwrap();
+        let text = generate_rust_with_relations(&models.schema, &models.relations).unwrap();
+        assert!(text.contains("use migrate::orm::relation::{Many, One};\n"), "{text}");
+        assert!(
+            text.contains(
+                "    #[model(has_many(\n        Posts,\n        back_populates = \"author\",\n        order_by = \"id desc\",\n        \
+                 load = \"selectin\"\n    ))]\n    pub posts: Many<Posts>,\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("    #[model(belongs_to(Users, foreign_key = \"user_id\", back_populates = \"posts\"))]\n    pub author: One<Users>,\n"),
+            "{text}"
+        );
+        // Read back by the `.rs` reader: the same tables.
+        let read = super::super::parse_rust(std::path::Path::new("models.rs"), &text).unwrap();
+        assert_eq!(read.schema.tables.len(), 2);
     }
 
     #[test]

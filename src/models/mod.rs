@@ -11,7 +11,7 @@ mod relations;
 mod rust_models;
 mod toml_models;
 
-pub use generate::generate_rust;
+pub use generate::{generate_rust, generate_rust_with_relations};
 pub use migrate_derive::Model;
 /// The `#[model(...)]` grammar, for the code `#[derive(Model)]` generates.
 pub use migrate_grammar as grammar;
