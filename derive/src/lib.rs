@@ -451,9 +451,17 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
         };
         inits.push(init);
         let loader = if collection { quote!(load_many) } else { quote!(load_one) };
+        // The other side of a has_many/has_one is a belongs_to: a copy of the parent.
+        let back_fill = match (&rel.back_populates, rel.kind) {
+            (Some(other), RelationKind::HasMany | RelationKind::HasOne) => {
+                let other = format_ident!("{}", other);
+                quote_spanned!(span=> |c: &mut #target, p: &#ident| #r::set_parent(&mut c.#other, p))
+            }
+            _ => quote!(|_, _| {}),
+        };
         load_arms.push(quote_spanned! {span=>
             if ::core::ptr::eq(step.def, #ident::#def_fn()) {
-                return #r::#loader::<#ident, #target>(rows, step, conn, |m| &mut m.#field);
+                return #r::#loader::<#ident, #target>(rows, step, conn, |m| &mut m.#field, #back_fill);
             }
         });
         if !collection {

@@ -216,6 +216,10 @@ fn selectin_collections(_db: &TestDb, conn: &mut Connection) {
     assert_eq!(users.len(), 3);
     assert_eq!(titles(users[1].posts.get().unwrap()), ["u2 p0", "u2 p1", "u2 p2"]);
     assert!(users[0].posts.get().unwrap()[0].tags.get().is_err(), "nested relationships stay unloaded");
+    // back_populates: each post's author is its user, without a statement.
+    let author = users[1].posts.get().unwrap()[2].author.get().unwrap().unwrap();
+    assert_eq!(author.name, "u002");
+    assert!(!author.posts.is_loaded(), "the copy is the user as it was before its posts were loaded");
 
     // Many-to-many through the association table, ordered by the relationship's order_by.
     let (posts, statements) = counted(conn, |c| {

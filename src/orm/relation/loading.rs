@@ -387,11 +387,14 @@ fn distribute<P: Model, C: Clone>(
 
 /// Loads a collection relationship (`has_many`, `many_to_many`) for `rows`
 /// (what the derive calls for `step`'s relationship).
+/// `back` fills each related object's side of a `back_populates` pair with
+/// its parent (a no-op where there is none to fill).
 pub fn load_many<P: Relations, C: Relations + Clone>(
     rows: &mut [&mut P],
     step: &Step,
     conn: &mut Connection,
     field: for<'a> fn(&'a mut P) -> &'a mut Many<C>,
+    back: fn(&mut C, &P),
 ) -> Result<(), Error>
 where
     P::Key: FromRow,
@@ -406,7 +409,10 @@ where
             let r = step.def.resolved()?;
             let keys = parent_keys(rows, &r.owner_positions);
             let groups = if keys.is_empty() { HashMap::new() } else { fetch_related::<P, C>(conn, step, &keys)? };
-            distribute(rows, &r.owner_positions, groups, |p, items| field(p).set(items));
+            distribute(rows, &r.owner_positions, groups, |p, mut items| {
+                items.iter_mut().for_each(|c| back(c, p));
+                field(p).set(items);
+            });
             Ok(())
         }
     }
@@ -414,11 +420,14 @@ where
 
 /// Loads a to-one relationship (`belongs_to`, `has_one`) for `rows` (what
 /// the derive calls for `step`'s relationship).
+/// `back` fills the related object's side of a `back_populates` pair with
+/// its parent (a no-op where there is none to fill).
 pub fn load_one<P: Relations, C: Relations + Clone>(
     rows: &mut [&mut P],
     step: &Step,
     conn: &mut Connection,
     field: for<'a> fn(&'a mut P) -> &'a mut One<C>,
+    back: fn(&mut C, &P),
 ) -> Result<(), Error>
 where
     P::Key: FromRow,
@@ -433,7 +442,13 @@ where
             let r = step.def.resolved()?;
             let keys = parent_keys(rows, &r.owner_positions);
             let groups = if keys.is_empty() { HashMap::new() } else { fetch_related::<P, C>(conn, step, &keys)? };
-            distribute(rows, &r.owner_positions, groups, |p, items| field(p).set(items.into_iter().next()));
+            distribute(rows, &r.owner_positions, groups, |p, items| {
+                let mut first = items.into_iter().next();
+                if let Some(c) = first.as_mut() {
+                    back(c, p);
+                }
+                field(p).set(first);
+            });
             Ok(())
         }
     }

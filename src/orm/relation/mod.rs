@@ -551,6 +551,13 @@ macro_rules! relation_value_impls {
 relation_value_impls!(Many, items);
 relation_value_impls!(One, item);
 
+/// Fills a to-one relationship with a copy of `parent` (the derive's
+/// `back_populates` of a `has_many` or `has_one`).
+#[doc(hidden)]
+pub fn set_parent<P: Clone>(into: &mut One<P>, parent: &P) {
+    into.set(Some(parent.clone()));
+}
+
 /// Takes `from`'s value when it is loaded (for [`Relations::take_loaded`]).
 #[doc(hidden)]
 pub fn take_if_loaded<V: Default + IsLoaded>(into: &mut V, from: &mut V) {
