@@ -94,6 +94,9 @@ pub struct Post {
     pub author: One<User>,
     #[model(has_many(Comment, order_by = "id desc"))]
     pub comments: Many<Comment>,
+    /// A has_one whose foreign key is not unique: the newest comment.
+    #[model(has_one(Comment, order_by = "id desc"))]
+    pub last_comment: One<Comment>,
     #[model(many_to_many(Tag, through = "PostTag", back_populates = "posts", order_by = "name"))]
     pub tags: Many<Tag>,
 }
@@ -287,19 +290,33 @@ fn selectin_chunks_past_500_parents(_db: &TestDb, conn: &mut Connection) {
 }
 
 fn joined_to_one(_db: &TestDb, conn: &mut Connection) {
-    seed(conn, 3, 2);
+    seed(conn, 3, 3);
     let q = select(Post::ALL)
         .from(Post::TABLE)
         .order_by(Post::ID.asc())
         .options(joined(Post::AUTHOR).then(joined(User::PROFILE)));
     let (posts, statements) = counted(conn, |c| exec::fetch::<Post>(c, &q).unwrap());
     assert_eq!(statements, 1, "one LEFT JOIN each, in the same statement");
-    assert_eq!(posts.len(), 6, "no duplicate rows");
-    let author = posts[2].author.get().unwrap().unwrap();
+    assert_eq!(posts.len(), 9, "no duplicate rows");
+    let author = posts[3].author.get().unwrap().unwrap();
     assert_eq!(author.name, "u002");
     assert_eq!(author.profile.get().unwrap().map(|p| p.bio.as_str()), Some("second"));
-    let third = posts[5].author.get().unwrap().unwrap();
+    let third = posts[8].author.get().unwrap().unwrap();
     assert_eq!(third.profile.get().unwrap(), None, "u003 has no profile: NULL columns read as none");
+
+    // A has_one with several rows per parent: selectin takes the first by
+    // its order_by; joined collapses the repeated parent rows.
+    let q = select(Post::ALL).from(Post::TABLE).filter(Post::USER_ID.eq(1i64)).order_by(Post::ID.asc());
+    let newest = exec::fetch::<Post>(conn, &q.clone().options(selectin(Post::LAST_COMMENT))).unwrap();
+    let bodies: Vec<Option<&str>> =
+        newest.iter().map(|p| p.last_comment.get().unwrap().map(|c| c.body.as_str())).collect();
+    assert_eq!(bodies, [None, Some("c0"), Some("c1")]);
+    let (joined_rows, statements) =
+        counted(conn, |c| exec::fetch::<Post>(c, &q.options(joined(Post::LAST_COMMENT))).unwrap());
+    assert_eq!(statements, 1);
+    assert_eq!(titles(&joined_rows), ["u1 p0", "u1 p1", "u1 p2"], "one row per post, not one per comment");
+    assert!(joined_rows[2].last_comment.get().unwrap().is_some());
+    assert!(joined_rows[0].last_comment.get().unwrap().is_none());
 
     // A joined relationship with a selectin below it.
     let q = select(Post::ALL)
@@ -309,7 +326,7 @@ fn joined_to_one(_db: &TestDb, conn: &mut Connection) {
     let (posts, statements) = counted(conn, |c| exec::fetch::<Post>(c, &q).unwrap());
     assert_eq!(statements, 2);
     let siblings = posts[0].author.get().unwrap().unwrap().posts.get().unwrap();
-    assert_eq!(titles(siblings), ["u1 p0", "u1 p1"]);
+    assert_eq!(titles(siblings), ["u1 p0", "u1 p1", "u1 p2"]);
 
     // joined is for to-one relationships.
     let e = exec::fetch::<User>(conn, &all_users().options(joined(User::POSTS))).unwrap_err();
