@@ -378,6 +378,7 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
     let g = quote!(::migrate::models::grammar);
     let (mut inits, mut items, mut checks) = (Vec::new(), Vec::new(), Vec::new());
     let (mut fns, mut load_arms, mut joined_arms, mut takes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut values = Vec::new();
     let model_name = ident.to_string();
     let table = &def.name;
     for rel in &def.relations {
@@ -473,6 +474,11 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
             });
         }
         takes.push(quote!(#r::take_if_loaded(&mut self.#field, &mut from.#field);));
+        values.push(quote! {
+            if ::core::ptr::eq(def, #ident::#def_fn()) {
+                return ::core::option::Option::Some(&mut self.#field);
+            }
+        });
         checks.push(relation_checks(ident, &model_name, table, rel, &target, through.as_ref(), span));
     }
     let foreign_keys = foreign_key_refs(def);
@@ -514,6 +520,15 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
             #[allow(unused_variables)]
             fn take_loaded(&mut self, from: &mut Self) {
                 #(#takes)*
+            }
+
+            #[allow(unused_variables)]
+            fn relation_value(
+                &mut self,
+                def: &'static #r::RelationDef,
+            ) -> ::core::option::Option<&mut dyn ::core::any::Any> {
+                #(#values)*
+                ::core::option::Option::None
             }
         }
     };

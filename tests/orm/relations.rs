@@ -45,6 +45,7 @@ per_backend!(
     joins_and_exists_through_relationships,
     session_queries_and_lazy_loads,
     n_plus_one_detector,
+    relationship_changes,
     shop_composite_keys_and_self_references,
 );
 
@@ -472,6 +473,51 @@ fn n_plus_one_detector(db: &TestDb, conn: &mut Connection) {
     s.load(users[1], User::POSTS).unwrap();
 }
 
+fn relationship_changes(db: &TestDb, conn: &mut Connection) {
+    seed(conn, 2, 2);
+    let pool = Pool::open(&db.url, PoolOptions::default()).unwrap();
+    let mut s = pool.session();
+    let posts = s.query::<Post>(|q| q.order_by(Post::ID.asc()).options(selectin(Post::TAGS))).unwrap();
+    let tags = s.query::<Tag>(|q| q.order_by(Tag::ID.asc())).unwrap();
+    assert_eq!(tag_names(&s[posts[0]]), ["t1"]);
+    s.link(posts[0], Post::TAGS, tags[2]).unwrap();
+    assert_eq!(tag_names(&s[posts[0]]), ["t1", "t3"], "the loaded collection follows");
+    s.unlink(posts[0], Post::TAGS, tags[0]).unwrap();
+    assert_eq!(tag_names(&s[posts[0]]), ["t3"]);
+    // A new tag is flushed first, so that it has its key.
+    let new = s.add(Tag { name: "t9".into(), ..Tag::default() });
+    s.link(posts[1], Post::TAGS, new).unwrap();
+    assert!(s[new].id > 0);
+    s.commit().unwrap();
+    let q = select(Post::ALL).from(Post::TABLE).order_by(Post::ID.asc()).options(selectin(Post::TAGS));
+    let stored = exec::fetch::<Post>(conn, &q).unwrap();
+    assert_eq!(tag_names(&stored[0]), ["t3"]);
+    assert_eq!(tag_names(&stored[1]), ["t1", "t2", "t9"]);
+
+    // One-to-many: move the first post to the second user, then back with set_parent.
+    let users = s.query::<User>(|q| q.order_by(User::ID.asc()).options(selectin(User::POSTS))).unwrap();
+    s.append(users[1], User::POSTS, posts[0]).unwrap();
+    assert_eq!(s[posts[0]].user_id, s[users[1]].id, "the child was read again");
+    assert!(titles(s[users[1]].posts.get().unwrap()).contains(&"u1 p0"));
+    s.set_parent(posts[0], Post::AUTHOR, users[0]).unwrap();
+    assert_eq!(s[posts[0]].user_id, s[users[0]].id);
+    assert_eq!(s[posts[0]].author.get().unwrap().map(|a| a.name.as_str()), Some("u001"));
+    // The kinds are checked, and a NOT NULL foreign key refuses remove.
+    let e = s.link(users[0], User::POSTS, posts[0]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "User.posts is a has_many: link and unlink are for many_to_many; use append or set_parent"
+    );
+    let mut sp = s.begin_nested().unwrap();
+    let e = sp.remove(users[0], User::POSTS, posts[1]).unwrap_err();
+    assert!(matches!(e, Error::NotNullViolation(_)), "{e}");
+    sp.rollback().unwrap();
+    s.commit().unwrap();
+    let stored: Vec<(i64, i64)> =
+        exec::fetch(conn, &select((Post::ID, Post::USER_ID)).from(Post::TABLE).order_by(Post::ID.asc())).unwrap();
+    assert_eq!(stored[..2], [(1, 1), (2, 1)]);
+}
+
 fn shop_tables() -> Vec<migrate::schema::Table> {
     vec![
         shop::Countries::table(),
@@ -491,7 +537,7 @@ fn shop_tables() -> Vec<migrate::schema::Table> {
     ]
 }
 
-fn shop_composite_keys_and_self_references(_db: &TestDb, conn: &mut Connection) {
+fn shop_composite_keys_and_self_references(db: &TestDb, conn: &mut Connection) {
     let dialect = dialect::of(conn.backend());
     let status = migrate::schema::EnumType {
         name: "order_status".into(),
@@ -584,6 +630,21 @@ fn shop_composite_keys_and_self_references(_db: &TestDb, conn: &mut Connection) 
     let labels: Vec<&str> = products[0].tags.get().unwrap().iter().map(|t| t.label.as_str()).collect();
     assert_eq!(labels, ["blue", "cheap"]);
     assert_eq!(products[0].tags.get().unwrap()[1].products.get().unwrap().len(), 2);
+
+    // remove through a nullable self-reference: Bob is nobody's referral any more.
+    let pool = Pool::open(&db.url, PoolOptions::default()).unwrap();
+    let mut s = pool.session();
+    let ann = s
+        .query::<shop::Customers>(|q| {
+            q.filter(shop::Customers::REFERRED_BY.is_null()).options(selectin(shop::Customers::REFERRALS))
+        })
+        .unwrap();
+    let bob = s.get::<shop::Customers>(&2).unwrap().unwrap();
+    s.remove(ann[0], shop::Customers::REFERRALS, bob).unwrap();
+    assert_eq!(s[bob].referred_by, None);
+    let names: Vec<&str> = s[ann[0]].referrals.get().unwrap().iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["Cid"]);
+    s.commit().unwrap();
 }
 
 #[test]

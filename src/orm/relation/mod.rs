@@ -84,7 +84,7 @@ pub use loading::{JoinPlan, Plan, Step, load, load_many, load_one};
 #[doc(hidden)]
 pub use loading::{after_load_rows, decode_one, fetch_planned, plan_for};
 pub use migrate_grammar::{LoadDefault, RelationKind};
-pub use resolve::Resolved;
+pub use resolve::{Resolved, Through};
 #[doc(hidden)]
 pub use resolve::{foreign_key_count, has_column};
 
@@ -342,6 +342,16 @@ pub enum RelationError {
         /// The model.
         model: &'static str,
     },
+    /// A change that does not fit the relationship's kind (`link` on a `has_many`).
+    #[error("{relation} is a {kind}: {message}")]
+    WrongKind {
+        /// `User.posts`.
+        relation: String,
+        /// Its kind.
+        kind: &'static str,
+        /// What to use instead.
+        message: &'static str,
+    },
     /// The N+1 detector (set to error) refused a repeated lazy load.
     #[error(
         "N+1 queries: {relation} lazily loaded for {count} objects of one query; load them all at once with .options({option})"
@@ -397,6 +407,9 @@ pub trait Relations: Model + Sized {
 
     /// Moves the loaded relationships of `from` (a row read again) into `self`.
     fn take_loaded(&mut self, from: &mut Self);
+
+    /// The value (`Many<T>` or `One<T>`) of the relationship `def`, if it is one of this model's.
+    fn relation_value(&mut self, def: &'static RelationDef) -> Option<&mut dyn std::any::Any>;
 }
 
 /// The error for a relationship of another model than `M`.

@@ -3,6 +3,7 @@
 //! snapshot taken on first write, and `flush` writes what changed inside the
 //! session's transaction, which `commit` ends.
 
+mod changes;
 mod slots;
 
 use super::echo::Echo;
