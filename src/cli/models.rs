@@ -26,7 +26,7 @@ pub fn run(cli: &Cli, command: &ModelsCommand, out: &Output) -> Result<u8, Error
     let ModelsCommand::Generate { out: path, force } = command;
     let (_, database) = super::database_config(cli)?;
     let declared = models::load(&database.root, &database.models)?;
-    let source = models::generate_rust_with_relations(&declared.schema, &declared.relations)?;
+    let source = models::generate_rust_models(&declared)?;
     let tables = declared.schema.tables.len();
     if path.as_os_str() == "-" {
         if out.json() {

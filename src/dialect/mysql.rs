@@ -756,6 +756,15 @@ impl super::query::QueryHooks for MysqlDialect {
         1
     }
 
+    fn batched_key_settings_query(&self) -> Option<&'static str> {
+        // A multi-row INSERT of known size ("simple insert") gets consecutive
+        // keys, `auto_increment_increment` apart, under lock modes 0 and 1.
+        // Under 2 ("interleaved", what Galera requires) the manual only says
+        // the keys of one statement "may not be consecutive" while bulk
+        // inserts run concurrently, so rows are then inserted one by one.
+        Some("SELECT @@innodb_autoinc_lock_mode < 2 AS batchable, @@auto_increment_increment AS step")
+    }
+
     fn server_version_query(&self) -> &'static str {
         "SELECT VERSION() AS value"
     }

@@ -735,6 +735,14 @@ impl super::query::QueryHooks for PostgresDialect {
         0
     }
 
+    fn values_column(&self, n: usize) -> Option<String> {
+        Some(format!("column{n}"))
+    }
+
+    fn casts_ordered_insert_columns(&self) -> bool {
+        true
+    }
+
     fn server_version_query(&self) -> &'static str {
         "SELECT version() AS value"
     }

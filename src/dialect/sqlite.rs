@@ -723,6 +723,15 @@ impl super::query::QueryHooks for SqliteDialect {
         2
     }
 
+    fn values_column(&self, n: usize) -> Option<String> {
+        Some(format!("column{n}"))
+    }
+
+    fn max_parameters(&self) -> usize {
+        // SQLITE_MAX_VARIABLE_NUMBER's default since 3.32 (the bundled library is newer).
+        32_766
+    }
+
     fn last_insert_id_query(&self) -> &'static str {
         "SELECT last_insert_rowid() AS value"
     }

@@ -6,7 +6,7 @@
 //! (attributes that would pass the line width are split one per item), and
 //! the `.rs` model reader reads it back as the same schema.
 
-use super::{ModelError, TableRelation, limit};
+use super::{ModelError, Models, TableRelation, limit};
 use crate::schema::{ColumnType, ForeignKey, IndexKey, Schema, Table};
 use migrate_grammar::{LoadDefault, RelationKind};
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,12 +34,15 @@ const KEYWORDS: &[&str] = &[
 /// (in table order, fields in column order). Fails, naming the object, for
 /// what the attribute grammar cannot say.
 pub fn generate_rust(schema: &Schema) -> Result<String, ModelError> {
-    generate_rust_with_relations(schema, &[])
+    generate_rust_models(&Models { schema: schema.clone(), ..Models::default() })
 }
 
-/// [`generate_rust`] with the TOML models' relationships as relationship
-/// fields (`Many<T>`, `One<T>`) after each struct's columns.
-pub fn generate_rust_with_relations(schema: &Schema, relations: &[TableRelation]) -> Result<String, ModelError> {
+/// [`generate_rust`] of declared models, their version columns
+/// (`version = true`) marked `#[model(version)]` and their relationships
+/// written as relationship fields (`Many<T>`, `One<T>`) after the columns.
+pub fn generate_rust_models(models: &Models) -> Result<String, ModelError> {
+    let schema = &models.schema;
+    let relations = &models.relations;
     let used: BTreeSet<&str> = schema
         .tables
         .iter()
@@ -70,8 +73,8 @@ pub fn generate_rust_with_relations(schema: &Schema, relations: &[TableRelation]
     let mut struct_names = BTreeSet::new();
     for table in &schema.tables {
         out.push('\n');
-        let mine: Vec<&TableRelation> = relations.iter().filter(|r| r.table == table.name).collect();
-        out.push_str(&model(table, &mut struct_names, &mine, &names)?);
+        let mine: Vec<&TableRelation> = models.relations.iter().filter(|r| r.table == table.name).collect();
+        out.push_str(&model(table, &models.version_columns, &mut struct_names, &mine, &names)?);
     }
     Ok(out)
 }
@@ -83,6 +86,7 @@ fn not_expressible(object: &str, why: &str) -> ModelError {
 /// One struct.
 fn model(
     table: &Table,
+    versions: &BTreeSet<(String, String)>,
     struct_names: &mut BTreeSet<String>,
     relations: &[&TableRelation],
     names: &BTreeMap<&str, String>,
@@ -191,6 +195,9 @@ fn model(
         }
         if column.autoincrement {
             head.push("autoincrement".into());
+        }
+        if versions.contains(&(t.clone(), c.to_string())) {
+            head.push("version".into());
         }
         if field_unique.contains(c) {
             head.push("unique".into());
@@ -464,7 +471,7 @@ relations = [{ name = "author", belongs_to = "users", foreign_key = ["user_id"],
 "#;
         std::fs::write(dir.path().join("blog.toml"), toml).unwrap();
         let models = super::super::load(dir.path(), &["*.toml".into()]).unwrap();
-        let text = generate_rust_with_relations(&models.schema, &models.relations).unwrap();
+        let text = generate_rust_models(&models).unwrap();
         assert!(text.contains("use migrate::orm::relation::{Many, One};\n"), "{text}");
         assert!(
             text.contains(

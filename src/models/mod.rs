@@ -11,7 +11,7 @@ mod relations;
 mod rust_models;
 mod toml_models;
 
-pub use generate::{generate_rust, generate_rust_with_relations};
+pub use generate::{generate_rust, generate_rust_models};
 pub use migrate_derive::Model;
 /// The `#[model(...)]` grammar, for the code `#[derive(Model)]` generates.
 pub use migrate_grammar as grammar;
@@ -26,7 +26,7 @@ pub trait Model {
 }
 
 use crate::schema::{ColumnType, EnumType, Schema, Table};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Models could not be read.
@@ -80,6 +80,9 @@ pub struct Models {
     pub renamed_tables: BTreeMap<String, String>,
     /// (table, column) -> the column's name before.
     pub renamed_columns: BTreeMap<(String, String), String>,
+    /// (table, column) of each optimistic-concurrency version column
+    /// (`version = true`, `#[model(version)]`): ORM-only, no schema effect.
+    pub version_columns: BTreeSet<(String, String)>,
     /// Table name -> the line of its file that declares it, for errors.
     pub lines: BTreeMap<String, usize>,
     /// Relationships of TOML models (not columns: they change no migration).
@@ -200,6 +203,7 @@ fn merge(
     models.relations.extend(part.relations);
     models.renamed_tables.extend(part.renamed_tables);
     models.renamed_columns.extend(part.renamed_columns);
+    models.version_columns.extend(part.version_columns);
     Ok(())
 }
 

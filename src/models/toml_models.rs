@@ -74,6 +74,9 @@ struct ColumnSpec {
     primary_key: bool,
     #[serde(default)]
     autoincrement: bool,
+    /// The ORM's optimistic-concurrency version counter.
+    #[serde(default)]
+    version: bool,
     #[serde(default)]
     unique: bool,
     #[serde(default)]
@@ -147,6 +150,17 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
             column.default = c.default;
             column.autoincrement = c.autoincrement;
             column.comment = c.comment;
+            if c.version {
+                let integer = matches!(column.ty, ColumnType::Smallint | ColumnType::Integer | ColumnType::Bigint);
+                if !integer || column.nullable || c.primary_key {
+                    let message = format!(
+                        "table `{}`: column `{}`: version = true needs a non-null integer column outside the primary key",
+                        spec.name, c.name
+                    );
+                    return Err(invalid(at, message));
+                }
+                models.version_columns.insert((spec.name.clone(), c.name.clone()));
+            }
             if c.primary_key {
                 pk_columns.push(c.name.clone());
             }
@@ -402,6 +416,27 @@ columns = [
         assert!(err(&typo).contains("unknown key `back_populate`; did you mean `back_populates`?"), "{}", err(&typo));
         let order = BLOG.replace("[\"id desc\"]", "[\"nope\"]");
         assert!(err(&order).ends_with("order_by names `nope`, which is not a column of `posts`"), "{}", err(&order));
+    }
+
+    #[test]
+    fn a_version_column_is_marked_and_generated_as_such() {
+        let text = "[[tables]]\nname = \"accounts\"\ncolumns = [\n  { name = \"id\", type = \"bigint\", primary_key = true },\n  \
+                    { name = \"version\", type = \"integer\", nullable = false, version = true },\n]\n";
+        let models = parse_toml(Path::new("m.toml"), text).unwrap();
+        assert!(models.version_columns.contains(&("accounts".to_string(), "version".to_string())));
+        let source = crate::models::generate_rust_models(&models).unwrap();
+        assert!(source.contains("    #[model(version)]\n    pub version: i32,"), "{source}");
+        for bad in ["type = \"text\", nullable = false", "type = \"integer\""] {
+            let text = format!(
+                "[[tables]]\nname = \"t\"\ncolumns = [\n  {{ name = \"id\", type = \"bigint\", primary_key = true }},\n  \
+                 {{ name = \"v\", {bad}, version = true }},\n]\n"
+            );
+            let error = parse_toml(Path::new("m.toml"), &text).unwrap_err().to_string();
+            assert!(
+                error.starts_with("m.toml:5: table `t`: column `v`: version = true needs a non-null integer"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -9,5 +9,6 @@ mod shop;
 
 mod blog_example;
 mod core;
+mod flush;
 mod relations;
 mod session;

@@ -412,6 +412,16 @@ pub enum InsertSource {
     Values(Vec<Vec<Expr>>),
     /// `INSERT ... SELECT`.
     Select(Box<Select>),
+    /// Rows inserted in the order given: `SELECT column1, ... FROM (VALUES
+    /// (..., 0), (..., 1)) ORDER BY` the counter, so generated keys are
+    /// handed out in this order (see the session's batched insert). `types`
+    /// are the columns' types, for backends that cast the selected values.
+    InOrder {
+        /// The rows, each as wide as the insert's columns.
+        rows: Vec<Vec<Expr>>,
+        /// Each column's type.
+        types: Vec<ColumnType>,
+    },
 }
 
 /// What an insert does with a row that violates a unique key.

@@ -58,13 +58,13 @@ impl Session {
         handle: Handle<M>,
         positions: &[usize],
     ) -> Result<Vec<Value<'static>>, Error> {
-        let object = self.try_get(handle).ok_or(RelationError::NotInSession { model: M::TABLE_NAME })?;
+        let object = self.try_get(handle)?;
         let values = object.values();
         Ok(positions.iter().filter_map(|&i| values.get(i)).map(|v| v.clone().into_owned()).collect())
     }
 
     fn key_of<M: Model + crate::models::Model>(&self, handle: Handle<M>) -> Result<Vec<Value<'static>>, Error> {
-        let object = self.try_get(handle).ok_or(RelationError::NotInSession { model: M::TABLE_NAME })?;
+        let object = self.try_get(handle)?;
         Ok(object.key().key_values().into_iter().map(Value::into_owned).collect())
     }
 
@@ -119,7 +119,7 @@ impl Session {
             returning: Vec::new(),
         };
         self.write(Write::Insert(insert))?;
-        let copy = self.try_get(target).cloned();
+        let copy = self.try_get(target).ok().cloned();
         if let (Some(copy), Some(items)) =
             (copy, self.relation_value::<P, Many<C>>(owner, def).and_then(|m| m.loaded_mut()))
         {
@@ -182,7 +182,7 @@ impl Session {
         self.autoflush()?;
         let values = self.values_at(owner, &r.owner_positions)?;
         self.set_columns(child, &r.link_columns, values.into_iter().map(ast::Expr::Bind).collect())?;
-        let copy = self.try_get(child).cloned();
+        let copy = self.try_get(child).ok().cloned();
         let Some(copy) = copy else { return Ok(()) };
         match def.spec.kind {
             RelationKind::HasOne => {
@@ -240,7 +240,7 @@ impl Session {
         self.autoflush()?;
         let values = self.values_at(parent, &r.link_positions)?;
         self.set_columns(child, &r.owner_columns, values.into_iter().map(ast::Expr::Bind).collect())?;
-        let copy = self.try_get(parent).cloned();
+        let copy = self.try_get(parent).ok().cloned();
         if let Some(one) = self.relation_value::<P, One<C>>(child, def) {
             *one = One::loaded(copy);
         }
