@@ -441,6 +441,10 @@ fn session_queries_and_lazy_loads(db: &TestDb, conn: &mut Connection) {
     s.load(post, Post::TAGS).unwrap();
     assert_eq!(s.statement_count() - before, 1);
     assert_eq!(tag_names(&s[post]), ["t1"]);
+    // A handle whose object left the session loads nothing.
+    s.expunge(post).unwrap();
+    let e = s.load(post, Post::TAGS).unwrap_err();
+    assert!(matches!(e, Error::StaleHandle { model: "Post", .. }), "{e}");
     s.commit().unwrap();
 }
 

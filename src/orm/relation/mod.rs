@@ -336,12 +336,6 @@ pub enum RelationError {
     /// `joined` on a statement that is not a `SELECT`.
     #[error("joined loading needs a SELECT")]
     JoinedNeedsSelect,
-    /// The handle's object is no longer in the session.
-    #[error("{model}: the handle's object is no longer in the session")]
-    NotInSession {
-        /// The model.
-        model: &'static str,
-    },
     /// A change that does not fit the relationship's kind (`link` on a `has_many`).
     #[error("{relation} is a {kind}: {message}")]
     WrongKind {

@@ -73,7 +73,7 @@ impl Session {
         handle: Handle<P>,
         def: &'static RelationDef,
     ) -> Option<&mut V> {
-        self.slots_mut::<P>().get_mut_untracked(handle)?.relation_value(def)?.downcast_mut::<V>()
+        self.slots_mut::<P>().get_mut_untracked(handle).ok()?.relation_value(def)?.downcast_mut::<V>()
     }
 
     fn write(&mut self, statement: Write) -> Result<usize, Error> {

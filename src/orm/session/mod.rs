@@ -200,7 +200,7 @@ impl Session {
             .into_iter()
             .map(|mut row| {
                 let kept = slots.find(&row.key()).filter(|h| !slots.is_expired(*h));
-                if let Some(object) = kept.and_then(|h| slots.get_mut_untracked(h)) {
+                if let Some(object) = kept.and_then(|h| slots.get_mut_untracked(h).ok()) {
                     object.take_loaded(&mut row);
                 }
                 slots.merge_row(row)
@@ -231,12 +231,10 @@ impl Session {
         let id = TypeId::of::<P>();
         let Session { conn, models, .. } = self;
         let conn = conn.as_mut().expect("ensure_transaction took a connection");
-        let object = models
-            .iter_mut()
-            .find(|(t, _)| *t == id)
-            .and_then(|(_, s)| s.as_any_mut().downcast_mut::<Slots<P>>())
-            .and_then(|s| s.get_mut_untracked(handle));
-        let Some(object) = object else { return Err(RelationError::NotInSession { model: P::INFO.name }.into()) };
+        let slots =
+            models.iter_mut().find(|(t, _)| *t == id).and_then(|(_, s)| s.as_any_mut().downcast_mut::<Slots<P>>());
+        let Some(slots) = slots else { return Err(stale::<P>(Stale::NotInSession)) };
+        let object = slots.get_mut_untracked(handle).map_err(stale::<P>)?;
         P::load_relation(&mut [object], &step, conn)
     }
 

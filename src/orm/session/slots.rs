@@ -249,10 +249,10 @@ impl<M: Model> Slots<M> {
 
     /// The object, to change what is not a column (its loaded
     /// relationships): no snapshot is taken.
-    pub(super) fn get_mut_untracked(&mut self, handle: Handle<M>) -> Option<&mut M> {
-        let entry = self.entry_mut(handle).ok()?;
-        usable(entry).ok()?;
-        Some(&mut entry.object)
+    pub(super) fn get_mut_untracked(&mut self, handle: Handle<M>) -> Result<&mut M, Stale> {
+        let entry = self.entry_mut(handle)?;
+        usable(entry)?;
+        Ok(&mut entry.object)
     }
 
     /// The primary key of the object, expired or not.
