@@ -12,7 +12,7 @@
 
 mod embed;
 
-use migrate_grammar::{ColumnDef, ModelDef};
+use migrate_grammar::{ColumnDef, LoadDefault, ModelDef, RelationDef, RelationKind};
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
 use quote::{format_ident, quote, quote_spanned};
@@ -111,6 +111,11 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
         None => (quote!(false), quote! { let _ = key; ::core::result::Result::Ok(()) }),
     };
     let checks = reference_checks(&def, &fields);
+    let relations = relations(item, &def)?;
+    let relation_inits = relations.inits.iter();
+    let relation_items = &relations.items;
+    let relations_impl = &relations.trait_impl;
+    let relation_checks = &relations.checks;
     let (version_tokens, advance_version) = match def.columns.iter().position(|c| c.version) {
         Some(at) => {
             let (name, f) = (&def.columns[at].name, &field_idents[at]);
@@ -141,9 +146,40 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
                 ::core::result::Result::Ok(#ident {
                     #(#field_idents: row.next()?,)*
                     #(#skipped: ::core::default::Default::default(),)*
+                    #(#relation_inits,)*
                 })
             }
+
+            fn from_row_joined<R: #m::value::RowReader>(
+                row: &mut R,
+                joined: &[#m::relation::JoinPlan],
+            ) -> ::core::result::Result<Self, ::migrate::dialect::query::DecodeError> {
+                let mut object = <Self as #m::value::FromRow>::from_row(row)?;
+                #m::relation::Relations::decode_joined(&mut object, row, joined)?;
+                ::core::result::Result::Ok(object)
+            }
+
+            fn plan(
+                options: &[#m::relation::LoadOption],
+            ) -> ::core::result::Result<::core::option::Option<#m::relation::Plan>, #m::relation::RelationError> {
+                #m::relation::plan_for::<Self>(options)
+            }
+
+            fn after_load(
+                rows: &mut ::std::vec::Vec<Self>,
+                conn: &mut ::migrate::db::Connection,
+                plan: &#m::relation::Plan,
+            ) -> ::core::result::Result<(), #m::Error> {
+                #m::relation::after_load_rows::<Self>(rows, conn, plan)
+            }
         }
+
+        impl #ident {
+            #(#relation_items)*
+        }
+
+        #relations_impl
+        #relation_checks
 
         impl #m::Model for #ident {
             const TABLE_NAME: &'static str = #table;
@@ -330,5 +366,280 @@ fn model_def_tokens(def: &ModelDef) -> Tokens {
         foreign_keys: ::std::vec![#(#fks),*],
         checks: ::std::vec![#(#checks),*],
         skipped: #skipped,
+        relations: ::std::vec::Vec::new(),
     })
+}
+
+/// What the derive emits for relationships.
+struct RelationTokens {
+    /// Field initialisers of `from_row`: each relationship not loaded.
+    inits: Vec<Tokens>,
+    /// Associated items: the handle constants and their definitions.
+    items: Vec<Tokens>,
+    /// `impl Relations`.
+    trait_impl: Tokens,
+    /// Compile-time checks against the foreign keys.
+    checks: Tokens,
+}
+
+fn strs(list: &[String]) -> Tokens {
+    quote!(&[#(#list),*])
+}
+
+/// The model's foreign keys as constants: column `references` and
+/// table-level `foreign_key(..)`s.
+fn foreign_key_refs(def: &ModelDef) -> Tokens {
+    let r = quote!(::migrate::orm::relation);
+    let column_keys = def.columns.iter().filter_map(|c| {
+        let (table, column) = c.references.as_deref()?.rsplit_once('.')?;
+        let name = &c.name;
+        Some(quote!(#r::ForeignKeyRef { columns: &[#name], table: #table, referred: &[#column] }))
+    });
+    let table_keys = def.foreign_keys.iter().map(|f| {
+        let (columns, table, referred) = (strs(&f.columns), &f.referred_table, strs(&f.referred_columns));
+        quote!(#r::ForeignKeyRef { columns: #columns, table: #table, referred: #referred })
+    });
+    let all: Vec<Tokens> = column_keys.chain(table_keys).collect();
+    quote!(&[#(#all),*])
+}
+
+fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationTokens> {
+    let ident = &item.ident;
+    let m = quote!(::migrate::orm);
+    let r = quote!(#m::relation);
+    let g = quote!(::migrate::models::grammar);
+    let (mut inits, mut items, mut checks) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut fns, mut load_arms, mut joined_arms, mut takes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut values = Vec::new();
+    let model_name = ident.to_string();
+    let table = &def.name;
+    for rel in &def.relations {
+        let field = field_ident(&rel.field)?;
+        let span = item
+            .fields
+            .iter()
+            .find(|f| f.ident.as_ref().is_some_and(|i| *i == rel.field))
+            .map_or(ident.span(), |f| f.span());
+        let target: syn::Path = syn::parse_str(&rel.target).map_err(|e| syn::Error::new(span, e))?;
+        let handle = rel.field.trim_start_matches("r#").to_uppercase();
+        let konst = format_ident!("{}", handle);
+        let def_fn = format_ident!("__relation_{}", rel.field.trim_start_matches("r#"));
+        let name = rel.field.trim_start_matches("r#");
+        let kind = match rel.kind {
+            RelationKind::BelongsTo => quote!(#g::RelationKind::BelongsTo),
+            RelationKind::HasMany => quote!(#g::RelationKind::HasMany),
+            RelationKind::HasOne => quote!(#g::RelationKind::HasOne),
+            RelationKind::ManyToMany => quote!(#g::RelationKind::ManyToMany),
+        };
+        let load = match rel.load {
+            LoadDefault::Raise => quote!(#g::LoadDefault::Raise),
+            LoadDefault::Selectin => quote!(#g::LoadDefault::Selectin),
+            LoadDefault::Joined => quote!(#g::LoadDefault::Joined),
+        };
+        let through: Option<syn::Path> =
+            rel.through.as_deref().map(syn::parse_str).transpose().map_err(|e| syn::Error::new(span, e))?;
+        let through_tokens = match &through {
+            Some(t) => quote!(::core::option::Option::Some(&<#t as #r::Relations>::INFO)),
+            None => quote!(::core::option::Option::None),
+        };
+        let back = match &rel.back_populates {
+            Some(other) => {
+                let other = format_ident!("{}", other.to_uppercase());
+                quote_spanned!(span=> ::core::option::Option::Some(|| #target::#other.def()))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let (fk, tfk) = (strs(&rel.foreign_key), strs(&rel.target_foreign_key));
+        let order = rel.order_by.iter().map(|(c, d)| quote!((#c, #d)));
+        let doc = format!("The `{name}` relationship ({} {}).", rel.kind.keyword(), rel.target);
+        items.push(quote! {
+            #[doc = #doc]
+            pub const #konst: #r::Relation<#ident, #target> = #r::Relation::new(#ident::#def_fn);
+        });
+        items.push(quote_spanned! {span=>
+            #[doc(hidden)]
+            pub fn #def_fn() -> &'static #r::RelationDef {
+                static DEF: #r::RelationDef = #r::RelationDef::new(#r::RelationSpec {
+                    kind: #kind,
+                    name: #name,
+                    handle: #handle,
+                    owner: &<#ident as #r::Relations>::INFO,
+                    target: &<#target as #r::Relations>::INFO,
+                    through: #through_tokens,
+                    foreign_key: #fk,
+                    target_foreign_key: #tfk,
+                    back_populates: #back,
+                    order_by: &[#(#order),*],
+                    load: #load,
+                });
+                &DEF
+            }
+        });
+        fns.push(quote!(#ident::#def_fn));
+        let collection = rel.kind.is_collection();
+        let init = if collection {
+            quote_spanned!(span=> #field: #r::Many::unloaded(#ident::#def_fn))
+        } else {
+            quote_spanned!(span=> #field: #r::One::unloaded(#ident::#def_fn))
+        };
+        inits.push(init);
+        let loader = if collection { quote!(load_many) } else { quote!(load_one) };
+        // The other side of a has_many/has_one is a belongs_to: a copy of the parent.
+        let back_fill = match (&rel.back_populates, rel.kind) {
+            (Some(other), RelationKind::HasMany | RelationKind::HasOne) => {
+                let other = format_ident!("{}", other);
+                quote_spanned!(span=> |c: &mut #target, p: &#ident| #r::set_parent(&mut c.#other, p))
+            }
+            _ => quote!(|_, _| {}),
+        };
+        load_arms.push(quote_spanned! {span=>
+            if ::core::ptr::eq(step.def, #ident::#def_fn()) {
+                return #r::#loader::<#ident, #target>(rows, step, conn, |m| &mut m.#field, #back_fill);
+            }
+        });
+        if !collection {
+            joined_arms.push(quote_spanned! {span=>
+                if ::core::ptr::eq(join.def, #ident::#def_fn()) {
+                    self.#field = #r::decode_one::<#target, R>(row, join)?;
+                    continue;
+                }
+            });
+        }
+        takes.push(quote!(#r::take_if_loaded(&mut self.#field, &mut from.#field);));
+        values.push(quote! {
+            if ::core::ptr::eq(def, #ident::#def_fn()) {
+                return ::core::option::Option::Some(&mut self.#field);
+            }
+        });
+        checks.push(relation_checks(ident, &model_name, table, rel, &target, through.as_ref(), span));
+    }
+    let foreign_keys = foreign_key_refs(def);
+    let columns: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
+    let key: Vec<&str> = def.columns.iter().filter(|c| c.primary_key).map(|c| c.name.as_str()).collect();
+    let trait_impl = quote! {
+        impl #r::Relations for #ident {
+            const INFO: #r::ModelInfo = #r::ModelInfo {
+                name: #model_name,
+                table: #table,
+                columns: &[#(#columns),*],
+                key: &[#(#key),*],
+                foreign_keys: #foreign_keys,
+                relations: &[#(#fns),*],
+            };
+
+            #[allow(unused_variables)]
+            fn load_relation(
+                rows: &mut [&mut Self],
+                step: &#r::Step,
+                conn: &mut ::migrate::db::Connection,
+            ) -> ::core::result::Result<(), #m::Error> {
+                #(#load_arms)*
+                ::core::result::Result::Err(#r::not_a_relation_of::<Self>(step.def))
+            }
+
+            #[allow(unused_variables)]
+            fn decode_joined<R: #m::value::RowReader>(
+                &mut self,
+                row: &mut R,
+                joined: &[#r::JoinPlan],
+            ) -> ::core::result::Result<(), ::migrate::dialect::query::DecodeError> {
+                for join in joined {
+                    #(#joined_arms)*
+                }
+                ::core::result::Result::Ok(())
+            }
+
+            #[allow(unused_variables)]
+            fn take_loaded(&mut self, from: &mut Self) {
+                #(#takes)*
+            }
+
+            #[allow(unused_variables)]
+            fn relation_value(
+                &mut self,
+                def: &'static #r::RelationDef,
+            ) -> ::core::option::Option<&mut dyn ::core::any::Any> {
+                #(#values)*
+                ::core::option::Option::None
+            }
+        }
+    };
+    Ok(RelationTokens { inits, items, trait_impl, checks: quote!(#(#checks)*) })
+}
+
+/// Compile-time checks of one relationship against the foreign keys the
+/// models declare, pointing at the field.
+fn relation_checks(
+    owner: &syn::Ident,
+    model: &str,
+    table: &str,
+    rel: &RelationDef,
+    target: &syn::Path,
+    through: Option<&syn::Path>,
+    span: Span,
+) -> Tokens {
+    let r = quote!(::migrate::orm::relation);
+    let m = quote!(::migrate::orm);
+    let keyword = rel.kind.keyword();
+    let target_name = quote!(#target).to_string().replace(' ', "");
+    let label = format!("{keyword}({target_name}, ..) on {model}.{}", rel.field);
+    let wanted = |cols: &[String]| if cols.is_empty() { String::new() } else { format!(" ({})", cols.join(", ")) };
+    let fk = strs(&rel.foreign_key);
+    let mut out = Vec::new();
+    match (rel.kind, through) {
+        (RelationKind::BelongsTo, _) => {
+            let message = format!(
+                "{label}: {model} needs exactly one foreign key{} referring to {target_name}'s table (name it with foreign_key = \"..\")",
+                wanted(&rel.foreign_key)
+            );
+            out.push(quote_spanned! {span=>
+                const _: () = ::core::assert!(
+                    #r::foreign_key_count(&<#owner as #r::Relations>::INFO, <#target as #m::Model>::TABLE_NAME, #fk) == 1,
+                    #message
+                );
+            });
+        }
+        (RelationKind::HasMany | RelationKind::HasOne, _) => {
+            let message = format!(
+                "{label}: {target_name} needs exactly one foreign key{} referring to `{table}` (name it with foreign_key = \"..\")",
+                wanted(&rel.foreign_key)
+            );
+            out.push(quote_spanned! {span=>
+                const _: () = ::core::assert!(
+                    #r::foreign_key_count(&<#target as #r::Relations>::INFO, #table, #fk) == 1,
+                    #message
+                );
+            });
+        }
+        (RelationKind::ManyToMany, Some(through)) => {
+            let through_name = quote!(#through).to_string().replace(' ', "");
+            let tfk = strs(&rel.target_foreign_key);
+            let to_owner = format!(
+                "{label}: {through_name} needs a foreign key{} referring to `{table}`",
+                wanted(&rel.foreign_key)
+            );
+            let to_target = format!(
+                "{label}: {through_name} needs a foreign key{} referring to {target_name}'s table",
+                wanted(&rel.target_foreign_key)
+            );
+            out.push(quote_spanned! {span=>
+                const _: () = ::core::assert!(
+                    #r::foreign_key_count(&<#through as #r::Relations>::INFO, #table, #fk) >= 1,
+                    #to_owner
+                );
+                const _: () = ::core::assert!(
+                    #r::foreign_key_count(&<#through as #r::Relations>::INFO, <#target as #m::Model>::TABLE_NAME, #tfk) >= 1,
+                    #to_target
+                );
+            });
+        }
+        (RelationKind::ManyToMany, None) => {}
+    }
+    for (column, _) in &rel.order_by {
+        let message = format!("{label}: order_by names `{column}`, which is not a column of {target_name}");
+        out.push(quote_spanned! {span=>
+            const _: () = ::core::assert!(#r::has_column(&<#target as #r::Relations>::INFO, #column), #message);
+        });
+    }
+    quote!(#(#out)*)
 }

@@ -53,6 +53,74 @@ pub struct ModelDef {
     pub checks: Vec<CheckDef>,
     /// Fields marked `#[model(skip)]`: not columns.
     pub skipped: Vec<String>,
+    /// Relationship fields (`has_many(..)`, ...): not columns either.
+    pub relations: Vec<RelationDef>,
+}
+
+/// Which way a relationship goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    /// Many-to-one: this model's foreign key refers to the target.
+    BelongsTo,
+    /// One-to-many: the target's foreign key refers to this model.
+    HasMany,
+    /// One-to-one: the target's foreign key refers to this model, one row.
+    HasOne,
+    /// Many-to-many through an association model with a foreign key to each side.
+    ManyToMany,
+}
+
+impl RelationKind {
+    /// The attribute that declares it (`has_many`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            RelationKind::BelongsTo => "belongs_to",
+            RelationKind::HasMany => "has_many",
+            RelationKind::HasOne => "has_one",
+            RelationKind::ManyToMany => "many_to_many",
+        }
+    }
+
+    /// Whether it holds a collection.
+    pub fn is_collection(self) -> bool {
+        matches!(self, RelationKind::HasMany | RelationKind::ManyToMany)
+    }
+}
+
+/// How a relationship loads when a query names no option for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadDefault {
+    /// Not loaded: reading it is an error (`load = "raise"`, the default).
+    Raise,
+    /// A second statement per level (`load = "selectin"`).
+    Selectin,
+    /// A `LEFT JOIN` in the query (`load = "joined"`, to-one only).
+    Joined,
+}
+
+/// A relationship field: `#[model(has_many(Post, foreign_key = "user_id"))] posts: Many<Post>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationDef {
+    /// The Rust field.
+    pub field: String,
+    /// Its kind.
+    pub kind: RelationKind,
+    /// The related model's Rust path, as written (`Post`, `crate::blog::Post`).
+    pub target: String,
+    /// The foreign key's columns: on this model (`belongs_to`), on the
+    /// target (`has_many`, `has_one`) or on the association model
+    /// (`many_to_many`, the key to this model). Empty: the one foreign key there is.
+    pub foreign_key: Vec<String>,
+    /// `many_to_many`: the association model's Rust path.
+    pub through: Option<String>,
+    /// `many_to_many`: the association model's foreign key to the target (empty: inferred).
+    pub target_foreign_key: Vec<String>,
+    /// The target's relationship that is the other side of this one.
+    pub back_populates: Option<String>,
+    /// Order of a collection: target columns, each optionally ` desc`.
+    pub order_by: Vec<(String, bool)>,
+    /// The default loading strategy.
+    pub load: LoadDefault,
 }
 
 /// `foreign_key(name = "..", columns = [..], references = "table", referred_columns = [..], on_delete = "..")`.
@@ -182,6 +250,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         foreign_keys: Vec::new(),
         checks: Vec::new(),
         skipped: Vec::new(),
+        relations: Vec::new(),
     };
     for attr in model_attrs(&item.attrs) {
         attr.parse_nested_meta(|meta| {
@@ -272,6 +341,10 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         let Some(ident) = field.ident.as_ref() else {
             return Err(syn::Error::new(field.span(), "a model field needs a name"));
         };
+        if let Some(relation) = relation(ident, &field.attrs)? {
+            def.relations.push(relation);
+            continue;
+        }
         if is_skipped(&field.attrs)? {
             def.skipped.push(ident.to_string());
             continue;
@@ -397,7 +470,181 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         def.columns.push(column);
     }
     check_named_columns(&def, item)?;
+    check_relations(&def, item)?;
     Ok(def)
+}
+
+/// A `belongs_to` names columns of this model: they must exist and refer
+/// somewhere. Names must not repeat a column's.
+fn check_relations(def: &ModelDef, item: &ItemStruct) -> syn::Result<()> {
+    for r in &def.relations {
+        let span = item
+            .fields
+            .iter()
+            .find(|f| f.ident.as_ref().is_some_and(|i| *i == r.field))
+            .map_or(item.ident.span(), |f| f.span());
+        if def.columns.iter().any(|c| c.name == r.field) {
+            return Err(syn::Error::new(span, format!("relationship `{}` has the name of a column", r.field)));
+        }
+        if r.kind != RelationKind::BelongsTo {
+            continue;
+        }
+        for fk in &r.foreign_key {
+            let Some(column) = def.columns.iter().find(|c| &c.name == fk) else {
+                return Err(syn::Error::new(
+                    span,
+                    format!("belongs_to(.., foreign_key = \"{fk}\"): `{fk}` is not a column of this model"),
+                ));
+            };
+            let declared = column.references.is_some() || def.foreign_keys.iter().any(|f| f.columns.contains(fk));
+            if !declared {
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "belongs_to(.., foreign_key = \"{fk}\"): column `{fk}` has no foreign key (add references = \"table.column\")"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a relationship attribute (`has_many(Post, ...)`), if the field has
+/// one; a relationship field takes no other attribute.
+fn relation(ident: &syn::Ident, attrs: &[Attribute]) -> syn::Result<Option<RelationDef>> {
+    let mut found: Option<RelationDef> = None;
+    let mut other = None;
+    for attr in model_attrs(attrs) {
+        attr.parse_nested_meta(|meta| {
+            let kind = match meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default().as_str() {
+                "belongs_to" => RelationKind::BelongsTo,
+                "has_many" => RelationKind::HasMany,
+                "has_one" => RelationKind::HasOne,
+                "many_to_many" => RelationKind::ManyToMany,
+                _ => {
+                    other = Some(meta.path.span());
+                    if meta.input.peek(syn::Token![=]) {
+                        let _: Expr = meta.value()?.parse()?;
+                    } else if meta.input.peek(syn::token::Paren) {
+                        let _ = meta.parse_nested_meta(|_| Ok(()));
+                    }
+                    return Ok(());
+                }
+            };
+            if found.is_some() {
+                return Err(meta.error("a field holds one relationship"));
+            }
+            found = Some(relation_args(ident, kind, &meta)?);
+            Ok(())
+        })?;
+    }
+    match (found, other) {
+        (Some(_), Some(span)) => {
+            Err(syn::Error::new(span, "a relationship field is not a column: it takes no other attribute"))
+        }
+        (found, _) => Ok(found),
+    }
+}
+
+fn relation_args(
+    ident: &syn::Ident,
+    kind: RelationKind,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+) -> syn::Result<RelationDef> {
+    let mut r = RelationDef {
+        field: ident.to_string(),
+        kind,
+        target: String::new(),
+        foreign_key: Vec::new(),
+        through: None,
+        target_foreign_key: Vec::new(),
+        back_populates: None,
+        order_by: Vec::new(),
+        load: LoadDefault::Raise,
+    };
+    let keyword = kind.keyword();
+    meta.parse_nested_meta(|inner| {
+        let has_value = inner.input.peek(syn::Token![=]);
+        if !has_value && r.target.is_empty() {
+            use quote::ToTokens;
+            r.target = inner.path.to_token_stream().to_string().replace(' ', "");
+            return Ok(());
+        }
+        match inner.path.get_ident().map(|i| i.to_string()).unwrap_or_default().as_str() {
+            "foreign_key" => r.foreign_key = string_or_strings(&inner)?,
+            "target_foreign_key" if kind == RelationKind::ManyToMany => {
+                r.target_foreign_key = string_or_strings(&inner)?
+            }
+            "through" if kind == RelationKind::ManyToMany => {
+                let value: syn::LitStr = inner.value()?.parse()?;
+                value.parse::<syn::Path>()?;
+                r.through = Some(value.value());
+            }
+            "back_populates" => r.back_populates = Some(string(&inner)?),
+            "order_by" => {
+                for item in string_or_strings(&inner)? {
+                    let mut words = item.split_whitespace();
+                    let column = words.next().unwrap_or_default().to_string();
+                    let descending = match words.next().map(str::to_ascii_lowercase).as_deref() {
+                        None | Some("asc") => false,
+                        Some("desc") => true,
+                        Some(_) => return Err(inner.error("order_by items are \"column\", \"column asc\" or \"column desc\"")),
+                    };
+                    if column.is_empty() || words.next().is_some() {
+                        return Err(inner.error("order_by items are \"column\", \"column asc\" or \"column desc\""));
+                    }
+                    r.order_by.push((column, descending));
+                }
+            }
+            "load" => {
+                let value: syn::LitStr = inner.value()?.parse()?;
+                r.load = match value.value().as_str() {
+                    "raise" => LoadDefault::Raise,
+                    "selectin" => LoadDefault::Selectin,
+                    "joined" if !kind.is_collection() => LoadDefault::Joined,
+                    "joined" => {
+                        return Err(syn::Error::new(
+                            value.span(),
+                            "joined loading is for belongs_to and has_one; load a collection with selectin",
+                        ));
+                    }
+                    _ => return Err(syn::Error::new(value.span(), "expected raise, selectin or joined")),
+                };
+            }
+            _ => {
+                let extra = if kind == RelationKind::ManyToMany { "through, target_foreign_key, " } else { "" };
+                return Err(inner.error(format!(
+                    "unknown {keyword} attribute (the target model first, then {extra}foreign_key, back_populates, order_by, load)"
+                )));
+            }
+        }
+        Ok(())
+    })?;
+    if r.target.is_empty() {
+        return Err(meta.error(format!("{keyword}(..) names the related model first: {keyword}(Post, ..)")));
+    }
+    if kind == RelationKind::ManyToMany && r.through.is_none() {
+        return Err(meta.error("many_to_many(..) needs through = \"AssociationModel\""));
+    }
+    Ok(r)
+}
+
+fn string_or_strings(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Vec<String>> {
+    let value = meta.value()?;
+    if value.peek(syn::LitStr) {
+        let s: syn::LitStr = value.parse()?;
+        return Ok(vec![s.value()]);
+    }
+    let array: syn::ExprArray = value.parse()?;
+    array
+        .elems
+        .iter()
+        .map(|e| match e {
+            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(s.value()),
+            other => Err(syn::Error::new(other.span(), "expected a string")),
+        })
+        .collect()
 }
 
 /// Every column a table-level index, unique constraint or foreign key names

@@ -75,6 +75,7 @@ pub fn pull_models(url: &DatabaseUrl, database: &DatabaseConfig, format: ModelFo
         ModelFormat::Rust => models::generate_rust_with(
             &schema,
             &Default::default(),
+            &[],
             "//! Models pulled from the database by `migrate models pull`: the schema as\n\
              //! migrate reads it. Edit them from now on; `migrate check` compares them.\n",
         )?,

@@ -720,6 +720,10 @@ impl super::query::QueryHooks for PostgresDialect {
         true
     }
 
+    fn binds_key_arrays(&self) -> bool {
+        true
+    }
+
     fn cast_type(&self, ty: &ColumnType) -> String {
         self.render_type(ty)
     }

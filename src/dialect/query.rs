@@ -7,7 +7,7 @@ mod ast;
 mod value;
 
 pub use ast::*;
-pub use value::{Decode, DecodeError, FieldError, Value, not_null};
+pub use value::{Decode, DecodeError, FieldError, KeyArray, Value, not_null};
 
 use super::Dialect;
 use crate::schema::ColumnType;
@@ -74,6 +74,12 @@ pub trait QueryHooks {
     /// the result column a type (MariaDB reports an untyped one as `NULL`,
     /// which its client library cannot read).
     fn casts_select_list_parameters(&self) -> bool {
+        false
+    }
+
+    /// Whether a one-column key list is bound as one array (`= ANY($1)`)
+    /// rather than an `IN` list.
+    fn binds_key_arrays(&self) -> bool {
         false
     }
 
@@ -174,6 +180,22 @@ pub enum QueryError {
         /// The table.
         table: String,
     },
+    /// An expression that could not be built (a relationship that does not
+    /// match its foreign keys).
+    #[error("{message}")]
+    Invalid {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The sizes `IN` lists of keys are padded to, so that a few statement
+/// texts serve every number of keys (more than the last: no padding).
+pub const KEY_BUCKETS: [usize; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 500];
+
+/// The size an `IN` list of `n` keys is padded to.
+pub fn key_bucket(n: usize) -> usize {
+    KEY_BUCKETS.iter().copied().find(|&b| b >= n).unwrap_or(n)
 }
 
 /// SQL text with the positions where parameters go, without the values:
@@ -250,6 +272,9 @@ fn literal(dialect: &dyn Dialect, value: &Value<'_>) -> Result<String, QueryErro
         Value::Json(v) => dialect.quote_string(&v.to_string()),
         Value::Bytes(_) => {
             return Err(QueryError::Unsupported { dialect: dialect.name(), feature: "binary literals in printed SQL" });
+        }
+        Value::Array(_) => {
+            return Err(QueryError::Unsupported { dialect: dialect.name(), feature: "array literals in printed SQL" });
         }
     })
 }
@@ -806,6 +831,8 @@ impl<'a> Renderer<'_, 'a> {
                 self.push(")");
             }
             Expr::Sql(text) => self.push(text),
+            Expr::KeyIn { columns, keys } => self.key_in(columns, keys)?,
+            Expr::Invalid(message) => return Err(QueryError::Invalid { message: message.clone() }),
             Expr::Excluded(column) => match self.d.upsert_syntax() {
                 UpsertSyntax::OnConflict => {
                     self.push("excluded.");
@@ -818,6 +845,55 @@ impl<'a> Renderer<'_, 'a> {
                 }
             },
         }
+        Ok(())
+    }
+
+    fn key_in(&mut self, columns: &'a [Expr], keys: &'a [Vec<Value<'static>>]) -> Result<(), QueryError> {
+        let Some(last) = keys.last() else {
+            self.push("(1 = 0)");
+            return Ok(());
+        };
+        if let ([column], true) = (columns, self.d.binds_key_arrays()) {
+            let firsts: Vec<&Value<'_>> = keys.iter().filter_map(|k| k.first()).collect();
+            if let Some(array) = KeyArray::of(&firsts) {
+                self.push("(");
+                self.expr(column)?;
+                self.push(" = ANY(");
+                self.bind(Value::Array(array));
+                self.push("))");
+                return Ok(());
+            }
+        }
+        let tuple = |r: &mut Self, key: &'a [Value<'static>]| {
+            if key.len() > 1 {
+                r.push("(");
+            }
+            for (i, value) in key.iter().enumerate() {
+                if i > 0 {
+                    r.push(", ");
+                }
+                r.bind(value.borrowed());
+            }
+            if key.len() > 1 {
+                r.push(")");
+            }
+        };
+        self.push("(");
+        if columns.len() > 1 {
+            self.push("(");
+        }
+        self.list(columns, |r, c| r.expr(c))?;
+        if columns.len() > 1 {
+            self.push(")");
+        }
+        self.push(" IN (");
+        for i in 0..key_bucket(keys.len()) {
+            if i > 0 {
+                self.push(", ");
+            }
+            tuple(self, keys.get(i).unwrap_or(last));
+        }
+        self.push("))");
         Ok(())
     }
 
@@ -950,7 +1026,7 @@ impl<'a> Renderer<'_, 'a> {
 /// and decimals (whose scale a cast would fix).
 fn parameter_type(value: &Value<'_>) -> Option<ColumnType> {
     Some(match value {
-        Value::Null | Value::Decimal(_) => return None,
+        Value::Null | Value::Decimal(_) | Value::Array(_) => return None,
         Value::Bool(_) | Value::I16(_) | Value::I32(_) | Value::I64(_) => ColumnType::Bigint,
         Value::F32(_) | Value::F64(_) => ColumnType::Double,
         Value::Text(_) | Value::Uuid(_) | Value::Json(_) => ColumnType::Text,

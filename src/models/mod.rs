@@ -7,6 +7,7 @@
 //! `fk_<table>_<columns>_<referred table>`, `ck_<table>_<n>`.
 
 mod generate;
+mod relations;
 mod rust_models;
 mod toml_models;
 
@@ -14,6 +15,7 @@ pub use generate::{generate_rust, generate_rust_models, generate_rust_with};
 pub use migrate_derive::Model;
 /// The `#[model(...)]` grammar, for the code `#[derive(Model)]` generates.
 pub use migrate_grammar as grammar;
+pub use relations::TableRelation;
 pub use rust_models::{parse_rust, table_from_def};
 pub use toml_models::{parse_toml, write_toml};
 
@@ -135,6 +137,8 @@ pub struct Models {
     pub version_columns: BTreeSet<(String, String)>,
     /// Table name -> the line of its file that declares it, for errors.
     pub lines: BTreeMap<String, usize>,
+    /// Relationships of TOML models (not columns: they change no migration).
+    pub relations: Vec<TableRelation>,
     /// Table names in the order they are declared: files in path order,
     /// tables in file order (`schema.tables` is sorted by name).
     pub declared: Vec<String>,
@@ -172,10 +176,12 @@ pub fn load(root: &Path, patterns: &[String]) -> Result<Models, ModelError> {
         };
         merge(&mut models, &mut origin, part, path)?;
     }
-    finish(&mut models.schema).map_err(|(table, message)| match origin.get(&table) {
-        Some(path) => declared_at(&models.lines, path, &table, message),
-        None => ModelError::Invalid { path: patterns.join(", "), line: String::new(), message },
-    })?;
+    finish(&mut models.schema).and_then(|()| relations::check(&models.schema, &models.relations)).map_err(
+        |(table, message)| match origin.get(&table) {
+            Some(path) => declared_at(&models.lines, path, &table, message),
+            None => ModelError::Invalid { path: patterns.join(", "), line: String::new(), message },
+        },
+    )?;
     Ok(models)
 }
 
@@ -261,6 +267,7 @@ fn merge(
         }
         models.schema.enums.push(e);
     }
+    models.relations.extend(part.relations);
     models.renamed_tables.extend(part.renamed_tables);
     models.renamed_columns.extend(part.renamed_columns);
     models.version_columns.extend(part.version_columns);

@@ -153,6 +153,43 @@ mod tests {
     }
 
     #[test]
+    fn relationship_fields_are_not_columns() {
+        let plain = "#[derive(Model)]\n#[model(table = \"posts\")]\nstruct Post {\n    #[model(primary_key)]\n    id: i64,\n    \
+                     #[model(references = \"users.id\")]\n    user_id: i64,\n}\n";
+        let with = plain.replace(
+            "    user_id: i64,\n",
+            "    user_id: i64,\n    #[model(belongs_to(User, foreign_key = \"user_id\"))]\n    author: One<User>,\n    \
+             #[model(many_to_many(Tag, through = \"PostTag\", order_by = \"name desc\"))]\n    tags: Many<Tag>,\n",
+        );
+        let plain = parse_rust(Path::new("m.rs"), plain).unwrap();
+        let with = parse_rust(Path::new("m.rs"), &with).unwrap();
+        assert_eq!(plain.schema, with.schema, "declaring relationships changes no table, so no migration");
+        let bad = "#[derive(Model)]\nstruct T {\n    #[model(primary_key)]\n    id: i64,\n    x_id: i64,\n    \
+                   #[model(belongs_to(X, foreign_key = \"x_id\"))]\n    x: One<X>,\n}\n";
+        let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
+        assert!(
+            e.starts_with("m.rs:6: belongs_to(.., foreign_key = \"x_id\"): column `x_id` has no foreign key"),
+            "{e}"
+        );
+        let bad = "#[derive(Model)]\nstruct T {\n    #[model(primary_key)]\n    id: i64,\n    \
+                   #[model(has_many(X, unique))]\n    xs: Many<X>,\n}\n";
+        let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
+        assert!(e.starts_with("m.rs:5: unknown has_many attribute"), "{e}");
+        let bad = "#[derive(Model)]\nstruct T {\n    #[model(primary_key)]\n    id: i64,\n    \
+                   #[model(has_many(X), unique)]\n    xs: Many<X>,\n}\n";
+        let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
+        assert_eq!(e, "m.rs:5: a relationship field is not a column: it takes no other attribute");
+        let bad = "#[derive(Model)]\nstruct T {\n    #[model(primary_key)]\n    id: i64,\n    \
+                   #[model(many_to_many(X))]\n    xs: Many<X>,\n}\n";
+        let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
+        assert!(e.contains("many_to_many(..) needs through = \"AssociationModel\""), "{e}");
+        let bad = "#[derive(Model)]\nstruct T {\n    #[model(primary_key)]\n    id: i64,\n    \
+                   #[model(has_many(X, load = \"joined\"))]\n    xs: Many<X>,\n}\n";
+        let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
+        assert!(e.contains("joined loading is for belongs_to and has_one"), "{e}");
+    }
+
+    #[test]
     fn the_grammar_and_the_schema_accept_the_same_type_spellings() {
         let spellings = [
             "integer",

@@ -56,6 +56,8 @@ struct TableSpec {
     foreign_keys: Vec<ForeignKey>,
     #[serde(default)]
     checks: Vec<Check>,
+    #[serde(default)]
+    relations: Vec<Spanned<super::relations::RelationSpec>>,
 }
 
 #[derive(Deserialize)]
@@ -246,6 +248,10 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
         if models.schema.table(&table.name).is_some() {
             return Err(invalid(at, format!("table `{}` is declared twice", spec.name)));
         }
+        for relation in spec.relations {
+            let at = relation.span().start;
+            models.relations.push(relation.into_inner().into_relation(&spec.name).map_err(|m| invalid(at, m))?);
+        }
         models.lines.insert(table.name.clone(), counted.1);
         models.schema.tables.push(table);
     }
@@ -350,6 +356,85 @@ checks = [{ expression = "length(email) > 3" }]
         );
         assert_eq!(models.renamed_tables["users"], "people");
         assert_eq!(models.renamed_columns[&("users".to_string(), "full_name".to_string())], "name");
+    }
+
+    const BLOG: &str = r#"
+[[tables]]
+name = "users"
+columns = [{ name = "id", type = "bigint", primary_key = true }]
+relations = [{ name = "posts", has_many = "posts", back_populates = "author", order_by = ["id desc"], load = "selectin" }]
+
+[[tables]]
+name = "posts"
+columns = [
+    { name = "id", type = "bigint", primary_key = true },
+    { name = "user_id", type = "bigint", references = "users.id" },
+]
+relations = [
+    { name = "author", belongs_to = "users", foreign_key = ["user_id"], back_populates = "posts" },
+    { name = "tags", many_to_many = "tags", through = "post_tags" },
+]
+
+[[tables]]
+name = "tags"
+columns = [{ name = "id", type = "integer", primary_key = true }]
+
+[[tables]]
+name = "post_tags"
+columns = [
+    { name = "post_id", type = "bigint", primary_key = true, references = "posts.id" },
+    { name = "tag_id", type = "integer", primary_key = true, references = "tags.id" },
+]
+"#;
+
+    fn load_blog(text: &str) -> Result<super::super::Models, super::super::ModelError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("blog.toml"), text).unwrap();
+        super::super::load(dir.path(), &["*.toml".into()])
+    }
+
+    #[test]
+    fn relationships_are_read_checked_and_change_no_table() {
+        let with = load_blog(BLOG).unwrap();
+        let names: Vec<(&str, &str)> = with.relations.iter().map(|r| (r.table.as_str(), r.name.as_str())).collect();
+        assert_eq!(names, [("users", "posts"), ("posts", "author"), ("posts", "tags")]);
+        assert_eq!(with.relations[0].order_by, [("id".to_string(), true)]);
+        // The same file without its `relations = [...]` entries.
+        let mut stripped = String::new();
+        let mut skipping = false;
+        for line in BLOG.lines() {
+            skipping |= line.starts_with("relations = [");
+            if !skipping {
+                stripped.push_str(line);
+                stripped.push('\n');
+            }
+            skipping &= !line.ends_with(']');
+        }
+        let without = load_blog(&stripped).unwrap();
+        assert!(without.relations.is_empty());
+        assert_eq!(with.schema, without.schema, "relationships are not columns: no migration changes");
+    }
+
+    #[test]
+    fn relationships_without_their_foreign_key_are_refused() {
+        let err = |text: &str| load_blog(text).unwrap_err().to_string();
+        let no_key = BLOG.replace(", references = \"users.id\"", "");
+        let e = err(&no_key);
+        assert!(e.ends_with("blog.toml:2: table `users`: relationship `posts`: has_many needs a foreign key on `posts` referring to `users`"), "{e}");
+        let wrong = BLOG.replace("foreign_key = [\"user_id\"]", "foreign_key = [\"id\"]");
+        assert!(
+            err(&wrong).ends_with(
+                "relationship `author`: belongs_to needs a foreign key (id) on `posts` referring to `users`"
+            ),
+            "{}",
+            err(&wrong)
+        );
+        let two = BLOG.replace("has_many = \"posts\",", "has_many = \"posts\", has_one = \"posts\",");
+        assert!(err(&two).contains("give exactly one of belongs_to, has_many, has_one, many_to_many"), "{}", err(&two));
+        let typo = BLOG.replace("back_populates = \"author\"", "back_populate = \"author\"");
+        assert!(err(&typo).contains("unknown key `back_populate`; did you mean `back_populates`?"), "{}", err(&typo));
+        let order = BLOG.replace("[\"id desc\"]", "[\"nope\"]");
+        assert!(err(&order).ends_with("order_by names `nope`, which is not a column of `posts`"), "{}", err(&order));
     }
 
     #[test]

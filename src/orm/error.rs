@@ -166,6 +166,10 @@ pub enum Error {
         /// The tables in or behind the cycle.
         tables: Vec<String>,
     },
+    /// A relationship was read unloaded, declared against no foreign key,
+    /// or loaded with an option that does not apply.
+    #[error(transparent)]
+    Relation(#[from] super::relation::RelationError),
     /// Rows of one table refer to each other in a cycle (through a foreign
     /// key to the table itself), so no insert or delete order satisfies it.
     #[error("cannot order the flush: rows of {table} refer to each other in a cycle{}", if keys.is_empty() { String::new() } else { format!(" (keys {})", keys.join(", ")) })]

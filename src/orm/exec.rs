@@ -5,10 +5,11 @@
 use super::error::Error as OrmError;
 use super::model::{Model, Shape};
 use super::query::Statement;
+use super::relation::JoinPlan;
 use super::value::{Fields, FromRow, KeyValue, OrmBackend};
 use crate::db::{Connection, OnDiesel};
 use crate::dialect::query::{
-    self as ast, Bound, Capabilities, DecodeError, QueryError, StatementKind, Template, Value,
+    self as ast, Bound, Capabilities, DecodeError, QueryError, StatementKind, StatementRef, Template, Value,
 };
 use crate::dialect::{self, Dialect};
 use crate::schema::ColumnType;
@@ -57,11 +58,42 @@ fn with_rendered<T>(
     })
 }
 
-/// Runs a query and decodes every row into `R` (a model, a tuple, a value).
+/// Runs a query and decodes every row into `R` (a model, a tuple, a value);
+/// for a model, loads the relationships its options (and defaults) name.
 pub fn fetch<R: FromRow>(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<Vec<R>, OrmError> {
+    match R::plan(statement.load_options())? {
+        None => fetch_plain(conn, statement),
+        Some(plan) => super::relation::fetch_planned(conn, statement, &plan),
+    }
+}
+
+/// [`fetch`] without loading relationships.
+pub(crate) fn fetch_plain<R: FromRow>(
+    conn: &mut Connection,
+    statement: &(impl Statement + ?Sized),
+) -> Result<Vec<R>, OrmError> {
     let kind = statement.as_ast().kind();
     let table = statement.as_ast().table().map(str::to_string);
     with_rendered(conn, statement, |conn, template, binds| load(conn, kind, table.as_deref(), template, binds))
+}
+
+/// Runs a select built by the relationship loader, decoding the `joined`
+/// relationships' columns after each row's.
+pub(crate) fn fetch_ast<R: FromRow>(
+    conn: &mut Connection,
+    select: &ast::Select,
+    joined: &[JoinPlan],
+) -> Result<Vec<R>, OrmError> {
+    let (dialect, caps) = capabilities(conn)?;
+    let mut template = Template::default();
+    let mut binds = Vec::new();
+    ast::render_into(dialect, caps, StatementRef::Select(select), &mut template, &mut binds)?;
+    let result = conn.with_diesel(Load::<R> {
+        bound: Bound { template: &template, binds: &binds },
+        joined,
+        marker: std::marker::PhantomData,
+    });
+    result.map_err(|e| e.into_orm(conn, StatementKind::Select, None, &template))
 }
 
 /// Runs a query and decodes its first row, if any.
@@ -87,7 +119,8 @@ pub fn load<R: FromRow>(
     template: &Template,
     binds: &[Value<'_>],
 ) -> Result<Vec<R>, OrmError> {
-    let result = conn.with_diesel(Load::<R> { bound: Bound { template, binds }, marker: std::marker::PhantomData });
+    let result =
+        conn.with_diesel(Load::<R> { bound: Bound { template, binds }, joined: &[], marker: std::marker::PhantomData });
     result.map_err(|e| e.into_orm(conn, statement, table, template))
 }
 
@@ -129,10 +162,11 @@ impl Failure {
 
 struct Load<'q, 'v, R> {
     bound: Bound<'q, 'v>,
+    joined: &'q [JoinPlan],
     marker: std::marker::PhantomData<fn() -> R>,
 }
 
-fn load_rows<C, R>(conn: &mut C, bound: Bound<'_, '_>) -> Result<Vec<R>, Failure>
+fn load_rows<C, R>(conn: &mut C, bound: Bound<'_, '_>, joined: &[JoinPlan]) -> Result<Vec<R>, Failure>
 where
     C: LoadConnection,
     C::Backend: OrmBackend + diesel::backend::Backend,
@@ -143,7 +177,7 @@ where
     let mut out = Vec::new();
     for row in cursor {
         let row = row.map_err(Failure::Driver)?;
-        out.push(R::from_row(&mut Fields::<_, C::Backend>::new(&row)).map_err(Failure::Decode)?);
+        out.push(R::from_row_joined(&mut Fields::<_, C::Backend>::new(&row), joined).map_err(Failure::Decode)?);
     }
     Ok(out)
 }
@@ -152,15 +186,15 @@ impl<R: FromRow> OnDiesel for Load<'_, '_, R> {
     type Output = Result<Vec<R>, Failure>;
     #[cfg(feature = "postgres")]
     fn postgres(self, conn: &mut PgConnection) -> Self::Output {
-        load_rows(conn, self.bound)
+        load_rows(conn, self.bound, self.joined)
     }
     #[cfg(feature = "mysql")]
     fn mysql(self, conn: &mut MysqlConnection) -> Self::Output {
-        load_rows(conn, self.bound)
+        load_rows(conn, self.bound, self.joined)
     }
     #[cfg(feature = "sqlite")]
     fn sqlite(self, conn: &mut SqliteConnection) -> Self::Output {
-        load_rows(conn, self.bound)
+        load_rows(conn, self.bound, self.joined)
     }
 }
 

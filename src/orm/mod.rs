@@ -12,6 +12,7 @@ pub mod expr;
 pub mod model;
 pub mod pool;
 pub mod query;
+pub mod relation;
 pub mod session;
 pub mod transaction;
 pub mod value;
@@ -43,6 +44,7 @@ pub mod prelude {
         AllColumns, Cte, Delete, Insert, Row, Select, Statement, Subquery, Table, Text, Update, col, cte, cte_ref,
         delete_from, excluded, insert_into, recursive_cte, select, text, update,
     };
+    pub use super::relation::{Many, One, joined, raiseload, selectin};
     pub use super::session::{Handle, Session};
     pub use super::value::{FromRow, Nullable, SqlValue};
     pub use crate::dialect::query::FrameBound;

@@ -4,6 +4,7 @@
 //! `orm::exec` runs them with bound parameters.
 
 use super::expr::{Aliased, Column, Expr, Expression, IntoExpr, Order, name};
+use super::relation::{LoadOption, Relation};
 use super::value::SqlValue;
 use crate::dialect::Dialect;
 use crate::dialect::query::{self as ast, QueryError, Rendered, StatementRef};
@@ -30,6 +31,11 @@ pub trait Statement {
     fn to_literal_sql(&self, dialect: &dyn Dialect) -> Result<String, QueryError> {
         let rendered = self.render(dialect)?;
         rendered.template.with_literals(dialect, &rendered.binds)
+    }
+
+    /// The relationships its rows load (`.options(..)` of a select).
+    fn load_options(&self) -> &[LoadOption] {
+        &[]
     }
 }
 
@@ -228,12 +234,12 @@ tuple_columns!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 pub fn select(columns: impl Columns) -> Select {
     let mut s = ast::Select::default();
     columns.push_items(&mut s.columns);
-    Select(s)
+    Select(s, Vec::new())
 }
 
-/// A `SELECT` being built.
+/// A `SELECT` being built, with the relationships its rows load.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Select(ast::Select);
+pub struct Select(ast::Select, Vec<LoadOption>);
 
 impl Select {
     /// The untyped statement.
@@ -271,6 +277,27 @@ impl Select {
     /// `RIGHT JOIN source ON on`.
     pub fn right_join(self, source: impl IntoSource, on: Expr<bool>) -> Self {
         self.join_kind(ast::JoinKind::Right, source, on)
+    }
+
+    /// `INNER JOIN` the relationship's target `ON` its foreign key (for a
+    /// `many_to_many`, the association table and then the target). A
+    /// self-reference joins the table under the relationship's name.
+    pub fn join_related<P, C>(mut self, relation: Relation<P, C>) -> Self {
+        self.0.joins.extend(super::relation::joins(relation.def(), ast::JoinKind::Inner));
+        self
+    }
+
+    /// `LEFT JOIN` the relationship's target, as [`Select::join_related`].
+    pub fn left_join_related<P, C>(mut self, relation: Relation<P, C>) -> Self {
+        self.0.joins.extend(super::relation::joins(relation.def(), ast::JoinKind::Left));
+        self
+    }
+
+    /// Loads relationships for the rows (a model's): `selectin(User::POSTS)`,
+    /// `joined(Post::AUTHOR)`, nested with `.then(..)`. More calls add options.
+    pub fn options(mut self, option: impl Into<LoadOption>) -> Self {
+        self.1.push(option.into());
+        self
     }
 
     /// `FULL JOIN source ON on`: an error when run or printed on MySQL/MariaDB.
@@ -366,6 +393,10 @@ impl Statement for Select {
     fn as_ast(&self) -> StatementRef<'_> {
         StatementRef::Select(&self.0)
     }
+
+    fn load_options(&self) -> &[LoadOption] {
+        &self.1
+    }
 }
 
 /// A query in `FROM`, under an alias.
@@ -409,7 +440,7 @@ pub fn recursive_cte(cte_name: &'static str, columns: &[&'static str], anchor: S
 
 /// The CTE called `name` as a source, for a recursive step that reads itself.
 pub fn cte_ref(cte_name: &'static str) -> Cte {
-    cte(cte_name, Select(ast::Select::default()))
+    cte(cte_name, Select(ast::Select::default(), Vec::new()))
 }
 
 impl Cte {

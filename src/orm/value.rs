@@ -1,6 +1,8 @@
 //! The Rust types a column can hold ([`SqlValue`]), and decoding rows by
 //! position into them, into tuples of them and into models ([`FromRow`]).
 
+use super::error::Error as OrmError;
+use super::relation::{JoinPlan, LoadOption, Plan, RelationError};
 use crate::dialect::query::{Decode, DecodeError, FieldError, Value};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 #[cfg(feature = "mysql")]
@@ -175,6 +177,26 @@ impl<'r, 'c, DB: OrmBackend, R: Row<'c, DB>> RowReader for Fields<'r, R, DB> {
 pub trait FromRow: Sized {
     /// Reads the value from the reader's next fields.
     fn from_row<R: RowReader>(row: &mut R) -> Result<Self, DecodeError>;
+
+    /// Reads the value and the `joined` relationships' columns after it
+    /// (models; other rows have none).
+    #[doc(hidden)]
+    fn from_row_joined<R: RowReader>(row: &mut R, _joined: &[JoinPlan]) -> Result<Self, DecodeError> {
+        Self::from_row(row)
+    }
+
+    /// What loading `options` (and the relationships' defaults) means for
+    /// these rows; only models have relationships.
+    #[doc(hidden)]
+    fn plan(options: &[LoadOption]) -> Result<Option<Plan>, RelationError> {
+        if options.is_empty() { Ok(None) } else { Err(RelationError::OptionsNeedModel) }
+    }
+
+    /// Runs the loads of `plan` after the rows are read.
+    #[doc(hidden)]
+    fn after_load(_rows: &mut Vec<Self>, _conn: &mut crate::db::Connection, _plan: &Plan) -> Result<(), OrmError> {
+        Ok(())
+    }
 }
 
 impl<T: SqlValue> FromRow for T {

@@ -117,10 +117,7 @@ fn flush_batches_inserts_per_table_and_fills_generated_keys() {
     });
 }
 
-#[path = "../fixtures/shop.rs"]
-mod shop;
-
-use shop::{Categories, Currencies, Customers, OrderLines, Orders, Products};
+use crate::shop::{Categories, Currencies, Customers, OrderLines, Orders, Products};
 
 /// Creates the 24 tables of the shop fixture, as `migrate` would.
 fn create_shop(pool: &Pool) {
@@ -144,7 +141,14 @@ fn migrate_models(pool: &Pool, models: &migrate::models::Models) {
 }
 
 fn category(id: i32, parent_id: Option<i32>) -> Categories {
-    Categories { id, parent_id, slug: format!("c{id}"), position: id }
+    Categories {
+        id,
+        parent_id,
+        slug: format!("c{id}"),
+        position: id,
+        parent: Default::default(),
+        children: Default::default(),
+    }
 }
 
 fn at() -> chrono::NaiveDateTime {
@@ -178,6 +182,8 @@ fn flush_orders_a_shop_by_foreign_keys_and_self_references() {
                 product_id: 10 + i64::from(n % 2),
                 quantity: 1,
                 unit_price: 5.into(),
+                order: Default::default(),
+                shipped: Default::default(),
             })
             .collect();
         s.add_all(lines_of_order);
@@ -190,6 +196,8 @@ fn flush_orders_a_shop_by_foreign_keys_and_self_references() {
             placed_at: at(),
             shipping_address_id: None,
             note: None,
+            customer: Default::default(),
+            lines: Default::default(),
         });
         for (id, category_id) in [(10, 4), (11, 2)] {
             s.add(Products {
@@ -203,6 +211,7 @@ fn flush_orders_a_shop_by_foreign_keys_and_self_references() {
                 active: true,
                 weight_kg: None,
                 description: None,
+                tags: Default::default(),
             });
         }
         // A tree: 4 -> 3 -> 1 <- 2, 5 -> 1; leaves added first.
@@ -220,6 +229,9 @@ fn flush_orders_a_shop_by_foreign_keys_and_self_references() {
             referred_by: None,
             created_at: at(),
             newsletter: false,
+            referrer: Default::default(),
+            referrals: Default::default(),
+            orders: Default::default(),
         });
         s.add(Currencies { code: "EUR".into(), decimals: 2 });
         lines.lock().unwrap().clear();

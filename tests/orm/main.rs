@@ -4,7 +4,12 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+#[path = "../fixtures/shop.rs"]
+mod shop;
+
+mod blog_example;
 mod core;
 mod flush;
 mod quickstart;
+mod relations;
 mod session;

@@ -29,7 +29,8 @@ impl QueryFragment<Mysql> for Bound<'_, '_> {
             Value::Time(v) => out.push_bind_param::<st::Time, _>(v),
             Value::Timestamp(v) => out.push_bind_param::<st::Datetime, _>(v),
             Value::Timestamptz(_) => out.push_bind_param::<st::Datetime, Value<'_>>(value),
-            Value::Uuid(_) | Value::Json(_) => out.push_bind_param::<st::Text, Value<'_>>(value),
+            // An array is refused by the text conversion: only PostgreSQL binds them.
+            Value::Uuid(_) | Value::Json(_) | Value::Array(_) => out.push_bind_param::<st::Text, Value<'_>>(value),
         })
     }
 }

@@ -3,7 +3,7 @@
 //! `avg` return), and text parameters of unspecified type so that the
 //! server types them from context (enum columns take them).
 
-use crate::dialect::query::{Bound, Decode, FieldError, Value, not_null};
+use crate::dialect::query::{Bound, Decode, FieldError, KeyArray, Value, not_null};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use diesel::deserialize::FromSql;
 use diesel::pg::{Pg, PgValue};
@@ -45,6 +45,11 @@ impl QueryFragment<Pg> for Bound<'_, '_> {
             Value::Timestamptz(v) => out.push_bind_param::<st::Timestamptz, _>(v),
             Value::Uuid(v) => out.push_bind_param::<st::Uuid, _>(v),
             Value::Json(v) => out.push_bind_param::<st::Jsonb, serde_json::Value>(v.as_ref()),
+            Value::Array(KeyArray::I16(v)) => out.push_bind_param::<st::Array<st::SmallInt>, _>(v),
+            Value::Array(KeyArray::I32(v)) => out.push_bind_param::<st::Array<st::Integer>, _>(v),
+            Value::Array(KeyArray::I64(v)) => out.push_bind_param::<st::Array<st::BigInt>, _>(v),
+            Value::Array(KeyArray::Text(v)) => out.push_bind_param::<st::Array<st::Text>, _>(v),
+            Value::Array(KeyArray::Uuid(v)) => out.push_bind_param::<st::Array<st::Uuid>, _>(v),
         })
     }
 }

@@ -116,6 +116,19 @@ pub enum Expr {
     /// SQL text written by a dialect (the server's clock, a condition on
     /// its lock catalog), spliced as it is: never a value.
     Sql(std::borrow::Cow<'static, str>),
+    /// `columns IN (keys)` for loading related rows: `= ANY($1)` with one
+    /// array where the backend binds arrays and the key is one column, else
+    /// an `IN` list padded to a bucket size (repeating the last key), so
+    /// that a few statement texts serve every number of keys.
+    KeyIn {
+        /// The key's columns (one, or several for a composite key).
+        columns: Vec<Expr>,
+        /// The keys, each one value per column.
+        keys: Vec<Vec<Value<'static>>>,
+    },
+    /// An expression that could not be built (a relationship that does not
+    /// match its foreign keys): rendering it fails with this message.
+    Invalid(String),
 }
 
 /// A name: an identifier, always quoted when rendered.

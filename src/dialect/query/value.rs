@@ -41,6 +41,43 @@ pub enum Value<'a> {
     Uuid(uuid::Uuid),
     /// JSON document.
     Json(Cow<'a, serde_json::Value>),
+    /// An array of keys, bound as one parameter (PostgreSQL's `= ANY($1)`).
+    Array(KeyArray),
+}
+
+/// The keys of an `= ANY($1)`, all of one type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyArray {
+    /// `smallint[]`
+    I16(Vec<i16>),
+    /// `integer[]`
+    I32(Vec<i32>),
+    /// `bigint[]`
+    I64(Vec<i64>),
+    /// `text[]`
+    Text(Vec<String>),
+    /// `uuid[]`
+    Uuid(Vec<uuid::Uuid>),
+}
+
+impl KeyArray {
+    /// The array of `values`, when they are all of one type an array holds
+    /// (integers, text, UUIDs); `None` otherwise.
+    pub fn of(values: &[&Value<'_>]) -> Option<KeyArray> {
+        fn all<T>(values: &[&Value<'_>], pick: impl Fn(&Value<'_>) -> Option<T>) -> Option<Vec<T>> {
+            values.iter().map(|v| pick(v)).collect()
+        }
+        Some(match values.first()? {
+            Value::I16(_) => KeyArray::I16(all(values, |v| if let Value::I16(n) = v { Some(*n) } else { None })?),
+            Value::I32(_) => KeyArray::I32(all(values, |v| if let Value::I32(n) = v { Some(*n) } else { None })?),
+            Value::I64(_) => KeyArray::I64(all(values, |v| if let Value::I64(n) = v { Some(*n) } else { None })?),
+            Value::Text(_) => {
+                KeyArray::Text(all(values, |v| if let Value::Text(t) = v { Some(t.to_string()) } else { None })?)
+            }
+            Value::Uuid(_) => KeyArray::Uuid(all(values, |v| if let Value::Uuid(u) = v { Some(*u) } else { None })?),
+            _ => return None,
+        })
+    }
 }
 
 impl Value<'_> {
@@ -63,6 +100,7 @@ impl Value<'_> {
             Value::Timestamptz(v) => Value::Timestamptz(v),
             Value::Uuid(v) => Value::Uuid(v),
             Value::Json(v) => Value::Json(Cow::Owned(v.into_owned())),
+            Value::Array(v) => Value::Array(v),
         }
     }
 
@@ -85,6 +123,7 @@ impl Value<'_> {
             Value::Timestamp(v) => Value::Timestamp(*v),
             Value::Timestamptz(v) => Value::Timestamptz(*v),
             Value::Uuid(v) => Value::Uuid(*v),
+            Value::Array(v) => Value::Array(v.clone()),
         }
     }
 

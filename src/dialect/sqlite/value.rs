@@ -26,7 +26,8 @@ impl QueryFragment<Sqlite> for Bound<'_, '_> {
             Value::Date(v) => out.push_bind_param::<st::Date, _>(v),
             Value::Time(v) => out.push_bind_param::<st::Time, _>(v),
             Value::Timestamp(v) => out.push_bind_param::<st::Timestamp, _>(v),
-            Value::Timestamptz(_) | Value::Uuid(_) | Value::Json(_) | Value::Decimal(_) => {
+            // An array is refused by the text conversion: only PostgreSQL binds them.
+            Value::Timestamptz(_) | Value::Uuid(_) | Value::Json(_) | Value::Decimal(_) | Value::Array(_) => {
                 out.push_bind_param::<st::Text, Value<'_>>(value)
             }
         })

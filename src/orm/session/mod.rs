@@ -3,6 +3,7 @@
 //! snapshot taken on first write, and `flush` writes what changed inside the
 //! session's transaction, which `commit` ends.
 
+mod changes;
 mod slots;
 
 use super::echo::Echo;
@@ -11,11 +12,13 @@ use super::exec;
 use super::model::Model;
 use super::pool::{Pool, PooledConnection};
 use super::query::{AllColumns, Select, Statement, Table, select};
+use super::relation::{NPlusOne, Relation, RelationDef, RelationError, Relations};
 use super::transaction;
 use super::value::FromRow;
 use crate::dialect::TransactionOptions;
 use slots::{AnySlots, Slots};
 use std::any::TypeId;
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut, Index, IndexMut};
 
@@ -60,6 +63,20 @@ pub struct Session {
     models: Vec<(TypeId, Box<dyn AnySlots>)>,
     autoflush: bool,
     statements: usize,
+    lazy: LazyLoads,
+}
+
+/// What the N+1 detector keeps: which query each object came from, and how
+/// often each relationship was lazily loaded for one query's objects.
+#[derive(Default)]
+struct LazyLoads {
+    mode: NPlusOne,
+    queries: u64,
+    /// (model, handle index, generation) -> the query that read it.
+    origins: HashMap<(TypeId, u32, u32), u64>,
+    /// (query, relationship) -> lazy loads so far.
+    counts: HashMap<(u64, usize), usize>,
+    warnings: Vec<String>,
 }
 
 impl Pool {
@@ -72,6 +89,7 @@ impl Pool {
             models: Vec::new(),
             autoflush: true,
             statements: 0,
+            lazy: LazyLoads::default(),
         }
     }
 }
@@ -166,8 +184,10 @@ impl Session {
     /// .limit(..)` on `SELECT <M's columns> FROM <M's table>`), after
     /// flushing. Rows already in the session come back as the session's
     /// objects, unsaved changes kept (an expired object takes the row's
-    /// values); the others join the identity map.
-    pub fn query<M: Model + crate::models::Model>(
+    /// values); the others join the identity map. The relationships its
+    /// `.options(..)` (and the relationships' defaults) name are loaded; an
+    /// object already in the session takes the relationships loaded here.
+    pub fn query<M: Model + crate::models::Model + Relations>(
         &mut self,
         build: impl FnOnce(Select) -> Select,
     ) -> Result<Vec<Handle<M>>, Error> {
@@ -176,7 +196,84 @@ impl Session {
         );
         let rows: Vec<M> = self.execute(&statement)?;
         let slots = self.slots_mut::<M>();
-        Ok(rows.into_iter().map(|row| slots.merge_row(row)).collect())
+        let handles: Vec<Handle<M>> = rows
+            .into_iter()
+            .map(|mut row| {
+                let kept = slots.find(&row.key()).filter(|h| !slots.is_expired(*h));
+                if let Some(object) = kept.and_then(|h| slots.get_mut_untracked(h).ok()) {
+                    object.take_loaded(&mut row);
+                }
+                slots.merge_row(row)
+            })
+            .collect();
+        if self.lazy.mode != NPlusOne::Off {
+            self.lazy.queries += 1;
+            let query = self.lazy.queries;
+            let model = TypeId::of::<M>();
+            self.lazy.origins.extend(handles.iter().map(|h| ((model, h.index, h.generation), query)));
+        }
+        Ok(handles)
+    }
+
+    /// Loads `relation` of the object behind `handle` now (one statement,
+    /// after autoflush): the only lazy load there is, explicit. Repeated for
+    /// the objects of one query, the N+1 detector reports it.
+    pub fn load<P: Model + crate::models::Model + Relations, C>(
+        &mut self,
+        handle: Handle<P>,
+        relation: Relation<P, C>,
+    ) -> Result<(), Error> {
+        let def = relation.def();
+        self.detect_n_plus_one(handle, def)?;
+        self.autoflush()?;
+        let step = super::relation::lazy_step(def)?;
+        self.ensure_transaction()?;
+        let id = TypeId::of::<P>();
+        let Session { conn, models, .. } = self;
+        let conn = conn.as_mut().expect("ensure_transaction took a connection");
+        let slots =
+            models.iter_mut().find(|(t, _)| *t == id).and_then(|(_, s)| s.as_any_mut().downcast_mut::<Slots<P>>());
+        let Some(slots) = slots else { return Err(stale::<P>(Stale::NotInSession)) };
+        let object = slots.get_mut_untracked(handle).map_err(stale::<P>)?;
+        P::load_relation(&mut [object], &step, conn)
+    }
+
+    /// What the N+1 detector does when one query's objects have a
+    /// relationship lazily loaded more than once: warn (the default in debug
+    /// builds), fail, or nothing (the default in release builds).
+    pub fn set_n_plus_one(&mut self, mode: NPlusOne) {
+        self.lazy.mode = mode;
+    }
+
+    /// The N+1 warnings this session has given (also written to the `log`
+    /// crate, target `migrate::orm`).
+    pub fn n_plus_one_warnings(&self) -> &[String] {
+        &self.lazy.warnings
+    }
+
+    fn detect_n_plus_one<P: 'static>(&mut self, handle: Handle<P>, def: &'static RelationDef) -> Result<(), Error> {
+        let lazy = &mut self.lazy;
+        if lazy.mode == NPlusOne::Off {
+            return Ok(());
+        }
+        let Some(&query) = lazy.origins.get(&(TypeId::of::<P>(), handle.index, handle.generation)) else {
+            return Ok(());
+        };
+        let count = lazy.counts.entry((query, std::ptr::from_ref(def) as usize)).or_default();
+        *count += 1;
+        if *count < 2 {
+            return Ok(());
+        }
+        let found = RelationError::NPlusOne { relation: def.label(), count: *count, option: def.suggested_option() };
+        match lazy.mode {
+            NPlusOne::Error => Err(found.into()),
+            _ if *count == 2 => {
+                log::warn!(target: "migrate::orm", "{found}");
+                lazy.warnings.push(found.to_string());
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Runs a Core statement after flushing; its rows as plain values, not

@@ -247,6 +247,14 @@ impl<M: Model> Slots<M> {
         Ok(&mut entry.object)
     }
 
+    /// The object, to change what is not a column (its loaded
+    /// relationships): no snapshot is taken.
+    pub(super) fn get_mut_untracked(&mut self, handle: Handle<M>) -> Result<&mut M, Stale> {
+        let entry = self.entry_mut(handle)?;
+        usable(entry)?;
+        Ok(&mut entry.object)
+    }
+
     /// The primary key of the object, expired or not.
     pub(super) fn key_of(&self, handle: Handle<M>) -> Result<M::Key, Stale> {
         let entry = self.entry(handle)?;

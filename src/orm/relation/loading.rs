@@ -1,0 +1,480 @@
+//! Loading strategies: a plan per query (the options asked for, then each
+//! relationship's default), `joined` relationships as `LEFT JOIN`s decoded
+//! with the row, `selectin` ones as one more statement per level in chunks
+//! of [`CHUNK`] keys, and lazy loads only on request.
+
+use super::{
+    CHUNK, LoadDefault, LoadOption, Many, ModelInfo, One, Relation, RelationDef, RelationError, RelationKind,
+    Relations, Strategy,
+};
+use crate::db::Connection;
+use crate::dialect::query::{self as ast, DecodeError, StatementRef, Value};
+use crate::orm::error::Error;
+use crate::orm::exec;
+use crate::orm::model::Model;
+use crate::orm::query::Statement;
+use crate::orm::value::{FromRow, KeyValue, RowReader};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// What a query loads besides its rows: `joined` relationships (read with
+/// each row) and the loads that run after it.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// The `LEFT JOIN`s, in the order their columns follow the row's.
+    pub joined: Vec<JoinPlan>,
+    /// The loads after the rows are read, in order.
+    pub after: Vec<Step>,
+    /// Whether rows of one parent may repeat (a `joined` `has_one` with
+    /// several rows) and are collapsed to the first.
+    pub collapse: bool,
+}
+
+/// One `joined` relationship: its alias, how many columns it adds, and the
+/// `joined` relationships below it.
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    /// The relationship.
+    pub def: &'static RelationDef,
+    /// The joined table's alias in the statement.
+    pub alias: String,
+    /// Its columns and those of the joins below it.
+    pub width: usize,
+    /// The joins below it.
+    pub nested: Vec<JoinPlan>,
+}
+
+/// A load after the rows are read: a `selectin` statement, or (for a
+/// `joined` relationship) the loads below the objects it read.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The relationship.
+    pub def: &'static RelationDef,
+    /// `Selectin`, or `Joined` for the loads below a joined one.
+    pub strategy: Strategy,
+    /// What to load for the related objects.
+    pub child: Plan,
+}
+
+/// The plan for rows of `M` with `options` (and the relationships'
+/// defaults); `None` when nothing is loaded.
+pub fn plan_for<M: Relations>(options: &[LoadOption]) -> Result<Option<Plan>, RelationError> {
+    let mut aliases = 0;
+    let plan = plan(&M::INFO, options, &[], &mut aliases)?;
+    Ok((!plan.joined.is_empty() || !plan.after.is_empty()).then_some(plan))
+}
+
+/// Defaults are not followed back along the relationship just loaded, nor
+/// round a cycle, nor deeper than this.
+const DEFAULT_DEPTH: usize = 6;
+
+fn default_applies(def: &'static RelationDef, path: &[&'static RelationDef]) -> bool {
+    let back = path.last().is_some_and(|last| {
+        last.spec.owner.table == def.spec.target.table && last.spec.target.table == def.spec.owner.table
+    });
+    !back && path.len() < DEFAULT_DEPTH && !path.iter().any(|p| std::ptr::eq(*p, def))
+}
+
+fn plan(
+    info: &'static ModelInfo,
+    options: &[LoadOption],
+    path: &[&'static RelationDef],
+    aliases: &mut usize,
+) -> Result<Plan, RelationError> {
+    let relations: Vec<&'static RelationDef> = info.relations.iter().map(|r| r()).collect();
+    if let Some(stray) = options.iter().find(|o| !relations.iter().any(|r| std::ptr::eq(*r, o.def))) {
+        return Err(RelationError::NotARelationOf { relation: stray.def.label(), model: info.name });
+    }
+    let mut out = Plan::default();
+    for def in relations {
+        let explicit = options.iter().rev().find(|o| std::ptr::eq(o.def, def));
+        let (strategy, nested): (Strategy, &[LoadOption]) = match explicit {
+            Some(option) => (option.strategy, &option.nested),
+            None if default_applies(def, path) => match def.spec.load {
+                LoadDefault::Raise => continue,
+                LoadDefault::Selectin => (Strategy::Selectin, &[]),
+                LoadDefault::Joined => (Strategy::Joined, &[]),
+            },
+            None => continue,
+        };
+        let mut below: Vec<&'static RelationDef> = path.to_vec();
+        below.push(def);
+        match strategy {
+            Strategy::Raise => {}
+            Strategy::Joined if def.spec.kind.is_collection() => {
+                return Err(RelationError::JoinedCollection {
+                    relation: def.label(),
+                    option: format!("selectin({}::{})", def.spec.owner.name, def.spec.handle),
+                });
+            }
+            Strategy::Joined => {
+                *aliases += 1;
+                let alias = format!("j{aliases}");
+                let child = plan(def.spec.target, nested, &below, aliases)?;
+                let width = def.spec.target.columns.len() + child.joined.iter().map(|j| j.width).sum::<usize>();
+                out.collapse |= def.spec.kind == RelationKind::HasOne || child.collapse;
+                out.joined.push(JoinPlan { def, alias, width, nested: child.joined });
+                if !child.after.is_empty() {
+                    let after = Plan { joined: Vec::new(), after: child.after, collapse: false };
+                    out.after.push(Step { def, strategy: Strategy::Joined, child: after });
+                }
+            }
+            Strategy::Selectin => {
+                let child = plan(def.spec.target, nested, &below, aliases)?;
+                out.after.push(Step { def, strategy: Strategy::Selectin, child });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `statement` for rows of `R` with `plan`: its joins added to the
+/// statement, its loads after.
+pub fn fetch_planned<R: FromRow>(
+    conn: &mut Connection,
+    statement: &(impl Statement + ?Sized),
+    plan: &Plan,
+) -> Result<Vec<R>, Error> {
+    let mut rows = if plan.joined.is_empty() {
+        exec::fetch_plain::<R>(conn, statement)?
+    } else {
+        let StatementRef::Select(select) = statement.as_ast() else {
+            return Err(RelationError::JoinedNeedsSelect.into());
+        };
+        let mut select = select.clone();
+        let base = match select.from.first() {
+            Some(ast::Source::Table { alias: Some(alias), .. }) => alias.clone(),
+            Some(ast::Source::Table { name, .. }) => name.clone(),
+            _ => return Err(RelationError::JoinedNeedsSelect.into()),
+        };
+        add_joins(&mut select, &base, &plan.joined)?;
+        exec::fetch_ast::<R>(conn, &select, &plan.joined)?
+    };
+    R::after_load(&mut rows, conn, plan)?;
+    Ok(rows)
+}
+
+/// What the derive's `FromRow::after_load` runs: duplicate parents
+/// collapsed where a join may repeat them, then the plan's loads.
+pub fn after_load_rows<M: Relations>(rows: &mut Vec<M>, conn: &mut Connection, plan: &Plan) -> Result<(), Error> {
+    if plan.collapse {
+        let mut seen = std::collections::HashSet::new();
+        rows.retain(|row| seen.insert(key_text(row.key().key_values().iter()).unwrap_or_default()));
+    }
+    let mut refs: Vec<&mut M> = rows.iter_mut().collect();
+    after_load(&mut refs, conn, plan)
+}
+
+fn after_load<M: Relations>(rows: &mut [&mut M], conn: &mut Connection, plan: &Plan) -> Result<(), Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for step in &plan.after {
+        M::load_relation(rows, step, conn)?;
+    }
+    Ok(())
+}
+
+fn column(table: &str, name: &'static str) -> ast::Expr {
+    ast::Expr::Column { table: Some(Cow::Owned(table.to_string())), name: Cow::Borrowed(name) }
+}
+
+pub(super) fn equal_columns(
+    left_table: &str,
+    left: &[&'static str],
+    right_table: &str,
+    right: &[&'static str],
+) -> ast::Expr {
+    let parts = left.iter().zip(right).map(|(l, r)| ast::Expr::Binary {
+        op: ast::BinaryOp::Eq,
+        left: Box::new(column(left_table, l)),
+        right: Box::new(column(right_table, r)),
+    });
+    ast::Expr::And(parts.collect())
+}
+
+fn add_joins(select: &mut ast::Select, parent: &str, joins: &[JoinPlan]) -> Result<(), RelationError> {
+    for join in joins {
+        let r = join.def.resolved()?;
+        let target = join.def.spec.target;
+        let on = equal_columns(parent, &r.owner_columns, &join.alias, &r.link_columns);
+        select.joins.push(ast::Join {
+            kind: ast::JoinKind::Left,
+            source: ast::Source::Table {
+                name: Cow::Borrowed(target.table),
+                alias: Some(Cow::Owned(join.alias.clone())),
+            },
+            on,
+        });
+        select
+            .columns
+            .extend(target.columns.iter().map(|c| ast::SelectItem { expr: column(&join.alias, c), alias: None }));
+        add_joins(select, &join.alias, &join.nested)?;
+    }
+    Ok(())
+}
+
+/// A key as a map key: integers of any width alike, `None` when a part is `NULL`.
+fn key_text<'a>(values: impl Iterator<Item = &'a Value<'a>>) -> Option<String> {
+    let mut text = String::new();
+    for value in values {
+        match value {
+            Value::Null => return None,
+            other => match other.as_i64() {
+                Some(n) => write!(text, "{n}|"),
+                None => write!(text, "{other:?}|"),
+            },
+        }
+        .ok()?;
+    }
+    Some(text)
+}
+
+fn values_at<'v>(values: &'v [Value<'v>], positions: &[usize]) -> Vec<&'v Value<'v>> {
+    positions.iter().filter_map(|&i| values.get(i)).collect()
+}
+
+/// The distinct, non-null keys of `rows` at `positions`, in first-seen order.
+fn parent_keys<P: Model>(rows: &[&mut P], positions: &[usize]) -> Vec<Vec<Value<'static>>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut keys = Vec::new();
+    for row in rows {
+        let values = row.values();
+        let key = values_at(&values, positions);
+        if let Some(text) = key_text(key.iter().copied())
+            && seen.insert(text)
+        {
+            keys.push(key.into_iter().map(|v| v.clone().into_owned()).collect());
+        }
+    }
+    keys
+}
+
+/// `SELECT target.* [, association key] FROM target [JOIN association]
+/// WHERE link IN (keys) ORDER BY ...`, with the child plan's joins.
+fn child_select(
+    def: &'static RelationDef,
+    keys: &[Vec<Value<'static>>],
+    joined: &[JoinPlan],
+) -> Result<ast::Select, RelationError> {
+    let r = def.resolved()?;
+    let target = def.spec.target;
+    let t = target.table;
+    let mut select = ast::Select {
+        columns: target.columns.iter().map(|c| ast::SelectItem { expr: column(t, c), alias: None }).collect(),
+        from: vec![ast::Source::Table { name: Cow::Borrowed(t), alias: None }],
+        ..ast::Select::default()
+    };
+    add_joins(&mut select, t, joined)?;
+    if let Some(through) = &r.through {
+        select.joins.insert(
+            0,
+            ast::Join {
+                kind: ast::JoinKind::Inner,
+                source: ast::Source::Table { name: Cow::Borrowed(r.link_table), alias: None },
+                on: equal_columns(r.link_table, &through.columns, t, &through.target_columns),
+            },
+        );
+        select
+            .columns
+            .extend(r.link_columns.iter().map(|c| ast::SelectItem { expr: column(r.link_table, c), alias: None }));
+    }
+    select.filter = Some(ast::Expr::KeyIn {
+        columns: r.link_columns.iter().map(|c| column(r.link_table, c)).collect(),
+        keys: keys.to_vec(),
+    });
+    let order = def.spec.order_by.iter().map(|(c, descending)| (*c, *descending));
+    let key = target.key.iter().filter(|k| !def.spec.order_by.iter().any(|(c, _)| c == *k)).map(|k| (*k, false));
+    select.order_by =
+        order.chain(key).map(|(c, descending)| ast::OrderBy { expr: column(t, c), descending, nulls: None }).collect();
+    Ok(select)
+}
+
+/// A related row with the key of the parent it belongs to (many-to-many).
+struct Keyed<C, K>(C, K);
+
+impl<C: FromRow, K: FromRow> FromRow for Keyed<C, K> {
+    fn from_row<R: RowReader>(row: &mut R) -> Result<Self, DecodeError> {
+        Ok(Keyed(C::from_row(row)?, K::from_row(row)?))
+    }
+
+    fn from_row_joined<R: RowReader>(row: &mut R, joined: &[JoinPlan]) -> Result<Self, DecodeError> {
+        Ok(Keyed(C::from_row_joined(row, joined)?, K::from_row(row)?))
+    }
+}
+
+/// Related rows grouped by the key of the parent they belong to.
+type Groups<C> = HashMap<String, Vec<C>>;
+
+/// Reads the rows related to `keys` by `def`, in chunks, grouped by parent
+/// key, with the child plan run over all of them at once.
+fn fetch_related<P: Model, C: Relations>(
+    conn: &mut Connection,
+    step: &Step,
+    keys: &[Vec<Value<'static>>],
+) -> Result<Groups<C>, Error>
+where
+    P::Key: FromRow,
+{
+    let def = step.def;
+    let r = def.resolved()?;
+    let mut groups: Groups<C> = HashMap::new();
+    for chunk in keys.chunks(CHUNK) {
+        let select = child_select(def, chunk, &step.child.joined)?;
+        if r.through.is_some() {
+            let rows: Vec<Keyed<C, P::Key>> = exec::fetch_ast(conn, &select, &step.child.joined)?;
+            for Keyed(child, key) in rows {
+                if let Some(text) = key_text(key.key_values().iter()) {
+                    groups.entry(text).or_default().push(child);
+                }
+            }
+        } else {
+            let rows: Vec<C> = exec::fetch_ast(conn, &select, &step.child.joined)?;
+            for child in rows {
+                let values = child.values();
+                let text = key_text(values_at(&values, &r.link_positions).into_iter());
+                drop(values);
+                if let Some(text) = text {
+                    groups.entry(text).or_default().push(child);
+                }
+            }
+        }
+    }
+    if !step.child.after.is_empty() {
+        let mut refs: Vec<&mut C> = groups.values_mut().flatten().collect();
+        after_load(&mut refs, conn, &step.child)?;
+    }
+    Ok(groups)
+}
+
+/// Gives each parent its group: moved to the last parent with that key,
+/// cloned for the ones before.
+fn distribute<P: Model, C: Clone>(
+    rows: &mut [&mut P],
+    positions: &[usize],
+    mut groups: Groups<C>,
+    mut set: impl FnMut(&mut P, Vec<C>),
+) {
+    let texts: Vec<Option<String>> = rows
+        .iter()
+        .map(|row| {
+            let values = row.values();
+            key_text(values_at(&values, positions).into_iter())
+        })
+        .collect();
+    let mut remaining: HashMap<&str, usize> = HashMap::new();
+    for text in texts.iter().flatten() {
+        *remaining.entry(text).or_default() += 1;
+    }
+    for (row, text) in rows.iter_mut().zip(&texts) {
+        let items = match text {
+            None => Vec::new(),
+            Some(text) => {
+                let left = remaining.get_mut(text.as_str()).map(|n| {
+                    *n -= 1;
+                    *n
+                });
+                match left {
+                    Some(0) => groups.remove(text).unwrap_or_default(),
+                    _ => groups.get(text).cloned().unwrap_or_default(),
+                }
+            }
+        };
+        set(row, items);
+    }
+}
+
+/// Loads a collection relationship (`has_many`, `many_to_many`) for `rows`
+/// (what the derive calls for `step`'s relationship).
+/// `back` fills each related object's side of a `back_populates` pair with
+/// its parent (a no-op where there is none to fill).
+pub fn load_many<P: Relations, C: Relations + Clone>(
+    rows: &mut [&mut P],
+    step: &Step,
+    conn: &mut Connection,
+    field: for<'a> fn(&'a mut P) -> &'a mut Many<C>,
+    back: fn(&mut C, &P),
+) -> Result<(), Error>
+where
+    P::Key: FromRow,
+{
+    match step.strategy {
+        Strategy::Raise => Ok(()),
+        Strategy::Joined => {
+            let mut refs: Vec<&mut C> = rows.iter_mut().filter_map(|p| field(p).loaded_mut()).flatten().collect();
+            after_load(&mut refs, conn, &step.child)
+        }
+        Strategy::Selectin => {
+            let r = step.def.resolved()?;
+            let keys = parent_keys(rows, &r.owner_positions);
+            let groups = if keys.is_empty() { HashMap::new() } else { fetch_related::<P, C>(conn, step, &keys)? };
+            distribute(rows, &r.owner_positions, groups, |p, mut items| {
+                items.iter_mut().for_each(|c| back(c, p));
+                field(p).set(items);
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Loads a to-one relationship (`belongs_to`, `has_one`) for `rows` (what
+/// the derive calls for `step`'s relationship).
+/// `back` fills the related object's side of a `back_populates` pair with
+/// its parent (a no-op where there is none to fill).
+pub fn load_one<P: Relations, C: Relations + Clone>(
+    rows: &mut [&mut P],
+    step: &Step,
+    conn: &mut Connection,
+    field: for<'a> fn(&'a mut P) -> &'a mut One<C>,
+    back: fn(&mut C, &P),
+) -> Result<(), Error>
+where
+    P::Key: FromRow,
+{
+    match step.strategy {
+        Strategy::Raise => Ok(()),
+        Strategy::Joined => {
+            let mut refs: Vec<&mut C> = rows.iter_mut().filter_map(|p| field(p).loaded_mut()).collect();
+            after_load(&mut refs, conn, &step.child)
+        }
+        Strategy::Selectin => {
+            let r = step.def.resolved()?;
+            let keys = parent_keys(rows, &r.owner_positions);
+            let groups = if keys.is_empty() { HashMap::new() } else { fetch_related::<P, C>(conn, step, &keys)? };
+            distribute(rows, &r.owner_positions, groups, |p, items| {
+                let mut first = items.into_iter().next();
+                if let Some(c) = first.as_mut() {
+                    back(c, p);
+                }
+                field(p).set(first);
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Reads a `joined` relationship's columns: `None` when its key is `NULL`
+/// (no related row), its columns and those below skipped.
+pub fn decode_one<C: Relations, R: RowReader>(row: &mut R, join: &JoinPlan) -> Result<One<C>, DecodeError> {
+    let key_at = C::KEY.first().and_then(|k| C::COLUMNS.iter().position(|c| c == k)).unwrap_or(0);
+    if row.is_null_ahead(key_at) {
+        row.skip(join.width);
+        return Ok(One::loaded(None));
+    }
+    Ok(One::loaded(Some(C::from_row_joined(row, &join.nested)?)))
+}
+
+/// The plan of a lazy load of `def` (the related model's defaults apply below it).
+pub(crate) fn lazy_step(def: &'static RelationDef) -> Result<Step, RelationError> {
+    let mut aliases = 0;
+    let child = plan(def.spec.target, &[], &[def], &mut aliases)?;
+    Ok(Step { def, strategy: Strategy::Selectin, child })
+}
+
+/// Loads `relation` of one object read without a session (one statement):
+/// the explicit lazy load.
+pub fn load<P: Relations, C>(conn: &mut Connection, object: &mut P, relation: Relation<P, C>) -> Result<(), Error> {
+    let step = lazy_step(relation.def())?;
+    P::load_relation(&mut [object], &step, conn)
+}
