@@ -395,6 +395,68 @@ impl Config {
     }
 }
 
+/// One database of a `--databases` list file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedDatabase {
+    /// The 1-based line it is on.
+    pub line: usize,
+    /// Its URL, environment references expanded.
+    pub url: DatabaseUrl,
+}
+
+/// Reads a list of databases (`--databases FILE`): one URL per line, in
+/// which `${NAME}` is replaced by the environment variable `NAME` (read with
+/// `env`); a line that is only `$NAME` or `${NAME}` is that variable's URL.
+/// Blank lines and lines starting with `#` are skipped. A line that is not a
+/// URL, or names an unset variable, is an error naming file and line (and
+/// never showing the line: it may hold a password).
+pub fn read_database_list(
+    path: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<ListedDatabase>, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Read { path: shown.clone(), message: e.to_string() })?;
+    let mut listed = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let invalid =
+            |message: String| ConfigError::Parse { path: shown.clone(), location: format!(":{}", number + 1), message };
+        let url = expand_variables(line, &env).map_err(invalid)?;
+        let url = DatabaseUrl::parse(&url).map_err(|e| invalid(e.to_string()))?;
+        listed.push(ListedDatabase { line: number + 1, url });
+    }
+    Ok(listed)
+}
+
+/// `line` with `${NAME}` (or a whole line `$NAME`) replaced by the variable.
+fn expand_variables(line: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let lookup = |name: &str| {
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!("`{name}` is not an environment variable name (letters, digits and `_`)"));
+        }
+        env(name).filter(|v| !v.is_empty()).ok_or_else(|| format!("environment variable {name} is not set"))
+    };
+    if let Some(name) = line.strip_prefix('$').filter(|n| !n.starts_with('{')) {
+        return lookup(name);
+    }
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let end = after.find('}').ok_or("`${` without a closing `}`")?;
+        out.push_str(&lookup(&after[..end])?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 fn text(setting: &Option<Spanned<String>>) -> Option<String> {
     setting.as_ref().map(|s| s.get_ref().clone())
 }
@@ -512,5 +574,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(Config::load(None, dir.path()).unwrap().path.is_none());
         assert!(matches!(Config::load(Some(Path::new("nope.toml")), dir.path()), Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn database_list_expands_variables_and_names_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.txt");
+        let env = |v: &str| match v {
+            "TENANT_B" => Some("postgres://app:pw@db/b".to_string()),
+            "PW" => Some("s3cret".to_string()),
+            _ => None,
+        };
+        std::fs::write(&path, "# tenants\n\nsqlite:a.db\n  $TENANT_B\npostgres://app:${PW}@db/c\n").unwrap();
+        let listed = read_database_list(&path, env).unwrap();
+        let lines: Vec<usize> = listed.iter().map(|l| l.line).collect();
+        assert_eq!(lines, [3, 4, 5]);
+        assert_eq!(listed[1].url.to_string(), "postgres://app:***@db/b");
+        assert_eq!(listed[2].url, DatabaseUrl::parse("postgres://app:s3cret@db/c").unwrap());
+        for (text, message) in [
+            ("sqlite:a.db\n${NOPE}\n", "tenants.txt:2: environment variable NOPE is not set"),
+            ("oracle://u:pw@h/x\n", "tenants.txt:1: "),
+            ("postgres://u:${PW@h/x\n", "tenants.txt:1: `${` without a closing `}`"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = read_database_list(&path, env).unwrap_err().to_string();
+            assert!(err.contains(message) && !err.contains("pw@"), "{err}");
+        }
     }
 }

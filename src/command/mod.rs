@@ -2,6 +2,7 @@
 //! only formats what these return.
 
 mod autogen;
+pub mod fleet;
 mod inspect;
 mod migrate;
 mod revision;
