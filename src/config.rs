@@ -415,8 +415,8 @@ pub fn read_database_list(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<ListedDatabase>, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Read { path: shown.clone(), message: e.to_string() })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: shown.clone(), message: e.to_string() })?;
     let mut listed = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -430,6 +430,15 @@ pub fn read_database_list(
         listed.push(ListedDatabase { line: number + 1, url });
     }
     Ok(listed)
+}
+
+/// Every URL a list file may hold, as written and with its references
+/// expanded, read leniently (lines that are not URLs included): what the
+/// CLI scrubs passwords of, whatever it prints.
+pub fn database_list_secrets(path: &Path, env: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
+    lines.flat_map(|line| [Some(line.to_string()), expand_variables(line, &env).ok()]).flatten().collect()
 }
 
 /// `line` with `${NAME}` (or a whole line `$NAME`) replaced by the variable.

@@ -396,3 +396,158 @@ fn models_generate_writes_rust_models_and_refuses_to_clobber() {
     assert_eq!(json["error"]["code"], "output_unwritable", "{json}");
     assert!(!dir.path().join("models/shop.rs").exists());
 }
+
+/// A revision creating `things`, and its inverse.
+const THINGS_REVISION: &str = "revision = \"r1\"\nmessage = \"things\"\n\n[[upgrade]]\nop = \"create_table\"\n\
+    name = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n\n[[downgrade]]\n\
+    op = \"drop_table\"\nname = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n";
+
+/// A project whose one revision creates `things`.
+fn fleet_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path()).arg("init").assert().success();
+    std::fs::write(dir.path().join("migrations/versions/r1_things.toml"), THINGS_REVISION).unwrap();
+    std::fs::write(
+        dir.path().join("models/app.toml"),
+        "[[tables]]\nname = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn json_of(out: &assert_cmd::assert::Assert) -> serde_json::Value {
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// The names of the databases with `outcome` in a fleet report.
+fn named(report: &serde_json::Value, outcome: &str) -> Vec<String> {
+    let databases = report["databases"].as_array().unwrap();
+    databases.iter().filter(|d| d["outcome"] == outcome).map(|d| d["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn upgrade_all_over_seventy_databases_with_two_broken() {
+    let dir = fleet_project();
+    let mut lines = vec!["# tenants: 50 SQLite files, 10 PostgreSQL and 10 MariaDB databases".to_string()];
+    lines.extend((0..50).map(|i| format!("sqlite:tenant{i}.db")));
+    let mut servers = Vec::new();
+    for backend in [Backend::Postgres, Backend::Mysql] {
+        for i in 0..10 {
+            let Some(db) = fresh_db(backend, &format!("fleet_{i}")) else { return };
+            servers.push(db);
+        }
+    }
+    // Broken: a PostgreSQL database where the revision fails (its table is
+    // already there), and a MariaDB one refusing the password.
+    servers[3].connect().execute("CREATE TABLE things (id INTEGER)").unwrap();
+    let wrong_password = servers[15].url.replacen("root@", "root:Wr0ngPass@", 1);
+    lines.push(String::new());
+    for (i, db) in servers.iter().enumerate() {
+        lines.push(if i == 15 { "${TENANT_WRONG_PASSWORD}".to_string() } else { db.url.clone() });
+    }
+    std::fs::write(dir.path().join("tenants.txt"), lines.join("\n")).unwrap();
+    let (failing_step, refused) = ("tenants.txt:56", "tenants.txt:68");
+    let run = |args: &[&str]| {
+        let out = migrate(dir.path()).args(args).env("TENANT_WRONG_PASSWORD", &wrong_password).assert();
+        let printed = [&out.get_output().stdout[..], &out.get_output().stderr[..]].concat();
+        assert!(!String::from_utf8_lossy(&printed).contains("Wr0ngPass"), "{args:?} printed the password");
+        out
+    };
+
+    let report = json_of(&run(&["upgrade", "--databases", "tenants.txt", "-j", "8", "--json"]).code(3));
+    assert_eq!(named(&report, "failed"), [failing_step, refused], "{report:#}");
+    assert_eq!((report["ok"].as_u64(), report["failed"].as_u64()), (Some(68), Some(2)));
+    let databases = report["databases"].as_array().unwrap();
+    assert_eq!(databases.len(), 70);
+    for d in databases.iter().filter(|d| d["outcome"] == "ok") {
+        assert_eq!(d["applied"], serde_json::json!(["r1"]), "{d}");
+    }
+    assert_eq!(databases[53]["error"]["code"], "invalid_op", "{report:#}");
+    assert!(databases[53]["error"]["message"].as_str().unwrap().contains("things"), "{report:#}");
+    assert_eq!(databases[65]["error"]["code"], "connect", "{report:#}");
+    assert_eq!(databases[65]["database"].as_str().unwrap(), wrong_password.replace("Wr0ngPass", "***"));
+
+    // Every other database is at the head, as `current` says for each.
+    let current = json_of(&run(&["current", "--databases", "tenants.txt", "--check-heads", "--json"]).code(3));
+    assert_eq!(named(&current, "failed"), [refused]);
+    assert_eq!(named(&current, "found"), [failing_step], "not at the heads: {current:#}");
+    for d in current["databases"].as_array().unwrap().iter().filter(|d| d["outcome"] == "ok") {
+        assert_eq!(d["heads"], serde_json::json!(["r1"]), "{d}");
+    }
+    // The table is really there.
+    servers[9].connect().execute("INSERT INTO things (id) VALUES (1)").unwrap();
+
+    // The text summary: a line per database, then the counts naming the broken two.
+    let out = run(&["upgrade", "--databases", "tenants.txt"]).code(3);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(text.lines().count(), 72, "{text}");
+    let first: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(first[..3], ["sqlite:tenant0.db", "ok", "-"], "{text}");
+    let last = text.lines().last().unwrap();
+    assert!(last.starts_with("upgrade: 68 of 70 databases ok in "), "{last}");
+    let shown_wrong = wrong_password.replace("Wr0ngPass", "***");
+    assert!(last.ends_with(&format!(", 2 failed: {}, {shown_wrong}", servers[3].url)), "{last}");
+}
+
+#[test]
+fn fail_fast_starts_no_database_after_a_failure() {
+    let dir = fleet_project();
+    std::fs::write(dir.path().join("list"), "sqlite:a.db\nsqlite:missing-dir/b.db\nsqlite:c.db\nsqlite:d.db\n")
+        .unwrap();
+    let report = json_of(
+        &migrate(dir.path())
+            .args(["upgrade", "--databases", "list", "-j", "1", "--fail-fast", "--json"])
+            .assert()
+            .code(3),
+    );
+    assert_eq!(named(&report, "ok"), ["list:1"]);
+    assert_eq!(named(&report, "failed"), ["list:2"]);
+    assert_eq!(named(&report, "skipped"), ["list:3", "list:4"]);
+    assert!(!dir.path().join("c.db").exists() && !dir.path().join("d.db").exists());
+    // Without --fail-fast the others go on.
+    let report =
+        json_of(&migrate(dir.path()).args(["upgrade", "--databases", "list", "-j", "1", "--json"]).assert().code(3));
+    assert_eq!(named(&report, "ok"), ["list:1", "list:3", "list:4"]);
+}
+
+#[test]
+fn all_over_the_named_databases_of_migrate_toml() {
+    let dir = fleet_project();
+    let Some(pg) = fresh_db(Backend::Postgres, "fleet_named") else { return };
+    std::fs::write(
+        dir.path().join("migrate.toml"),
+        "[databases.alpha]\ndatabase_url = \"sqlite:alpha.db\"\n[databases.beta]\n[databases.gamma]\n\
+         [databases.nourl]\n",
+    )
+    .unwrap();
+    let cmd = |args: &[&str]| {
+        let mut cmd = migrate(dir.path());
+        cmd.args(args).env("DATABASE_URL_BETA", &pg.url).env("DATABASE_URL_GAMMA", "sqlite:gamma.db");
+        cmd
+    };
+    let report = json_of(&cmd(&["upgrade", "--all", "--json"]).assert().code(2));
+    assert_eq!(named(&report, "ok"), ["alpha", "beta", "gamma"]);
+    assert_eq!(named(&report, "failed"), ["nourl"]);
+    assert_eq!(report["databases"][3]["error"]["code"], "no_url");
+    assert_eq!(report["databases"][1]["database"], pg.url.as_str());
+    for command in [&["stamp", "base", "--all"][..], &["check", "--all"], &["downgrade", "base", "--all"]] {
+        let out = cmd(command).assert().code(2);
+        let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(text.lines().last().unwrap().contains("3 of 4 databases ok"), "{command:?}: {text}");
+    }
+    let report = json_of(&cmd(&["current", "--all", "--json"]).assert().code(2));
+    assert!(
+        report["databases"].as_array().unwrap()[..3].iter().all(|d| d["heads"] == serde_json::json!([])),
+        "{report:#}"
+    );
+    // What does not go with --all is refused before anything runs.
+    cmd(&["upgrade", "--all", "--url", "sqlite:x.db"]).assert().code(2);
+    cmd(&["upgrade", "--all", "--sql"]).assert().code(2);
+    cmd(&["upgrade", "-j", "2"]).assert().code(2).stderr(predicate::str::contains("go with --all"));
+    std::fs::write(dir.path().join("list"), "sqlite:a.db\nnot a url\n").unwrap();
+    cmd(&["upgrade", "--databases", "list", "-n", "alpha"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("error: list:2: invalid database URL `(not shown)`: not a URL"));
+    assert!(!dir.path().join("a.db").exists(), "nothing runs when the list is malformed");
+}

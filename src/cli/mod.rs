@@ -1,6 +1,7 @@
 //! Argument parsing, dispatch, and turning errors into one line and an exit code.
 
 mod check;
+mod fleet;
 mod inspect;
 mod models;
 mod output;
@@ -106,6 +107,8 @@ enum Command {
         /// Apply every revision to this empty database (without URL: a temporary one) and compare it instead
         #[arg(long, value_name = "URL", num_args = 0..=1)]
         shadow: Option<Option<String>>,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// Flag destructive or risky ops in revision files
     Lint {
@@ -139,6 +142,8 @@ enum Command {
         /// Run all revisions in one transaction (PostgreSQL, SQLite)
         #[arg(long)]
         one_transaction: bool,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// Undo revisions down to TARGET (base, an id, -N, label@-N, ...)
     Downgrade {
@@ -160,12 +165,16 @@ enum Command {
         /// Run all revisions in one transaction (PostgreSQL, SQLite)
         #[arg(long)]
         one_transaction: bool,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// Show the revisions the database is at
     Current {
         /// Exit 1 unless the database is at the script's heads
         #[arg(long)]
         check_heads: bool,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// List revisions, newest first
     History {
@@ -207,6 +216,8 @@ enum Command {
         /// Record the current checksum of these applied revisions, accepting edits to their files
         #[arg(long)]
         accept_edits: bool,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// Write a revision that merges REVS (e.g. `heads`)
     Merge {
@@ -264,8 +275,30 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+impl Command {
+    /// The `--all` options of a command that can run over many databases.
+    fn fleet(&self) -> Option<&fleet::FleetArgs> {
+        match self {
+            Command::Upgrade { fleet, .. }
+            | Command::Downgrade { fleet, .. }
+            | Command::Current { fleet, .. }
+            | Command::Check { fleet, .. }
+            | Command::Stamp { fleet, .. } => Some(fleet),
+            _ => None,
+        }
+    }
+}
+
 /// Runs the command; the exit code on success (1: a check found something).
 fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
+    if let Some(fleet) = cli.command.fleet() {
+        if fleet.active() {
+            return fleet::run(cli, fleet, out);
+        }
+        if fleet.jobs.is_some() || fleet.fail_fast {
+            return Err(Error::Usage("-j/--jobs and --fail-fast go with --all or --databases FILE".into()));
+        }
+    }
     match &cli.command {
         Command::Init { directory, template } => {
             let created = migrate::template::init(directory, template)?;
@@ -282,7 +315,7 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
             inspect::print(out, &inspection);
             Ok(0)
         }
-        Command::Check { shadow } => check::check(cli, shadow.as_ref().map(|s| s.as_deref()), out),
+        Command::Check { shadow, .. } => check::check(cli, shadow.as_ref().map(|s| s.as_deref()), out),
         Command::Lint { rev_range, error_on, dialect } => {
             check::lint(cli, rev_range.as_deref(), error_on.as_deref(), dialect.as_deref(), out)
         }
@@ -295,7 +328,7 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
 /// `migrate.toml`), so that nothing printed contains one.
 fn redactor(cli: &Cli) -> Redactor {
     let mut urls: Vec<String> = cli.url.iter().cloned().collect();
-    if let Command::Check { shadow: Some(Some(shadow)) } = &cli.command {
+    if let Command::Check { shadow: Some(Some(shadow)), .. } = &cli.command {
         urls.push(shadow.clone());
     }
     let variable = migrate::config::URL_VARIABLE;
@@ -304,6 +337,9 @@ fn redactor(cli: &Cli) -> Redactor {
     );
     if let Ok(config) = load_config(cli) {
         urls.extend(config.urls());
+    }
+    if let Some(path) = cli.command.fleet().and_then(|f| f.databases.as_ref()) {
+        urls.extend(migrate::config::database_list_secrets(path, |name| std::env::var(name).ok()));
     }
     Redactor::of_urls(urls.iter().map(String::as_str))
 }

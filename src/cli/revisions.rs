@@ -68,7 +68,7 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
             ran(out, Direction::Down, &report?);
             Ok(0)
         }
-        Command::Current { check_heads } => {
+        Command::Current { check_heads, .. } => {
             let (url, database) = database_url(cli)?;
             let status = command::current(&url, &database)?;
             if out.json() {
@@ -138,7 +138,7 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
             }
             Ok(0)
         }
-        Command::Stamp { revisions, purge, accept_edits } => {
+        Command::Stamp { revisions, purge, accept_edits, .. } => {
             let (url, database) = database_url(cli)?;
             let heads = command::stamp(&url, &database, revisions, *purge, *accept_edits)?;
             if out.json() {
