@@ -551,3 +551,19 @@ fn all_over_the_named_databases_of_migrate_toml() {
         .stderr(predicate::str::starts_with("error: list:2: invalid database URL `(not shown)`: not a URL"));
     assert!(!dir.path().join("a.db").exists(), "nothing runs when the list is malformed");
 }
+
+#[test]
+fn migrate_toml_is_found_in_a_parent_folder() {
+    let dir = fleet_project();
+    let sub = dir.path().join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = migrate(&sub).arg("upgrade").assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let used = dir.path().join("migrate.toml");
+    assert_eq!(stderr, format!("note: using {}\n", used.display()));
+    // The SQLite file of migrate.toml is beside it, not in the subfolder.
+    assert!(dir.path().join("app.db").is_file() && !sub.join("app.db").exists());
+    migrate(&sub).args(["current", "-q"]).assert().success().stderr("").stdout("");
+    migrate(dir.path()).arg("current").assert().success().stderr("");
+    migrate(dir.path()).args(["current", "-v"]).assert().success().stderr(format!("note: using {}\n", used.display()));
+}

@@ -38,7 +38,7 @@ impl From<UncertainArg> for migrate::command::Uncertain {
 #[derive(Debug, Parser)]
 #[command(name = "migrate", version, about, max_term_width = 100)]
 struct Cli {
-    /// Configuration file [default: ./migrate.toml]
+    /// Configuration file [default: migrate.toml here or in the nearest parent folder]
     #[arg(short, long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Which database of a multi-database migrate.toml to act on
@@ -51,8 +51,11 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// Print nothing but errors
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// Say more: which migrate.toml is used; every detail of revisions in history, heads, branches
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -181,25 +184,14 @@ enum Command {
         /// Range: A:B, A:, :B
         #[arg(short = 'r', long, value_name = "RANGE")]
         rev_range: Option<String>,
-        /// Show every detail
-        #[arg(short, long)]
-        verbose: bool,
         /// Mark the revisions the database is at (needs the database)
         #[arg(short = 'i', long)]
         indicate_current: bool,
     },
     /// List the heads of the revision graph
-    Heads {
-        /// Show every detail
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Heads,
     /// List the branch points of the revision graph
-    Branches {
-        /// Show every detail
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Branches,
     /// Show one revision's file
     Show {
         /// Revision id, prefix, label, or head
@@ -236,6 +228,11 @@ enum Command {
         /// Revision id, prefix, label, or head
         revision: String,
     },
+    /// Print a shell completion script (e.g. `migrate completions bash > /etc/bash_completion.d/migrate`)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
     /// Work with the declared models (`migrate models generate`)
     Models {
         #[command(subcommand)]
@@ -250,6 +247,7 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let out = Output::new(cli.json, cli.quiet, redactor(&cli));
+    announce_config(&cli, &out);
     match run(&cli, &out) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
@@ -289,6 +287,20 @@ impl Command {
     }
 }
 
+/// Says on stderr which `migrate.toml` is used when it is not the one in the
+/// working directory (found in a parent folder), or always with `-v`.
+fn announce_config(cli: &Cli, out: &Output) {
+    if cli.quiet || matches!(cli.command, Command::Init { .. } | Command::ListTemplates | Command::Completions { .. }) {
+        return;
+    }
+    let Ok(config) = load_config(cli) else { return };
+    match &config.path {
+        Some(path) if cli.verbose || config.found_elsewhere() => out.note(&format!("using {}", path.display())),
+        None if cli.verbose => out.note(&format!("no {} found: using the defaults", migrate::config::CONFIG_FILE)),
+        _ => {}
+    }
+}
+
 /// Runs the command; the exit code on success (1: a check found something).
 fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
     if let Some(fleet) = cli.command.fleet() {
@@ -303,6 +315,14 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
         Command::Init { directory, template } => {
             let created = migrate::template::init(directory, template)?;
             out.created(directory, template, &created);
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "migrate", &mut script);
+            // The script itself, even with --quiet; a closed pipe is not worth reporting.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
             Ok(0)
         }
         Command::ListTemplates => {
@@ -358,7 +378,7 @@ fn database_config(cli: &Cli) -> Result<(Config, migrate::config::DatabaseConfig
     Ok((config, database))
 }
 
-/// `migrate.toml` (or `--config`), relative to the working directory.
+/// `--config`, or the nearest `migrate.toml` from the working directory up.
 fn load_config(cli: &Cli) -> Result<Config, Error> {
     let cwd = std::env::current_dir()
         .map_err(|e| migrate::config::ConfigError::Read { path: ".".into(), message: e.to_string() })?;
