@@ -567,3 +567,45 @@ fn migrate_toml_is_found_in_a_parent_folder() {
     migrate(dir.path()).arg("current").assert().success().stderr("");
     migrate(dir.path()).args(["current", "-v"]).assert().success().stderr(format!("note: using {}\n", used.display()));
 }
+
+#[test]
+fn database_create_drop_and_reset() {
+    common::each_backend("database_commands", |db| {
+        let dir = fleet_project();
+        let run = |args: &[&str]| {
+            let mut cmd = migrate(dir.path());
+            cmd.args(args).env("DATABASE_URL", &db.url);
+            cmd.assert()
+        };
+        let url = migrate::db::DatabaseUrl::parse(&db.url).unwrap();
+        let exists = || match url.sqlite_path() {
+            Some(path) => Path::new(path).exists(),
+            None => migrate::db::Connection::open(&url, migrate::db::OpenMode::ReadWrite).is_ok(),
+        };
+        db.connect().execute("CREATE TABLE keep (id INTEGER)").unwrap();
+        for command in ["drop", "reset"] {
+            run(&["database", command]).code(2).stderr(predicate::str::contains("pass --yes"));
+        }
+        db.connect().execute("SELECT id FROM keep").unwrap();
+
+        run(&["database", "reset", "--yes"]).success().stdout(predicate::str::contains("upgraded 1 revision"));
+        assert!(db.connect().execute("SELECT id FROM keep").is_err(), "{:?}: reset empties it", db.backend());
+        db.connect().execute("SELECT id FROM things").unwrap();
+
+        run(&["database", "drop", "--yes"]).success().stdout(format!("dropped {url}\n"));
+        assert!(!exists(), "{:?}: dropped", db.backend());
+        run(&["database", "create"]).success().stdout(format!("created {url}\n"));
+        assert!(exists());
+        let code = if db.backend() == Backend::Sqlite { 2 } else { 3 };
+        run(&["database", "create"]).code(code);
+        let current = json_of(&run(&["current", "--json"]).success());
+        assert_eq!(current["heads"], serde_json::json!([]), "created empty");
+    });
+    // The server's own database is never dropped.
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path())
+        .args(["database", "drop", "--yes", "--url", "postgres://postgres@127.0.0.1:5432/postgres"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the server's own `postgres` database"));
+}

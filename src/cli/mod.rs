@@ -1,6 +1,7 @@
 //! Argument parsing, dispatch, and turning errors into one line and an exit code.
 
 mod check;
+mod database;
 mod fleet;
 mod inspect;
 mod models;
@@ -228,6 +229,11 @@ enum Command {
         /// Revision id, prefix, label, or head
         revision: String,
     },
+    /// Create, drop or reset the database the URL names (`migrate database reset --yes`)
+    Database {
+        #[command(subcommand)]
+        command: database::DatabaseCommand,
+    },
     /// Print a shell completion script (e.g. `migrate completions bash > /etc/bash_completion.d/migrate`)
     Completions {
         /// The shell
@@ -340,6 +346,7 @@ fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
             check::lint(cli, rev_range.as_deref(), error_on.as_deref(), dialect.as_deref(), out)
         }
         Command::Models { command } => models::run(cli, command, out),
+        Command::Database { command } => database::run(cli, command, out),
         command => revisions::run(cli, command, out),
     }
 }

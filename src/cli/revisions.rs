@@ -171,6 +171,7 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
         | Command::Check { .. }
         | Command::Models { .. }
         | Command::Completions { .. }
+        | Command::Database { .. }
         | Command::Lint { .. } => {
             unreachable!("handled by the caller")
         }

@@ -2,12 +2,14 @@
 //! only formats what these return.
 
 mod autogen;
+mod database;
 pub mod fleet;
 mod inspect;
 mod migrate;
 mod revision;
 
 pub use autogen::{Drift, autogenerate, check, check_shadow, lint_revisions, load_models};
+pub use database::{create_database, drop_database};
 pub use inspect::{Inspection, inspect};
 pub use migrate::{
     CurrentHead, PartialOp, RunOptions, Status, Uncertain, current, downgrade, load_script, offline, stamp, upgrade,
