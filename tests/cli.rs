@@ -210,6 +210,8 @@ fn with_password(url: &str) -> String {
 fn leak_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     migrate(dir.path()).arg("init").assert().success();
+    // Its own model instead of the example `init` writes.
+    std::fs::remove_file(dir.path().join("models/example.toml")).unwrap();
     std::fs::write(
         dir.path().join("models/app.toml"),
         "[[tables]]\nname = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n",
@@ -342,6 +344,8 @@ fn help_of_every_command() {
         "stamp",
         "merge",
         "edit",
+        "database",
+        "completions",
     ];
     for command in commands {
         let mut cmd = migrate(dir.path());
@@ -406,6 +410,7 @@ const THINGS_REVISION: &str = "revision = \"r1\"\nmessage = \"things\"\n\n[[upgr
 fn fleet_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     migrate(dir.path()).arg("init").assert().success();
+    std::fs::remove_file(dir.path().join("models/example.toml")).unwrap();
     std::fs::write(dir.path().join("migrations/versions/r1_things.toml"), THINGS_REVISION).unwrap();
     std::fs::write(
         dir.path().join("models/app.toml"),
@@ -608,4 +613,20 @@ fn database_create_drop_and_reset() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("the server's own `postgres` database"));
+}
+
+#[test]
+fn init_writes_a_gitignore_and_an_example_model_the_first_autogenerate_turns_into_a_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path()).arg("init").assert().success().stdout(predicate::str::contains("created"));
+    let ignored = std::fs::read_to_string(dir.path().join(".gitignore")).unwrap();
+    for line in ["/app.db", "/app.db-wal", "*.migrate-lock", ".env"] {
+        assert!(ignored.lines().any(|l| l == line), "{line} in {ignored}");
+    }
+    let out = migrate(dir.path()).args(["revision", "--autogenerate", "-m", "create notes"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("create_table notes"), "{text}");
+    migrate(dir.path()).arg("upgrade").assert().success();
+    migrate(dir.path()).arg("check").assert().success();
+    assert!(dir.path().join("app.db").is_file());
 }

@@ -234,7 +234,7 @@ enum Command {
         #[command(subcommand)]
         command: database::DatabaseCommand,
     },
-    /// Print a shell completion script (e.g. `migrate completions bash > /etc/bash_completion.d/migrate`)
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         /// The shell
         shell: clap_complete::Shell,
