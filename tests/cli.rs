@@ -630,3 +630,27 @@ fn init_writes_a_gitignore_and_an_example_model_the_first_autogenerate_turns_int
     migrate(dir.path()).arg("check").assert().success();
     assert!(dir.path().join("app.db").is_file());
 }
+
+#[test]
+fn completions_and_global_flags_before_or_after_the_command() {
+    let dir = fleet_project();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = migrate(dir.path()).args(["completions", shell, "-q"]).assert().success();
+        let script = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(script.contains("upgrade") && script.contains("--databases"), "{shell}: {script}");
+    }
+    migrate(dir.path()).args(["completions", "tcsh"]).assert().code(2);
+    for args in [&["-q", "upgrade"][..], &["upgrade", "-q"]] {
+        migrate(dir.path()).args(args).assert().success().stdout("");
+    }
+    migrate(dir.path()).args(["-q", "downgrade", "base"]).assert().success().stdout("");
+    let verbose = |args: &[&str]| {
+        let out = migrate(dir.path()).args(args).assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+    };
+    let (before, after) = (verbose(&["-v", "history"]), verbose(&["history", "--verbose"]));
+    assert!(before.contains("ops: 1 up, 1 down"), "{before}");
+    assert_eq!(before, after);
+    assert!(!verbose(&["history"]).contains("ops:"));
+    migrate(dir.path()).args(["-v", "-q", "heads"]).assert().code(2);
+}
