@@ -13,7 +13,7 @@ const SQLITE_COMPANIONS: [&str; 4] = ["-wal", "-shm", "-journal", ".migrate-lock
 /// The database to act on: on a server its name and a connection to the
 /// maintenance database; for SQLite the file.
 enum Place {
-    Server { name: String, admin: Connection },
+    Server { name: String, admin: Box<Connection> },
     File(String),
 }
 
@@ -35,7 +35,7 @@ fn place(url: &DatabaseUrl) -> Result<Place, Error> {
     let admin = url
         .with_database(maintenance)
         .ok_or_else(|| Error::Usage(format!("{url}: cannot name the `{maintenance}` database of its server")))?;
-    Ok(Place::Server { name, admin: Connection::open(&admin, OpenMode::ReadWrite)? })
+    Ok(Place::Server { name, admin: Box::new(Connection::open(&admin, OpenMode::ReadWrite)?) })
 }
 
 /// `migrate database create`: creates the empty database `url` names (the
