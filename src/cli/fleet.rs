@@ -261,8 +261,12 @@ fn outcome_word(outcome: Outcome) -> &'static str {
 
 /// The one-line result of a database: outcome, revisions applied, time, error.
 fn outcome_text(d: &DatabaseOutcome) -> String {
-    let detail = d.error.as_ref().map(|e| e.message.clone()).or_else(|| d.note.clone()).unwrap_or_default();
+    let detail = d.error.as_ref().map(|e| first_line(&e.message)).or_else(|| d.note.clone()).unwrap_or_default();
     format!("{} {} ({:.0} ms) {detail}", outcome_word(d.outcome), applied_text(d), d.elapsed_ms)
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
 }
 
 fn applied_text(d: &DatabaseOutcome) -> String {
@@ -297,7 +301,8 @@ fn summary(out: &Output, verb: &str, report: &FleetReport, from_file: bool) {
         .iter()
         .map(|d| {
             let detail = match (&d.error, &d.note, d.heads.is_empty()) {
-                (Some(e), _, _) => e.message.clone(),
+                // One line per database: a multi-line message (an edited file's diff) is in --json.
+                (Some(e), _, _) => first_line(&e.message),
                 (None, Some(note), _) => note.clone(),
                 (None, None, false) => format!("at {}", d.heads.join(", ")),
                 (None, None, true) => "at base".to_string(),
