@@ -654,3 +654,25 @@ fn completions_and_global_flags_before_or_after_the_command() {
     assert!(!verbose(&["history"]).contains("ops:"));
     migrate(dir.path()).args(["-v", "-q", "heads"]).assert().code(2);
 }
+
+#[test]
+fn fleet_json_and_text_shapes() {
+    let dir = fleet_project();
+    std::fs::write(dir.path().join("list"), "# two tenants\nsqlite:a.db\nsqlite:missing-dir/b.db\n").unwrap();
+    let mut report = json_of(&migrate(dir.path()).args(["upgrade", "--databases", "list", "--json"]).assert().code(3));
+    report["elapsed_ms"] = "[elapsed]".into();
+    for d in report["databases"].as_array_mut().unwrap() {
+        d["elapsed_ms"] = "[elapsed]".into();
+    }
+    insta::assert_json_snapshot!("fleet_upgrade_json", report);
+    let out = migrate(dir.path()).args(["upgrade", "--databases", "list"]).assert().code(3);
+    // Times vary, and with them the column widths: digits as N, runs of spaces as one.
+    let mut text = String::new();
+    for c in String::from_utf8_lossy(&out.get_output().stdout).chars() {
+        let c = if c.is_ascii_digit() { 'N' } else { c };
+        if !(c == ' ' && text.ends_with(' ') || c == 'N' && text.ends_with('N')) {
+            text.push(c);
+        }
+    }
+    insta::assert_snapshot!("fleet_upgrade_text", text);
+}
