@@ -48,6 +48,15 @@ pub fn run(cli: &Cli, fleet: &FleetArgs, out: &Output) -> Result<u8, Error> {
     if cli.url.is_some() {
         return Err(Error::Usage("--all and --databases act on many databases: --url names one".into()));
     }
+    match &cli.command {
+        Command::Upgrade { sql: true, .. } | Command::Downgrade { sql: true, .. } => {
+            return Err(Error::Usage("--sql prints one script: it does not go with --all".into()));
+        }
+        Command::Check { shadow: Some(_), .. } => {
+            return Err(Error::Usage("--shadow checks one database: it does not go with --all".into()));
+        }
+        _ => {}
+    }
     let (members, from_file) = members(cli, fleet)?;
     let fleet_options = FleetOptions { jobs: fleet.jobs.map_or(DEFAULT_JOBS, usize::from), fail_fast: fleet.fail_fast };
     // A listed database is shown by its (redacted) URL, a named one by its name.
@@ -61,8 +70,7 @@ pub fn run(cli: &Cli, fleet: &FleetArgs, out: &Output) -> Result<u8, Error> {
     let progress = FleetProgress::new(cli.quiet || cli.json, labels);
     let on_event = |event: FleetEvent<'_>| progress.event(event);
     let (verb, report) = match &cli.command {
-        Command::Upgrade { target, sql, resume, uncertain, one_transaction, .. } => {
-            refuse_sql(*sql)?;
+        Command::Upgrade { target, resume, uncertain, one_transaction, .. } => {
             let options =
                 RunOptions { resume: *resume, uncertain: uncertain.map(Into::into), one_transaction: *one_transaction };
             let action = |url: &DatabaseUrl, db: &DatabaseConfig, on: &mut dyn FnMut(Event<'_>)| {
@@ -70,8 +78,7 @@ pub fn run(cli: &Cli, fleet: &FleetArgs, out: &Output) -> Result<u8, Error> {
             };
             ("upgrade", run_fleet(&members, fleet_options, action, on_event))
         }
-        Command::Downgrade { target, sql, resume, uncertain, one_transaction, .. } => {
-            refuse_sql(*sql)?;
+        Command::Downgrade { target, resume, uncertain, one_transaction, .. } => {
             let options =
                 RunOptions { resume: *resume, uncertain: uncertain.map(Into::into), one_transaction: *one_transaction };
             let action = |url: &DatabaseUrl, db: &DatabaseConfig, on: &mut dyn FnMut(Event<'_>)| {
@@ -98,10 +105,7 @@ pub fn run(cli: &Cli, fleet: &FleetArgs, out: &Output) -> Result<u8, Error> {
             };
             ("current", run_fleet(&members, fleet_options, action, on_event))
         }
-        Command::Check { shadow, .. } => {
-            if shadow.is_some() {
-                return Err(Error::Usage("--shadow checks one database: it does not go with --all".into()));
-            }
+        Command::Check { .. } => {
             let action = |url: &DatabaseUrl, db: &DatabaseConfig, _: &mut dyn FnMut(Event<'_>)| {
                 let drift = command::check(url, db)?;
                 let ops = drift.diff.upgrade.len();
@@ -127,13 +131,6 @@ pub fn run(cli: &Cli, fleet: &FleetArgs, out: &Output) -> Result<u8, Error> {
     progress.finish();
     summary(out, verb, &report, from_file);
     Ok(report.exit_code())
-}
-
-fn refuse_sql(sql: bool) -> Result<(), Error> {
-    if sql {
-        return Err(Error::Usage("--sql prints one script: it does not go with --all".into()));
-    }
-    Ok(())
 }
 
 fn ran(report: RunReport) -> Done {
