@@ -239,7 +239,7 @@ enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
-    /// Work with the declared models (`migrate models generate`)
+    /// Work with the models (`migrate models generate`, `migrate models pull`)
     Models {
         #[command(subcommand)]
         command: models::ModelsCommand,
