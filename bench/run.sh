@@ -6,6 +6,7 @@
 #   bench/run.sh revisions        # 1,000 revisions: heads/history, applying them
 #   bench/run.sh check            # migrate check on 1,000 tables, in sync and with 10 changes
 #   bench/run.sh alembic_cases    # every change Alembic's autogenerate detects, migrate detects
+#   bench/run.sh fleet [S P]      # upgrade --databases -j 1/2/4/8 over S SQLite + P PostgreSQL databases vs a shell loop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=bench/.venv
@@ -20,6 +21,10 @@ case "${1:-all}" in
         shift
         cargo bench --bench "$bench" -- "$@"
         ;;
+    fleet)
+        shift
+        cargo bench --bench fleet -- "$@"
+        ;;
     all)
         cargo bench --bench reflect
         cargo bench --bench revisions
@@ -27,7 +32,7 @@ case "${1:-all}" in
         cargo bench --bench alembic_cases
         ;;
     *)
-        echo "usage: bench/run.sh [reflect [N...] | revisions | check | alembic_cases]" >&2
+        echo "usage: bench/run.sh [reflect [N...] | revisions | check | alembic_cases | fleet [SQLITE POSTGRES]]" >&2
         exit 2
         ;;
 esac

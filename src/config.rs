@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
-/// File name looked for in the working directory when `--config` is not given.
+/// File name looked for, in the working directory and then in each parent
+/// folder, when `--config` is not given.
 pub const CONFIG_FILE: &str = "migrate.toml";
 /// Default name of the table holding the current heads.
 pub const DEFAULT_VERSION_TABLE: &str = "migrate_version";
@@ -133,6 +134,9 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// The directory relative paths are resolved against.
     pub root: PathBuf,
+    /// The working directory: a relative SQLite path given on the command
+    /// line or in the environment is relative to it.
+    cwd: PathBuf,
     defaults: FileSettings,
     databases: BTreeMap<String, FileSettings>,
 }
@@ -217,21 +221,51 @@ impl DatabaseConfig {
 }
 
 impl Config {
-    /// Loads `path`, or `migrate.toml` in `cwd` when `path` is `None`. A
-    /// missing default file gives the defaults; a missing explicit file is an error.
+    /// Loads `path` (relative to `cwd`), or else the nearest `migrate.toml`:
+    /// in `cwd` or the closest parent folder that has one, looking no higher
+    /// than a folder holding `.git` (the repository's root), as git looks for
+    /// its repository. No file found gives the defaults; a missing explicit
+    /// file is an error.
     pub fn load(path: Option<&Path>, cwd: &Path) -> Result<Self, ConfigError> {
-        let explicit = path.is_some();
-        let path = path.map_or_else(|| cwd.join(CONFIG_FILE), |p| cwd.join(p));
+        let path = match path {
+            Some(path) => cwd.join(path),
+            None => match Self::discover(cwd) {
+                Some(path) => path,
+                None => {
+                    return Ok(Config {
+                        path: None,
+                        root: cwd.to_path_buf(),
+                        cwd: cwd.to_path_buf(),
+                        defaults: FileSettings::default(),
+                        databases: BTreeMap::new(),
+                    });
+                }
+            },
+        };
         match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path),
-            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
-                path: None,
-                root: cwd.to_path_buf(),
-                defaults: FileSettings::default(),
-                databases: BTreeMap::new(),
-            }),
+            Ok(text) => Ok(Config { cwd: cwd.to_path_buf(), ..Self::parse(&text, &path)? }),
             Err(e) => Err(ConfigError::Read { path: path.display().to_string(), message: e.to_string() }),
         }
+    }
+
+    /// The nearest `migrate.toml` from `cwd` up, stopping at a repository root.
+    fn discover(cwd: &Path) -> Option<PathBuf> {
+        for dir in cwd.ancestors() {
+            let candidate = dir.join(CONFIG_FILE);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+            if dir.join(".git").exists() {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Whether the file was found in a parent folder rather than named or
+    /// in the working directory: the CLI then says which file it uses.
+    pub fn found_elsewhere(&self) -> bool {
+        self.path.is_some() && self.root != self.cwd
     }
 
     /// Parses the text of a `migrate.toml` that lives at `path`.
@@ -272,7 +306,7 @@ impl Config {
             settings.validate().map_err(|(at, m)| invalid(Some(at), m))?;
             databases.insert(name, settings);
         }
-        Ok(Config { path: Some(path.to_path_buf()), root, defaults, databases })
+        Ok(Config { path: Some(path.to_path_buf()), cwd: root.clone(), root, defaults, databases })
     }
 
     /// Names of the databases under `[databases]`, sorted.
@@ -366,12 +400,28 @@ impl Config {
             return Ok(url);
         }
         if let Some(url) = self.dotenv()?.remove(&variable) {
-            return Ok(url);
+            return Ok(self.anchored(url));
         }
-        database.database_url.clone().ok_or_else(|| match &database.name {
+        let url = database.database_url.clone().ok_or_else(|| match &database.name {
             None => ConfigError::NoUrl,
             Some(name) => ConfigError::NoNamedUrl { path: self.path_text(), name: name.clone(), variable },
-        })
+        })?;
+        Ok(self.anchored(url))
+    }
+
+    /// A URL from `migrate.toml` or `.env`: a relative SQLite path in it is
+    /// relative to the folder of `migrate.toml`, also when migrate runs in a
+    /// subfolder (then the path is made absolute).
+    fn anchored(&self, url: String) -> String {
+        if self.root == self.cwd {
+            return url;
+        }
+        match DatabaseUrl::parse(&url).ok().as_ref().and_then(DatabaseUrl::sqlite_path) {
+            Some(path) if path != ":memory:" && Path::new(path).is_relative() => {
+                format!("sqlite:{}", self.root.join(path).display())
+            }
+            _ => url,
+        }
     }
 
     /// Every URL the file and its `.env` name, valid or not: what the CLI
@@ -431,6 +481,77 @@ pub fn check_version_table(name: &str) -> Result<(), String> {
              {MAX_VERSION_TABLE} characters"
         ))
     }
+}
+
+/// One database of a `--databases` list file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedDatabase {
+    /// The 1-based line it is on.
+    pub line: usize,
+    /// Its URL, environment references expanded.
+    pub url: DatabaseUrl,
+}
+
+/// Reads a list of databases (`--databases FILE`): one URL per line, in
+/// which `${NAME}` is replaced by the environment variable `NAME` (read with
+/// `env`); a line that is only `$NAME` or `${NAME}` is that variable's URL.
+/// Blank lines and lines starting with `#` are skipped. A line that is not a
+/// URL, or names an unset variable, is an error naming file and line (and
+/// never showing the line: it may hold a password).
+pub fn read_database_list(
+    path: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<ListedDatabase>, ConfigError> {
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: shown.clone(), message: e.to_string() })?;
+    let mut listed = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let invalid =
+            |message: String| ConfigError::Parse { path: shown.clone(), location: format!(":{}", number + 1), message };
+        let url = expand_variables(line, &env).map_err(invalid)?;
+        let url = DatabaseUrl::parse(&url).map_err(|e| invalid(e.to_string()))?;
+        listed.push(ListedDatabase { line: number + 1, url });
+    }
+    Ok(listed)
+}
+
+/// Every URL a list file may hold, as written and with its references
+/// expanded, read leniently (lines that are not URLs included): what the
+/// CLI scrubs passwords of, whatever it prints.
+pub fn database_list_secrets(path: &Path, env: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
+    lines.flat_map(|line| [Some(line.to_string()), expand_variables(line, &env).ok()]).flatten().collect()
+}
+
+/// `line` with `${NAME}` (or a whole line `$NAME`) replaced by the variable.
+fn expand_variables(line: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let lookup = |name: &str| {
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!("`{name}` is not an environment variable name (letters, digits and `_`)"));
+        }
+        env(name).filter(|v| !v.is_empty()).ok_or_else(|| format!("environment variable {name} is not set"))
+    };
+    if let Some(name) = line.strip_prefix('$').filter(|n| !n.starts_with('{')) {
+        return lookup(name);
+    }
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let end = after.find('}').ok_or("`${` without a closing `}`")?;
+        out.push_str(&lookup(&after[..end])?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn text(setting: &Option<Spanned<String>>) -> Option<String> {
@@ -544,5 +665,53 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(Config::load(None, dir.path()).unwrap().path.is_none());
         assert!(matches!(Config::load(Some(Path::new("nope.toml")), dir.path()), Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn database_list_expands_variables_and_names_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.txt");
+        let env = |v: &str| match v {
+            "TENANT_B" => Some("postgres://app:pw@db/b".to_string()),
+            "PW" => Some("s3cret".to_string()),
+            _ => None,
+        };
+        std::fs::write(&path, "# tenants\n\nsqlite:a.db\n  $TENANT_B\npostgres://app:${PW}@db/c\n").unwrap();
+        let listed = read_database_list(&path, env).unwrap();
+        let lines: Vec<usize> = listed.iter().map(|l| l.line).collect();
+        assert_eq!(lines, [3, 4, 5]);
+        assert_eq!(listed[1].url.to_string(), "postgres://app:***@db/b");
+        assert_eq!(listed[2].url, DatabaseUrl::parse("postgres://app:s3cret@db/c").unwrap());
+        for (text, message) in [
+            ("sqlite:a.db\n${NOPE}\n", "tenants.txt:2: environment variable NOPE is not set"),
+            ("oracle://u:pw@h/x\n", "tenants.txt:1: "),
+            ("postgres://u:${PW@h/x\n", "tenants.txt:1: `${` without a closing `}`"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = read_database_list(&path, env).unwrap_err().to_string();
+            assert!(err.contains(message) && !err.contains("pw@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn found_in_a_parent_folder_with_sqlite_paths_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("migrate.toml"), "database_url = \"sqlite:app.db\"\n").unwrap();
+        let sub = dir.path().join("src/deep");
+        std::fs::create_dir_all(&sub).unwrap();
+        let config = Config::load(None, &sub).unwrap();
+        assert_eq!(config.path.as_deref(), Some(dir.path().join("migrate.toml").as_path()));
+        assert!(config.found_elsewhere());
+        let db = config.database(None).unwrap();
+        assert_eq!(db.script_location, dir.path().join("migrations"));
+        let none = |_: &str| None;
+        let expected = format!("sqlite:{}", dir.path().join("app.db").display());
+        assert_eq!(config.resolve_url(&db, None, none).unwrap(), expected);
+        // Given on the command line, a path is the user's own, relative to where they are.
+        assert_eq!(config.resolve_url(&db, Some("sqlite:x.db"), none).unwrap(), "sqlite:x.db");
+        assert!(!Config::load(None, dir.path()).unwrap().found_elsewhere());
+        // A repository's root is as far up as it looks.
+        std::fs::create_dir_all(sub.join(".git")).unwrap();
+        assert!(Config::load(None, &sub).unwrap().path.is_none());
     }
 }

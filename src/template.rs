@@ -21,7 +21,14 @@ macro_rules! template_file {
     ($template:literal, $path:literal) => {
         ($path, include_str!(concat!("../migrations_template/", $template, "/", $path)))
     };
+    // A dot file, stored without its dot so that tools leave the template's own copy alone.
+    ($template:literal, $path:literal as $name:literal) => {
+        ($name, include_str!(concat!("../migrations_template/", $template, "/", $path)))
+    };
 }
+
+/// The file `init` adds its lines to when it exists, instead of refusing.
+const GITIGNORE: &str = ".gitignore";
 
 /// Every template, in the order `list-templates` prints them.
 pub const TEMPLATES: &[Template] = &[
@@ -32,6 +39,8 @@ pub const TEMPLATES: &[Template] = &[
             template_file!("generic", "migrate.toml"),
             template_file!("generic", "migrations/README"),
             template_file!("generic", "models/README"),
+            template_file!("generic", "models/example.toml"),
+            template_file!("generic", "gitignore" as ".gitignore"),
         ],
         dirs: &["migrations/versions", "models"],
     },
@@ -42,6 +51,7 @@ pub const TEMPLATES: &[Template] = &[
             template_file!("multidb", "migrate.toml"),
             template_file!("multidb", "migrations/README"),
             template_file!("multidb", "models/README"),
+            template_file!("multidb", "gitignore" as ".gitignore"),
         ],
         dirs: &["migrations/main/versions", "migrations/analytics/versions", "models/main", "models/analytics"],
     },
@@ -80,10 +90,12 @@ pub fn find(name: &str) -> Result<&'static Template, InitError> {
 }
 
 /// Writes template `name` into `dir` (created if needed) and returns the
-/// paths created. Refuses, writing nothing, if any of its files exists.
+/// paths written. Refuses, writing nothing, if any of its files exists,
+/// except `.gitignore`, which gets the template's lines it lacks.
 pub fn init(dir: &Path, name: &str) -> Result<Vec<PathBuf>, InitError> {
     let template = find(name)?;
-    if let Some((path, _)) = template.files.iter().find(|(path, _)| dir.join(path).exists()) {
+    let clash = template.files.iter().find(|(path, _)| *path != GITIGNORE && dir.join(path).exists());
+    if let Some((path, _)) = clash {
         return Err(InitError::Exists(dir.join(path)));
     }
     let mut created = Vec::new();
@@ -97,11 +109,35 @@ pub fn init(dir: &Path, name: &str) -> Result<Vec<PathBuf>, InitError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| write_error(parent, e))?;
         }
+        let contents = match std::fs::read_to_string(&path) {
+            Ok(existing) if *sub == GITIGNORE => with_missing_lines(&existing, contents),
+            _ => contents.to_string(),
+        };
         std::fs::write(&path, contents).map_err(|e| write_error(&path, e))?;
         created.push(path);
     }
     created.sort();
     Ok(created)
+}
+
+/// `existing` with the lines of `ours` it lacks appended (comments only
+/// when something is added).
+fn with_missing_lines(existing: &str, ours: &str) -> String {
+    let have: Vec<&str> = existing.lines().map(str::trim).collect();
+    let missing: Vec<&str> = ours.lines().filter(|l| !l.starts_with('#') && !have.contains(&l.trim())).collect();
+    if missing.is_empty() {
+        return existing.to_string();
+    }
+    let mut text = existing.to_string();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# Added by `migrate init`.\n");
+    for line in missing {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -118,6 +154,17 @@ mod tests {
                 assert!(template.dirs.iter().any(|d| Path::new(d) == db.script_location.join("versions")));
             }
         }
+    }
+
+    #[test]
+    fn an_existing_gitignore_gets_the_missing_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".gitignore"), "/target\n.env").unwrap();
+        init(dir.path(), "generic").unwrap();
+        let text = std::fs::read_to_string(dir.path().join(".gitignore")).unwrap();
+        assert!(text.starts_with("/target\n.env\n# Added by `migrate init`.\n/app.db\n"), "{text}");
+        assert_eq!(text.matches(".env").count(), 1, "{text}");
+        assert!(text.ends_with("*.migrate-lock\n"), "{text}");
     }
 
     #[test]

@@ -210,6 +210,8 @@ fn with_password(url: &str) -> String {
 fn leak_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     migrate(dir.path()).arg("init").assert().success();
+    // Its own model instead of the example `init` writes.
+    std::fs::remove_file(dir.path().join("models/example.toml")).unwrap();
     std::fs::write(
         dir.path().join("models/app.toml"),
         "[[tables]]\nname = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n",
@@ -342,6 +344,8 @@ fn help_of_every_command() {
         "stamp",
         "merge",
         "edit",
+        "database",
+        "completions",
         "models",
         "models generate",
         "models pull",
@@ -424,6 +428,282 @@ fn models_generate_writes_rust_models_and_refuses_to_clobber() {
     let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(json["error"]["code"], "output_unwritable", "{json}");
     assert!(!dir.path().join("models/shop.rs").exists());
+}
+
+/// A revision creating `things`, and its inverse.
+const THINGS_REVISION: &str = "revision = \"r1\"\nmessage = \"things\"\n\n[[upgrade]]\nop = \"create_table\"\n\
+    name = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n\n[[downgrade]]\n\
+    op = \"drop_table\"\nname = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n";
+
+/// A project whose one revision creates `things`.
+fn fleet_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path()).arg("init").assert().success();
+    std::fs::remove_file(dir.path().join("models/example.toml")).unwrap();
+    std::fs::write(dir.path().join("migrations/versions/r1_things.toml"), THINGS_REVISION).unwrap();
+    std::fs::write(
+        dir.path().join("models/app.toml"),
+        "[[tables]]\nname = \"things\"\ncolumns = [{ name = \"id\", type = \"integer\", nullable = false }]\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn json_of(out: &assert_cmd::assert::Assert) -> serde_json::Value {
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// The names of the databases with `outcome` in a fleet report.
+fn named(report: &serde_json::Value, outcome: &str) -> Vec<String> {
+    let databases = report["databases"].as_array().unwrap();
+    databases.iter().filter(|d| d["outcome"] == outcome).map(|d| d["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn upgrade_all_over_seventy_databases_with_two_broken() {
+    let dir = fleet_project();
+    let mut lines = vec!["# tenants: 50 SQLite files, 10 PostgreSQL and 10 MariaDB databases".to_string()];
+    lines.extend((0..50).map(|i| format!("sqlite:tenant{i}.db")));
+    let mut servers = Vec::new();
+    for backend in [Backend::Postgres, Backend::Mysql] {
+        for i in 0..10 {
+            let Some(db) = fresh_db(backend, &format!("fleet_{i}")) else { return };
+            servers.push(db);
+        }
+    }
+    // Broken: a PostgreSQL database where the revision fails (its table is
+    // already there), and a MariaDB one refusing the password.
+    servers[3].connect().execute("CREATE TABLE things (id INTEGER)").unwrap();
+    let wrong_password = servers[15].url.replacen("root@", "root:Wr0ngPass@", 1);
+    lines.push(String::new());
+    for (i, db) in servers.iter().enumerate() {
+        lines.push(if i == 15 { "${TENANT_WRONG_PASSWORD}".to_string() } else { db.url.clone() });
+    }
+    std::fs::write(dir.path().join("tenants.txt"), lines.join("\n")).unwrap();
+    let (failing_step, refused) = ("tenants.txt:56", "tenants.txt:68");
+    let run = |args: &[&str]| {
+        let out = migrate(dir.path()).args(args).env("TENANT_WRONG_PASSWORD", &wrong_password).assert();
+        let printed = [&out.get_output().stdout[..], &out.get_output().stderr[..]].concat();
+        assert!(!String::from_utf8_lossy(&printed).contains("Wr0ngPass"), "{args:?} printed the password");
+        out
+    };
+
+    let report = json_of(&run(&["upgrade", "--databases", "tenants.txt", "-j", "8", "--json"]).code(3));
+    assert_eq!(named(&report, "failed"), [failing_step, refused], "{report:#}");
+    assert_eq!((report["ok"].as_u64(), report["failed"].as_u64()), (Some(68), Some(2)));
+    let databases = report["databases"].as_array().unwrap();
+    assert_eq!(databases.len(), 70);
+    for d in databases.iter().filter(|d| d["outcome"] == "ok") {
+        assert_eq!(d["applied"], serde_json::json!(["r1"]), "{d}");
+    }
+    assert_eq!(databases[53]["error"]["code"], "invalid_op", "{report:#}");
+    assert!(databases[53]["error"]["message"].as_str().unwrap().contains("things"), "{report:#}");
+    assert_eq!(databases[65]["error"]["code"], "connect", "{report:#}");
+    assert_eq!(databases[65]["database"].as_str().unwrap(), wrong_password.replace("Wr0ngPass", "***"));
+
+    // Every other database is at the head, as `current` says for each.
+    let current = json_of(&run(&["current", "--databases", "tenants.txt", "--check-heads", "--json"]).code(3));
+    assert_eq!(named(&current, "failed"), [refused]);
+    assert_eq!(named(&current, "found"), [failing_step], "not at the heads: {current:#}");
+    for d in current["databases"].as_array().unwrap().iter().filter(|d| d["outcome"] == "ok") {
+        assert_eq!(d["heads"], serde_json::json!(["r1"]), "{d}");
+    }
+    // The table is really there.
+    servers[9].connect().execute("INSERT INTO things (id) VALUES (1)").unwrap();
+
+    // The text summary: a line per database, then the counts naming the broken two.
+    let out = run(&["upgrade", "--databases", "tenants.txt"]).code(3);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert_eq!(text.lines().count(), 72, "{text}");
+    let first: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(first[..3], ["sqlite:tenant0.db", "ok", "-"], "{text}");
+    let last = text.lines().last().unwrap();
+    assert!(last.starts_with("upgrade: 68 of 70 databases ok in "), "{last}");
+    let shown_wrong = wrong_password.replace("Wr0ngPass", "***");
+    assert!(last.ends_with(&format!(", 2 failed: {}, {shown_wrong}", servers[3].url)), "{last}");
+}
+
+#[test]
+fn fail_fast_starts_no_database_after_a_failure() {
+    let dir = fleet_project();
+    std::fs::write(dir.path().join("list"), "sqlite:a.db\nsqlite:missing-dir/b.db\nsqlite:c.db\nsqlite:d.db\n")
+        .unwrap();
+    let report = json_of(
+        &migrate(dir.path())
+            .args(["upgrade", "--databases", "list", "-j", "1", "--fail-fast", "--json"])
+            .assert()
+            .code(3),
+    );
+    assert_eq!(named(&report, "ok"), ["list:1"]);
+    assert_eq!(named(&report, "failed"), ["list:2"]);
+    assert_eq!(named(&report, "skipped"), ["list:3", "list:4"]);
+    assert!(!dir.path().join("c.db").exists() && !dir.path().join("d.db").exists());
+    // Without --fail-fast the others go on.
+    let report =
+        json_of(&migrate(dir.path()).args(["upgrade", "--databases", "list", "-j", "1", "--json"]).assert().code(3));
+    assert_eq!(named(&report, "ok"), ["list:1", "list:3", "list:4"]);
+}
+
+#[test]
+fn all_over_the_named_databases_of_migrate_toml() {
+    let dir = fleet_project();
+    let Some(pg) = fresh_db(Backend::Postgres, "fleet_named") else { return };
+    std::fs::write(
+        dir.path().join("migrate.toml"),
+        "[databases.alpha]\ndatabase_url = \"sqlite:alpha.db\"\n[databases.beta]\n[databases.gamma]\n\
+         [databases.nourl]\n",
+    )
+    .unwrap();
+    let cmd = |args: &[&str]| {
+        let mut cmd = migrate(dir.path());
+        cmd.args(args).env("DATABASE_URL_BETA", &pg.url).env("DATABASE_URL_GAMMA", "sqlite:gamma.db");
+        cmd
+    };
+    let report = json_of(&cmd(&["upgrade", "--all", "--json"]).assert().code(2));
+    assert_eq!(named(&report, "ok"), ["alpha", "beta", "gamma"]);
+    assert_eq!(named(&report, "failed"), ["nourl"]);
+    assert_eq!(report["databases"][3]["error"]["code"], "no_url");
+    assert_eq!(report["databases"][1]["database"], pg.url.as_str());
+    for command in [&["stamp", "base", "--all"][..], &["check", "--all"], &["downgrade", "base", "--all"]] {
+        let out = cmd(command).assert().code(2);
+        let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(text.lines().last().unwrap().contains("3 of 4 databases ok"), "{command:?}: {text}");
+    }
+    let report = json_of(&cmd(&["current", "--all", "--json"]).assert().code(2));
+    assert!(
+        report["databases"].as_array().unwrap()[..3].iter().all(|d| d["heads"] == serde_json::json!([])),
+        "{report:#}"
+    );
+    // What does not go with --all is refused before anything runs.
+    cmd(&["upgrade", "--all", "--url", "sqlite:x.db"]).assert().code(2);
+    cmd(&["upgrade", "--all", "--sql"]).assert().code(2);
+    cmd(&["upgrade", "-j", "2"]).assert().code(2).stderr(predicate::str::contains("go with --all"));
+    std::fs::write(dir.path().join("list"), "sqlite:a.db\nnot a url\n").unwrap();
+    cmd(&["upgrade", "--databases", "list", "-n", "alpha"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("error: list:2: invalid database URL `(not shown)`: not a URL"));
+    assert!(!dir.path().join("a.db").exists(), "nothing runs when the list is malformed");
+}
+
+#[test]
+fn migrate_toml_is_found_in_a_parent_folder() {
+    let dir = fleet_project();
+    let sub = dir.path().join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = migrate(&sub).arg("upgrade").assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let used = dir.path().join("migrate.toml");
+    assert_eq!(stderr, format!("note: using {}\n", used.display()));
+    // The SQLite file of migrate.toml is beside it, not in the subfolder.
+    assert!(dir.path().join("app.db").is_file() && !sub.join("app.db").exists());
+    migrate(&sub).args(["current", "-q"]).assert().success().stderr("").stdout("");
+    migrate(dir.path()).arg("current").assert().success().stderr("");
+    migrate(dir.path()).args(["current", "-v"]).assert().success().stderr(format!("note: using {}\n", used.display()));
+}
+
+#[test]
+fn database_create_drop_and_reset() {
+    common::each_backend("database_commands", |db| {
+        let dir = fleet_project();
+        let run = |args: &[&str]| {
+            let mut cmd = migrate(dir.path());
+            cmd.args(args).env("DATABASE_URL", &db.url);
+            cmd.assert()
+        };
+        let url = migrate::db::DatabaseUrl::parse(&db.url).unwrap();
+        let exists = || match url.sqlite_path() {
+            Some(path) => Path::new(path).exists(),
+            None => migrate::db::Connection::open(&url, migrate::db::OpenMode::ReadWrite).is_ok(),
+        };
+        db.connect().execute("CREATE TABLE keep (id INTEGER)").unwrap();
+        for command in ["drop", "reset"] {
+            run(&["database", command]).code(2).stderr(predicate::str::contains("pass --yes"));
+        }
+        db.connect().execute("SELECT id FROM keep").unwrap();
+
+        run(&["database", "reset", "--yes"]).success().stdout(predicate::str::contains("upgraded 1 revision"));
+        assert!(db.connect().execute("SELECT id FROM keep").is_err(), "{:?}: reset empties it", db.backend());
+        db.connect().execute("SELECT id FROM things").unwrap();
+
+        run(&["database", "drop", "--yes"]).success().stdout(format!("dropped {url}\n"));
+        assert!(!exists(), "{:?}: dropped", db.backend());
+        run(&["database", "create"]).success().stdout(format!("created {url}\n"));
+        assert!(exists());
+        let code = if db.backend() == Backend::Sqlite { 2 } else { 3 };
+        run(&["database", "create"]).code(code);
+        let current = json_of(&run(&["current", "--json"]).success());
+        assert_eq!(current["heads"], serde_json::json!([]), "created empty");
+    });
+    // The server's own database is never dropped.
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path())
+        .args(["database", "drop", "--yes", "--url", "postgres://postgres@127.0.0.1:5432/postgres"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the server's own `postgres` database"));
+}
+
+#[test]
+fn init_writes_a_gitignore_and_an_example_model_the_first_autogenerate_turns_into_a_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    migrate(dir.path()).arg("init").assert().success().stdout(predicate::str::contains("created"));
+    let ignored = std::fs::read_to_string(dir.path().join(".gitignore")).unwrap();
+    for line in ["/app.db", "/app.db-wal", "*.migrate-lock", ".env"] {
+        assert!(ignored.lines().any(|l| l == line), "{line} in {ignored}");
+    }
+    let out = migrate(dir.path()).args(["revision", "--autogenerate", "-m", "create notes"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("create_table notes"), "{text}");
+    migrate(dir.path()).arg("upgrade").assert().success();
+    migrate(dir.path()).arg("check").assert().success();
+    assert!(dir.path().join("app.db").is_file());
+}
+
+#[test]
+fn completions_and_global_flags_before_or_after_the_command() {
+    let dir = fleet_project();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = migrate(dir.path()).args(["completions", shell, "-q"]).assert().success();
+        let script = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(script.contains("upgrade") && script.contains("--databases"), "{shell}: {script}");
+    }
+    migrate(dir.path()).args(["completions", "tcsh"]).assert().code(2);
+    for args in [&["-q", "upgrade"][..], &["upgrade", "-q"]] {
+        migrate(dir.path()).args(args).assert().success().stdout("");
+    }
+    migrate(dir.path()).args(["-q", "downgrade", "base"]).assert().success().stdout("");
+    let verbose = |args: &[&str]| {
+        let out = migrate(dir.path()).args(args).assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout).into_owned()
+    };
+    let (before, after) = (verbose(&["-v", "history"]), verbose(&["history", "--verbose"]));
+    assert!(before.contains("ops: 1 up, 1 down"), "{before}");
+    assert_eq!(before, after);
+    assert!(!verbose(&["history"]).contains("ops:"));
+    migrate(dir.path()).args(["-v", "-q", "heads"]).assert().code(2);
+}
+
+#[test]
+fn fleet_json_and_text_shapes() {
+    let dir = fleet_project();
+    std::fs::write(dir.path().join("list"), "# two tenants\nsqlite:a.db\nsqlite:missing-dir/b.db\n").unwrap();
+    let mut report = json_of(&migrate(dir.path()).args(["upgrade", "--databases", "list", "--json"]).assert().code(3));
+    report["elapsed_ms"] = "[elapsed]".into();
+    for d in report["databases"].as_array_mut().unwrap() {
+        d["elapsed_ms"] = "[elapsed]".into();
+    }
+    insta::assert_json_snapshot!("fleet_upgrade_json", report);
+    let out = migrate(dir.path()).args(["upgrade", "--databases", "list"]).assert().code(3);
+    // Times vary, and with them the column widths: digits as N, runs of spaces as one.
+    let mut text = String::new();
+    for c in String::from_utf8_lossy(&out.get_output().stdout).chars() {
+        let c = if c.is_ascii_digit() { 'N' } else { c };
+        if !(c == ' ' && text.ends_with(' ') || c == 'N' && text.ends_with('N')) {
+            text.push(c);
+        }
+    }
+    insta::assert_snapshot!("fleet_upgrade_text", text);
 }
 
 /// `models pull` on the realistic shop: the pulled models, TOML and Rust,

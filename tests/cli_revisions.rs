@@ -22,6 +22,8 @@ fn stderr_of(cmd: &mut Command, code: i32) -> String {
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     migrate(dir.path()).arg("init").assert().success();
+    // The tests declare their own models.
+    std::fs::remove_file(dir.path().join("models/example.toml")).unwrap();
     migrate(dir.path()).args(["revision", "-m", "first", "--rev-id", "a1"]).assert().success();
     migrate(dir.path()).args(["revision", "-m", "create things", "--rev-id", "a2"]).assert().success();
     let path = dir.path().join("migrations/versions/a2_create_things.toml");

@@ -4,6 +4,8 @@
 //! binary on [`run`] (see `docs/embedding.md`).
 
 mod check;
+mod database;
+mod fleet;
 mod inspect;
 mod models;
 mod output;
@@ -40,7 +42,7 @@ impl From<UncertainArg> for migrate::command::Uncertain {
 #[derive(Debug, Parser)]
 #[command(name = "migrate", version, about, max_term_width = 100)]
 struct Cli {
-    /// Configuration file [default: ./migrate.toml]
+    /// Configuration file [default: migrate.toml here or in the nearest parent folder]
     #[arg(short, long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Which database of a multi-database migrate.toml to act on
@@ -53,8 +55,11 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// Print nothing but errors
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// Say more: which migrate.toml is used; every detail of revisions in history, heads, branches
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -109,6 +114,8 @@ enum Command {
         /// Apply every revision to this empty database (without URL: a temporary one) and compare it instead
         #[arg(long, value_name = "URL", num_args = 0..=1)]
         shadow: Option<Option<String>>,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// Flag destructive or risky ops in revision files
     Lint {
@@ -142,6 +149,8 @@ enum Command {
         /// Run all revisions in one transaction (PostgreSQL, SQLite)
         #[arg(long)]
         one_transaction: bool,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// Undo revisions down to TARGET (base, an id, -N, label@-N, ...)
     Downgrade {
@@ -163,37 +172,30 @@ enum Command {
         /// Run all revisions in one transaction (PostgreSQL, SQLite)
         #[arg(long)]
         one_transaction: bool,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// Show the revisions the database is at
     Current {
         /// Exit 1 unless the database is at the script's heads
         #[arg(long)]
         check_heads: bool,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// List revisions, newest first
     History {
         /// Range: A:B, A:, :B
         #[arg(short = 'r', long, value_name = "RANGE")]
         rev_range: Option<String>,
-        /// Show every detail
-        #[arg(short, long)]
-        verbose: bool,
         /// Mark the revisions the database is at (needs the database)
         #[arg(short = 'i', long)]
         indicate_current: bool,
     },
     /// List the heads of the revision graph
-    Heads {
-        /// Show every detail
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Heads,
     /// List the branch points of the revision graph
-    Branches {
-        /// Show every detail
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Branches,
     /// Show one revision's file
     Show {
         /// Revision id, prefix, label, or head
@@ -210,6 +212,8 @@ enum Command {
         /// Record the current checksum of these applied revisions, accepting edits to their files
         #[arg(long)]
         accept_edits: bool,
+        #[command(flatten)]
+        fleet: fleet::FleetArgs,
     },
     /// Write a revision that merges REVS (e.g. `heads`)
     Merge {
@@ -227,6 +231,16 @@ enum Command {
     Edit {
         /// Revision id, prefix, label, or head
         revision: String,
+    },
+    /// Create, drop or reset the database the URL names (`migrate database reset --yes`)
+    Database {
+        #[command(subcommand)]
+        command: database::DatabaseCommand,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
     },
     /// Work with the models (`migrate models generate`, `migrate models pull`)
     Models {
@@ -256,6 +270,7 @@ where
         Err(e) => return usage_error(e, &args),
     };
     let out = Output::new(cli.json, cli.quiet, redactor(&cli));
+    announce_config(&cli, &out);
     match dispatch(&cli, &out) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
@@ -283,12 +298,56 @@ fn usage_error(e: clap::Error, args: &[std::ffi::OsString]) -> ExitCode {
     ExitCode::from(2)
 }
 
+impl Command {
+    /// The `--all` options of a command that can run over many databases.
+    fn fleet(&self) -> Option<&fleet::FleetArgs> {
+        match self {
+            Command::Upgrade { fleet, .. }
+            | Command::Downgrade { fleet, .. }
+            | Command::Current { fleet, .. }
+            | Command::Check { fleet, .. }
+            | Command::Stamp { fleet, .. } => Some(fleet),
+            _ => None,
+        }
+    }
+}
+
+/// Says on stderr which `migrate.toml` is used when it is not the one in the
+/// working directory (found in a parent folder), or always with `-v`.
+fn announce_config(cli: &Cli, out: &Output) {
+    if cli.quiet || matches!(cli.command, Command::Init { .. } | Command::ListTemplates | Command::Completions { .. }) {
+        return;
+    }
+    let Ok(config) = load_config(cli) else { return };
+    match &config.path {
+        Some(path) if cli.verbose || config.found_elsewhere() => out.note(&format!("using {}", path.display())),
+        None if cli.verbose => out.note(&format!("no {} found: using the defaults", migrate::config::CONFIG_FILE)),
+        _ => {}
+    }
+}
+
 /// Runs the command; the exit code on success (1: a check found something).
 fn dispatch(cli: &Cli, out: &Output) -> Result<u8, Error> {
+    if let Some(fleet) = cli.command.fleet() {
+        if fleet.active() {
+            return fleet::run(cli, fleet, out);
+        }
+        if fleet.jobs.is_some() || fleet.fail_fast {
+            return Err(Error::Usage("-j/--jobs and --fail-fast go with --all or --databases FILE".into()));
+        }
+    }
     match &cli.command {
         Command::Init { directory, template } => {
             let created = migrate::template::init(directory, template)?;
             out.created(directory, template, &created);
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "migrate", &mut script);
+            // The script itself, even with --quiet; a closed pipe is not worth reporting.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
             Ok(0)
         }
         Command::ListTemplates => {
@@ -301,11 +360,12 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, Error> {
             inspect::print(out, &inspection);
             Ok(0)
         }
-        Command::Check { shadow } => check::check(cli, shadow.as_ref().map(|s| s.as_deref()), out),
+        Command::Check { shadow, .. } => check::check(cli, shadow.as_ref().map(|s| s.as_deref()), out),
         Command::Lint { rev_range, error_on, dialect } => {
             check::lint(cli, rev_range.as_deref(), error_on.as_deref(), dialect.as_deref(), out)
         }
         Command::Models { command } => models::run(cli, command, out),
+        Command::Database { command } => database::run(cli, command, out),
         command => revisions::run(cli, command, out),
     }
 }
@@ -314,7 +374,7 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<u8, Error> {
 /// `migrate.toml`), so that nothing printed contains one.
 fn redactor(cli: &Cli) -> Redactor {
     let mut urls: Vec<String> = cli.url.iter().cloned().collect();
-    if let Command::Check { shadow: Some(Some(shadow)) } = &cli.command {
+    if let Command::Check { shadow: Some(Some(shadow)), .. } = &cli.command {
         urls.push(shadow.clone());
     }
     let variable = migrate::config::URL_VARIABLE;
@@ -323,6 +383,9 @@ fn redactor(cli: &Cli) -> Redactor {
     );
     if let Ok(config) = load_config(cli) {
         urls.extend(config.urls());
+    }
+    if let Some(path) = cli.command.fleet().and_then(|f| f.databases.as_ref()) {
+        urls.extend(migrate::config::database_list_secrets(path, |name| std::env::var(name).ok()));
     }
     Redactor::of_urls(urls.iter().map(String::as_str))
 }
@@ -341,7 +404,7 @@ fn database_config(cli: &Cli) -> Result<(Config, migrate::config::DatabaseConfig
     Ok((config, database))
 }
 
-/// `migrate.toml` (or `--config`), relative to the working directory.
+/// `--config`, or the nearest `migrate.toml` from the working directory up.
 fn load_config(cli: &Cli) -> Result<Config, Error> {
     let cwd = std::env::current_dir()
         .map_err(|e| migrate::config::ConfigError::Read { path: ".".into(), message: e.to_string() })?;

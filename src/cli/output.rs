@@ -137,6 +137,11 @@ impl Output {
         }
     }
 
+    /// Prints a note on stderr (where stdout is kept for results).
+    pub fn note(&self, message: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "note: {}", self.redactor.scrub(message));
+    }
+
     /// Prints a warning on stderr (never on stdout, which `--json` keeps for its document).
     pub fn warning(&self, message: &str) {
         let _ = writeln!(std::io::stderr().lock(), "warning: {}", self.redactor.scrub(message));

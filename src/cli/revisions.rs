@@ -68,7 +68,7 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
             ran(out, Direction::Down, &report?);
             Ok(0)
         }
-        Command::Current { check_heads } => {
+        Command::Current { check_heads, .. } => {
             let (url, database) = database_url(cli)?;
             let status = command::current(&url, &database)?;
             if out.json() {
@@ -106,7 +106,7 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
             let problem = status.partial.is_some() || !status.tampered.is_empty();
             Ok(u8::from(problem || (*check_heads && !status.at_heads)))
         }
-        Command::History { rev_range, verbose, indicate_current } => {
+        Command::History { rev_range, indicate_current } => {
             let (_, database) = database_config(cli)?;
             let revisions = command::history(&database, rev_range.as_deref())?;
             let current: Option<Vec<String>> = if *indicate_current {
@@ -115,17 +115,17 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
             } else {
                 None
             };
-            list(out, &revisions, *verbose, current.as_deref());
+            list(out, &revisions, cli.verbose, current.as_deref());
             Ok(0)
         }
-        Command::Heads { verbose } => {
+        Command::Heads => {
             let (_, database) = database_config(cli)?;
-            list(out, &command::heads(&database)?, *verbose, None);
+            list(out, &command::heads(&database)?, cli.verbose, None);
             Ok(0)
         }
-        Command::Branches { verbose } => {
+        Command::Branches => {
             let (_, database) = database_config(cli)?;
-            list(out, &command::branches(&database)?, *verbose, None);
+            list(out, &command::branches(&database)?, cli.verbose, None);
             Ok(0)
         }
         Command::Show { revision } => {
@@ -138,7 +138,7 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
             }
             Ok(0)
         }
-        Command::Stamp { revisions, purge, accept_edits } => {
+        Command::Stamp { revisions, purge, accept_edits, .. } => {
             let (url, database) = database_url(cli)?;
             let heads = command::stamp(&url, &database, revisions, *purge, *accept_edits)?;
             if out.json() {
@@ -170,6 +170,8 @@ pub fn run(cli: &Cli, command: &Command, out: &Output) -> Result<u8, Error> {
         | Command::Inspect
         | Command::Check { .. }
         | Command::Models { .. }
+        | Command::Completions { .. }
+        | Command::Database { .. }
         | Command::Lint { .. } => {
             unreachable!("handled by the caller")
         }

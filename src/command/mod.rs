@@ -2,11 +2,14 @@
 //! only formats what these return.
 
 mod autogen;
+mod database;
+pub mod fleet;
 mod inspect;
 mod migrate;
 mod revision;
 
 pub use autogen::{Drift, autogenerate, check, check_models, check_shadow, lint_revisions, load_models};
+pub use database::{create_database, drop_database};
 pub use inspect::{Inspection, ModelFormat, PulledModels, inspect, pull_models};
 pub use migrate::{
     CurrentHead, Endpoint, PartialOp, RunOptions, Status, Uncertain, apply, current, downgrade, load_script, offline,

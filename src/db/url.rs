@@ -130,6 +130,17 @@ impl DatabaseUrl {
 }
 
 impl DatabaseUrl {
+    /// The name of the database on the server (the URL's path, decoded);
+    /// `None` for SQLite or a URL naming none.
+    pub fn database_name(&self) -> Option<String> {
+        if self.backend == Backend::Sqlite {
+            return None;
+        }
+        let driver = url::Url::parse(self.driver_url()).ok()?;
+        let name = decode(driver.path().trim_start_matches('/'));
+        (!name.is_empty()).then_some(name)
+    }
+
     /// The same server and options with another database (a temporary shadow
     /// database beside this one); `None` for SQLite, which has no server.
     pub fn with_database(&self, name: &str) -> Option<DatabaseUrl> {
@@ -327,6 +338,15 @@ mod tests {
         assert_eq!(DatabaseUrl::parse("mysql://root@h/db").unwrap().backend(), Backend::Mysql);
         assert_eq!(DatabaseUrl::parse("MariaDB://root@h/db").unwrap().backend(), Backend::Mysql);
         assert_eq!(DatabaseUrl::parse("sqlite:app.db").unwrap().backend(), Backend::Sqlite);
+    }
+
+    #[test]
+    fn database_names() {
+        let name = |u: &str| DatabaseUrl::parse(u).unwrap().database_name();
+        assert_eq!(name("postgres://u:p@h:5432/app?sslmode=disable").as_deref(), Some("app"));
+        assert_eq!(name("mysql://root@h/my%20db").as_deref(), Some("my db"));
+        assert_eq!(name("postgres://h/"), None);
+        assert_eq!(name("sqlite:app.db"), None);
     }
 
     #[test]

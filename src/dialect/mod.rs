@@ -235,6 +235,12 @@ pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send +
         None
     }
 
+    /// The database every server has, to connect to while creating or
+    /// dropping another; `None` where databases are files.
+    fn maintenance_database(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Statements creating a whole schema: enum types, then tables in the
     /// order given.
     fn create_schema(&self, schema: &Schema) -> Vec<String> {

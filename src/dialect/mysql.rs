@@ -289,6 +289,10 @@ impl Dialect for MysqlDialect {
         statements
     }
 
+    fn maintenance_database(&self) -> Option<&'static str> {
+        Some("information_schema")
+    }
+
     fn create_database(&self, name: &str) -> Option<String> {
         Some(format!("CREATE DATABASE {} CHARACTER SET utf8mb4", self.quote_identifier(name)))
     }

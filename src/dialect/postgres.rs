@@ -273,6 +273,10 @@ impl Dialect for PostgresDialect {
         statements
     }
 
+    fn maintenance_database(&self) -> Option<&'static str> {
+        Some("postgres")
+    }
+
     fn create_database(&self, name: &str) -> Option<String> {
         Some(format!("CREATE DATABASE {}", self.quote_identifier(name)))
     }
