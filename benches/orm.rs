@@ -642,7 +642,7 @@ fn seed(conn: &mut Connection) -> Result<(), OrmError> {
     tx.commit()
 }
 
-/// The best (fastest) sample of each workload and variant.
+/// The best (fastest) wall and CPU time of each workload and variant.
 type Best = Vec<[Option<Sample>; VARIANTS.len()]>;
 
 fn run_backend(db: &TestDb, workloads: &[&Workload], rounds: usize, python: Option<&str>) -> Result<Best, Failure> {
@@ -666,10 +666,16 @@ fn run_backend(db: &TestDb, workloads: &[&Workload], rounds: usize, python: Opti
                 let v = (k + round) % VARIANTS.len();
                 let Some(sample) = bench.run(workload, VARIANTS[v]) else { continue };
                 let sample = sample.map_err(|e| format!("{} by {:?}: {e}", workload.name, VARIANTS[v]))?;
+                // Wall and CPU time each the best of the rounds.
                 let slot = &mut best[w][v];
-                if slot.is_none_or(|b| sample.wall < b.wall) {
-                    *slot = Some(sample);
-                }
+                *slot = Some(match *slot {
+                    None => sample,
+                    Some(b) => Sample {
+                        wall: b.wall.min(sample.wall),
+                        cpu: b.cpu.zip(sample.cpu).map(|(a, b)| a.min(b)).or(sample.cpu),
+                        ..sample
+                    },
+                });
             }
         }
     }
@@ -695,40 +701,51 @@ fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
 }
 
 fn print_backend(name: &str, workloads: &[&Workload], best: &Best) {
-    println!(
-        "\n{name:<13}{:>8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9}  statements",
-        "iter", "diesel", "core", "session", "sqlalchemy", "core/d", "sess/d", "sa/sess", "sa/s cpu", "d cpu%"
-    );
-    for (workload, samples) in workloads.iter().zip(best) {
-        let n = workload.iterations;
-        let wall = |v: usize| samples[v].map(|s| s.wall);
-        let cpu = |v: usize| samples[v].and_then(|s| s.cpu);
-        let time = |v: usize| wall(v).map_or("-".into(), |d| per_iteration(d, n));
-        let client = match (cpu(0), wall(0)) {
-            (Some(c), Some(w)) => format!("{:.0}%", 100.0 * c.as_secs_f64() / w.as_secs_f64()),
-            _ => "-".into(),
-        };
-        let statements: Vec<String> = samples
-            .iter()
-            .map(|s| s.map_or("-".into(), |s| format!("{}", (s.statements as f64 / n as f64).round())))
-            .collect();
-        let rows: Vec<usize> = samples.iter().flatten().map(|s| s.rows).collect();
-        let agree = if rows.windows(2).all(|w| w[0] == w[1]) { "" } else { "  (rows differ!)" };
+    for (title, cpu_table) in [("wall time", false), ("client CPU time", true)] {
         println!(
-            "{:<13}{:>8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9}  {}{agree}",
-            workload.name,
-            n,
-            time(0),
-            time(1),
-            time(2),
-            time(3),
-            ratio(wall(1), wall(0)),
-            ratio(wall(2), wall(0)),
-            ratio(wall(3), wall(2)),
-            ratio(cpu(3), cpu(2)),
-            client,
-            statements.join("/"),
+            "\n{:<13}{:>6} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}{}",
+            format!("{name}"),
+            "iter",
+            "diesel",
+            "core",
+            "session",
+            "sqlalchemy",
+            "core/d",
+            "sess/d",
+            "sa/sess",
+            if cpu_table { format!("  {title}") } else { format!("  {title}; d cpu%, statements") }
         );
+        for (workload, samples) in workloads.iter().zip(best) {
+            let n = workload.iterations;
+            let time = |v: usize| samples[v].and_then(|s| if cpu_table { s.cpu } else { Some(s.wall) });
+            let shown = |v: usize| time(v).map_or("-".into(), |d| per_iteration(d, n));
+            let mut line = format!(
+                "{:<13}{:>6} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+                workload.name,
+                n,
+                shown(0),
+                shown(1),
+                shown(2),
+                shown(3),
+                ratio(time(1), time(0)),
+                ratio(time(2), time(0)),
+                ratio(time(3), time(2)),
+            );
+            if !cpu_table {
+                let client = match samples[0].and_then(|s| s.cpu.map(|c| (c, s.wall))) {
+                    Some((c, w)) => format!("{:.0}%", 100.0 * c.as_secs_f64() / w.as_secs_f64()),
+                    None => "-".into(),
+                };
+                let statements: Vec<String> = samples
+                    .iter()
+                    .map(|s| s.map_or("-".into(), |s| format!("{}", (s.statements as f64 / n as f64).round())))
+                    .collect();
+                let rows: Vec<usize> = samples.iter().flatten().map(|s| s.rows).collect();
+                let agree = if rows.windows(2).all(|w| w[0] == w[1]) { "" } else { "  (rows differ!)" };
+                line += &format!("  {client:>5}  {}{agree}", statements.join("/"));
+            }
+            println!("{line}");
+        }
     }
 }
 
@@ -752,9 +769,8 @@ fn main() {
         println!("(MIGRATE_BENCH_PYTHON not set: no SQLAlchemy baseline; bench/run.sh sets it up)");
     }
     println!(
-        "best of {rounds} interleaved rounds; times per iteration; ratios of wall times (sa/s cpu: of CPU \
-         times); d cpu%: diesel's client CPU as a share of its wall time; statements per iteration \
-         (diesel/core/session/sqlalchemy)"
+        "best of {rounds} interleaved rounds; times per iteration; d cpu%: diesel's client CPU as a share \
+         of its wall time; statements per iteration (diesel/core/session/sqlalchemy)"
     );
     for (backend, name) in backends {
         if any_backend && !picked(name) {
