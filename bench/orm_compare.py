@@ -20,7 +20,7 @@ import sys
 import time
 
 from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Integer, String, create_engine, event, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
 
 
 class Base(DeclarativeBase):
@@ -45,6 +45,15 @@ class Post(Base):
     title: Mapped[str] = mapped_column(String(200))
     views: Mapped[int] = mapped_column(Integer)
     user: Mapped[User] = relationship(back_populates="posts", lazy="raise")
+    comments: Mapped[list["Comment"]] = relationship(back_populates="post", lazy="raise")
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("posts.id"))
+    body: Mapped[str] = mapped_column(String(200))
+    post: Mapped[Post] = relationship(back_populates="comments", lazy="raise")
 
 
 class FreshUser(Base):
@@ -80,6 +89,14 @@ def workload_join(engine, _i):
     with Session(engine) as s:
         query = select(Post).join(User, User.id == Post.user_id).where(User.age < 30).order_by(Post.id)
         return len(s.scalars(query).all())
+
+
+def workload_nested_100x10x10(engine, _i):
+    """Issue 12's nested loading: 100 users, their posts, the posts' comments."""
+    with Session(engine) as s:
+        query = select(User).order_by(User.id).limit(100).options(selectinload(User.posts).selectinload(Post.comments))
+        users = s.scalars(query).all()
+        return sum(1 + sum(1 + len(p.comments) for p in u.posts) for u in users)
 
 
 def workload_get_10000(engine, _i):

@@ -38,14 +38,15 @@ use diesel::mysql::MysqlConnection;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{
-    ExpressionMethods as _, Insertable, OptionalExtension as _, QueryDsl as _, QueryResult, Queryable,
-    RunQueryDsl as _, Selectable, SelectableHelper as _,
+    Associations, BelongingToDsl as _, ExpressionMethods as _, GroupedBy as _, Identifiable, Insertable,
+    OptionalExtension as _, QueryDsl as _, QueryResult, Queryable, RunQueryDsl as _, Selectable, SelectableHelper as _,
 };
 use migrate::db::{Backend, Connection, DatabaseUrl};
 use migrate::dialect::{self, TransactionOptions};
 use migrate::models::Model as _;
 use migrate::orm::prelude::*;
 use migrate::orm::{Pool, PoolOptions, exec};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
@@ -56,6 +57,8 @@ use std::time::{Duration, Instant};
 const ROWS: i64 = 10_000;
 /// Users that have posts (10 posts each).
 const POSTING_USERS: i64 = 1_000;
+/// Users whose posts have comments (10 per post): issue 12's nested loading.
+const COMMENTED_USERS: i64 = 100;
 /// Rows per multi-row `INSERT` where a variant batches (diesel, Core).
 const CHUNK: usize = 1_000;
 
@@ -87,6 +90,18 @@ pub struct Post {
     #[model(max_length = 200)]
     pub title: String,
     pub views: i32,
+}
+
+/// Our model of `comments`.
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "comments")]
+pub struct Comment {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "posts.id", references_model = "Post")]
+    pub post_id: i64,
+    #[model(max_length = 200)]
+    pub body: String,
 }
 
 /// Our model of `fresh_users`, the table the insert workload fills.
@@ -139,6 +154,13 @@ mod schema {
         }
     }
     diesel::table! {
+        comments (id) {
+            id -> BigInt,
+            post_id -> BigInt,
+            body -> Varchar,
+        }
+    }
+    diesel::table! {
         fresh_users (id) {
             id -> BigInt,
             name -> Varchar,
@@ -149,11 +171,12 @@ mod schema {
         }
     }
     diesel::joinable!(posts -> users (user_id));
-    diesel::allow_tables_to_appear_in_same_query!(users, posts);
+    diesel::joinable!(comments -> posts (post_id));
+    diesel::allow_tables_to_appear_in_same_query!(users, posts, comments);
 }
 
 /// diesel's row of `users`.
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = schema::users)]
 struct DieselUser {
     id: i64,
@@ -169,14 +192,24 @@ struct DieselUser {
 }
 
 /// diesel's row of `posts`.
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = schema::posts)]
+#[derive(Debug, Queryable, Selectable, Identifiable, Associations)]
+#[diesel(table_name = schema::posts, belongs_to(DieselUser, foreign_key = user_id))]
 #[allow(dead_code)] // decoded as the other variants decode it
 struct DieselPost {
     id: i64,
     user_id: i64,
     title: String,
     views: i32,
+}
+
+/// diesel's row of `comments`.
+#[derive(Debug, Queryable, Selectable, Identifiable, Associations)]
+#[diesel(table_name = schema::comments, belongs_to(DieselPost, foreign_key = post_id))]
+#[allow(dead_code)] // decoded as the other variants decode it
+struct DieselComment {
+    id: i64,
+    post_id: i64,
+    body: String,
 }
 
 /// diesel's new row of `fresh_users`.
@@ -270,6 +303,31 @@ fn diesel_get(raw: &mut Raw) -> QueryResult<usize> {
     Ok(found)
 }
 
+/// Issue 12's nested loading, as diesel's guide does it: `belonging_to`
+/// and `grouped_by`, one statement per level.
+fn diesel_nested(raw: &mut Raw) -> QueryResult<usize> {
+    use schema::users;
+    on_raw!(raw, c => {
+        let users = users::table
+            .order(users::id)
+            .limit(COMMENTED_USERS)
+            .select(DieselUser::as_select())
+            .load::<DieselUser>(c)?;
+        let posts = DieselPost::belonging_to(&users).select(DieselPost::as_select()).load::<DieselPost>(c)?;
+        let comments =
+            DieselComment::belonging_to(&posts).select(DieselComment::as_select()).load::<DieselComment>(c)?;
+        let comments = comments.grouped_by(&posts);
+        let posts = posts.into_iter().zip(comments).grouped_by(&users);
+        let tree: Vec<(DieselUser, Vec<(DieselPost, Vec<DieselComment>)>)> = users.into_iter().zip(posts).collect();
+        Ok(nested_count(&tree))
+    })
+}
+
+/// Users, posts and comments in a loaded tree.
+fn nested_count<U, P, C>(tree: &[(U, Vec<(P, Vec<C>)>)]) -> usize {
+    tree.iter().map(|(_, posts)| 1 + posts.iter().map(|(_, comments)| 1 + comments.len()).sum::<usize>()).sum()
+}
+
 fn diesel_insert(raw: &mut Raw) -> QueryResult<usize> {
     use schema::fresh_users::dsl::*;
     let rows: Vec<DieselNewUser> = (0..ROWS as usize).map(|k| FreshUser::numbered(k).into()).collect();
@@ -308,6 +366,35 @@ fn core_join(conn: &mut Connection) -> Result<usize, OrmError> {
         .order_by(Post::ID.asc());
     let rows: Vec<Post> = exec::fetch(conn, &query)?;
     Ok(rows.len())
+}
+
+/// Nested loading by hand on Core: one `IN` query per level, grouped in Rust.
+fn core_nested(conn: &mut Connection) -> Result<usize, OrmError> {
+    let users: Vec<User> =
+        exec::fetch(conn, &select(User::ALL).from(User::TABLE).order_by(User::ID.asc()).limit(COMMENTED_USERS as u64))?;
+    let user_ids = users.iter().map(|u| u.id);
+    let posts: Vec<Post> =
+        exec::fetch(conn, &select(Post::ALL).from(Post::TABLE).filter(Post::USER_ID.in_list(user_ids)))?;
+    let post_ids = posts.iter().map(|p| p.id);
+    let comments: Vec<Comment> =
+        exec::fetch(conn, &select(Comment::ALL).from(Comment::TABLE).filter(Comment::POST_ID.in_list(post_ids)))?;
+    let mut by_post: HashMap<i64, Vec<Comment>> = HashMap::new();
+    for comment in comments {
+        by_post.entry(comment.post_id).or_default().push(comment);
+    }
+    let mut by_user: HashMap<i64, Vec<(Post, Vec<Comment>)>> = HashMap::new();
+    for post in posts {
+        let comments = by_post.remove(&post.id).unwrap_or_default();
+        by_user.entry(post.user_id).or_default().push((post, comments));
+    }
+    let tree: Vec<(User, Vec<(Post, Vec<Comment>)>)> = users
+        .into_iter()
+        .map(|u| {
+            let posts = by_user.remove(&u.id).unwrap_or_default();
+            (u, posts)
+        })
+        .collect();
+    Ok(nested_count(&tree))
 }
 
 fn core_get(conn: &mut Connection) -> Result<usize, OrmError> {
@@ -442,6 +529,15 @@ fn workloads() -> Vec<Workload> {
             diesel: Some(diesel_join),
             core: Some(core_join),
             session: Some(session_join),
+        },
+        Workload {
+            // Issue 12 adds the session's `selectin(User::POSTS).then(selectin(Post::COMMENTS))`.
+            name: "nested_100x10x10",
+            iterations: 10,
+            reset: None,
+            diesel: Some(diesel_nested),
+            core: Some(core_nested),
+            session: None,
         },
         Workload {
             name: "get_10000",
@@ -609,14 +705,15 @@ impl Bench {
 
 fn create_schema(conn: &mut Connection) {
     let dialect = dialect::of(conn.backend());
-    for table in [User::table(), Post::table(), FreshUser::table()] {
+    for table in [User::table(), Post::table(), Comment::table(), FreshUser::table()] {
         for sql in dialect.create_table(&table) {
             conn.execute(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
     }
 }
 
-/// 10,000 users; 10,000 posts, 10 for each of the first 1,000 users.
+/// 10,000 users; 10,000 posts, 10 for each of the first 1,000 users; 10,000
+/// comments, 10 for each post of the first 100 users.
 fn seed(conn: &mut Connection) -> Result<(), OrmError> {
     let users: Vec<User> = (1..=ROWS)
         .map(|i| User {
@@ -638,6 +735,14 @@ fn seed(conn: &mut Connection) -> Result<(), OrmError> {
     }
     for chunk in posts.chunks(CHUNK) {
         exec::execute(&mut tx, &insert_into(Post::TABLE).models(chunk))?;
+    }
+    // Post i has id i and belongs to user i % 1,000 + 1.
+    let commented = (1..=ROWS).filter(|i| i % POSTING_USERS < COMMENTED_USERS);
+    let comments: Vec<Comment> = commented
+        .flat_map(|post| (0..10).map(move |k| Comment { id: 0, post_id: post, body: format!("comment {k} on {post}") }))
+        .collect();
+    for chunk in comments.chunks(CHUNK) {
+        exec::execute(&mut tx, &insert_into(Comment::TABLE).models(chunk))?;
     }
     tx.commit()
 }
