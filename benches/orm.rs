@@ -808,8 +808,8 @@ fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
 fn print_backend(name: &str, workloads: &[&Workload], best: &Best) {
     for (title, cpu_table) in [("wall time", false), ("client CPU time", true)] {
         println!(
-            "\n{:<13}{:>6} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}{}",
-            format!("{name}"),
+            "\n{:<17}{:>5} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7} {:>7}{}",
+            name,
             "iter",
             "diesel",
             "core",
@@ -817,6 +817,7 @@ fn print_backend(name: &str, workloads: &[&Workload], best: &Best) {
             "sqlalchemy",
             "core/d",
             "sess/d",
+            "sa/core",
             "sa/sess",
             if cpu_table { format!("  {title}") } else { format!("  {title}; d cpu%, statements") }
         );
@@ -825,7 +826,7 @@ fn print_backend(name: &str, workloads: &[&Workload], best: &Best) {
             let time = |v: usize| samples[v].and_then(|s| if cpu_table { s.cpu } else { Some(s.wall) });
             let shown = |v: usize| time(v).map_or("-".into(), |d| per_iteration(d, n));
             let mut line = format!(
-                "{:<13}{:>6} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+                "{:<17}{:>5} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7} {:>7}",
                 workload.name,
                 n,
                 shown(0),
@@ -834,6 +835,7 @@ fn print_backend(name: &str, workloads: &[&Workload], best: &Best) {
                 shown(3),
                 ratio(time(1), time(0)),
                 ratio(time(2), time(0)),
+                ratio(time(3), time(1)),
                 ratio(time(3), time(2)),
             );
             if !cpu_table {
