@@ -318,13 +318,16 @@ fn diesel_nested(raw: &mut Raw) -> QueryResult<usize> {
             DieselComment::belonging_to(&posts).select(DieselComment::as_select()).load::<DieselComment>(c)?;
         let comments = comments.grouped_by(&posts);
         let posts = posts.into_iter().zip(comments).grouped_by(&users);
-        let tree: Vec<(DieselUser, Vec<(DieselPost, Vec<DieselComment>)>)> = users.into_iter().zip(posts).collect();
+        let tree: Vec<Tree<DieselUser, DieselPost, DieselComment>> = users.into_iter().zip(posts).collect();
         Ok(nested_count(&tree))
     })
 }
 
+/// A user with its posts, each with its comments.
+type Tree<U, P, C> = (U, Vec<(P, Vec<C>)>);
+
 /// Users, posts and comments in a loaded tree.
-fn nested_count<U, P, C>(tree: &[(U, Vec<(P, Vec<C>)>)]) -> usize {
+fn nested_count<U, P, C>(tree: &[Tree<U, P, C>]) -> usize {
     tree.iter().map(|(_, posts)| 1 + posts.iter().map(|(_, comments)| 1 + comments.len()).sum::<usize>()).sum()
 }
 
@@ -387,7 +390,7 @@ fn core_nested(conn: &mut Connection) -> Result<usize, OrmError> {
         let comments = by_post.remove(&post.id).unwrap_or_default();
         by_user.entry(post.user_id).or_default().push((post, comments));
     }
-    let tree: Vec<(User, Vec<(Post, Vec<Comment>)>)> = users
+    let tree: Vec<Tree<User, Post, Comment>> = users
         .into_iter()
         .map(|u| {
             let posts = by_user.remove(&u.id).unwrap_or_default();
