@@ -33,5 +33,6 @@ pub mod schema;
 pub mod script;
 pub mod template;
 mod toml_error;
+mod toml_layout;
 
 pub use error::Error;

@@ -342,16 +342,45 @@ fn help_of_every_command() {
         "stamp",
         "merge",
         "edit",
+        "models",
+        "models generate",
+        "models pull",
     ];
     for command in commands {
         let mut cmd = migrate(dir.path());
-        if !command.is_empty() {
-            cmd.arg(command);
-        }
+        cmd.args(command.split_whitespace());
         let out = cmd.arg("--help").env("COLUMNS", "100").assert().success();
-        let name = if command.is_empty() { "help".to_string() } else { format!("help_{command}") };
+        let name = if command.is_empty() { "help".to_string() } else { format!("help_{}", command.replace(' ', "_")) };
         insta::assert_snapshot!(name, String::from_utf8_lossy(&out.get_output().stdout));
     }
+}
+
+#[test]
+fn models_generate_follows_declaration_order_across_reformatting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("migrate.toml"), "database_url = \"sqlite:app.db\"\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("models")).unwrap();
+    let write = |first: &str, second: &str| {
+        std::fs::write(dir.path().join("models/a_first.toml"), first).unwrap();
+        std::fs::write(dir.path().join("models/b_second.toml"), second).unwrap();
+        let out = migrate(dir.path()).args(["models", "generate", "-q"]).assert().success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    };
+    let compact = write(
+        "[[tables]]\nname = \"mangos\"\ncolumns = [{ name = \"id\", type = \"integer\", primary_key = true }]\n",
+        "[[tables]]\nname = \"zebras\"\ncolumns = [{ name = \"id\", type = \"integer\", primary_key = true }]\n\
+         [[tables]]\nname = \"apples\"\ncolumns = [{ name = \"id\", type = \"integer\", primary_key = true }]\n",
+    );
+    let structs: Vec<&str> = compact.lines().filter_map(|l| l.strip_prefix("pub struct ")).collect();
+    // Files in path order, tables in file order: not sorted by name.
+    assert_eq!(structs, ["Mangos {", "Zebras {", "Apples {"], "{compact}");
+    // The same models reformatted (comments, spacing, one key a line) generate the same file.
+    let reformatted = write(
+        "# fruit\n\n[[tables]]\nname = \"mangos\"\n\n[[tables.columns]]\nname = \"id\"\ntype = \"integer\"\nprimary_key = true\n",
+        "[[tables]]\n  name = 'zebras'\n  columns = [\n    { name = 'id', type = 'integer', primary_key = true },\n  ]\n\n\
+         # the other one\n[[tables]]\n  name = 'apples'\n  columns = [\n    { name = 'id', type = 'integer', primary_key = true },\n  ]\n",
+    );
+    assert_eq!(reformatted, compact);
 }
 
 #[test]
@@ -395,4 +424,60 @@ fn models_generate_writes_rust_models_and_refuses_to_clobber() {
     let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(json["error"]["code"], "output_unwritable", "{json}");
     assert!(!dir.path().join("models/shop.rs").exists());
+}
+
+/// `models pull` on the realistic shop: the pulled models, TOML and Rust,
+/// are what `migrate check` finds the database to match; pulling is
+/// deterministic and does not clobber a file without `--force`.
+fn models_pull_round_trips(backend: Backend) {
+    let Some(db) = fresh_db(backend, "models_pull") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("models")).unwrap();
+    std::fs::create_dir_all(dir.path().join("migrations/versions")).unwrap();
+    let config = format!("database_url = \"{}\"\nmodels = [\"models/*.toml\", \"models/*.rs\"]\n", db.url);
+    std::fs::write(dir.path().join("migrate.toml"), config).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shop = dir.path().join("models/shop.toml");
+    std::fs::copy(root.join("tests/fixtures/shop.toml"), &shop).unwrap();
+    migrate(dir.path()).args(["revision", "--autogenerate", "-m", "shop", "-q"]).assert().success();
+    migrate(dir.path()).args(["upgrade", "head", "-q"]).assert().success();
+    std::fs::remove_file(&shop).unwrap();
+    for (flag, file) in [("--toml", "models/pulled.toml"), ("--rust", "models/pulled.rs")] {
+        let pull = || migrate(dir.path()).args(["models", "pull", flag]).assert().success().get_output().stdout.clone();
+        let source = String::from_utf8(pull()).unwrap();
+        assert_eq!(source, String::from_utf8(pull()).unwrap(), "{flag}: deterministic");
+        assert!(source.contains("shipment_items"), "{source}");
+        if backend == Backend::Postgres && flag == "--toml" {
+            assert!(source.contains("[[enums]]\nname = \"order_status\""), "{source}");
+        }
+        migrate(dir.path())
+            .args(["models", "pull", flag, "--out", file])
+            .assert()
+            .success()
+            .stdout(format!("wrote {file} (24 models)\n"));
+        assert_eq!(std::fs::read_to_string(dir.path().join(file)).unwrap(), source);
+        migrate(dir.path()).arg("check").assert().code(0).stdout(predicate::str::contains("matches the models"));
+        migrate(dir.path())
+            .args(["models", "pull", flag, "--out", file])
+            .assert()
+            .code(2)
+            .stderr(format!("error: cannot write {file}: it exists (--force overwrites it)\n"));
+        migrate(dir.path()).args(["models", "pull", flag, "--out", file, "--force"]).assert().success();
+        std::fs::remove_file(dir.path().join(file)).unwrap();
+    }
+}
+
+#[test]
+fn models_pull_round_trips_sqlite() {
+    models_pull_round_trips(Backend::Sqlite);
+}
+
+#[test]
+fn models_pull_round_trips_postgres() {
+    models_pull_round_trips(Backend::Postgres);
+}
+
+#[test]
+fn models_pull_round_trips_mysql() {
+    models_pull_round_trips(Backend::Mysql);
 }

@@ -101,7 +101,7 @@ fn upgrade_prints_and_offline_sql_needs_no_database() {
     assert!(!dir.path().join("app.db").exists(), "offline mode touches no database");
     let pg = stdout(migrate(dir.path()).args(["upgrade", "a1:a2", "--sql", "--dialect", "postgresql"]));
     assert!(pg.contains("CREATE TABLE \"things\" (\n    \"id\" integer NOT NULL\n);"), "{pg}");
-    assert!(pg.contains("UPDATE \"migrate_version\" SET \"version_num\" = 'a2' WHERE \"version_num\" = 'a1';"));
+    assert!(pg.contains("UPDATE \"migrate_version\" SET \"version_num\" = 'a2' WHERE (\"version_num\" = 'a1');"));
     let e = stderr_of(migrate(dir.path()).args(["downgrade", "a1", "--sql"]), 2);
     assert!(e.starts_with("error: downgrade --sql needs a range FROM:TO (e.g. head:a1)"), "{e}");
     let e = stderr_of(migrate(dir.path()).args(["upgrade", "--sql", "--dialect", "oracle"]), 2);

@@ -1145,7 +1145,7 @@ fn version_table_changes_are_compare_and_set() {
         // Another run moved the table on: v1 is no longer the head this change expects.
         conn.execute("UPDATE migrate_version SET version_num = 'other'").unwrap();
         for (before, after) in [(vec!["v1".to_string()], vec!["v2".to_string()]), (vec!["v1".into()], vec![])] {
-            let statements = book.version_statements(dialect.as_ref(), &before, &after);
+            let statements = book.version_statements(&before, &after);
             conn.execute(dialect.begin()).unwrap();
             let e = book.apply_version(&mut conn, "v2", &statements).unwrap_err().to_string();
             conn.execute("ROLLBACK").unwrap();

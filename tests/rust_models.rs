@@ -125,8 +125,8 @@ fn generated_rust_models_read_back_as_the_toml_schema() {
     let sources = [(root(), "tests/fixtures/shop.toml", "shop.rs"), (dir.path(), "corners.toml", "corners.rs")];
     for (base, toml, out) in sources {
         let declared = models::load(base, &[toml.into()]).unwrap();
-        let source = models::generate_rust(&declared.schema).unwrap();
-        assert_eq!(source, models::generate_rust(&declared.schema).unwrap(), "deterministic");
+        let source = models::generate_rust(&declared.in_declaration_order()).unwrap();
+        assert_eq!(source, models::generate_rust(&declared.in_declaration_order()).unwrap(), "deterministic");
         let path = dir.path().join(out);
         std::fs::write(&path, &source).unwrap();
         let read = models::load(dir.path(), &[out.into()]).unwrap();
@@ -142,9 +142,24 @@ fn generated_rust_models_read_back_as_the_toml_schema() {
 #[test]
 fn generated_shop_is_the_committed_and_compiled_fixture() {
     let declared = models::load(root(), &["tests/fixtures/shop.toml".into()]).unwrap();
-    let source = models::generate_rust(&declared.schema).unwrap();
+    let source = models::generate_rust(&declared.in_declaration_order()).unwrap();
     let committed = std::fs::read_to_string(root().join("tests/fixtures/shop_generated.rs")).unwrap();
     assert!(source == committed, "regenerate with `migrate models generate --out tests/fixtures/shop_generated.rs`");
     assert_eq!(shop_generated::ShipmentItems::table(), *declared.schema.table("shipment_items").unwrap());
     assert_eq!(shop_generated::Orders::table(), *declared.schema.table("orders").unwrap());
+}
+
+#[test]
+fn written_toml_models_read_back_as_the_same_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corners.toml"), CORNERS).unwrap();
+    for (base, toml) in [(root(), "tests/fixtures/shop.toml"), (dir.path(), "corners.toml")] {
+        let declared = models::load(base, &[toml.into()]).unwrap();
+        let text = models::write_toml(&declared.schema, "# header\n").unwrap();
+        assert!(text.starts_with("# header\n"), "{text}");
+        std::fs::write(dir.path().join("written.toml"), &text).unwrap();
+        let read = models::load(dir.path(), &["written.toml".into()]).unwrap();
+        assert_eq!(read.schema, declared.schema, "{toml}:\n{text}");
+        assert_eq!(models::write_toml(&read.schema, "# header\n").unwrap(), text, "{toml}: stable");
+    }
 }

@@ -91,6 +91,13 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
         None => (quote!(false), quote! { let _ = key; ::core::result::Result::Ok(()) }),
     };
     let checks = reference_checks(&def, &fields);
+    let (version_tokens, advance_version) = match def.columns.iter().position(|c| c.version) {
+        Some(at) => {
+            let (name, f) = (&def.columns[at].name, &field_idents[at]);
+            (quote!(::core::option::Option::Some(#name)), quote!(self.#f = self.#f.wrapping_add(1);))
+        }
+        None => (quote!(::core::option::Option::None), quote!()),
+    };
 
     Ok(quote! {
         impl ::migrate::models::Model for #ident {
@@ -123,6 +130,7 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
             const COLUMNS: &'static [&'static str] = &[#(#columns),*];
             const KEY: &'static [&'static str] = &[#(#key_names),*];
             const GENERATED: ::core::option::Option<&'static str> = #generated_tokens;
+            const VERSION: ::core::option::Option<&'static str> = #version_tokens;
             type Key = #key_type;
 
             fn values(&self) -> ::std::vec::Vec<::migrate::dialect::query::Value<'_>> {
@@ -141,6 +149,10 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
             #[allow(clippy::useless_conversion)]
             fn set_generated_key(&mut self, key: i64) -> ::core::result::Result<(), #m::model::KeyRangeError> {
                 #set_key
+            }
+
+            fn advance_version(&mut self) {
+                #advance_version
             }
 
             fn statements() -> &'static #m::ModelStatements {
@@ -242,8 +254,8 @@ fn model_def_tokens(def: &ModelDef) -> Tokens {
             }
         };
         let (name, field, rust_type) = (string(&c.name), string(&c.field), string(&c.rust_type));
-        let (nullable, primary_key, autoincrement, unique, index) =
-            (c.nullable, c.primary_key, c.autoincrement, c.unique, c.index);
+        let (nullable, primary_key, autoincrement, unique, index, version) =
+            (c.nullable, c.primary_key, c.autoincrement, c.unique, c.index, c.version);
         let (default, references, references_model, on_delete, on_update, comment, renamed_from) = (
             opt_string(&c.default),
             opt_string(&c.references),
@@ -257,7 +269,7 @@ fn model_def_tokens(def: &ModelDef) -> Tokens {
             name: #name, field: #field, rust_type: #rust_type, ty: #ty, nullable: #nullable,
             default: #default, primary_key: #primary_key, autoincrement: #autoincrement, unique: #unique,
             index: #index, references: #references, references_model: #references_model, on_delete: #on_delete, on_update: #on_update,
-            comment: #comment, renamed_from: #renamed_from,
+            comment: #comment, renamed_from: #renamed_from, version: #version,
         })
     });
     let indexes = def.indexes.iter().map(|i| {

@@ -106,6 +106,9 @@ pub struct ColumnDef {
     pub comment: Option<String>,
     /// Previous name.
     pub renamed_from: Option<String>,
+    /// The version counter of optimistic concurrency (`#[model(version)]`):
+    /// the ORM's updates and deletes compare and advance it.
+    pub version: bool,
 }
 
 /// A column type: portable type text (`varchar(255)`), or an enum.
@@ -290,7 +293,9 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
             on_update: None,
             comment: None,
             renamed_from: None,
+            version: false,
         };
+        let mut version = None;
         let mut sql_type = None;
         let mut max_length = None;
         let mut enum_type = None;
@@ -320,6 +325,10 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                         sql_type = Some(value.value());
                     }
                     "skip" => {}
+                    "version" => {
+                        column.version = true;
+                        version = Some(meta.path.span());
+                    }
                     "enum_type" => enum_type = Some(string(&meta)?),
                     "values" => values = strings(&meta)?,
                     "default" => column.default = Some(string(&meta)?),
@@ -337,7 +346,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                         return Err(meta.error(
                             "unknown field attribute (name, primary_key, autoincrement, unique, index, max_length, \
                              sql_type, enum_type, values, default, references, references_model, on_delete, on_update, \
-                             renamed_from, comment, skip)",
+                             renamed_from, comment, version, skip)",
                         ));
                     }
                 }
@@ -352,6 +361,22 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         };
         if column.primary_key && nullable {
             return Err(syn::Error::new(field.ty.span(), "a primary-key column cannot be an Option"));
+        }
+        if let Some(span) = version {
+            let integer =
+                matches!(&column.ty, TypeDef::Name(t) if ["smallint", "integer", "bigint"].contains(&t.as_str()));
+            if !integer || nullable {
+                return Err(syn::Error::new(
+                    field.ty.span(),
+                    "#[model(version)] needs a non-null integer field (i16, i32 or i64)",
+                ));
+            }
+            if column.primary_key {
+                return Err(syn::Error::new(span, "#[model(version)] cannot be on a primary-key column"));
+            }
+            if def.columns.iter().any(|c| c.version) {
+                return Err(syn::Error::new(span, "a model has at most one #[model(version)] column"));
+            }
         }
         if def.columns.iter().any(|c| c.name == column.name) {
             return Err(syn::Error::new(field.span(), format!("column `{}` is declared twice", column.name)));
@@ -614,5 +639,28 @@ mod tests {
         assert!(parse_struct(&item).unwrap_err().to_string().starts_with("unknown field attribute"));
         let item: ItemStruct = syn::parse_quote! { struct T { id: std::collections::HashMap<i32, i32> } };
         assert!(parse_struct(&item).unwrap_err().to_string().starts_with("unknown type for a column"));
+    }
+
+    #[test]
+    fn a_version_column_is_one_non_null_integer_outside_the_key() {
+        let item: ItemStruct = syn::parse_quote! {
+            struct T { #[model(primary_key)] id: i64, #[model(version)] v: i32 }
+        };
+        let def = parse_struct(&item).unwrap();
+        assert_eq!(def.columns.iter().map(|c| c.version).collect::<Vec<_>>(), [false, true]);
+        let needs_integer = "#[model(version)] needs a non-null integer field (i16, i32 or i64)";
+        for item in [
+            syn::parse_quote! { struct T { #[model(primary_key)] id: i64, #[model(version)] v: String } },
+            syn::parse_quote! { struct T { #[model(primary_key)] id: i64, #[model(version)] v: Option<i64> } },
+        ] {
+            let error = parse_struct(&item).unwrap_err();
+            assert_eq!(error.to_string(), needs_integer);
+        }
+        let item: ItemStruct = syn::parse_quote! { struct T { #[model(primary_key, version)] id: i64 } };
+        assert!(parse_struct(&item).unwrap_err().to_string().contains("cannot be on a primary-key column"));
+        let item: ItemStruct = syn::parse_quote! {
+            struct T { #[model(primary_key)] id: i64, #[model(version)] a: i32, #[model(version)] b: i32 }
+        };
+        assert!(parse_struct(&item).unwrap_err().to_string().contains("at most one"));
     }
 }

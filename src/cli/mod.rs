@@ -225,7 +225,7 @@ enum Command {
         /// Revision id, prefix, label, or head
         revision: String,
     },
-    /// Work with the declared models (`migrate models generate`)
+    /// Work with the models (`migrate models generate`, `migrate models pull`)
     Models {
         #[command(subcommand)]
         command: models::ModelsCommand,

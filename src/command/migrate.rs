@@ -341,7 +341,7 @@ pub fn offline(
     } else {
         Vec::new()
     };
-    Ok(offline_sql(dialect, &create, &plan))
+    Ok(offline_sql(dialect, &create, &plan)?)
 }
 
 /// What `migrate current` reports.
@@ -450,9 +450,9 @@ pub fn stamp(
         }
         s.create_bookkeeping()?;
         let dialect = s.dialect.as_ref();
-        let mut statements = Vec::new();
+        let mut entries = Vec::new();
         let mut version = Vec::new();
-        let heads = if purge { Vec::new() } else { s.book.read_heads(&mut s.conn, dialect)? };
+        let heads = if purge { Vec::new() } else { s.book.read_heads(&mut s.conn)? };
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let entry = |revision: &str, direction: &str| HistoryEntry {
             id: 0,
@@ -473,12 +473,12 @@ pub fn stamp(
         // Stamping settles a revision a failure left partly applied: the
         // user has put the database in the state the stamp records.
         if let Some(p) = partial(&s.book.history(&mut s.conn, dialect)?) {
-            statements.push(s.book.insert_history(dialect, &entry(&p.revision, "settle")));
+            entries.push(entry(&p.revision, "settle"));
         }
         if accept_edits {
             for target in targets {
                 let revision = script.map.resolve(target)?.file.revision.clone();
-                statements.push(s.book.insert_history(dialect, &entry(&revision, "accept")));
+                entries.push(entry(&revision, "accept"));
             }
         } else {
             for target in targets {
@@ -489,22 +489,20 @@ pub fn stamp(
                 };
                 for step in &steps {
                     let direction = if step.direction == Direction::Up { "stamp" } else { "unstamp" };
-                    statements.push(s.book.insert_history(dialect, &entry(&step.revision, direction)));
+                    entries.push(entry(&step.revision, direction));
                     new_heads = step.heads_after.clone();
                 }
             }
-            let mut old = s.book.read_heads(&mut s.conn, dialect)?;
+            let mut old = s.book.read_heads(&mut s.conn)?;
             if purge {
-                version.extend(old.iter().map(|h| {
-                    dialect.delete_sql(&s.book.version_table, "version_num", &crate::ops::Value::Text(h.clone()))
-                }));
+                version.extend(old.iter().map(|h| s.book.delete_head(h)));
                 old.clear();
             }
-            version.extend(s.book.version_statements(dialect, &old, &new_heads));
+            version.extend(s.book.version_statements(&old, &new_heads));
         }
         s.conn.execute(dialect.begin())?;
-        for statement in &statements {
-            if let Err(e) = s.conn.execute(statement) {
+        for entry in &entries {
+            if let Err(e) = s.book.insert_history(&mut s.conn, entry) {
                 let _ = s.conn.execute(dialect.rollback());
                 return Err(e.into());
             }

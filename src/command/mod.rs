@@ -7,7 +7,7 @@ mod migrate;
 mod revision;
 
 pub use autogen::{Drift, autogenerate, check, check_shadow, lint_revisions, load_models};
-pub use inspect::{Inspection, inspect};
+pub use inspect::{Inspection, ModelFormat, PulledModels, inspect, pull_models};
 pub use migrate::{
     CurrentHead, PartialOp, RunOptions, Status, Uncertain, current, downgrade, load_script, offline, stamp, upgrade,
 };

@@ -216,18 +216,6 @@ impl Connection {
         result.map_err(|e| self.driver_error(e, sql))
     }
 
-    /// Runs one statement and returns how many rows it matched (MySQL:
-    /// matched, not only changed), for updates whose row count decides.
-    pub fn execute_count(&mut self, sql: &str) -> Result<usize, DbError> {
-        let query: SqlQuery = diesel::sql_query(sql);
-        let result = match &mut self.inner {
-            Inner::Postgres(c) => query.execute(c),
-            Inner::Mysql(c) => query.execute(c),
-            Inner::Sqlite(c) => query.execute(c),
-        };
-        result.map_err(|e| self.driver_error(e, sql))
-    }
-
     /// Runs a query and maps each row by column name into `T`.
     pub fn load<T>(&mut self, sql: &str) -> Result<Vec<T>, DbError>
     where

@@ -154,84 +154,6 @@ pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send +
         format!("{} >= {}", self.quote_identifier("expires_at"), self.clock_sql(0))
     }
 
-    /// `INSERT` of `row` that does nothing when its key already exists.
-    fn insert_ignore_sql(&self, table: &str, row: &[(&str, Value)]) -> String {
-        format!("{} ON CONFLICT DO NOTHING", self.insert_sql(table, row))
-    }
-
-    /// Takes the lock row (id 1) of `table` for `holder`. With a lease of
-    /// `lease` seconds, only where the row is free or its lease ran out: an
-    /// autocommit `UPDATE` whose affected-row count (1 or 0) says who won.
-    /// Without, unconditionally (the row reports on a session lock held).
-    fn take_lock_row_sql(&self, table: &str, holder: &[(&str, Value)], lease: Option<u64>) -> String {
-        let q = |c: &str| self.quote_identifier(c);
-        let mut set: Vec<String> = holder.iter().map(|(c, v)| format!("{} = {}", q(c), self.render_value(v))).collect();
-        set.push(format!("{} = {}", q("acquired_at"), self.clock_sql(0)));
-        set.push(format!("{} = {}", q("expires_at"), lease.map_or("NULL".into(), |s| self.clock_sql(s))));
-        set.push(format!("{} = NULL", q("revision")));
-        set.push(format!("{} = NULL", q("direction")));
-        let mut sql = format!("UPDATE {} SET {} WHERE {} = 1", q(table), set.join(", "), q("id"));
-        if lease.is_some() {
-            sql.push_str(&format!(" AND ({} IS NULL OR {} < {})", q("holder"), q("expires_at"), self.clock_sql(0)));
-        }
-        sql
-    }
-
-    /// Sets `set` on the lock row of `table` (and, with a lease of `lease`
-    /// seconds, renews it), where `holder` holds it.
-    fn update_lock_row_sql(&self, table: &str, holder: &str, set: &[(&str, Value)], lease: Option<u64>) -> String {
-        let q = |c: &str| self.quote_identifier(c);
-        let mut assignments: Vec<String> =
-            set.iter().map(|(c, v)| format!("{} = {}", q(c), self.render_value(v))).collect();
-        if let Some(lease) = lease {
-            assignments.push(format!("{} = {}", q("expires_at"), self.clock_sql(lease)));
-        }
-        format!(
-            "UPDATE {} SET {} WHERE {} = 1 AND {} = {}",
-            q(table),
-            assignments.join(", "),
-            q("id"),
-            q("holder"),
-            self.quote_string(holder)
-        )
-    }
-
-    /// Frees the lock row of `table`, where `holder` holds it.
-    fn release_lock_row_sql(&self, table: &str, holder: &str) -> String {
-        let q = |c: &str| self.quote_identifier(c);
-        let cleared: Vec<String> = ["holder", "host", "pid", "acquired_at", "expires_at", "revision", "direction"]
-            .iter()
-            .map(|c| format!("{} = NULL", q(c)))
-            .collect();
-        format!(
-            "UPDATE {} SET {} WHERE {} = 1 AND {} = {}",
-            q(table),
-            cleared.join(", "),
-            q("id"),
-            q("holder"),
-            self.quote_string(holder)
-        )
-    }
-
-    /// The lock row of `table` read as text, with `live` (`1` while a run
-    /// holds the lock named `key`).
-    fn read_lock_row_sql(&self, table: &str, key: &str, cluster: bool) -> String {
-        let q = |c: &str| self.quote_identifier(c);
-        let columns: Vec<String> = ["host", "pid", "acquired_at", "expires_at", "revision", "direction"]
-            .iter()
-            .map(|c| format!("{} AS {}", self.cast_to_text(&q(c)), q(c)))
-            .collect();
-        format!(
-            "SELECT {}, CASE WHEN {} IS NOT NULL AND {} THEN '1' ELSE '0' END AS {} FROM {} WHERE {} = 1",
-            columns.join(", "),
-            q("holder"),
-            self.lock_live_sql(key, cluster),
-            q("live"),
-            q(table),
-            q("id")
-        )
-    }
-
     /// Learns what kind of server the connection reaches and sets the
     /// session up for it (Galera: reads wait until the node has applied what
     /// the cluster committed).
@@ -285,62 +207,10 @@ pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send +
         None
     }
 
-    /// A query whose one row (column `value`) is the id the connection's
-    /// last `INSERT` assigned.
-    fn last_insert_id(&self) -> &'static str;
-
     /// The `sqlparser` dialect that reads this backend's SQL (to tell what
     /// a raw `execute` statement does).
     fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::GenericDialect {})
-    }
-
-    /// `CAST(expr AS <text type>)`, for reading any column as text.
-    fn cast_to_text(&self, expr: &str) -> String {
-        format!("CAST({expr} AS TEXT)")
-    }
-
-    /// `INSERT INTO table (columns) VALUES (values)`.
-    fn insert_sql(&self, table: &str, row: &[(&str, Value)]) -> String {
-        let columns: Vec<String> = row.iter().map(|(c, _)| self.quote_identifier(c)).collect();
-        let values: Vec<String> = row.iter().map(|(_, v)| self.render_value(v)).collect();
-        format!("INSERT INTO {} ({}) VALUES ({})", self.quote_identifier(table), columns.join(", "), values.join(", "))
-    }
-
-    /// `UPDATE table SET ... WHERE key = value`.
-    fn update_sql(&self, table: &str, set: &[(&str, Value)], key: (&str, &Value)) -> String {
-        let set: Vec<String> =
-            set.iter().map(|(c, v)| format!("{} = {}", self.quote_identifier(c), self.render_value(v))).collect();
-        let (key_column, key_value) = key;
-        format!(
-            "UPDATE {} SET {} WHERE {} = {}",
-            self.quote_identifier(table),
-            set.join(", "),
-            self.quote_identifier(key_column),
-            self.render_value(key_value)
-        )
-    }
-
-    /// `DELETE FROM table WHERE key = value`.
-    fn delete_sql(&self, table: &str, key_column: &str, key_value: &Value) -> String {
-        format!(
-            "DELETE FROM {} WHERE {} = {}",
-            self.quote_identifier(table),
-            self.quote_identifier(key_column),
-            self.render_value(key_value)
-        )
-    }
-
-    /// `SELECT` of `columns` (each read as text, named as itself) from
-    /// `table`, ordered by the stored value of `order_by` (qualified: the
-    /// bare name would sort the text alias, `10` before `9`).
-    fn select_text_sql(&self, table: &str, columns: &[&str], order_by: &str) -> String {
-        let columns: Vec<String> = columns
-            .iter()
-            .map(|c| format!("{} AS {}", self.cast_to_text(&self.quote_identifier(c)), self.quote_identifier(c)))
-            .collect();
-        let table = self.quote_identifier(table);
-        format!("SELECT {} FROM {table} ORDER BY {table}.{}", columns.join(", "), self.quote_identifier(order_by))
     }
 
     /// Statements that drop every table and enum type of `schema`, whatever

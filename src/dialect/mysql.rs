@@ -13,7 +13,7 @@ use super::{
     sql_name_list, strip_outer_parens, unquote_plain_identifiers, wrap_quoted,
 };
 use crate::db::{Connection, DbError, ServerError};
-use crate::ops::{Op, Value};
+use crate::ops::Op;
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter, PrimaryKey,
     Schema, Table, UniqueConstraint,
@@ -324,14 +324,6 @@ impl Dialect for MysqlDialect {
         }
     }
 
-    fn insert_ignore_sql(&self, table: &str, row: &[(&str, Value)]) -> String {
-        let insert = self.insert_sql(table, row);
-        match insert.strip_prefix("INSERT ") {
-            Some(rest) => format!("INSERT IGNORE {rest}"),
-            None => insert,
-        }
-    }
-
     fn prepare_session(&self, conn: &mut Connection) -> Result<ServerFacts, DbError> {
         let variables: Vec<VariableRow> = conn
             .load("SHOW VARIABLES WHERE Variable_name IN ('wsrep_on', 'wsrep_osu_method', 'wsrep_cluster_address')")?;
@@ -362,16 +354,8 @@ impl Dialect for MysqlDialect {
         "START TRANSACTION"
     }
 
-    fn last_insert_id(&self) -> &'static str {
-        "SELECT CAST(LAST_INSERT_ID() AS CHAR) AS value"
-    }
-
     fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::MySqlDialect {})
-    }
-
-    fn cast_to_text(&self, expr: &str) -> String {
-        format!("CAST({expr} AS CHAR)")
     }
 
     fn reflect(&self, conn: &mut Connection, filter: &NameFilter) -> Result<Schema, ReflectError> {
@@ -754,6 +738,15 @@ impl super::query::QueryHooks for MysqlDialect {
 
     fn memo_slot(&self) -> usize {
         1
+    }
+
+    fn batched_key_settings_query(&self) -> Option<&'static str> {
+        // A multi-row INSERT of known size ("simple insert") gets consecutive
+        // keys, `auto_increment_increment` apart, under lock modes 0 and 1.
+        // Under 2 ("interleaved", what Galera requires) the manual only says
+        // the keys of one statement "may not be consecutive" while bulk
+        // inserts run concurrently, so rows are then inserted one by one.
+        Some("SELECT @@innodb_autoinc_lock_mode < 2 AS batchable, @@auto_increment_increment AS step")
     }
 
     fn server_version_query(&self) -> &'static str {

@@ -288,10 +288,6 @@ impl Dialect for PostgresDialect {
         })
     }
 
-    fn last_insert_id(&self) -> &'static str {
-        "SELECT CAST(lastval() AS TEXT) AS value"
-    }
-
     fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::PostgreSqlDialect {})
     }
@@ -729,6 +725,14 @@ impl super::query::QueryHooks for PostgresDialect {
 
     fn memo_slot(&self) -> usize {
         0
+    }
+
+    fn values_column(&self, n: usize) -> Option<String> {
+        Some(format!("column{n}"))
+    }
+
+    fn casts_ordered_insert_columns(&self) -> bool {
+        true
     }
 
     fn server_version_query(&self) -> &'static str {

@@ -97,6 +97,33 @@ pub trait QueryHooks {
         "SELECT LAST_INSERT_ID() AS value"
     }
 
+    /// The name of the `n`th column (from 1) of a `VALUES` list used as a
+    /// table, for inserts of rows in a given order; `None` where that form
+    /// is not used (MySQL/MariaDB, whose keys come from `LAST_INSERT_ID()`).
+    fn values_column(&self, _n: usize) -> Option<String> {
+        None
+    }
+
+    /// Whether the columns selected from such a `VALUES` list are cast to
+    /// their column's type (PostgreSQL types an all-text or all-`NULL`
+    /// column of the list as `text`, which no other column type accepts).
+    fn casts_ordered_insert_columns(&self) -> bool {
+        false
+    }
+
+    /// The most parameters one statement may bind.
+    fn max_parameters(&self) -> usize {
+        65_535
+    }
+
+    /// A query whose one row holds whether a multi-row `INSERT` is
+    /// guaranteed consecutive generated keys (1 or 0) and the step between
+    /// them, on backends that report keys by `LAST_INSERT_ID()`; `None`
+    /// elsewhere.
+    fn batched_key_settings_query(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Index of this backend's slot in per-backend memo tables (below [`MEMO_SLOTS`]).
     fn memo_slot(&self) -> usize;
 
@@ -182,6 +209,49 @@ impl Template {
         }
         out
     }
+}
+
+impl Template {
+    /// The SQL with each parameter replaced by `binds`' value as a literal
+    /// of `dialect`: for offline scripts, which no server binds values for.
+    pub fn with_literals(&self, dialect: &dyn Dialect, binds: &[Value<'_>]) -> Result<String, QueryError> {
+        let mut out = String::with_capacity(self.sql.len() + 8 * self.splits.len());
+        for (i, piece) in self.pieces().enumerate() {
+            if i > 0 {
+                let value = binds.get(i - 1).ok_or(QueryError::Unsupported {
+                    dialect: dialect.name(),
+                    feature: "a statement with fewer values than parameters",
+                })?;
+                out.push_str(&literal(dialect, value)?);
+            }
+            out.push_str(piece);
+        }
+        Ok(out)
+    }
+}
+
+/// `value` as an SQL literal of `dialect` (text through its string quoting).
+fn literal(dialect: &dyn Dialect, value: &Value<'_>) -> Result<String, QueryError> {
+    Ok(match value {
+        Value::Null => "NULL".into(),
+        Value::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        Value::I16(v) => v.to_string(),
+        Value::I32(v) => v.to_string(),
+        Value::I64(v) => v.to_string(),
+        Value::F32(v) => format!("{v:?}"),
+        Value::F64(v) => format!("{v:?}"),
+        Value::Decimal(v) => v.to_string(),
+        Value::Text(v) => dialect.quote_string(v),
+        Value::Date(v) => dialect.quote_string(&v.to_string()),
+        Value::Time(v) => dialect.quote_string(&v.to_string()),
+        Value::Timestamp(v) => dialect.quote_string(&v.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        Value::Timestamptz(v) => dialect.quote_string(&v.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        Value::Uuid(v) => dialect.quote_string(&v.to_string()),
+        Value::Json(v) => dialect.quote_string(&v.to_string()),
+        Value::Bytes(_) => {
+            return Err(QueryError::Unsupported { dialect: dialect.name(), feature: "binary literals in printed SQL" });
+        }
+    })
 }
 
 /// A rendered statement: its template and the values of its parameters.
@@ -486,11 +556,54 @@ impl<'a> Renderer<'_, 'a> {
                 })?;
             }
             InsertSource::Select(select) => self.select(select)?,
+            InsertSource::InOrder { rows, types } => self.rows_in_order(i, rows, types)?,
         }
         if let Some(conflict) = &i.on_conflict {
             self.on_conflict(i, conflict)?;
         }
         self.returning(&i.returning, self.caps.returning_insert, "INSERT ... RETURNING")
+    }
+
+    /// `SELECT column1, ... FROM (VALUES (..., 0), ...) AS rows ORDER BY
+    /// columnN`: a `VALUES` list has no order of its own, a query with
+    /// `ORDER BY` has, and an `INSERT ... SELECT` inserts in it.
+    fn rows_in_order(&mut self, i: &'a Insert, rows: &'a [Vec<Expr>], types: &[ColumnType]) -> Result<(), QueryError> {
+        let bad = |message| QueryError::BadInsert { table: i.table.to_string(), message };
+        if rows.is_empty() {
+            return Err(bad("no rows"));
+        }
+        if types.len() != i.columns.len() || rows.iter().any(|row| row.len() != i.columns.len()) {
+            return Err(bad("a row's values do not match its columns"));
+        }
+        let names: Option<Vec<String>> = (1..=types.len() + 1).map(|n| self.d.values_column(n)).collect();
+        let Some(names) = names else { return Err(self.unsupported("INSERT ... SELECT FROM VALUES")) };
+        self.push("SELECT ");
+        for (n, (ty, column)) in types.iter().zip(&names).enumerate() {
+            if n > 0 {
+                self.push(", ");
+            }
+            if self.d.casts_ordered_insert_columns() {
+                self.push("CAST(");
+                self.ident(column);
+                let _ = write!(self.out.sql, " AS {})", self.d.cast_type(ty));
+            } else {
+                self.ident(column);
+            }
+        }
+        self.push(" FROM (VALUES ");
+        for (n, row) in rows.iter().enumerate() {
+            if n > 0 {
+                self.push(", ");
+            }
+            self.push("(");
+            self.list(row, |r, e| r.expr(e))?;
+            let _ = write!(self.out.sql, ", {n})");
+        }
+        self.push(") AS ");
+        self.ident("rows_in_order");
+        self.push(" ORDER BY ");
+        self.ident(&names[types.len()]);
+        Ok(())
     }
 
     fn on_conflict(&mut self, i: &'a Insert, conflict: &'a OnConflict) -> Result<(), QueryError> {
@@ -692,6 +805,7 @@ impl<'a> Renderer<'_, 'a> {
                 self.push(&ty);
                 self.push(")");
             }
+            Expr::Sql(text) => self.push(text),
             Expr::Excluded(column) => match self.d.upsert_syntax() {
                 UpsertSyntax::OnConflict => {
                     self.push("excluded.");
@@ -1017,5 +1131,34 @@ mod tests {
         let template = Template { sql: "a =  AND b = ".into(), splits: vec![4, 13] };
         assert_eq!(template.to_sql(&crate::dialect::PostgresDialect), "a = $1 AND b = $2");
         assert_eq!(template.to_sql(&crate::dialect::SqliteDialect), "a = ? AND b = ?");
+    }
+
+    #[test]
+    fn rows_in_order_are_selected_from_values_sorted_by_a_counter() {
+        let bind = || Expr::Bind(Value::Null);
+        let insert = Insert {
+            table: "t".into(),
+            columns: vec!["a".into(), "b".into()],
+            source: InsertSource::InOrder {
+                rows: vec![vec![bind(), bind()], vec![bind(), bind()]],
+                types: vec![ColumnType::Integer, ColumnType::Text],
+            },
+            on_conflict: None,
+            returning: vec![Expr::Column { table: None, name: "id".into() }],
+        };
+        let sql = |d: &dyn Dialect| {
+            render(d, d.latest_capabilities(), StatementRef::Insert(&insert)).map(|r| r.template.to_sql(d))
+        };
+        assert_eq!(
+            sql(&crate::dialect::PostgresDialect).unwrap(),
+            "INSERT INTO \"t\" (\"a\", \"b\") SELECT CAST(\"column1\" AS integer), CAST(\"column2\" AS text) \
+             FROM (VALUES ($1, $2, 0), ($3, $4, 1)) AS \"rows_in_order\" ORDER BY \"column3\" RETURNING \"id\""
+        );
+        assert_eq!(
+            sql(&crate::dialect::SqliteDialect).unwrap(),
+            "INSERT INTO \"t\" (\"a\", \"b\") SELECT \"column1\", \"column2\" \
+             FROM (VALUES (?, ?, 0), (?, ?, 1)) AS \"rows_in_order\" ORDER BY \"column3\" RETURNING \"id\""
+        );
+        assert!(matches!(sql(&crate::dialect::MysqlDialect), Err(QueryError::Unsupported { .. })));
     }
 }

@@ -204,10 +204,6 @@ impl Dialect for SqliteDialect {
         Some(format!("PRAGMA busy_timeout = {}", (seconds.max(0.0) * 1000.0).round() as u64))
     }
 
-    fn last_insert_id(&self) -> &'static str {
-        "SELECT CAST(last_insert_rowid() AS TEXT) AS value"
-    }
-
     fn sql_parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::SQLiteDialect {})
     }
@@ -721,6 +717,15 @@ impl super::query::QueryHooks for SqliteDialect {
 
     fn memo_slot(&self) -> usize {
         2
+    }
+
+    fn values_column(&self, n: usize) -> Option<String> {
+        Some(format!("column{n}"))
+    }
+
+    fn max_parameters(&self) -> usize {
+        // SQLITE_MAX_VARIABLE_NUMBER's default since 3.32 (the bundled library is newer).
+        32_766
     }
 
     fn last_insert_id_query(&self) -> &'static str {

@@ -10,12 +10,12 @@ mod generate;
 mod rust_models;
 mod toml_models;
 
-pub use generate::generate_rust;
+pub use generate::{generate_rust, generate_rust_models, generate_rust_with};
 pub use migrate_derive::Model;
 /// The `#[model(...)]` grammar, for the code `#[derive(Model)]` generates.
 pub use migrate_grammar as grammar;
 pub use rust_models::{parse_rust, table_from_def};
-pub use toml_models::parse_toml;
+pub use toml_models::{parse_toml, write_toml};
 
 /// A struct declared as a model with `#[derive(Model)]`.
 pub trait Model {
@@ -24,7 +24,7 @@ pub trait Model {
 }
 
 use crate::schema::{ColumnType, EnumType, Schema, Table};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Models could not be read.
@@ -78,8 +78,25 @@ pub struct Models {
     pub renamed_tables: BTreeMap<String, String>,
     /// (table, column) -> the column's name before.
     pub renamed_columns: BTreeMap<(String, String), String>,
+    /// (table, column) of each optimistic-concurrency version column
+    /// (`version = true`, `#[model(version)]`): ORM-only, no schema effect.
+    pub version_columns: BTreeSet<(String, String)>,
     /// Table name -> the line of its file that declares it, for errors.
     pub lines: BTreeMap<String, usize>,
+    /// Table names in the order they are declared: files in path order,
+    /// tables in file order (`schema.tables` is sorted by name).
+    pub declared: Vec<String>,
+}
+
+impl Models {
+    /// The schema with its tables in declaration order ([`Models::declared`]),
+    /// as `migrate models generate` writes them.
+    pub fn in_declaration_order(&self) -> Schema {
+        let mut schema = self.schema.clone();
+        let position = |name: &str| self.declared.iter().position(|d| d == name).unwrap_or(usize::MAX);
+        schema.tables.sort_by_key(|t| position(&t.name));
+        schema
+    }
 }
 
 /// Reads every file the `patterns` match (relative to `root`; `*` and `?` in
@@ -182,6 +199,7 @@ fn merge(
         }
         origin.insert(table.name.clone(), path.to_path_buf());
         models.lines.insert(table.name.clone(), part.lines.get(&table.name).copied().unwrap_or_default());
+        models.declared.push(table.name.clone());
         models.schema.tables.push(table);
     }
     for e in part.schema.enums {
@@ -193,6 +211,7 @@ fn merge(
     }
     models.renamed_tables.extend(part.renamed_tables);
     models.renamed_columns.extend(part.renamed_columns);
+    models.version_columns.extend(part.version_columns);
     Ok(())
 }
 

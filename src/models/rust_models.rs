@@ -35,6 +35,9 @@ pub fn parse_rust(path: &Path, text: &str) -> Result<Models, ModelError> {
             if let Some(old) = &column.renamed_from {
                 models.renamed_columns.insert((def.name.clone(), column.name.clone()), old.clone());
             }
+            if column.version {
+                models.version_columns.insert((def.name.clone(), column.name.clone()));
+            }
         }
         models.lines.insert(def.name.clone(), line);
         models.schema.tables.push(table_from_def(&def));

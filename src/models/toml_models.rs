@@ -22,7 +22,7 @@
 use super::{ModelError, Models};
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, EnumType, ForeignKey, ForeignKeyAction, Index, IndexKey, PrimaryKey,
-    Table, UniqueConstraint,
+    Schema, Table, UniqueConstraint,
 };
 use serde::Deserialize;
 use std::path::Path;
@@ -72,6 +72,9 @@ struct ColumnSpec {
     primary_key: bool,
     #[serde(default)]
     autoincrement: bool,
+    /// The ORM's optimistic-concurrency version counter.
+    #[serde(default)]
+    version: bool,
     #[serde(default)]
     unique: bool,
     #[serde(default)]
@@ -145,6 +148,17 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
             column.default = c.default;
             column.autoincrement = c.autoincrement;
             column.comment = c.comment;
+            if c.version {
+                let integer = matches!(column.ty, ColumnType::Smallint | ColumnType::Integer | ColumnType::Bigint);
+                if !integer || column.nullable || c.primary_key {
+                    let message = format!(
+                        "table `{}`: column `{}`: version = true needs a non-null integer column outside the primary key",
+                        spec.name, c.name
+                    );
+                    return Err(invalid(at, message));
+                }
+                models.version_columns.insert((spec.name.clone(), c.name.clone()));
+            }
             if c.primary_key {
                 pk_columns.push(c.name.clone());
             }
@@ -239,6 +253,25 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Models, ModelError> {
     Ok(models)
 }
 
+/// `schema` as a TOML models file (`[[enums]]`, then one `[[tables]]` block
+/// per table, in the schema's order), which [`parse_toml`] reads back as the
+/// same schema: every constraint and index with its name, every column with
+/// its nullability. Fails, naming the object, for a value TOML cannot hold.
+pub fn write_toml(schema: &Schema, header: &str) -> Result<String, ModelError> {
+    let mut out = String::from(header);
+    let blocks = schema
+        .enums
+        .iter()
+        .map(|e| ("enums", format!("enum `{}`", e.name), toml::Table::try_from(e)))
+        .chain(schema.tables.iter().map(|t| ("tables", format!("table `{}`", t.name), toml::Table::try_from(t))));
+    for (section, object, table) in blocks {
+        let table = table.map_err(|e| ModelError::NotExpressible { object, message: e.to_string() })?;
+        out.push('\n');
+        out.push_str(&crate::toml_layout::section_block(section, &table));
+    }
+    Ok(out)
+}
+
 /// A column type: a portable name, `{ enum = "name" }` (a declared enum, or
 /// with its `values`), or `{ raw = "..." }`.
 fn column_type(value: &toml::Value, enums: &[EnumType]) -> Result<ColumnType, String> {
@@ -317,6 +350,27 @@ checks = [{ expression = "length(email) > 3" }]
         );
         assert_eq!(models.renamed_tables["users"], "people");
         assert_eq!(models.renamed_columns[&("users".to_string(), "full_name".to_string())], "name");
+    }
+
+    #[test]
+    fn a_version_column_is_marked_and_generated_as_such() {
+        let text = "[[tables]]\nname = \"accounts\"\ncolumns = [\n  { name = \"id\", type = \"bigint\", primary_key = true },\n  \
+                    { name = \"version\", type = \"integer\", nullable = false, version = true },\n]\n";
+        let models = parse_toml(Path::new("m.toml"), text).unwrap();
+        assert!(models.version_columns.contains(&("accounts".to_string(), "version".to_string())));
+        let source = crate::models::generate_rust_models(&models).unwrap();
+        assert!(source.contains("    #[model(version)]\n    pub version: i32,"), "{source}");
+        for bad in ["type = \"text\", nullable = false", "type = \"integer\""] {
+            let text = format!(
+                "[[tables]]\nname = \"t\"\ncolumns = [\n  {{ name = \"id\", type = \"bigint\", primary_key = true }},\n  \
+                 {{ name = \"v\", {bad}, version = true }},\n]\n"
+            );
+            let error = parse_toml(Path::new("m.toml"), &text).unwrap_err().to_string();
+            assert!(
+                error.starts_with("m.toml:5: table `t`: column `v`: version = true needs a non-null integer"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

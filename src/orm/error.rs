@@ -41,6 +41,37 @@ impl fmt::Display for Violation {
     }
 }
 
+/// Why a session cannot give the object behind a handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    /// It was expunged (`Session::expunge`).
+    Expunged,
+    /// It was deleted (`Session::delete`; once flushed, until a rollback
+    /// gives it back).
+    Deleted,
+    /// The transaction or savepoint it was added in rolled back.
+    RolledBack,
+    /// It is expired (`expire`, `expire_all`, or its row was written in a
+    /// transaction that rolled back): its values may not be the row's.
+    /// `Session::refresh`, `get` by its key or a query read it again.
+    Expired,
+    /// The handle belongs to another session, or to an object that left
+    /// this one before the slot was used again.
+    NotInSession,
+}
+
+impl fmt::Display for Stale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stale::Expunged => "the object was expunged from the session",
+            Stale::Deleted => "the object was deleted",
+            Stale::RolledBack => "the object left the session when the transaction it was added in rolled back",
+            Stale::Expired => "the object is expired; read it again (Session::refresh, get or a query)",
+            Stale::NotInSession => "the handle's object is not in this session",
+        })
+    }
+}
+
 /// Anything the ORM can fail with. Messages are one line and quote no value
 /// from a row (values are shown only by an echo that asks for them).
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +165,34 @@ pub enum Error {
     ForeignKeyCycle {
         /// The tables in or behind the cycle.
         tables: Vec<String>,
+    },
+    /// Rows of one table refer to each other in a cycle (through a foreign
+    /// key to the table itself), so no insert or delete order satisfies it.
+    #[error("cannot order the flush: rows of {table} refer to each other in a cycle{}", if keys.is_empty() { String::new() } else { format!(" (keys {})", keys.join(", ")) })]
+    RowCycle {
+        /// The table.
+        table: String,
+        /// The keys of the rows in or behind the cycle; empty unless the
+        /// echo shows values.
+        keys: Vec<String>,
+    },
+    /// Optimistic concurrency: the row of a model with a version column was
+    /// changed or deleted by another transaction since the session read it.
+    /// Nothing was written: the flush rolled back, the object is expired.
+    #[error("{model}: its row was changed or deleted by another transaction since it was read{}; nothing was written", key.as_ref().map(|k| format!(" (key {k})")).unwrap_or_default())]
+    StaleObject {
+        /// The model (its Rust type's name).
+        model: &'static str,
+        /// The object's primary key, only when the echo shows values.
+        key: Option<String>,
+    },
+    /// A handle whose object the session cannot give, and why.
+    #[error("{model}: {reason}")]
+    StaleHandle {
+        /// The model (its Rust type's name).
+        model: &'static str,
+        /// Why.
+        reason: Stale,
     },
     /// Commit, rollback or a savepoint was asked for outside a transaction.
     #[error("no transaction is open")]

@@ -11,6 +11,7 @@ use crate::dialect::query::{
     self as ast, Bound, Capabilities, DecodeError, QueryError, StatementKind, Template, Value,
 };
 use crate::dialect::{self, Dialect};
+use crate::schema::ColumnType;
 use diesel::connection::{Connection as _, LoadConnection};
 use diesel::mysql::MysqlConnection;
 use diesel::pg::PgConnection;
@@ -212,6 +213,157 @@ pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmE
     Ok(())
 }
 
+/// The most rows one batched `INSERT` carries, whatever the bind limit:
+/// statements stay of a few shapes (cached), and a failure names a batch of
+/// reasonable size.
+const MAX_BATCH_ROWS: usize = 1_000;
+
+/// How many rows of `columns` columns one statement on `dialect` may carry.
+fn rows_per_batch(dialect: &dyn Dialect, columns: usize) -> usize {
+    (dialect.max_parameters() / columns.max(1)).clamp(1, MAX_BATCH_ROWS)
+}
+
+/// Renders an `INSERT INTO M (columns) <source> [RETURNING returning]`.
+fn insert_template<M: Model>(
+    dialect: &dyn Dialect,
+    caps: Capabilities,
+    columns: Vec<&'static str>,
+    source: ast::InsertSource,
+    returning: Vec<ast::Expr>,
+) -> Result<Template, OrmError> {
+    let insert = ast::Insert {
+        table: std::borrow::Cow::Borrowed(M::TABLE_NAME),
+        columns: columns.into_iter().map(std::borrow::Cow::Borrowed).collect(),
+        source,
+        on_conflict: None,
+        returning,
+    };
+    let mut template = Template::default();
+    ast::render_into(dialect, caps, ast::StatementRef::Insert(&insert), &mut template, &mut Vec::new())?;
+    Ok(template)
+}
+
+/// `rows` rows of `width` placeholders.
+fn placeholder_rows(rows: usize, width: usize) -> Vec<Vec<ast::Expr>> {
+    (0..rows).map(|_| (0..width).map(|_| ast::Expr::Bind(Value::Null)).collect()).collect()
+}
+
+/// Inserts `objects` of `M` with one multi-row `INSERT` per batch (as many
+/// rows as the backend's bind limit allows, at most 1,000), filling in the
+/// keys the database generates. `types` are the types of `M`'s columns, in
+/// [`Model::COLUMNS`] order; the columns at `nulled` are inserted `NULL`
+/// (foreign keys written after the insert, to break a cycle of tables).
+///
+/// Objects whose key is given (or that have no generated column) go in a
+/// plain multi-row `INSERT`. For the others the keys must be matched to the
+/// objects, and the order of the rows of `INSERT ... VALUES ... RETURNING`
+/// is guaranteed by neither PostgreSQL nor SQLite. As SQLAlchemy 2's
+/// "insertmanyvalues" does for server-generated sentinels, the rows are
+/// inserted as `INSERT ... SELECT ... FROM (VALUES (.., 0), (.., 1), ...)
+/// ORDER BY` the counter: the rows are inserted in the counter's order, each
+/// row's key is drawn (PostgreSQL's identity sequence, SQLite's next rowid)
+/// as it is inserted, and both sources only grow within a statement, so the
+/// `k`-th smallest returned key belongs to the `k`-th object, whatever order
+/// `RETURNING` lists them in. (This needs an ascending sequence without
+/// `CYCLE` and, on SQLite, a rowid below its maximum: the defaults.)
+///
+/// MySQL/MariaDB return no rows from a prepared insert; there a multi-row
+/// "simple insert" gets consecutive keys, `auto_increment_increment` apart,
+/// starting at `LAST_INSERT_ID()`, under `innodb_autoinc_lock_mode` 0 and 1.
+/// Under 2 (interleaved; Galera) the server promises no such thing and
+/// rows are inserted one at a time.
+pub fn insert_many<M: Model>(
+    conn: &mut Connection,
+    objects: Vec<&mut M>,
+    types: &[ColumnType],
+    nulled: &[usize],
+) -> Result<(), OrmError> {
+    let (dialect, caps) = capabilities(conn)?;
+    let (generated, explicit): (Vec<&mut M>, Vec<&mut M>) =
+        objects.into_iter().partition(|o| M::GENERATED.is_some() && o.generated_key_unset());
+    for batch in explicit.chunks(rows_per_batch(dialect, M::COLUMNS.len())) {
+        let source = ast::InsertSource::Values(placeholder_rows(batch.len(), M::COLUMNS.len()));
+        let template = insert_template::<M>(dialect, caps, M::COLUMNS.to_vec(), source, Vec::new())?;
+        let binds = row_values(batch.iter().map(|o| &**o), None, nulled);
+        run(conn, StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds)?;
+    }
+    let Some(key_column) = M::GENERATED else { return Ok(()) };
+    if generated.is_empty() {
+        return Ok(());
+    }
+    let at = M::COLUMNS.iter().position(|c| *c == key_column);
+    let columns: Vec<&'static str> = M::COLUMNS.iter().copied().filter(|c| *c != key_column).collect();
+    let rows = rows_per_batch(dialect, columns.len());
+    if caps.returning_insert && dialect.values_column(1).is_some() {
+        let types: Vec<ColumnType> =
+            types.iter().enumerate().filter(|(i, _)| Some(*i) != at).map(|(_, t)| t.clone()).collect();
+        let mut generated = generated;
+        for batch in generated.chunks_mut(rows) {
+            let source =
+                ast::InsertSource::InOrder { rows: placeholder_rows(batch.len(), columns.len()), types: types.clone() };
+            let returning = vec![ast::Expr::Column { table: None, name: std::borrow::Cow::Borrowed(key_column) }];
+            let template = insert_template::<M>(dialect, caps, columns.clone(), source, returning)?;
+            let binds = row_values(batch.iter().map(|o| &**o), at, nulled);
+            let mut keys: Vec<(i64,)> = load(conn, StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds)?;
+            drop(binds);
+            if keys.len() != batch.len() {
+                return Err(OrmError::NoRow { statement: StatementKind::Insert });
+            }
+            keys.sort_unstable();
+            for (object, (key,)) in batch.iter_mut().zip(keys) {
+                object.set_generated_key(key)?;
+            }
+        }
+        return Ok(());
+    }
+    let step = match dialect.batched_key_settings_query() {
+        Some(sql) => {
+            let query = Template { sql: sql.to_string(), splits: Vec::new() };
+            let settings: Vec<(i64, i64)> = load(conn, StatementKind::Select, None, &query, &[])?;
+            settings.first().filter(|(batchable, step)| *batchable == 1 && *step > 0).map(|(_, step)| *step)
+        }
+        None => None,
+    };
+    let mut generated = generated;
+    let Some(step) = step else {
+        return generated.iter_mut().try_for_each(|o| insert(conn, &mut **o));
+    };
+    let last = Template { sql: dialect.last_insert_id_query().to_string(), splits: Vec::new() };
+    for batch in generated.chunks_mut(rows) {
+        let source = ast::InsertSource::Values(placeholder_rows(batch.len(), columns.len()));
+        let template = insert_template::<M>(dialect, caps, columns.clone(), source, Vec::new())?;
+        let binds = row_values(batch.iter().map(|o| &**o), at, nulled);
+        let inserted = run(conn, StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds)?;
+        drop(binds);
+        let first: Vec<(i64,)> = load(conn, StatementKind::Select, Some(M::TABLE_NAME), &last, &[])?;
+        let Some(&(first,)) = first.first().filter(|_| inserted == batch.len()) else {
+            return Err(OrmError::NoRow { statement: StatementKind::Insert });
+        };
+        for (k, object) in (0i64..).zip(batch.iter_mut()) {
+            object.set_generated_key(first + k * step)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every object's values but the one at `skip`, row after row, those at
+/// `nulled` as `NULL`.
+fn row_values<'o, M: Model>(
+    objects: impl Iterator<Item = &'o M>,
+    skip: Option<usize>,
+    nulled: &[usize],
+) -> Vec<Value<'o>> {
+    objects
+        .flat_map(|o| {
+            o.values()
+                .into_iter()
+                .enumerate()
+                .filter(move |(i, _)| Some(*i) != skip)
+                .map(|(i, v)| if nulled.contains(&i) { Value::Null } else { v })
+        })
+        .collect()
+}
+
 /// Writes every non-key column of `model` to its row; the number of rows
 /// changed (0 when the row is gone).
 pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmError> {
@@ -269,6 +421,111 @@ pub fn update_columns_template<M: Model>(dialect: &dyn Dialect, changed: &[usize
         UPDATES.with(|memo| memo.borrow_mut().insert(shape, Rc::clone(&template)));
     }
     Ok(template)
+}
+
+fn column_expr(name: &'static str) -> ast::Expr {
+    ast::Expr::Column { table: None, name: std::borrow::Cow::Borrowed(name) }
+}
+
+/// `key = ?`.
+fn key_filter<M: Model>() -> ast::Expr {
+    let eq = |c: &'static str| ast::Expr::Binary {
+        op: ast::BinaryOp::Eq,
+        left: Box::new(column_expr(c)),
+        right: Box::new(ast::Expr::Bind(Value::Null)),
+    };
+    ast::Expr::And(M::KEY.iter().copied().map(eq).collect())
+}
+
+/// `key = ? AND version = ?`, the filter of a compare-and-set.
+fn key_and_version<M: Model>(version: &'static str) -> ast::Expr {
+    let eq = |c: &'static str| ast::Expr::Binary {
+        op: ast::BinaryOp::Eq,
+        left: Box::new(column_expr(c)),
+        right: Box::new(ast::Expr::Bind(Value::Null)),
+    };
+    ast::Expr::And(M::KEY.iter().copied().chain([version]).map(eq).collect())
+}
+
+/// Writes the columns at `changed` (positions in [`Model::COLUMNS`], none
+/// a key column or `version`) of `model`, compare-and-set on its version
+/// column: `UPDATE t SET changed.., version = version + 1 WHERE key = ? AND
+/// version = ?` with `expected`, the version as read. The number of rows
+/// changed: 0 when another transaction changed or deleted the row.
+pub fn update_versioned<M: Model>(
+    conn: &mut Connection,
+    model: &M,
+    changed: &[usize],
+    version: &'static str,
+    expected: Value<'_>,
+) -> Result<usize, OrmError> {
+    let (dialect, caps) = capabilities(conn)?;
+    let columns: Vec<&'static str> = changed.iter().filter_map(|&i| M::COLUMNS.get(i).copied()).collect();
+    if columns.iter().any(|c| M::KEY.contains(c) || *c == version) {
+        return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
+    }
+    let advance = ast::Expr::Binary {
+        op: ast::BinaryOp::Add,
+        left: Box::new(column_expr(version)),
+        right: Box::new(ast::Expr::Bind(Value::Null)),
+    };
+    let set = columns
+        .iter()
+        .map(|c| (std::borrow::Cow::Borrowed(*c), ast::Expr::Bind(Value::Null)))
+        .chain([(std::borrow::Cow::Borrowed(version), advance)])
+        .collect();
+    let update = ast::Update {
+        table: std::borrow::Cow::Borrowed(M::TABLE_NAME),
+        set,
+        filter: Some(key_and_version::<M>(version)),
+        returning: Vec::new(),
+    };
+    let mut template = Template::default();
+    ast::render_into(dialect, caps, ast::StatementRef::Update(&update), &mut template, &mut Vec::new())?;
+    let mut values: Vec<Option<Value<'_>>> = model.values().into_iter().map(Some).collect();
+    let key = model.key();
+    let mut binds: Vec<Value<'_>> = changed.iter().filter_map(|&i| values.get_mut(i).and_then(Option::take)).collect();
+    binds.push(Value::I64(1));
+    binds.extend(key.key_values());
+    binds.push(expected);
+    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
+}
+
+/// Deletes the row of `M` whose key is `key` if its version column still
+/// holds `expected`; the number of rows deleted (0: changed or deleted by
+/// another transaction).
+pub fn delete_versioned<M: Model>(
+    conn: &mut Connection,
+    key: &M::Key,
+    version: &'static str,
+    expected: Value<'_>,
+) -> Result<usize, OrmError> {
+    let (dialect, caps) = capabilities(conn)?;
+    let delete = ast::Delete {
+        table: std::borrow::Cow::Borrowed(M::TABLE_NAME),
+        filter: Some(key_and_version::<M>(version)),
+        returning: Vec::new(),
+    };
+    let mut template = Template::default();
+    ast::render_into(dialect, caps, ast::StatementRef::Delete(&delete), &mut template, &mut Vec::new())?;
+    let mut binds = key.key_values();
+    binds.push(expected);
+    run(conn, StatementKind::Delete, Some(M::TABLE_NAME), &template, &binds)
+}
+
+/// Sets `columns` of the row of `M` whose key is `key` to `NULL`; the
+/// number of rows changed.
+pub fn set_null<M: Model>(conn: &mut Connection, key: &M::Key, columns: &[&'static str]) -> Result<usize, OrmError> {
+    let (dialect, caps) = capabilities(conn)?;
+    let update = ast::Update {
+        table: std::borrow::Cow::Borrowed(M::TABLE_NAME),
+        set: columns.iter().map(|c| (std::borrow::Cow::Borrowed(*c), ast::Expr::Null)).collect(),
+        filter: Some(key_filter::<M>()),
+        returning: Vec::new(),
+    };
+    let mut template = Template::default();
+    ast::render_into(dialect, caps, ast::StatementRef::Update(&update), &mut template, &mut Vec::new())?;
+    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &key.key_values())
 }
 
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.

@@ -36,6 +36,12 @@ impl<M, T> Column<M, T> {
         Column { table, name, marker: PhantomData }
     }
 
+    /// The column `name`, not qualified by a table: for statements on one
+    /// table whose name is known only at run time ([`super::query::NamedTable`]).
+    pub const fn unqualified(name: &'static str) -> Self {
+        Column { table: "", name, marker: PhantomData }
+    }
+
     /// The same column qualified by `alias` (a self-join's second table).
     pub const fn of(self, alias: &'static str) -> Self {
         Column { table: alias, name: self.name, marker: PhantomData }
@@ -271,7 +277,8 @@ pub type Base<E> = <<E as Expression>::Value as SqlValue>::Base;
 impl<M, T: SqlValue> Expression for Column<M, T> {
     type Value = T;
     fn node(self) -> ast::Expr {
-        ast::Expr::Column { table: Some(Cow::Borrowed(self.table)), name: Cow::Borrowed(self.name) }
+        let table = (!self.table.is_empty()).then_some(Cow::Borrowed(self.table));
+        ast::Expr::Column { table, name: Cow::Borrowed(self.name) }
     }
 }
 
@@ -345,6 +352,12 @@ pub fn scalar<T: SqlValue>(select: super::query::Select) -> Expr<T> {
 /// A value bound as a parameter, as an expression (`SELECT :v`).
 pub fn value<V: SqlValue>(v: V) -> Expr<V> {
     Expr::from_node(ast::Expr::Bind(v.to_value().into_owned()))
+}
+
+/// SQL text that a dialect wrote (its server clock, a lock condition),
+/// typed `T`; spliced as it is, so it must never carry a value: bind those.
+pub fn dialect_sql<T: SqlValue>(sql: impl Into<Cow<'static, str>>) -> Expr<T> {
+    Expr::from_node(ast::Expr::Sql(sql.into()))
 }
 
 /// `CASE WHEN c THEN v ... ELSE otherwise END`.

@@ -17,7 +17,7 @@ pub mod transaction;
 pub mod value;
 
 pub use echo::Echo;
-pub use error::{Error, StatementKind, Violation};
+pub use error::{Error, Stale, StatementKind, Violation};
 
 /// The user guide to the ORM (`docs/orm.md`); its examples compile as doctests.
 #[doc = include_str!("../../docs/orm.md")]

@@ -18,6 +18,21 @@ pub trait Model: FromRow + 'static {
     const KEY: &'static [&'static str];
     /// The column the database generates on insert (autoincrement), if any.
     const GENERATED: Option<&'static str>;
+    /// The version column of optimistic concurrency (`#[model(version)]`),
+    /// if any: every update and delete of a row compares it and updates
+    /// advance it. The field must be a non-null integer:
+    ///
+    /// ```compile_fail
+    /// #[derive(migrate::models::Model)]
+    /// #[model(table = "accounts")]
+    /// struct Account {
+    ///     #[model(primary_key)]
+    ///     id: i64,
+    ///     #[model(version)]
+    ///     version: String, // error: needs a non-null integer field
+    /// }
+    /// ```
+    const VERSION: Option<&'static str> = None;
     /// The primary key's Rust value: the column's type, or a tuple.
     type Key: KeyValue;
 
@@ -33,6 +48,9 @@ pub trait Model: FromRow + 'static {
 
     /// Stores the key the database generated on insert.
     fn set_generated_key(&mut self, key: i64) -> Result<(), KeyRangeError>;
+
+    /// Adds one to the version field, after an update advanced the row's.
+    fn advance_version(&mut self) {}
 
     /// The model's memoised statements.
     fn statements() -> &'static ModelStatements;

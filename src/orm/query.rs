@@ -24,6 +24,13 @@ pub trait Statement {
     fn render(&self, dialect: &dyn Dialect) -> Result<Rendered, QueryError> {
         ast::render(dialect, dialect.latest_capabilities(), self.as_ast())
     }
+
+    /// The SQL text for `dialect` with every value written as a literal
+    /// (an offline script, a message): never what is sent to a server.
+    fn to_literal_sql(&self, dialect: &dyn Dialect) -> Result<String, QueryError> {
+        let rendered = self.render(dialect)?;
+        rendered.template.with_literals(dialect, &rendered.binds)
+    }
 }
 
 /// A model's table, as `User::TABLE`.
@@ -53,6 +60,52 @@ impl<M> Clone for Table<M> {
 }
 
 impl<M> Copy for Table<M> {}
+
+/// A table whose name is known only at run time (the migration tool's own
+/// tables, named in `migrate.toml`); its columns are
+/// [`Column::unqualified`] handles of marker type `M`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedTable<M> {
+    name: String,
+    marker: PhantomData<fn() -> M>,
+}
+
+impl<M> NamedTable<M> {
+    /// The table called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        NamedTable { name: name.into(), marker: PhantomData }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<M> IntoSource for &NamedTable<M> {
+    fn into_source(self) -> ast::Source {
+        ast::Source::Table { name: Cow::Owned(self.name.clone()), alias: None }
+    }
+}
+
+/// A table an `INSERT`, `UPDATE` or `DELETE` writes: a model's [`Table`]
+/// or a [`NamedTable`].
+pub trait IntoTable<M> {
+    /// The table's name.
+    fn table_name(self) -> ast::Name;
+}
+
+impl<M> IntoTable<M> for Table<M> {
+    fn table_name(self) -> ast::Name {
+        name(self.name)
+    }
+}
+
+impl<M> IntoTable<M> for &NamedTable<M> {
+    fn table_name(self) -> ast::Name {
+        Cow::Owned(self.name.clone())
+    }
+}
 
 /// A table under an alias.
 pub struct TableAlias<M> {
@@ -371,9 +424,9 @@ impl Cte {
 pub struct Insert(ast::Insert);
 
 /// `INSERT INTO table ...`: add `.row(...)`s or `.select(...)`.
-pub fn insert_into<M>(table: Table<M>) -> Insert {
+pub fn insert_into<M>(table: impl IntoTable<M>) -> Insert {
     Insert(ast::Insert {
-        table: name(table.name),
+        table: table.table_name(),
         columns: Vec::new(),
         source: ast::InsertSource::Values(Vec::new()),
         on_conflict: None,
@@ -509,8 +562,8 @@ impl Statement for Insert {
 pub struct Update(ast::Update);
 
 /// `UPDATE table SET ...`.
-pub fn update<M>(table: Table<M>) -> Update {
-    Update(ast::Update { table: name(table.name), set: Vec::new(), filter: None, returning: Vec::new() })
+pub fn update<M>(table: impl IntoTable<M>) -> Update {
+    Update(ast::Update { table: table.table_name(), set: Vec::new(), filter: None, returning: Vec::new() })
 }
 
 impl Update {
@@ -544,8 +597,8 @@ impl Statement for Update {
 pub struct Delete(ast::Delete);
 
 /// `DELETE FROM table`.
-pub fn delete_from<M>(table: Table<M>) -> Delete {
-    Delete(ast::Delete { table: name(table.name), filter: None, returning: Vec::new() })
+pub fn delete_from<M>(table: impl IntoTable<M>) -> Delete {
+    Delete(ast::Delete { table: table.table_name(), filter: None, returning: Vec::new() })
 }
 
 impl Delete {
@@ -594,5 +647,56 @@ impl Text {
 impl Statement for Text {
     fn as_ast(&self) -> StatementRef<'_> {
         StatementRef::Raw(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::{MysqlDialect, PostgresDialect, SqliteDialect};
+    use crate::orm::expr::dialect_sql;
+
+    enum Book {}
+    const NUM: Column<Book, String> = Column::unqualified("version_num");
+    const AT: Column<Book, Option<chrono::NaiveDateTime>> = Column::unqualified("at");
+
+    /// Statements on a table named at run time, with a dialect's SQL
+    /// fragment, printed with placeholders and with literals.
+    #[test]
+    fn named_tables_fragments_and_literals_render_on_every_dialect() {
+        let table = NamedTable::<Book>::new("my_version");
+        let statements: Vec<(&str, Box<dyn Statement>)> = vec![
+            ("select", Box::new(select(NUM).from(&table).filter(NUM.ne("it's")).order_by(NUM.asc()))),
+            (
+                "insert",
+                Box::new(insert_into(&table).row(Row::new().set(NUM, "a1")).on_conflict_do_nothing(&[col(NUM)])),
+            ),
+            (
+                "update",
+                Box::new(
+                    update(&table)
+                        .set(NUM, "a2")
+                        .set(AT, dialect_sql::<chrono::NaiveDateTime>("CURRENT_TIMESTAMP"))
+                        .filter(NUM.eq("a1")),
+                ),
+            ),
+            ("delete", Box::new(delete_from(&table).filter(NUM.eq("a2")))),
+        ];
+        let mut out = String::new();
+        for dialect in [&PostgresDialect as &dyn Dialect, &MysqlDialect, &SqliteDialect] {
+            for (name, statement) in &statements {
+                out.push_str(&format!("{} {name}: {}\n", dialect.name(), statement.to_sql(dialect).unwrap()));
+                out.push_str(&format!("{} {name}: {}\n", dialect.name(), statement.to_literal_sql(dialect).unwrap()));
+            }
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn binary_values_have_no_printed_literal() {
+        let bytes: Column<Book, Vec<u8>> = Column::unqualified("data");
+        let insert = insert_into(&NamedTable::<Book>::new("t")).row(Row::new().set(bytes, vec![0u8, 1]));
+        let e = insert.to_literal_sql(&PostgresDialect).unwrap_err();
+        assert_eq!(e.to_string(), "postgresql has no binary literals in printed SQL");
     }
 }

@@ -20,16 +20,126 @@
 use super::{Bookkeeping, RuntimeError};
 use crate::db::{Connection, DatabaseUrl, DbError, OpenMode};
 use crate::dialect::{self, Dialect, RunLockKind};
-use crate::ops::Value;
+use crate::orm::exec;
+use crate::orm::expr::{Expr, Expression, case, dialect_sql, value};
+use crate::orm::query::{Insert, NamedTable, Row, Select, Update, col, insert_into, select, text, update};
 use crate::script::Direction;
+use chrono::NaiveDateTime;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-text_row!(ValueRow { value });
-text_row!(LockRow { host, pid, acquired_at, expires_at, revision, direction, live });
+/// Marker of the lock table's columns.
+pub enum LockTable {}
+
+/// The lock table's columns, typed.
+mod columns {
+    use super::LockTable;
+    use crate::orm::expr::Column;
+    use chrono::NaiveDateTime;
+
+    pub const ID: Column<LockTable, i64> = Column::unqualified("id");
+    pub const HOLDER: Column<LockTable, Option<String>> = Column::unqualified("holder");
+    pub const HOST: Column<LockTable, Option<String>> = Column::unqualified("host");
+    pub const PID: Column<LockTable, Option<i64>> = Column::unqualified("pid");
+    pub const ACQUIRED_AT: Column<LockTable, Option<NaiveDateTime>> = Column::unqualified("acquired_at");
+    pub const EXPIRES_AT: Column<LockTable, Option<NaiveDateTime>> = Column::unqualified("expires_at");
+    pub const REVISION: Column<LockTable, Option<String>> = Column::unqualified("revision");
+    pub const DIRECTION: Column<LockTable, Option<String>> = Column::unqualified("direction");
+}
+use columns::*;
+
+/// The lock row's statements, for one lock table on one dialect.
+struct LockRowSql<'a> {
+    table: NamedTable<LockTable>,
+    dialect: &'a dyn Dialect,
+}
+
+impl<'a> LockRowSql<'a> {
+    fn new(table: &str, dialect: &'a dyn Dialect) -> Self {
+        LockRowSql { table: NamedTable::new(table), dialect }
+    }
+
+    /// The server's clock (UTC) `seconds` from now.
+    fn clock(&self, seconds: u64) -> Expr<NaiveDateTime> {
+        dialect_sql(self.dialect.clock_sql(seconds))
+    }
+
+    /// Inserts the row (id 1) unless it exists.
+    fn seed(&self) -> Insert {
+        insert_into(&self.table).row(Row::new().set(ID, 1)).on_conflict_do_nothing(&[col(ID)])
+    }
+
+    /// Takes the row for `holder`. With a lease of `lease` seconds, only
+    /// where the row is free or its lease ran out: an autocommit `UPDATE`
+    /// whose row count (1 or 0) says who won. Without, unconditionally
+    /// (the row reports on a session lock held).
+    fn take(&self, holder: &Holder, lease: Option<u64>) -> Update {
+        let expires = match lease {
+            Some(seconds) => self.clock(seconds),
+            None => Expr::from_node(crate::dialect::query::Expr::Null),
+        };
+        let take = update(&self.table)
+            .set(HOLDER, holder.id.as_str())
+            .set(HOST, holder.host.as_str())
+            .set(PID, i64::from(holder.pid))
+            .set(ACQUIRED_AT, self.clock(0))
+            .set(EXPIRES_AT, expires)
+            .set(REVISION, None::<&str>)
+            .set(DIRECTION, None::<&str>)
+            .filter(ID.eq(1));
+        match lease {
+            Some(_) => take.filter(HOLDER.is_null().or(EXPIRES_AT.lt(self.clock(0)))),
+            None => take,
+        }
+    }
+
+    /// Sets the revision being applied (`step`) and, with a lease of
+    /// `lease` seconds, renews it, where `holder` holds the row; `None`
+    /// when there is nothing to set.
+    fn report(&self, holder: &str, step: Option<(&str, Direction)>, lease: Option<u64>) -> Option<Update> {
+        let mut report = update(&self.table);
+        if let Some((revision, direction)) = step {
+            report = report.set(REVISION, revision).set(DIRECTION, direction.as_str());
+        }
+        if let Some(lease) = lease {
+            report = report.set(EXPIRES_AT, self.clock(lease));
+        }
+        (step.is_some() || lease.is_some()).then(|| report.filter(ID.eq(1)).filter(HOLDER.eq(holder)))
+    }
+
+    /// Frees the row, where `holder` holds it.
+    fn release(&self, holder: &str) -> Update {
+        update(&self.table)
+            .set(HOLDER, None::<&str>)
+            .set(HOST, None::<&str>)
+            .set(PID, None::<i64>)
+            .set(ACQUIRED_AT, None::<NaiveDateTime>)
+            .set(EXPIRES_AT, None::<NaiveDateTime>)
+            .set(REVISION, None::<&str>)
+            .set(DIRECTION, None::<&str>)
+            .filter(ID.eq(1))
+            .filter(HOLDER.eq(holder))
+    }
+
+    /// The row, with whether a run holds the lock named `key` (1 or 0).
+    fn read(&self, key: &str, cluster: bool) -> Select {
+        let live: Expr<bool> = dialect_sql(self.dialect.lock_live_sql(key, cluster));
+        let live = case([(HOLDER.is_not_null().and(live), value(1i64))], Some(value(0i64)));
+        select((HOST, PID, ACQUIRED_AT, EXPIRES_AT, REVISION, DIRECTION, live)).from(&self.table).filter(ID.eq(1))
+    }
+}
+
+/// The lock row as read.
+type LockRow =
+    (Option<String>, Option<i64>, Option<NaiveDateTime>, Option<NaiveDateTime>, Option<String>, Option<String>, i64);
+
+/// How the lock row's times are shown (as the SQLite lock file has them).
+fn show_time(time: NaiveDateTime) -> String {
+    time.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
 
 const POLL: Duration = Duration::from_millis(50);
 
@@ -78,14 +188,6 @@ impl Holder {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         Holder { id: format!("{host}:{pid}:{nanos:x}"), host, pid }
     }
-
-    fn columns(&self) -> Vec<(&'static str, Value)> {
-        vec![
-            ("holder", Value::Text(self.id.clone())),
-            ("host", Value::Text(self.host.clone())),
-            ("pid", Value::Integer(i64::from(self.pid))),
-        ]
-    }
 }
 
 /// A lock taken for a run; [`RunLock::release`] gives it back (a dropped
@@ -125,8 +227,8 @@ impl RunLock {
         match dialect.run_lock(&book.version_table, cluster) {
             RunLockKind::Session(statements) => {
                 loop {
-                    let rows: Vec<ValueRow> = conn.load(&statements.try_lock)?;
-                    if rows.first().and_then(|r| r.value.as_deref()) == Some("1") {
+                    let got = exec::fetch_optional::<Option<String>>(conn, &text(&statements.try_lock))?;
+                    if got.flatten().as_deref() == Some("1") {
                         break;
                     }
                     if started.elapsed() >= timeout {
@@ -138,7 +240,7 @@ impl RunLock {
                 match reporter {
                     Ok(reporter) => Ok(RunLock { held: Held::Session(statements.unlock), reporter: Some(reporter) }),
                     Err(e) => {
-                        let _ = conn.load::<ValueRow>(&statements.unlock);
+                        let _ = exec::fetch::<Option<String>>(conn, &text(&statements.unlock));
                         Err(e)
                     }
                 }
@@ -147,11 +249,12 @@ impl RunLock {
                 for statement in dialect.create_table_if_missing(&book.lock_table()) {
                     conn.execute(&statement)?;
                 }
-                let seed = dialect.insert_ignore_sql(&book.lock_table, &[("id", Value::Integer(1))]);
-                retry_conflicts(started, timeout, || conn.execute_count(&seed))?;
-                let take = dialect.take_lock_row_sql(&book.lock_table, &holder.columns(), Some(lease_seconds));
+                let row = LockRowSql::new(&book.lock_table, dialect);
+                let seed = row.seed();
+                retry_conflicts(started, timeout, || exec::execute(conn, &seed))?;
+                let take = row.take(&holder, Some(lease_seconds));
                 loop {
-                    if retry_conflicts(started, timeout, || conn.execute_count(&take))? == 1 {
+                    if retry_conflicts(started, timeout, || exec::execute(conn, &take))? == 1 {
                         break;
                     }
                     if started.elapsed() >= timeout {
@@ -159,11 +262,11 @@ impl RunLock {
                     }
                     std::thread::sleep(POLL);
                 }
-                let release = dialect.release_lock_row_sql(&book.lock_table, &holder.id);
+                let release = row.release(&holder.id);
                 match Reporter::start(conn.url(), book, holder, Some(lease_seconds)) {
                     Ok(reporter) => Ok(RunLock { held: Held::Row, reporter: Some(reporter) }),
                     Err(e) => {
-                        let _ = conn.execute_count(&release);
+                        let _ = exec::execute(conn, &release);
                         Err(e)
                     }
                 }
@@ -235,7 +338,7 @@ impl RunLock {
             None => Ok(()),
         };
         if let Held::Session(unlock) = &self.held {
-            conn.load::<ValueRow>(unlock)?;
+            exec::fetch::<Option<String>>(conn, &text(unlock))?;
         }
         reported
     }
@@ -246,11 +349,16 @@ impl RunLock {
 fn retry_conflicts(
     started: Instant,
     timeout: Duration,
-    mut statement: impl FnMut() -> Result<usize, DbError>,
+    mut statement: impl FnMut() -> Result<usize, crate::orm::Error>,
 ) -> Result<usize, RuntimeError> {
+    use crate::orm::Error as OrmError;
     loop {
         match statement() {
-            Err(DbError::Conflict { .. }) if started.elapsed() < timeout => std::thread::sleep(POLL),
+            Err(OrmError::SerializationFailure { .. } | OrmError::Connect(DbError::Conflict { .. }))
+                if started.elapsed() < timeout =>
+            {
+                std::thread::sleep(POLL)
+            }
             other => return Ok(other?),
         }
     }
@@ -316,14 +424,10 @@ impl Reporter {
                                 Err(RecvTimeoutError::Timeout) => break,
                             }
                         }
-                        let set = [
-                            ("revision", Value::Text(revision)),
-                            ("direction", Value::Text(direction.as_str().into())),
-                        ];
-                        state.update(&set);
+                        state.update(Some((&revision, direction)));
                         reported = Instant::now();
                     }
-                    Err(RecvTimeoutError::Timeout) => state.update(&[]),
+                    Err(RecvTimeoutError::Timeout) => state.update(None),
                     Ok(Message::Release) | Err(RecvTimeoutError::Disconnected) => return state.release(),
                 }
             }
@@ -359,28 +463,31 @@ impl ReporterState {
         if self.claimed {
             return;
         }
-        let seed = self.dialect.insert_ignore_sql(&self.table, &[("id", Value::Integer(1))]);
-        let claim = self.dialect.take_lock_row_sql(&self.table, &self.holder.columns(), None);
-        self.claimed = self.conn.execute_count(&seed).is_ok() && matches!(self.conn.execute_count(&claim), Ok(1));
+        let row = LockRowSql::new(&self.table, self.dialect.as_ref());
+        let (seed, claim) = (row.seed(), row.take(&self.holder, None));
+        self.claimed =
+            exec::execute(&mut self.conn, &seed).is_ok() && matches!(exec::execute(&mut self.conn, &claim), Ok(1));
     }
 
-    /// Sets `set` on the row and renews the lease. With a lease, a row that
-    /// no longer names this holder means the lease ran out and another run
-    /// took it; a failed statement is tried again at the next tick.
-    fn update(&mut self, set: &[(&str, Value)]) {
+    /// Records the revision being applied (`step`) and renews the lease.
+    /// With a lease, a row that no longer names this holder means the lease
+    /// ran out and another run took it; a failed statement is tried again
+    /// at the next tick.
+    fn update(&mut self, step: Option<(&str, Direction)>) {
         self.claim();
-        if self.lost || !self.claimed || (set.is_empty() && self.lease.is_none()) {
+        if self.lost || !self.claimed {
             return;
         }
-        let sql = self.dialect.update_lock_row_sql(&self.table, &self.holder.id, set, self.lease);
-        if let Ok(0) = self.conn.execute_count(&sql) {
+        let row = LockRowSql::new(&self.table, self.dialect.as_ref());
+        let Some(report) = row.report(&self.holder.id, step, self.lease) else { return };
+        if let Ok(0) = exec::execute(&mut self.conn, &report) {
             self.lost = self.lease.is_some();
         }
     }
 
     fn release(mut self) -> Result<(), RuntimeError> {
-        let sql = self.dialect.release_lock_row_sql(&self.table, &self.holder.id);
-        let released = if self.claimed { self.conn.execute_count(&sql)? } else { 0 };
+        let release = LockRowSql::new(&self.table, self.dialect.as_ref()).release(&self.holder.id);
+        let released = if self.claimed { exec::execute(&mut self.conn, &release)? } else { 0 };
         if self.lease.is_some() && (self.lost || released != 1) {
             return Err(RuntimeError::LockLost { table: self.table });
         }
@@ -406,14 +513,15 @@ pub fn live_run(
     if !book.has_lock_table(conn, dialect)? {
         return Ok(None);
     }
-    let rows: Vec<LockRow> = conn.load(&dialect.read_lock_row_sql(&book.lock_table, &book.version_table, cluster))?;
-    Ok(rows.into_iter().next().filter(|r| r.live.as_deref() == Some("1")).map(|r| LiveRun {
-        host: r.host.unwrap_or_default(),
-        pid: r.pid.and_then(|p| p.trim().parse().ok()).unwrap_or_default(),
-        since: r.acquired_at.unwrap_or_default(),
-        revision: r.revision,
-        direction: r.direction,
-        lease_until: if kind == RunLockKind::LeaseRow { r.expires_at } else { None },
+    let read = LockRowSql::new(&book.lock_table, dialect).read(&book.version_table, cluster);
+    let row: Option<LockRow> = exec::fetch_optional(conn, &read)?;
+    Ok(row.filter(|r| r.6 == 1).map(|(host, pid, since, expires, revision, direction, _)| LiveRun {
+        host: host.unwrap_or_default(),
+        pid: pid.and_then(|p| u32::try_from(p).ok()).unwrap_or_default(),
+        since: since.map(show_time).unwrap_or_default(),
+        revision,
+        direction,
+        lease_until: if kind == RunLockKind::LeaseRow { expires.map(show_time) } else { None },
     }))
 }
 

@@ -15,7 +15,7 @@ pub use cluster::check_cluster_safe;
 pub use effect::took_effect;
 pub use lock::{LEASE_SECONDS, LiveRun, RunLock, live_run};
 pub use run::{Event, OpSql, Resume, Run, RunReport, StepReport, StepSql, offline_sql, render_plan};
-pub use version::{Bookkeeping, HistoryEntry};
+pub use version::{Bookkeeping, HistoryEntry, HistoryTable, VersionChange, VersionTable, history};
 
 use crate::db::DbError;
 use crate::dialect::{ReflectError, RenderError};
@@ -38,6 +38,9 @@ pub enum RuntimeError {
     /// A statement failed outside any revision (bookkeeping, lock, reflection).
     #[error(transparent)]
     Db(#[from] DbError),
+    /// A statement on the tool's own tables failed or could not be rendered.
+    #[error(transparent)]
+    Orm(#[from] crate::orm::Error),
     /// Reading the database's schema failed.
     #[error(transparent)]
     Reflect(#[from] ReflectError),

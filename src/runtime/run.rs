@@ -2,15 +2,17 @@
 
 use super::checksum::checksum;
 use super::effect::is_data;
+use super::version::{VersionChange, history};
 use super::{Bookkeeping, HistoryEntry, RuntimeError};
-use crate::db::{Connection, DbError};
+use crate::db::Connection;
 use crate::dialect::Dialect;
-use crate::ops::{Op, Value};
+use crate::dialect::query::QueryError;
+use crate::ops::Op;
+use crate::orm::exec;
+use crate::orm::query::{Statement, Update, text};
 use crate::schema::Schema;
 use crate::script::{Direction, RevisionMap, Step};
 use std::time::{Duration, Instant};
-
-text_row!(ValueRow { value });
 
 /// One op of a step, rendered.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -46,15 +48,21 @@ pub struct StepSql {
     /// PostgreSQL enum values, usable only once committed); 0 for none.
     pub committed_first: usize,
     /// The version-table change.
-    pub version: Vec<String>,
+    #[serde(skip)]
+    pub version: Vec<VersionChange>,
     /// The heads after this step.
     pub heads_after: Vec<String>,
 }
 
 impl StepSql {
-    /// Every statement of the step, ops then version table, in order.
-    pub fn statements(&self) -> impl Iterator<Item = &String> {
-        self.ops.iter().flat_map(|op| &op.statements).chain(&self.version)
+    /// Every statement of the step, ops then version table (its values
+    /// written as literals of `dialect`), in order.
+    pub fn statements(&self, dialect: &dyn Dialect) -> Result<Vec<String>, QueryError> {
+        let mut statements: Vec<String> = self.ops.iter().flat_map(|op| op.statements.iter().cloned()).collect();
+        for change in &self.version {
+            statements.push(change.to_literal_sql(dialect)?);
+        }
+        Ok(statements)
     }
 }
 
@@ -97,7 +105,7 @@ pub fn render_plan(
                 source: revision.source.clone(),
                 ops: rendered,
                 committed_first: if leading < ops.len() { leading } else { 0 },
-                version: book.version_statements(dialect, &step.heads_before, &step.heads_after),
+                version: book.version_statements(&step.heads_before, &step.heads_after),
                 heads_after: step.heads_after.clone(),
             })
         })
@@ -106,7 +114,7 @@ pub fn render_plan(
 
 /// The whole plan as an SQL script (offline mode): version tables first when
 /// `create` holds their definitions, then each revision in its transaction.
-pub fn offline_sql(dialect: &dyn Dialect, create: &[String], plan: &[StepSql]) -> String {
+pub fn offline_sql(dialect: &dyn Dialect, create: &[String], plan: &[StepSql]) -> Result<String, RuntimeError> {
     let mut out = format!("-- migrate: offline SQL for {}\n", dialect.name());
     for statement in create {
         out.push_str(&format!("\n{statement};\n"));
@@ -125,12 +133,12 @@ pub fn offline_sql(dialect: &dyn Dialect, create: &[String], plan: &[StepSql]) -
                 out.push_str(&format!("{};\n{};\n", dialect.commit(), dialect.begin()));
             }
         }
-        for statement in &step.version {
-            out.push_str(&format!("{statement};\n"));
+        for change in &step.version {
+            out.push_str(&format!("{};\n", change.to_literal_sql(dialect).map_err(crate::orm::Error::from)?));
         }
         out.push_str(&format!("{};\n", dialect.commit()));
     }
-    out
+    Ok(out)
 }
 
 /// Progress of a run, for a progress bar.
@@ -234,7 +242,7 @@ impl Run<'_> {
                 message: step.message.clone(),
                 direction: step.direction,
                 elapsed_ms: elapsed.as_secs_f64() * 1000.0,
-                statements: step.statements().cloned().collect(),
+                statements: step.statements(self.dialect).map_err(crate::orm::Error::from)?,
             });
             report.heads = step.heads_after.clone();
         }
@@ -290,7 +298,7 @@ impl Run<'_> {
         entry.finished_at = Some(now());
         entry.outcome = "ok".into();
         entry.ops_done = step.ops.len();
-        self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
+        self.book.insert_history(self.conn, &entry)?;
         if !self.whole_run() {
             self.conn.execute(self.dialect.commit())?;
         }
@@ -319,10 +327,7 @@ impl Run<'_> {
         let mut recorded = entry.uncertain.then_some((resume.ops, resume.statements));
         entry.id = match row {
             Some(id) => id,
-            None => {
-                self.conn.execute(&self.book.insert_history(self.dialect, &entry))?;
-                self.inserted_id()?
-            }
+            None => self.book.insert_history(self.conn, &entry)?,
         };
         let last = step.ops.len();
         let mut in_transaction = false;
@@ -334,7 +339,7 @@ impl Run<'_> {
             }
             for (number, statement) in op.statements.iter().enumerate().skip(skip) {
                 if !op.data && recorded != Some((index, number)) {
-                    self.conn.execute(&self.progress(entry.id, index, number, true))?;
+                    Bookkeeping::write(self.conn, &self.progress(entry.id, index, number, true))?;
                 }
                 recorded = None;
                 if let Err(e) = self.conn.execute(statement) {
@@ -343,7 +348,7 @@ impl Run<'_> {
                 }
             }
             if op.data && index + 1 < last {
-                self.conn.execute(&self.progress(entry.id, index + 1, 0, false))?;
+                Bookkeeping::write(self.conn, &self.progress(entry.id, index + 1, 0, false))?;
                 self.conn.execute(self.dialect.commit())?;
                 in_transaction = false;
             }
@@ -356,20 +361,21 @@ impl Run<'_> {
             let _ = self.conn.execute(self.dialect.rollback());
             return Err(e);
         }
-        let set = [
-            ("outcome", Value::Text("ok".into())),
-            ("ops_done", Value::Integer(last as i64)),
-            ("statements_done", Value::Integer(0)),
-            ("uncertain", Value::Integer(0)),
-            ("finished_at", Value::Text(now())),
-        ];
-        self.conn.execute(&self.book.update_history(self.dialect, entry.id, &set))?;
-        if let Some(next) = next {
-            self.conn
-                .execute(&self.book.insert_history(self.dialect, &Self::started_entry(next, Resume::default())))?;
-        }
+        let done = self
+            .book
+            .update_history(entry.id)
+            .set(history::OUTCOME, "ok")
+            .set(history::OPS_DONE, last as i64)
+            .set(history::STATEMENTS_DONE, 0)
+            .set(history::UNCERTAIN, 0)
+            .set(history::FINISHED_AT, now());
+        Bookkeeping::write(self.conn, &done)?;
+        let next_row = match next {
+            Some(next) => Some(self.book.insert_history(self.conn, &Self::started_entry(next, Resume::default()))?),
+            None => None,
+        };
         self.conn.execute(self.dialect.commit())?;
-        next.map(|_| self.inserted_id()).transpose()
+        Ok(next_row)
     }
 
     /// The `running` row of an attempt at `step` from `resume`, recording
@@ -381,35 +387,21 @@ impl Run<'_> {
         entry
     }
 
-    /// The id the history row inserted last on this connection was given.
-    fn inserted_id(&mut self) -> Result<i64, RuntimeError> {
-        let sql = self.dialect.last_insert_id();
-        let ids: Vec<ValueRow> = self.conn.load(sql)?;
-        let id = ids.first().and_then(|r| r.value.as_deref()).and_then(|v| v.trim().parse().ok());
-        Ok(id.ok_or_else(|| DbError::Query {
-            message: "the new history row's id was not returned".into(),
-            sql: sql.into(),
-            server: None,
-        })?)
-    }
-
     /// Records on history row `id` that `statements` statements of op `ops`
     /// are done, and whether the next one has started.
-    fn progress(&self, id: i64, ops: usize, statements: usize, started: bool) -> String {
-        let set = [
-            ("ops_done", Value::Integer(ops as i64)),
-            ("statements_done", Value::Integer(statements as i64)),
-            ("uncertain", Value::Integer(i64::from(started))),
-        ];
-        self.book.update_history(self.dialect, id, &set)
+    fn progress(&self, id: i64, ops: usize, statements: usize, started: bool) -> Update {
+        self.book
+            .update_history(id)
+            .set(history::OPS_DONE, ops as i64)
+            .set(history::STATEMENTS_DONE, statements as i64)
+            .set(history::UNCERTAIN, i64::from(started))
     }
 
     /// Fails the step if rows point at rows that no longer exist (SQLite,
     /// where rebuilds run with enforcement off).
     fn check_foreign_keys(&mut self, step: &StepSql, entry: &HistoryEntry) -> Result<(), RuntimeError> {
         let Some(check) = self.dialect.foreign_key_check() else { return Ok(()) };
-        let broken: Vec<ValueRow> = self.conn.load(check)?;
-        let Some(table) = broken.first().and_then(|r| r.value.clone()) else { return Ok(()) };
+        let Some(table) = exec::fetch_optional::<String>(self.conn, &text(check))? else { return Ok(()) };
         let last = Resume { ops: step.ops.len().saturating_sub(1), statements: 0 };
         let label = step.ops.last().map(|op| op.label.as_str()).unwrap_or("commit");
         let message = format!("rows of `{table}` refer to rows that no longer exist (foreign key check)");
@@ -439,7 +431,7 @@ impl Run<'_> {
         let state = if transactional {
             entry.ops_done = 0;
             entry.statements_done = 0;
-            let _ = self.conn.execute(&self.book.insert_history(self.dialect, &entry));
+            let _ = self.book.insert_history(self.conn, &entry);
             if self.whole_run() {
                 "the database is as it was before this run".to_string()
             } else if step.committed_first > 0 && at.ops >= step.committed_first {
@@ -453,16 +445,17 @@ impl Run<'_> {
                 "the database is as it was before this revision".to_string()
             }
         } else {
-            let set = [
-                ("outcome", Value::Text("failed".into())),
-                ("ops_done", Value::Integer(at.ops as i64)),
-                ("statements_done", Value::Integer(at.statements as i64)),
-                ("uncertain", Value::Integer(0)),
-                ("failed_op", Value::Text(label.to_string())),
-                ("error", Value::Text(message.clone())),
-                ("finished_at", Value::Text(now())),
-            ];
-            let _ = self.conn.execute(&self.book.update_history(self.dialect, entry.id, &set));
+            let failed = self
+                .book
+                .update_history(entry.id)
+                .set(history::OUTCOME, "failed")
+                .set(history::OPS_DONE, at.ops as i64)
+                .set(history::STATEMENTS_DONE, at.statements as i64)
+                .set(history::UNCERTAIN, 0)
+                .set(history::FAILED_OP, label)
+                .set(history::ERROR, message.as_str())
+                .set(history::FINISHED_AT, now());
+            let _ = Bookkeeping::write(self.conn, &failed);
             let of_failed = match at.statements {
                 0 => String::new(),
                 n => format!(" and {n} of the {} statements of the failed op", step.ops[at.ops].statements.len()),

@@ -3,57 +3,77 @@
 
 use super::RuntimeError;
 use crate::db::Connection;
+use crate::dialect::query::{DecodeError, StatementRef};
 use crate::dialect::{Dialect, RunLockKind};
-use crate::ops::{Op, Value};
-use crate::schema::{Column, ColumnType, DefaultValue, NameFilter, PrimaryKey, Table};
+use crate::ops::Op;
+use crate::orm::exec;
+use crate::orm::expr::{Column, Expression};
+use crate::orm::query::{Delete, Insert, NamedTable, Row, Statement, Update, delete_from, insert_into, select, text};
+use crate::orm::value::{FromRow, RowReader};
+use crate::schema::{Column as ColumnDef, ColumnType, DefaultValue, NameFilter, PrimaryKey, Table};
 
-text_row!(VersionRow { version_num });
-text_row!(HistoryRow {
-    id,
-    revision,
-    direction,
-    checksum,
-    started_at,
-    finished_at,
-    outcome,
-    ops_done,
-    statements_done,
-    failed_op,
-    error,
-    uncertain,
-    source
-});
-// A history table made before `uncertain` and `source` existed, read as it is.
-text_row!(OldHistoryRow {
-    id,
-    revision,
-    direction,
-    checksum,
-    started_at,
-    finished_at,
-    outcome,
-    ops_done,
-    statements_done,
-    failed_op,
-    error
-});
+/// Marker of the version table's columns.
+pub enum VersionTable {}
+/// Marker of the history table's columns.
+pub enum HistoryTable {}
 
-/// Columns of the history table, in the order `tables` defines them.
-const HISTORY_COLUMNS: [&str; 13] = [
-    "id",
-    "revision",
-    "direction",
-    "checksum",
-    "started_at",
-    "finished_at",
-    "outcome",
-    "ops_done",
-    "statements_done",
-    "failed_op",
-    "error",
-    "uncertain",
-    "source",
-];
+/// The version table's one column: a current head.
+const VERSION_NUM: Column<VersionTable, String> = Column::unqualified("version_num");
+
+/// The history table's columns, typed.
+pub mod history {
+    use super::HistoryTable;
+    use crate::orm::expr::Column;
+
+    /// Increasing with time (generated).
+    pub const ID: Column<HistoryTable, i64> = Column::unqualified("id");
+    /// The revision run.
+    pub const REVISION: Column<HistoryTable, String> = Column::unqualified("revision");
+    /// `up`, `down`, `stamp`, ...
+    pub const DIRECTION: Column<HistoryTable, String> = Column::unqualified("direction");
+    /// The revision file's checksum.
+    pub const CHECKSUM: Column<HistoryTable, String> = Column::unqualified("checksum");
+    /// RFC 3339, UTC.
+    pub const STARTED_AT: Column<HistoryTable, String> = Column::unqualified("started_at");
+    /// RFC 3339, UTC.
+    pub const FINISHED_AT: Column<HistoryTable, Option<String>> = Column::unqualified("finished_at");
+    /// `running`, `ok` or `failed`.
+    pub const OUTCOME: Column<HistoryTable, String> = Column::unqualified("outcome");
+    /// Ops completed.
+    pub const OPS_DONE: Column<HistoryTable, i64> = Column::unqualified("ops_done");
+    /// Statements of the next op completed.
+    pub const STATEMENTS_DONE: Column<HistoryTable, i64> = Column::unqualified("statements_done");
+    /// The op that failed.
+    pub const FAILED_OP: Column<HistoryTable, Option<String>> = Column::unqualified("failed_op");
+    /// The database's error.
+    pub const ERROR: Column<HistoryTable, Option<String>> = Column::unqualified("error");
+    /// 1 while a DDL statement is started and not recorded as finished.
+    pub const UNCERTAIN: Column<HistoryTable, i64> = Column::unqualified("uncertain");
+    /// The revision file's text.
+    pub const SOURCE: Column<HistoryTable, Option<String>> = Column::unqualified("source");
+}
+
+/// A change of the version table, as a Core statement: run with bound
+/// values and its row count checked, or printed with literals offline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionChange {
+    /// A head added.
+    Insert(Insert),
+    /// One head replaced by another.
+    Update(Update),
+    /// A head removed.
+    Delete(Delete),
+}
+
+impl Statement for VersionChange {
+    fn as_ast(&self) -> StatementRef<'_> {
+        match self {
+            VersionChange::Insert(s) => s.as_ast(),
+            VersionChange::Update(s) => s.as_ast(),
+            VersionChange::Delete(s) => s.as_ast(),
+        }
+    }
+}
 
 /// Names of the version, history and lock tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,21 +138,21 @@ impl Bookkeeping {
     pub fn tables(&self) -> [Table; 2] {
         let text = |n: u32| ColumnType::Varchar { length: Some(n) };
         let mut version = Table::new(&self.version_table);
-        version.columns = vec![Column::new("version_num", text(32)).not_null()];
+        version.columns = vec![ColumnDef::new("version_num", text(32)).not_null()];
         version.primary_key = Some(PrimaryKey { name: None, columns: vec!["version_num".into()] });
         let mut history = Table::new(&self.history_table);
         history.columns = vec![
-            Column::new("id", ColumnType::Integer).not_null().autoincrement(),
-            Column::new("revision", text(32)).not_null(),
-            Column::new("direction", text(8)).not_null(),
-            Column::new("checksum", text(64)).not_null(),
-            Column::new("started_at", text(40)).not_null(),
-            Column::new("finished_at", text(40)),
-            Column::new("outcome", text(16)).not_null(),
-            Column::new("ops_done", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
-            Column::new("statements_done", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
-            Column::new("failed_op", text(255)),
-            Column::new("error", ColumnType::Text),
+            ColumnDef::new("id", ColumnType::Integer).not_null().autoincrement(),
+            ColumnDef::new("revision", text(32)).not_null(),
+            ColumnDef::new("direction", text(8)).not_null(),
+            ColumnDef::new("checksum", text(64)).not_null(),
+            ColumnDef::new("started_at", text(40)).not_null(),
+            ColumnDef::new("finished_at", text(40)),
+            ColumnDef::new("outcome", text(16)).not_null(),
+            ColumnDef::new("ops_done", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
+            ColumnDef::new("statements_done", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
+            ColumnDef::new("failed_op", text(255)),
+            ColumnDef::new("error", ColumnType::Text),
         ];
         history.columns.extend(Self::added_history_columns());
         history.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
@@ -145,14 +165,14 @@ impl Bookkeeping {
         let text = |n: u32| ColumnType::Varchar { length: Some(n) };
         let mut lock = Table::new(&self.lock_table);
         lock.columns = vec![
-            Column::new("id", ColumnType::Integer).not_null(),
-            Column::new("holder", text(128)),
-            Column::new("host", text(255)),
-            Column::new("pid", ColumnType::Integer),
-            Column::new("acquired_at", ColumnType::Timestamp),
-            Column::new("expires_at", ColumnType::Timestamp),
-            Column::new("revision", text(32)),
-            Column::new("direction", text(8)),
+            ColumnDef::new("id", ColumnType::Integer).not_null(),
+            ColumnDef::new("holder", text(128)),
+            ColumnDef::new("host", text(255)),
+            ColumnDef::new("pid", ColumnType::Integer),
+            ColumnDef::new("acquired_at", ColumnType::Timestamp),
+            ColumnDef::new("expires_at", ColumnType::Timestamp),
+            ColumnDef::new("revision", text(32)),
+            ColumnDef::new("direction", text(8)),
         ];
         lock.primary_key = Some(PrimaryKey { name: None, columns: vec!["id".into()] });
         lock
@@ -190,7 +210,17 @@ impl Bookkeeping {
         Ok(statements)
     }
 
-    /// Runs a step's version-table statements, each compare-and-set: an
+    /// The version table, for statements.
+    fn version(&self) -> NamedTable<VersionTable> {
+        NamedTable::new(&self.version_table)
+    }
+
+    /// The history table, for statements.
+    fn history_named(&self) -> NamedTable<HistoryTable> {
+        NamedTable::new(&self.history_table)
+    }
+
+    /// Runs a step's version-table changes, each compare-and-set: an
     /// `UPDATE` or `DELETE` names the head it expects and must change
     /// exactly one row (an `INSERT` of a head relies on the primary key).
     /// The caller rolls back on an error.
@@ -198,14 +228,15 @@ impl Bookkeeping {
         &self,
         conn: &mut Connection,
         revision: &str,
-        statements: &[String],
+        changes: &[VersionChange],
     ) -> Result<(), RuntimeError> {
-        for statement in statements {
-            let rows = conn.execute_count(statement)?;
+        for change in changes {
+            let rows = exec::execute(conn, change)?;
             if rows != 1 {
+                let dialect = crate::dialect::of(conn.backend());
                 return Err(RuntimeError::VersionConflict {
                     revision: revision.to_string(),
-                    statement: statement.clone(),
+                    statement: change.to_literal_sql(dialect).unwrap_or_else(|e| e.to_string()),
                     rows,
                 });
             }
@@ -218,22 +249,21 @@ impl Bookkeeping {
         if !self.existing(conn, dialect)?.0 {
             return Ok(Vec::new());
         }
-        self.read_heads(conn, dialect)
+        self.read_heads(conn)
     }
 
     /// The current heads, the version table known to exist.
-    pub fn read_heads(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Vec<String>, RuntimeError> {
-        let rows: Vec<VersionRow> =
-            conn.load(&dialect.select_text_sql(&self.version_table, &["version_num"], "version_num"))?;
-        Ok(rows.into_iter().filter_map(|r| r.version_num).collect())
+    pub fn read_heads(&self, conn: &mut Connection) -> Result<Vec<String>, RuntimeError> {
+        let query = select(VERSION_NUM).from(&self.version()).order_by(VERSION_NUM.asc());
+        Ok(exec::fetch(conn, &query)?)
     }
 
     /// History columns added after the table's first version, which older
     /// tables lack.
-    fn added_history_columns() -> [Column; 2] {
+    fn added_history_columns() -> [ColumnDef; 2] {
         [
-            Column::new("uncertain", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
-            Column::new("source", ColumnType::Text),
+            ColumnDef::new("uncertain", ColumnType::Integer).not_null().default(DefaultValue::Number("0".into())),
+            ColumnDef::new("source", ColumnType::Text),
         ]
     }
 
@@ -262,101 +292,99 @@ impl Bookkeeping {
 
     /// The whole history, oldest first (empty when the table does not exist).
     pub fn history(&self, conn: &mut Connection, dialect: &dyn Dialect) -> Result<Vec<HistoryEntry>, RuntimeError> {
+        use history::*;
         let Some(table) = self.history_columns(conn, dialect)? else { return Ok(Vec::new()) };
-        if table.column("source").is_none() || table.column("uncertain").is_none() {
-            let sql = dialect.select_text_sql(&self.history_table, &HISTORY_COLUMNS[..11], "id");
-            let rows: Vec<OldHistoryRow> = conn.load(&sql)?;
-            return Ok(rows
-                .into_iter()
-                .map(|r| HistoryRow {
-                    id: r.id,
-                    revision: r.revision,
-                    direction: r.direction,
-                    checksum: r.checksum,
-                    started_at: r.started_at,
-                    finished_at: r.finished_at,
-                    outcome: r.outcome,
-                    ops_done: r.ops_done,
-                    statements_done: r.statements_done,
-                    failed_op: r.failed_op,
-                    error: r.error,
-                    uncertain: None,
-                    source: None,
-                })
-                .map(HistoryRow::entry)
-                .collect());
-        }
-        let rows: Vec<HistoryRow> = conn.load(&dialect.select_text_sql(&self.history_table, &HISTORY_COLUMNS, "id"))?;
-        Ok(rows.into_iter().map(HistoryRow::entry).collect())
+        let first = (ID, REVISION, DIRECTION, CHECKSUM, STARTED_AT, FINISHED_AT, OUTCOME);
+        let progress = (OPS_DONE, STATEMENTS_DONE, FAILED_OP, ERROR);
+        // A history table made before `uncertain` and `source` existed is read as it is.
+        let query = if table.column("source").is_none() || table.column("uncertain").is_none() {
+            select((first, progress))
+        } else {
+            select((first, progress, UNCERTAIN, SOURCE))
+        };
+        Ok(exec::fetch(conn, &query.from(&self.history_named()).order_by(ID.asc()))?)
     }
 
-    /// Statements that turn the version rows `before` into `after`: an
+    /// The changes that turn the version rows `before` into `after`: an
     /// `UPDATE` where one head replaces another, else deletes and inserts.
-    pub fn version_statements(&self, dialect: &dyn Dialect, before: &[String], after: &[String]) -> Vec<String> {
+    pub fn version_statements(&self, before: &[String], after: &[String]) -> Vec<VersionChange> {
         let removed: Vec<&String> = before.iter().filter(|h| !after.contains(h)).collect();
         let added: Vec<&String> = after.iter().filter(|h| !before.contains(h)).collect();
-        let table = &self.version_table;
         if let ([old], [new]) = (removed.as_slice(), added.as_slice()) {
-            let key = Value::Text(old.to_string());
-            return vec![dialect.update_sql(
-                table,
-                &[("version_num", Value::Text(new.to_string()))],
-                ("version_num", &key),
-            )];
+            let update = crate::orm::query::update(&self.version())
+                .set(VERSION_NUM, new.as_str())
+                .filter(VERSION_NUM.eq(old.as_str()));
+            return vec![VersionChange::Update(update)];
         }
-        let deletes = removed.iter().map(|h| dialect.delete_sql(table, "version_num", &Value::Text(h.to_string())));
-        let inserts = added.iter().map(|h| dialect.insert_sql(table, &[("version_num", Value::Text(h.to_string()))]));
+        let deletes = removed.iter().map(|h| self.delete_head(h));
+        let inserts = added
+            .iter()
+            .map(|h| VersionChange::Insert(insert_into(&self.version()).row(Row::new().set(VERSION_NUM, h.as_str()))));
         deletes.chain(inserts).collect()
     }
 
-    /// Inserts a history row (its `id` is assigned by the database).
-    pub fn insert_history(&self, dialect: &dyn Dialect, entry: &HistoryEntry) -> String {
-        let mut row = vec![
-            ("revision", Value::Text(entry.revision.clone())),
-            ("direction", Value::Text(entry.direction.clone())),
-            ("checksum", Value::Text(entry.checksum.clone())),
-            ("started_at", Value::Text(entry.started_at.clone())),
-            ("outcome", Value::Text(entry.outcome.clone())),
-            ("ops_done", Value::Integer(entry.ops_done as i64)),
-            ("statements_done", Value::Integer(entry.statements_done as i64)),
-            ("uncertain", Value::Integer(i64::from(entry.uncertain))),
-        ];
-        for (column, value) in [
-            ("finished_at", &entry.finished_at),
-            ("failed_op", &entry.failed_op),
-            ("error", &entry.error),
-            ("source", &entry.source),
-        ] {
-            if let Some(value) = value {
-                row.push((column, Value::Text(value.clone())));
-            }
-        }
-        dialect.insert_sql(&self.history_table, &row)
+    /// Removes the head `head`.
+    pub fn delete_head(&self, head: &str) -> VersionChange {
+        VersionChange::Delete(delete_from(&self.version()).filter(VERSION_NUM.eq(head)))
     }
 
-    /// Records progress on the history row `id` (one attempt's own row).
-    pub fn update_history(&self, dialect: &dyn Dialect, id: i64, set: &[(&str, Value)]) -> String {
-        dialect.update_sql(&self.history_table, set, ("id", &Value::Integer(id)))
+    /// Inserts a history row; the `id` the database assigned it.
+    pub fn insert_history(&self, conn: &mut Connection, entry: &HistoryEntry) -> Result<i64, RuntimeError> {
+        use history::*;
+        let row = Row::new()
+            .set(REVISION, &entry.revision)
+            .set(DIRECTION, &entry.direction)
+            .set(CHECKSUM, &entry.checksum)
+            .set(STARTED_AT, &entry.started_at)
+            .set(FINISHED_AT, entry.finished_at.as_deref())
+            .set(OUTCOME, &entry.outcome)
+            .set(OPS_DONE, entry.ops_done as i64)
+            .set(STATEMENTS_DONE, entry.statements_done as i64)
+            .set(FAILED_OP, entry.failed_op.as_deref())
+            .set(ERROR, entry.error.as_deref())
+            .set(UNCERTAIN, i64::from(entry.uncertain))
+            .set(SOURCE, entry.source.as_deref());
+        let insert = insert_into(&self.history_named()).row(row);
+        let (dialect, caps) = exec::capabilities(conn)?;
+        let id = if caps.returning_insert {
+            exec::fetch_optional::<i64>(conn, &insert.returning(ID))?
+        } else {
+            exec::execute(conn, &insert)?;
+            exec::fetch_optional::<i64>(conn, &text(dialect.last_insert_id_query()))?
+        };
+        id.ok_or_else(|| crate::orm::Error::NoRow { statement: crate::orm::StatementKind::Insert }.into())
+    }
+
+    /// An update of the history row `id` (one attempt's own row): add
+    /// `.set(history::..., value)`s and run it with [`Bookkeeping::write`].
+    pub fn update_history(&self, id: i64) -> Update {
+        crate::orm::query::update(&self.history_named()).filter(history::ID.eq(id))
+    }
+
+    /// Runs a statement on the tool's tables; the number of rows it changed.
+    pub fn write(conn: &mut Connection, statement: &impl Statement) -> Result<usize, RuntimeError> {
+        Ok(exec::execute(conn, statement)?)
     }
 }
 
-impl HistoryRow {
-    fn entry(self) -> HistoryEntry {
-        let number = |v: Option<String>| v.and_then(|i| i.trim().parse::<i64>().ok()).unwrap_or_default();
-        HistoryEntry {
-            id: number(self.id),
-            revision: self.revision.unwrap_or_default(),
-            direction: self.direction.unwrap_or_default(),
-            checksum: self.checksum.unwrap_or_default(),
-            started_at: self.started_at.unwrap_or_default(),
-            finished_at: self.finished_at,
-            outcome: self.outcome.unwrap_or_default(),
-            ops_done: number(self.ops_done).max(0) as usize,
-            statements_done: number(self.statements_done).max(0) as usize,
-            failed_op: self.failed_op,
-            error: self.error,
-            uncertain: number(self.uncertain) != 0,
-            source: self.source,
-        }
+impl FromRow for HistoryEntry {
+    fn from_row<R: RowReader>(row: &mut R) -> Result<Self, DecodeError> {
+        let count = |n: i64| usize::try_from(n).unwrap_or_default();
+        Ok(HistoryEntry {
+            id: row.next()?,
+            revision: row.next()?,
+            direction: row.next()?,
+            checksum: row.next()?,
+            started_at: row.next()?,
+            finished_at: row.next()?,
+            outcome: row.next()?,
+            ops_done: count(row.next()?),
+            statements_done: count(row.next()?),
+            failed_op: row.next()?,
+            error: row.next()?,
+            // Absent from a table made before they existed.
+            uncertain: if row.is_null_ahead(0) { false } else { row.next::<i64>()? != 0 },
+            source: if row.is_null_ahead(0) { None } else { row.next()? },
+        })
     }
 }

@@ -5,4 +5,6 @@
 mod common;
 
 mod core;
+mod flush;
+mod quickstart;
 mod session;

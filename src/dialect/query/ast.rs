@@ -113,6 +113,9 @@ pub enum Expr {
     /// A value of an `INSERT` row taken from the row that conflicted
     /// (`EXCLUDED.c` / `VALUES(c)`), in an upsert's update set.
     Excluded(Name),
+    /// SQL text written by a dialect (the server's clock, a condition on
+    /// its lock catalog), spliced as it is: never a value.
+    Sql(std::borrow::Cow<'static, str>),
 }
 
 /// A name: an identifier, always quoted when rendered.
@@ -399,6 +402,16 @@ pub enum InsertSource {
     Values(Vec<Vec<Expr>>),
     /// `INSERT ... SELECT`.
     Select(Box<Select>),
+    /// Rows inserted in the order given: `SELECT column1, ... FROM (VALUES
+    /// (..., 0), (..., 1)) ORDER BY` the counter, so generated keys are
+    /// handed out in this order (see the session's batched insert). `types`
+    /// are the columns' types, for backends that cast the selected values.
+    InOrder {
+        /// The rows, each as wide as the insert's columns.
+        rows: Vec<Vec<Expr>>,
+        /// Each column's type.
+        types: Vec<ColumnType>,
+    },
 }
 
 /// What an insert does with a row that violates a unique key.

@@ -6,7 +6,7 @@
 mod slots;
 
 use super::echo::Echo;
-use super::error::Error;
+use super::error::{Error, Stale};
 use super::exec;
 use super::model::Model;
 use super::pool::{Pool, PooledConnection};
@@ -20,7 +20,9 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut, Index, IndexMut};
 
 /// A reference to an object in a session: `Copy`, valid until the object
-/// leaves the session (expunge, a rollback that removes it).
+/// leaves the session (expunge, a committed delete, a rollback of the
+/// transaction that added it); then the session's methods say why
+/// ([`Stale`]), and indexing panics.
 pub struct Handle<M> {
     index: u32,
     generation: u32,
@@ -94,40 +96,68 @@ impl Session {
 
     /// The object of `M` with primary key `key`: from the identity map
     /// without SQL when the session holds it, else read from the database.
+    /// An expired object is read again (one `SELECT`); one whose row is
+    /// gone leaves the session and `None` is returned.
     pub fn get<M: Model + crate::models::Model>(&mut self, key: &M::Key) -> Result<Option<Handle<M>>, Error> {
         if let Some(handle) = self.slots_mut::<M>().find(key) {
-            return Ok(Some(handle));
+            if !self.slots_mut::<M>().is_expired(handle) {
+                return Ok(Some(handle));
+            }
+            self.refresh(handle)?;
+            return Ok(self.slots_mut::<M>().find(key));
         }
         self.autoflush()?;
-        let depth = self.depth().max(1);
         let found = self.with_conn(|conn| exec::get::<M>(conn, key))?;
-        Ok(found.map(|object| self.slots_mut::<M>().loaded(object, depth)))
+        Ok(found.map(|object| self.slots_mut::<M>().loaded(object)))
     }
 
-    /// The object behind `handle`, if it is still in the session.
-    pub fn try_get<M: Model + crate::models::Model>(&self, handle: Handle<M>) -> Option<&M> {
-        self.slots::<M>()?.get(handle)
+    /// The object behind `handle`; an error names the model and why the
+    /// session cannot give it (expunged, deleted, rolled back, expired).
+    pub fn try_get<M: Model + crate::models::Model>(&self, handle: Handle<M>) -> Result<&M, Error> {
+        let slots = self.slots::<M>().ok_or_else(|| stale::<M>(Stale::NotInSession))?;
+        slots.get(handle).map_err(stale::<M>)
     }
 
-    /// Marks the object for deletion at the next flush (a pending object is
-    /// simply forgotten).
-    pub fn delete<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) {
-        self.slots_mut::<M>().delete(handle);
+    /// The object behind `handle`, to change (tracked: its row is updated at
+    /// the next flush); the errors of [`Session::try_get`].
+    pub fn try_get_mut<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<&mut M, Error> {
+        self.slots_mut::<M>().get_mut(handle).map_err(stale::<M>)
+    }
+
+    /// Marks the object for deletion at the next flush (a pending object
+    /// simply leaves the session). Until the deletion is committed, a
+    /// rollback gives the object back.
+    pub fn delete<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+        self.slots_mut::<M>().delete(handle).map_err(stale::<M>)
     }
 
     /// Forgets the object: no longer tracked, its handle no longer valid.
-    pub fn expunge<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) {
-        self.slots_mut::<M>().expunge(handle);
+    pub fn expunge<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+        self.slots_mut::<M>().expunge(handle).map_err(stale::<M>)
     }
 
-    /// Reads the object's row again, discarding unflushed changes.
+    /// Expires the object: its unflushed changes are dropped and it cannot
+    /// be read (an [`Stale::Expired`] error) until read again by
+    /// [`Session::refresh`], [`Session::get`] or a query. No statement is
+    /// sent, now or hidden later. A pending object has no row: it is kept.
+    pub fn expire<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+        self.slots_mut::<M>().expire(handle).map_err(stale::<M>)
+    }
+
+    /// Expires every persistent object of the session (see [`Session::expire`]).
+    pub fn expire_all(&mut self) {
+        self.models.iter_mut().for_each(|(_, s)| s.expire_all());
+    }
+
+    /// Reads the object's row again, discarding unflushed changes (and
+    /// ending its expiry); if the row is gone, the object leaves the session.
     pub fn refresh<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
-        let Some(key) = self.try_get(handle).map(|o| o.key()) else { return Ok(()) };
+        let key = self.slots_mut::<M>().key_of(handle).map_err(stale::<M>)?;
         let fresh = self.with_conn(|conn| exec::get::<M>(conn, &key))?;
         let slots = self.slots_mut::<M>();
         match fresh {
             Some(object) => slots.replace(handle, object),
-            None => slots.expunge(handle),
+            None => slots.expunge(handle).map_err(stale::<M>)?,
         }
         Ok(())
     }
@@ -135,7 +165,8 @@ impl Session {
     /// The objects of `M` that `build` selects (`|q| q.filter(..).order_by(..)
     /// .limit(..)` on `SELECT <M's columns> FROM <M's table>`), after
     /// flushing. Rows already in the session come back as the session's
-    /// objects, unsaved changes kept; the others join the identity map.
+    /// objects, unsaved changes kept (an expired object takes the row's
+    /// values); the others join the identity map.
     pub fn query<M: Model + crate::models::Model>(
         &mut self,
         build: impl FnOnce(Select) -> Select,
@@ -145,7 +176,7 @@ impl Session {
         );
         let rows: Vec<M> = self.execute(&statement)?;
         let slots = self.slots_mut::<M>();
-        Ok(rows.into_iter().map(|row| slots.find(&row.key()).unwrap_or_else(|| slots.loaded(row, 0))).collect())
+        Ok(rows.into_iter().map(|row| slots.merge_row(row)).collect())
     }
 
     /// Runs a Core statement after flushing; its rows as plain values, not
@@ -161,12 +192,21 @@ impl Session {
         if self.models.iter().all(|(_, s)| !s.has_changes()) {
             return Ok(());
         }
-        let order = flush_order(&self.models)?;
+        let (order, deferred) = flush_order(&self.models)?;
+        for (i, parent) in &deferred {
+            self.models[*i].1.defer(parent);
+        }
+        let show_keys = self.echo().is_some_and(Echo::shows_parameters);
         let mut models = std::mem::take(&mut self.models);
         let result = self.with_conn(|conn| {
-            order.iter().try_for_each(|&i| models[i].1.flush_inserts_and_updates(conn))?;
-            order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn))
+            order.iter().try_for_each(|&i| models[i].1.flush_inserts_and_updates(conn, show_keys))?;
+            order.iter().try_for_each(|&i| models[i].1.flush_unlinks(conn))?;
+            order.iter().try_for_each(|&i| models[i].1.flush_deferred_keys(conn))?;
+            order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn, show_keys))
         });
+        if result.is_err() {
+            models.iter_mut().for_each(|(_, m)| m.clear_deferred());
+        }
         self.models = models;
         if result.is_err() {
             // The transaction (or savepoint) holds part of the flush: undo
@@ -305,22 +345,39 @@ impl Session {
 }
 
 /// The models' indexes in foreign-key order (a table after the tables it
-/// refers to), ties kept in the order models entered the session.
-fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<Vec<usize>, Error> {
+/// refers to), ties kept in the order models entered the session, and the
+/// edges (model, parent table) left out to break cycles: foreign keys of
+/// nullable columns only, written after the inserts.
+type FlushOrder = (Vec<usize>, Vec<(usize, String)>);
+
+fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<FlushOrder, Error> {
     let mut order = Vec::with_capacity(models.len());
     let mut placed = vec![false; models.len()];
+    let mut deferred: Vec<(usize, String)> = Vec::new();
+    let waits_for = |i: usize, parent: &String, placed: &[bool], deferred: &[(usize, String)]| {
+        !deferred.iter().any(|(d, p)| *d == i && p == parent)
+            && models.iter().enumerate().any(|(j, (_, m))| m.table() == parent.as_str() && !placed[j])
+    };
     while order.len() < models.len() {
-        let ready = (0..models.len()).find(|&i| {
-            !placed[i]
-                && models[i].1.parents().iter().all(|parent| {
-                    models.iter().enumerate().all(|(j, (_, m))| m.table() != parent.as_str() || placed[j])
-                })
-        });
+        let ready = (0..models.len())
+            .find(|&i| !placed[i] && !models[i].1.parents().iter().any(|p| waits_for(i, p, &placed, &deferred)));
+        // Stuck: a cycle. Leave out its first nullable edge, if it has one.
+        let breakable = || {
+            (0..models.len()).filter(|&i| !placed[i]).find_map(|i| {
+                let parent = models[i]
+                    .1
+                    .parents()
+                    .iter()
+                    .find(|p| waits_for(i, p, &placed, &deferred) && models[i].1.nullable_edge_to(p))?;
+                Some((i, parent.clone()))
+            })
+        };
         match ready {
             Some(i) => {
                 placed[i] = true;
                 order.push(i);
             }
+            None if let Some(edge) = breakable() => deferred.push(edge),
             None => {
                 let mut tables: Vec<String> =
                     (0..models.len()).filter(|&i| !placed[i]).map(|i| models[i].1.table().to_string()).collect();
@@ -329,19 +386,42 @@ fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<Vec<usize>, Err
             }
         }
     }
-    Ok(order)
+    Ok((order, deferred))
 }
 
+/// The error for a handle of `M` the session cannot resolve.
+fn stale<M>(reason: Stale) -> Error {
+    let name = std::any::type_name::<M>();
+    Error::StaleHandle { model: name.rsplit("::").next().unwrap_or(name), reason }
+}
+
+/// `session[handle]`, like a `slab` or `HashMap` index.
+///
+/// # Panics
+///
+/// When [`Session::try_get`] would return an error (the object was
+/// expunged, deleted, rolled back or is expired), with that error's message.
 impl<M: Model + crate::models::Model> Index<Handle<M>> for Session {
     type Output = M;
     fn index(&self, handle: Handle<M>) -> &M {
-        self.try_get(handle).expect("the handle's object is still in this session")
+        match self.try_get(handle) {
+            Ok(object) => object,
+            Err(error) => panic!("{error}"),
+        }
     }
 }
 
+/// `session[handle] = ...`: a tracked change.
+///
+/// # Panics
+///
+/// When [`Session::try_get_mut`] would return an error, with its message.
 impl<M: Model + crate::models::Model> IndexMut<Handle<M>> for Session {
     fn index_mut(&mut self, handle: Handle<M>) -> &mut M {
-        self.slots_mut::<M>().get_mut(handle).expect("the handle's object is still in this session")
+        match self.try_get_mut(handle) {
+            Ok(object) => object,
+            Err(error) => panic!("{error}"),
+        }
     }
 }
 

@@ -4,10 +4,11 @@
 use super::Handle;
 use crate::db::Connection;
 use crate::dialect::query::Value;
-use crate::orm::error::Error;
+use crate::orm::error::{Error, Stale};
 use crate::orm::exec;
 use crate::orm::model::Model;
 use crate::orm::value::KeyValue;
+use crate::schema::ColumnType;
 use std::any::Any;
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -18,12 +19,32 @@ pub(super) trait AnySlots {
     fn table(&self) -> &'static str;
     /// The other tables its foreign keys refer to.
     fn parents(&self) -> &[String];
+    /// Whether every foreign key to `parent` has only nullable columns, so
+    /// that rows can be inserted without it and given it afterwards.
+    fn nullable_edge_to(&self, parent: &str) -> bool;
+    /// For this flush, writes the foreign keys to `parent` after the
+    /// inserts (rows inserted with them `NULL`) and clears them before the
+    /// deletes: the edge that breaks a cycle between tables.
+    fn defer(&mut self, parent: &str);
+    /// Sets the foreign keys deferred at insert (`UPDATE`), then forgets
+    /// which edges were deferred.
+    fn flush_deferred_keys(&mut self, conn: &mut Connection) -> Result<(), Error>;
+    /// Clears the deferred foreign keys of the rows about to be deleted.
+    fn flush_unlinks(&mut self, conn: &mut Connection) -> Result<(), Error>;
+    /// Forgets the deferred edges of a flush that failed.
+    fn clear_deferred(&mut self);
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
     /// Whether a flush would send anything.
     fn has_changes(&self) -> bool;
-    fn flush_inserts_and_updates(&mut self, conn: &mut Connection) -> Result<(), Error>;
-    fn flush_deletes(&mut self, conn: &mut Connection) -> Result<(), Error>;
+    /// Expires every persistent object.
+    fn expire_all(&mut self);
+    /// Inserts the pending objects (parents before the rows that refer to
+    /// them within the table), then updates the changed ones. `show_keys`:
+    /// whether an error may quote primary keys (the echo shows values).
+    fn flush_inserts_and_updates(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error>;
+    /// Deletes the objects marked for it, rows referring to others first.
+    fn flush_deletes(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error>;
     /// The level `depth` was committed into the one around it.
     fn committed(&mut self, depth: u32);
     /// Everything done deeper than `depth` was undone in the database.
@@ -34,36 +55,112 @@ struct Entry<M> {
     object: M,
     /// Whether its row exists (inserted or read).
     persistent: bool,
+    /// Marked for deletion at the next flush.
     deleted: bool,
+    /// The transaction depth whose flush deleted its row (0: not deleted).
+    /// The entry stays until that is committed, so that a rollback can
+    /// give the object back.
+    delete_flushed: u32,
+    /// Its values may no longer be the row's: read it again before use.
+    expired: bool,
     /// Column values as last written or read, taken on first write.
     snapshot: Option<Vec<Value<'static>>>,
     /// The transaction depth it was added at (0: read, or committed).
     added: u32,
     /// The deepest transaction depth that wrote its row (0: none open).
     written: u32,
+    /// The transaction depth whose flush inserted its row (0: none open).
+    inserted: u32,
+}
+
+impl<M> Entry<M> {
+    fn new(object: M, persistent: bool, added: u32) -> Self {
+        Entry {
+            object,
+            persistent,
+            deleted: false,
+            delete_flushed: 0,
+            expired: false,
+            snapshot: None,
+            added,
+            written: 0,
+            inserted: 0,
+        }
+    }
 }
 
 /// One model's objects in a session.
 pub(super) struct Slots<M> {
     entries: Vec<Option<Entry<M>>>,
     generations: Vec<u32>,
+    /// Per slot, why its last object left and the generation it had then.
+    departures: Vec<Option<(u32, Stale)>>,
+    /// Empty slots, reused before the arena grows.
+    free: Vec<usize>,
     by_key: HashMap<String, u32>,
     parents: Vec<String>,
+    /// Foreign keys to other tables: the table, the positions of the
+    /// referring columns in `COLUMNS`, and whether all are nullable.
+    outer_keys: Vec<(String, Vec<usize>, bool)>,
+    /// The positions of the columns deferred in this flush (see `defer`).
+    deferred: Vec<usize>,
+    /// Entries inserted with their deferred columns `NULL`.
+    post_update: Vec<usize>,
+    /// The types of the model's columns, in `COLUMNS` order.
+    types: Vec<ColumnType>,
+    /// Foreign keys to the model's own table: positions of the referring
+    /// columns and of the referred ones, in `COLUMNS`.
+    self_references: Vec<(Vec<usize>, Vec<usize>)>,
     model: PhantomData<fn() -> M>,
 }
 
 impl<M: Model + crate::models::Model> Slots<M> {
     /// An empty map; reads the model's foreign keys once, for flush order.
     pub(super) fn new() -> Self {
-        let mut parents: Vec<String> = <M as crate::models::Model>::table()
+        let table = <M as crate::models::Model>::table();
+        let position = |name: &String| M::COLUMNS.iter().position(|c| c == name);
+        let self_references = table
             .foreign_keys
-            .into_iter()
-            .map(|fk| fk.referred_table)
-            .filter(|t| t != M::TABLE_NAME)
+            .iter()
+            .filter(|fk| fk.referred_table == M::TABLE_NAME)
+            .filter_map(|fk| {
+                let from: Option<Vec<usize>> = fk.columns.iter().map(position).collect();
+                let to: Option<Vec<usize>> = fk.referred_columns.iter().map(position).collect();
+                Some((from?, to?))
+            })
             .collect();
+        let types = M::COLUMNS
+            .iter()
+            .map(|c| table.columns.iter().find(|t| t.name == *c).map_or(ColumnType::Text, |t| t.ty.clone()))
+            .collect();
+        let nullable = |name: &String| table.columns.iter().any(|c| c.name == *name && c.nullable);
+        let outer_keys = table
+            .foreign_keys
+            .iter()
+            .filter(|fk| fk.referred_table != M::TABLE_NAME)
+            .filter_map(|fk| {
+                let from: Option<Vec<usize>> = fk.columns.iter().map(position).collect();
+                Some((fk.referred_table.clone(), from?, fk.columns.iter().all(nullable)))
+            })
+            .collect();
+        let mut parents: Vec<String> =
+            table.foreign_keys.into_iter().map(|fk| fk.referred_table).filter(|t| t != M::TABLE_NAME).collect();
         parents.sort();
         parents.dedup();
-        Slots { entries: Vec::new(), generations: Vec::new(), by_key: HashMap::new(), parents, model: PhantomData }
+        Slots {
+            entries: Vec::new(),
+            generations: Vec::new(),
+            departures: Vec::new(),
+            free: Vec::new(),
+            by_key: HashMap::new(),
+            parents,
+            outer_keys,
+            deferred: Vec::new(),
+            post_update: Vec::new(),
+            types,
+            self_references,
+            model: PhantomData,
+        }
     }
 }
 
@@ -75,7 +172,7 @@ fn key_text<K: KeyValue + ?Sized>(key: &K) -> String {
 
 impl<M: Model> Slots<M> {
     fn insert_entry(&mut self, entry: Entry<M>) -> Handle<M> {
-        let index = match self.entries.iter().position(Option::is_none) {
+        let index = match self.free.pop() {
             Some(i) => {
                 self.entries[i] = Some(entry);
                 i
@@ -91,88 +188,270 @@ impl<M: Model> Slots<M> {
     }
 
     pub(super) fn add(&mut self, object: M, depth: u32) -> Handle<M> {
-        let entry = Entry { object, persistent: false, deleted: false, snapshot: None, added: depth, written: 0 };
-        self.insert_entry(entry)
+        self.insert_entry(Entry::new(object, false, depth))
     }
 
-    pub(super) fn loaded(&mut self, object: M, _depth: u32) -> Handle<M> {
+    pub(super) fn loaded(&mut self, object: M) -> Handle<M> {
         let key = key_text(&object.key());
-        let entry = Entry { object, persistent: true, deleted: false, snapshot: None, added: 0, written: 0 };
-        let handle = self.insert_entry(entry);
+        let handle = self.insert_entry(Entry::new(object, true, 0));
         self.by_key.insert(key, handle.index);
         handle
     }
 
+    /// The live object of `key`, expired or not.
     pub(super) fn find(&self, key: &M::Key) -> Option<Handle<M>> {
         let index = *self.by_key.get(&key_text(key))?;
         let live = self.entries[index as usize].as_ref().is_some_and(|e| !e.deleted);
         live.then(|| Handle { index, generation: self.generations[index as usize], model: PhantomData })
     }
 
-    fn entry(&self, handle: Handle<M>) -> Option<&Entry<M>> {
-        let live = self.generations.get(handle.index as usize) == Some(&handle.generation);
-        self.entries.get(handle.index as usize)?.as_ref().filter(|_| live)
+    /// The entry of `handle`, or why there is none.
+    fn entry(&self, handle: Handle<M>) -> Result<&Entry<M>, Stale> {
+        let at = handle.index as usize;
+        let current = self.generations.get(at) == Some(&handle.generation);
+        match self.entries.get(at).and_then(Option::as_ref) {
+            Some(entry) if current => Ok(entry),
+            _ => Err(self.departure(handle)),
+        }
     }
 
-    fn entry_mut(&mut self, handle: Handle<M>) -> Option<&mut Entry<M>> {
-        let live = self.generations.get(handle.index as usize) == Some(&handle.generation);
-        self.entries.get_mut(handle.index as usize)?.as_mut().filter(|_| live)
+    fn entry_mut(&mut self, handle: Handle<M>) -> Result<&mut Entry<M>, Stale> {
+        let at = handle.index as usize;
+        let current = self.generations.get(at) == Some(&handle.generation);
+        if !current || self.entries.get(at).is_none_or(Option::is_none) {
+            return Err(self.departure(handle));
+        }
+        Ok(self.entries[at].as_mut().expect("the slot was just checked"))
     }
 
-    pub(super) fn get(&self, handle: Handle<M>) -> Option<&M> {
-        self.entry(handle).map(|e| &e.object)
+    fn departure(&self, handle: Handle<M>) -> Stale {
+        match self.departures.get(handle.index as usize).copied().flatten() {
+            Some((generation, why)) if generation == handle.generation => why,
+            _ => Stale::NotInSession,
+        }
     }
 
-    pub(super) fn get_mut(&mut self, handle: Handle<M>) -> Option<&mut M> {
+    /// The object, unless it left the session, was deleted or is expired.
+    pub(super) fn get(&self, handle: Handle<M>) -> Result<&M, Stale> {
+        let entry = self.entry(handle)?;
+        usable(entry)?;
+        Ok(&entry.object)
+    }
+
+    pub(super) fn get_mut(&mut self, handle: Handle<M>) -> Result<&mut M, Stale> {
         let entry = self.entry_mut(handle)?;
+        usable(entry)?;
         if entry.persistent && entry.snapshot.is_none() {
             entry.snapshot = Some(entry.object.values().into_iter().map(Value::into_owned).collect());
         }
-        Some(&mut entry.object)
+        Ok(&mut entry.object)
     }
 
-    pub(super) fn delete(&mut self, handle: Handle<M>) {
-        match self.entry_mut(handle) {
-            Some(entry) if entry.persistent => entry.deleted = true,
-            Some(_) => self.expunge(handle),
-            None => {}
+    /// The primary key of the object, expired or not.
+    pub(super) fn key_of(&self, handle: Handle<M>) -> Result<M::Key, Stale> {
+        let entry = self.entry(handle)?;
+        if entry.delete_flushed > 0 {
+            return Err(Stale::Deleted);
         }
+        Ok(entry.object.key())
     }
 
-    pub(super) fn replace(&mut self, handle: Handle<M>, object: M) {
-        if let Some(entry) = self.entry_mut(handle) {
-            entry.object = object;
+    /// Whether the object behind `handle` is expired.
+    pub(super) fn is_expired(&self, handle: Handle<M>) -> bool {
+        self.entry(handle).is_ok_and(|e| e.expired)
+    }
+
+    pub(super) fn delete(&mut self, handle: Handle<M>) -> Result<(), Stale> {
+        let entry = self.entry_mut(handle)?;
+        if entry.delete_flushed > 0 {
+            return Err(Stale::Deleted);
+        }
+        if entry.persistent {
+            entry.deleted = true;
+        } else {
+            self.remove(handle.index as usize, Stale::Deleted);
+        }
+        Ok(())
+    }
+
+    /// Marks the object expired, its unflushed changes dropped (a pending
+    /// object has no row to read again: it stays as it is).
+    pub(super) fn expire(&mut self, handle: Handle<M>) -> Result<(), Stale> {
+        let entry = self.entry_mut(handle)?;
+        if entry.persistent && entry.delete_flushed == 0 {
+            entry.expired = true;
             entry.snapshot = None;
         }
+        Ok(())
     }
 
-    pub(super) fn expunge(&mut self, handle: Handle<M>) {
-        if self.entry(handle).is_some() {
-            self.remove(handle.index as usize);
+    /// The row's values read again: the object takes them, unexpired.
+    pub(super) fn replace(&mut self, handle: Handle<M>, object: M) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            entry.object = object;
+            entry.snapshot = None;
+            entry.expired = false;
         }
     }
 
-    fn remove(&mut self, index: usize) {
-        if let Some(entry) = self.entries[index].take() {
-            if entry.persistent {
-                self.by_key.remove(&key_text(&entry.object.key()));
+    pub(super) fn expunge(&mut self, handle: Handle<M>) -> Result<(), Stale> {
+        self.entry(handle)?;
+        self.remove(handle.index as usize, Stale::Expunged);
+        Ok(())
+    }
+
+    /// The object `row` was read for: the session's own (an expired one
+    /// takes the row's values, an unexpired one keeps its unsaved changes),
+    /// or a new entry.
+    pub(super) fn merge_row(&mut self, row: M) -> Handle<M> {
+        match self.find(&row.key()) {
+            Some(handle) => {
+                if self.is_expired(handle) {
+                    self.replace(handle, row);
+                }
+                handle
             }
-            self.generations[index] = self.generations[index].wrapping_add(1);
+            None => self.loaded(row),
         }
     }
 
-    /// `UPDATE` of the columns that differ from `snapshot`.
-    fn update_changed(conn: &mut Connection, object: &M, snapshot: &[Value<'static>]) -> Result<(), Error> {
+    fn remove(&mut self, index: usize, why: Stale) {
+        if let Some(entry) = self.entries[index].take() {
+            if entry.persistent && entry.delete_flushed == 0 {
+                let key = key_text(&entry.object.key());
+                if self.by_key.get(&key) == Some(&(index as u32)) {
+                    self.by_key.remove(&key);
+                }
+            }
+            if self.departures.len() <= index {
+                self.departures.resize(index + 1, None);
+            }
+            self.departures[index] = Some((self.generations[index], why));
+            self.generations[index] = self.generations[index].wrapping_add(1);
+            self.free.push(index);
+        }
+    }
+
+    /// Whether `object` holds a value in a deferred column.
+    fn has_deferred_value(&self, object: &M) -> bool {
+        if self.deferred.is_empty() {
+            return false;
+        }
+        let values = object.values();
+        self.deferred.iter().any(|&c| !matches!(values[c], Value::Null))
+    }
+
+    /// `indexes` (entries) in levels: a row after the rows of `indexes` its
+    /// foreign keys to this same table point at, so each level can be
+    /// written in one batch once the levels before it are. An error names
+    /// the table (and the rows' keys, if `show_keys`) when rows point at
+    /// each other in a cycle.
+    fn levels(&self, indexes: Vec<usize>, show_keys: bool) -> Result<Vec<Vec<usize>>, Error> {
+        if self.self_references.is_empty() || indexes.len() < 2 {
+            return Ok(vec![indexes]);
+        }
+        let object = |i: usize| &self.entries[i].as_ref().expect("levels are computed over live entries").object;
+        let unset_key = |i: usize, columns: &[usize]| {
+            object(i).generated_key_unset() && columns.iter().any(|&c| Some(M::COLUMNS[c]) == M::GENERATED)
+        };
+        // Per self-reference, the rows by the values other rows refer to.
+        let targets: Vec<HashMap<String, usize>> = self
+            .self_references
+            .iter()
+            .map(|(_, to)| {
+                let mut by_value = HashMap::new();
+                for &i in indexes.iter().filter(|&&i| !unset_key(i, to)) {
+                    let values = object(i).values();
+                    by_value.insert(format!("{:?}", to.iter().map(|&c| &values[c]).collect::<Vec<_>>()), i);
+                }
+                by_value
+            })
+            .collect();
+        let parents: HashMap<usize, Vec<usize>> = indexes
+            .iter()
+            .map(|&i| {
+                let values = object(i).values();
+                let found = self.self_references.iter().zip(&targets).filter_map(|((from, _), by_value)| {
+                    let refers: Vec<&Value<'_>> = from.iter().map(|&c| &values[c]).collect();
+                    if refers.iter().any(|v| matches!(v, Value::Null)) {
+                        return None;
+                    }
+                    by_value.get(&format!("{refers:?}")).copied().filter(|&p| p != i)
+                });
+                (i, found.collect())
+            })
+            .collect();
+        let mut placed: HashMap<usize, bool> = indexes.iter().map(|&i| (i, false)).collect();
+        let mut levels = Vec::new();
+        let mut left = indexes;
+        while !left.is_empty() {
+            let (ready, rest): (Vec<usize>, Vec<usize>) =
+                left.iter().partition(|i| parents[i].iter().all(|p| placed[p]));
+            if ready.is_empty() {
+                let keys = if show_keys {
+                    rest.iter().map(|&i| format!("{:?}", object(i).key().key_values())).collect()
+                } else {
+                    Vec::new()
+                };
+                return Err(Error::RowCycle { table: M::TABLE_NAME.to_string(), keys });
+            }
+            ready.iter().for_each(|i| *placed.get_mut(i).expect("every row has a mark") = true);
+            levels.push(ready);
+            left = rest;
+        }
+        Ok(levels)
+    }
+
+    /// `UPDATE` of the columns that differ from `snapshot`; with a version
+    /// column, compare-and-set on the snapshot's version, which the object
+    /// then advances. Whether anything was sent.
+    fn update_changed(
+        conn: &mut Connection,
+        object: &mut M,
+        snapshot: &[Value<'static>],
+        show_keys: bool,
+    ) -> Result<bool, Error> {
         let changed: Vec<usize> = M::COLUMNS
             .iter()
             .zip(object.values())
             .zip(snapshot)
             .enumerate()
-            .filter(|(_, ((column, value), old))| !M::KEY.contains(column) && value != *old)
+            .filter(|(_, ((column, value), old))| {
+                !M::KEY.contains(column) && Some(**column) != M::VERSION && value != *old
+            })
             .map(|(i, _)| i)
             .collect();
-        if !changed.is_empty() {
+        if changed.is_empty() {
+            return Ok(false);
+        }
+        let version = M::VERSION.and_then(|v| Some((v, M::COLUMNS.iter().position(|c| *c == v)?)));
+        let Some((version, at)) = version else {
             exec::update_columns(conn, object, &changed)?;
+            return Ok(true);
+        };
+        let expected = snapshot[at].clone();
+        if exec::update_versioned(conn, object, &changed, version, expected)? == 0 {
+            return Err(stale_object(object, show_keys));
+        }
+        object.advance_version();
+        Ok(true)
+    }
+
+    /// `DELETE` of the object's row; with a version column, only if it
+    /// still holds the version read.
+    fn delete_row(conn: &mut Connection, entry: &Entry<M>, show_keys: bool) -> Result<(), Error> {
+        let key = entry.object.key();
+        let version = M::VERSION.and_then(|v| Some((v, M::COLUMNS.iter().position(|c| *c == v)?)));
+        let Some((version, at)) = version else {
+            exec::delete::<M>(conn, &key)?;
+            return Ok(());
+        };
+        let expected = match &entry.snapshot {
+            Some(snapshot) => snapshot[at].clone(),
+            None => entry.object.values().swap_remove(at).into_owned(),
+        };
+        if exec::delete_versioned::<M>(conn, &key, version, expected)? == 0 {
+            return Err(stale_object(&entry.object, show_keys));
         }
         Ok(())
     }
@@ -187,6 +466,46 @@ impl<M: Model> AnySlots for Slots<M> {
         &self.parents
     }
 
+    fn nullable_edge_to(&self, parent: &str) -> bool {
+        let mut keys = self.outer_keys.iter().filter(|(t, _, _)| t == parent).peekable();
+        keys.peek().is_some() && keys.all(|(_, _, nullable)| *nullable)
+    }
+
+    fn defer(&mut self, parent: &str) {
+        for (_, columns, _) in self.outer_keys.iter().filter(|(t, _, _)| t == parent) {
+            for &column in columns {
+                if !self.deferred.contains(&column) {
+                    self.deferred.push(column);
+                }
+            }
+        }
+    }
+
+    fn flush_deferred_keys(&mut self, conn: &mut Connection) -> Result<(), Error> {
+        let deferred = std::mem::take(&mut self.deferred);
+        for index in std::mem::take(&mut self.post_update) {
+            if let Some(entry) = self.entries[index].as_ref() {
+                exec::update_columns(conn, &entry.object, &deferred)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn clear_deferred(&mut self) {
+        self.deferred.clear();
+        self.post_update.clear();
+    }
+
+    fn flush_unlinks(&mut self, conn: &mut Connection) -> Result<(), Error> {
+        let columns: Vec<&'static str> = self.deferred.iter().map(|&c| M::COLUMNS[c]).collect();
+        for entry in self.entries.iter().flatten().filter(|e| e.deleted) {
+            if self.has_deferred_value(&entry.object) {
+                exec::set_null::<M>(conn, &entry.object.key(), &columns)?;
+            }
+        }
+        Ok(())
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -195,53 +514,169 @@ impl<M: Model> AnySlots for Slots<M> {
         self
     }
 
+    fn expire_all(&mut self) {
+        for entry in self.entries.iter_mut().flatten().filter(|e| e.persistent && e.delete_flushed == 0) {
+            entry.expired = true;
+            entry.snapshot = None;
+        }
+    }
+
     fn has_changes(&self) -> bool {
         self.entries.iter().flatten().any(|e| !e.persistent || e.deleted || e.snapshot.is_some())
     }
 
-    fn flush_inserts_and_updates(&mut self, conn: &mut Connection) -> Result<(), Error> {
+    fn flush_inserts_and_updates(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
         let depth = conn.transaction_state().depth;
-        for index in 0..self.entries.len() {
-            let Some(entry) = self.entries[index].as_mut() else { continue };
-            if !entry.persistent {
-                exec::insert(conn, &mut entry.object)?;
+        let pending: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.as_ref().is_some_and(|e| !e.persistent))
+            .map(|(i, _)| i)
+            .collect();
+        for level in self.levels(pending, show_keys)? {
+            let mut in_level = vec![false; self.entries.len()];
+            level.iter().for_each(|&i| in_level[i] = true);
+            let objects: Vec<&mut M> = self
+                .entries
+                .iter_mut()
+                .zip(&in_level)
+                .filter(|(_, inside)| **inside)
+                .filter_map(|(e, _)| e.as_mut().map(|e| &mut e.object))
+                .collect();
+            exec::insert_many(conn, objects, &self.types, &self.deferred)?;
+            for index in level {
+                let deferred = self.entries[index].as_ref().is_some_and(|e| self.has_deferred_value(&e.object));
+                if deferred {
+                    self.post_update.push(index);
+                }
+                let Some(entry) = self.entries[index].as_mut() else { continue };
                 entry.persistent = true;
                 entry.written = depth;
+                entry.inserted = depth;
                 let key = key_text(&entry.object.key());
                 self.by_key.insert(key, u32::try_from(index).expect("fewer than 2^32 objects in one session"));
-            } else if let Some(snapshot) = entry.snapshot.as_ref().filter(|_| !entry.deleted) {
-                Self::update_changed(conn, &entry.object, snapshot)?;
-                entry.snapshot = None;
-                entry.written = depth;
+            }
+        }
+        for index in 0..self.entries.len() {
+            let Some(entry) = self.entries[index].as_mut() else { continue };
+            if !entry.persistent || entry.deleted || entry.delete_flushed > 0 {
+                continue;
+            }
+            let Some(snapshot) = entry.snapshot.as_ref() else { continue };
+            match Self::update_changed(conn, &mut entry.object, snapshot, show_keys) {
+                Ok(sent) => {
+                    entry.snapshot = None;
+                    if sent {
+                        entry.written = depth;
+                    }
+                }
+                Err(error) => {
+                    if matches!(error, Error::StaleObject { .. }) {
+                        // Its values are not the row's: read it again before use.
+                        entry.expired = true;
+                        entry.snapshot = None;
+                    }
+                    return Err(error);
+                }
             }
         }
         Ok(())
     }
 
-    fn flush_deletes(&mut self, conn: &mut Connection) -> Result<(), Error> {
-        for index in 0..self.entries.len() {
-            let Some(entry) = self.entries[index].as_ref().filter(|e| e.deleted) else { continue };
-            exec::delete::<M>(conn, &entry.object.key())?;
-            self.remove(index);
+    fn flush_deletes(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
+        let depth = conn.transaction_state().depth;
+        let deleted: Vec<usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.as_ref().is_some_and(|e| e.deleted))
+            .map(|(i, _)| i)
+            .collect();
+        // Rows referring to others go first: the levels backwards.
+        for index in self.levels(deleted, show_keys)?.into_iter().rev().flatten() {
+            let Some(entry) = self.entries[index].as_mut() else { continue };
+            if let Err(error) = Self::delete_row(conn, entry, show_keys) {
+                if matches!(error, Error::StaleObject { .. }) {
+                    (entry.deleted, entry.expired, entry.snapshot) = (false, true, None);
+                }
+                return Err(error);
+            }
+            entry.deleted = false;
+            entry.delete_flushed = depth.max(1);
+            let key = key_text(&entry.object.key());
+            if self.by_key.get(&key) == Some(&(index as u32)) {
+                self.by_key.remove(&key);
+            }
         }
         Ok(())
     }
 
     fn committed(&mut self, depth: u32) {
-        for entry in self.entries.iter_mut().flatten() {
+        for index in 0..self.entries.len() {
+            let Some(entry) = self.entries[index].as_mut() else { continue };
             entry.added = entry.added.min(depth - 1);
             entry.written = entry.written.min(depth - 1);
+            entry.inserted = entry.inserted.min(depth - 1);
+            if entry.delete_flushed > 0 {
+                entry.delete_flushed = entry.delete_flushed.min(depth - 1);
+                if entry.delete_flushed == 0 {
+                    self.remove(index, Stale::Deleted);
+                }
+            }
         }
     }
 
     fn rolled_back(&mut self, depth: u32) {
-        // Objects added or written deeper than `depth` no longer match the
-        // database: they leave the session (refresh reads them again).
         for index in 0..self.entries.len() {
-            let stale = self.entries[index].as_ref().is_some_and(|e| e.added > depth || e.written > depth);
-            if stale {
-                self.remove(index);
+            let Some(entry) = self.entries[index].as_mut() else { continue };
+            if entry.added > depth {
+                // Its row was inserted in what was undone, or never was.
+                self.remove(index, Stale::RolledBack);
+                continue;
+            }
+            if entry.inserted > depth {
+                // Added before what was undone, inserted inside it: pending again.
+                entry.persistent = false;
+                (entry.inserted, entry.written, entry.delete_flushed) = (0, 0, 0);
+                (entry.deleted, entry.expired, entry.snapshot) = (false, false, None);
+                let key = key_text(&entry.object.key());
+                if self.by_key.get(&key) == Some(&(index as u32)) {
+                    self.by_key.remove(&key);
+                }
+                continue;
+            }
+            if entry.delete_flushed > depth {
+                // Its row is back: so is the object, persistent again.
+                entry.delete_flushed = 0;
+                let key = key_text(&entry.object.key());
+                self.by_key.insert(key, index as u32);
+            }
+            if entry.written > depth {
+                // Its row has the values it had before the undone writes,
+                // which the session does not know: read it again on use.
+                entry.written = depth;
+                entry.expired = true;
+                entry.snapshot = None;
             }
         }
+    }
+}
+
+/// The error for a stale write of `object`.
+fn stale_object<M: Model>(object: &M, show_keys: bool) -> Error {
+    let name = std::any::type_name::<M>();
+    let key = show_keys.then(|| format!("{:?}", object.key().key_values()));
+    Error::StaleObject { model: name.rsplit("::").next().unwrap_or(name), key }
+}
+
+/// Whether an entry's object may be used as it is.
+fn usable<M>(entry: &Entry<M>) -> Result<(), Stale> {
+    if entry.delete_flushed > 0 {
+        Err(Stale::Deleted)
+    } else if entry.expired {
+        Err(Stale::Expired)
+    } else {
+        Ok(())
     }
 }
