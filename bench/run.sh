@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs the benchmarks with Alembic as the baseline, measured in the same run.
-# Creates bench/.venv with Alembic 1.20 and the Python drivers on first use.
+# Runs the benchmarks with Alembic (and, for the ORM, SQLAlchemy 2.x ORM) as the
+# baseline, measured in the same run.
+# Creates bench/.venv with Alembic 1.20, SQLAlchemy 2 and the Python drivers on first use.
 #   bench/run.sh                  # every benchmark
 #   bench/run.sh reflect [N...]   # reflection: N = 100 and 1,000 tables, all backends
 #   bench/run.sh revisions        # 1,000 revisions: heads/history, applying them
 #   bench/run.sh check            # migrate check on 1,000 tables, in sync and with 10 changes
 #   bench/run.sh alembic_cases    # every change Alembic's autogenerate detects, migrate detects
 #   bench/run.sh fleet [S P]      # upgrade --databases -j 1/2/4/8 over S SQLite + P PostgreSQL databases vs a shell loop
+#   bench/run.sh orm [NAME...]    # the ORM against raw diesel and SQLAlchemy ORM; NAME picks
+#                                 # workloads (load_100, join, ...) or backends (sqlite, postgresql, mysql)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=bench/.venv
@@ -16,7 +19,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 export MIGRATE_BENCH_PYTHON="$PWD/$venv/bin/python"
 case "${1:-all}" in
-    reflect | revisions | check | alembic_cases)
+    reflect | revisions | check | alembic_cases | orm)
         bench="$1"
         shift
         cargo bench --bench "$bench" -- "$@"
@@ -30,9 +33,10 @@ case "${1:-all}" in
         cargo bench --bench revisions
         cargo bench --bench check
         cargo bench --bench alembic_cases
+        cargo bench --bench orm
         ;;
     *)
-        echo "usage: bench/run.sh [reflect [N...] | revisions | check | alembic_cases | fleet [SQLITE POSTGRES]]" >&2
+        echo "usage: bench/run.sh [reflect [N...] | revisions | check | alembic_cases | fleet [SQLITE POSTGRES] | orm [NAME...]]" >&2
         exit 2
         ;;
 esac

@@ -11,6 +11,8 @@
 mod alembic;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/sqlalchemy.rs"]
+mod sqlalchemy;
 
 use migrate::db::Backend;
 use migrate::dialect;

@@ -1,24 +1,15 @@
 //! The Alembic baseline the benchmarks measure in the same run.
 
 use super::common::TestDb;
-use migrate::db::Backend;
+use super::sqlalchemy;
 use std::process::Command;
 use std::time::Duration;
-
-/// The SQLAlchemy URL of a test database.
-fn sqlalchemy_url(db: &TestDb) -> String {
-    match db.backend() {
-        Backend::Sqlite => format!("sqlite:///{}", db.url.trim_start_matches("sqlite://")),
-        Backend::Postgres => db.url.replacen("postgres://", "postgresql+psycopg2://", 1),
-        Backend::Mysql => db.url.replacen("mysql://", "mysql+pymysql://", 1),
-    }
-}
 
 /// Alembic comparing the database with itself (the work of `alembic check`),
 /// best of `repeat`: time and statements.
 pub fn compare(python: &str, db: &TestDb, repeat: usize) -> Option<(Duration, usize)> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/alembic_compare.py");
-    let out = Command::new(python).args([script, &sqlalchemy_url(db), &repeat.to_string()]).output().ok()?;
+    let out = Command::new(python).args([script, &sqlalchemy::url(db), &repeat.to_string()]).output().ok()?;
     if !out.status.success() {
         eprintln!("alembic baseline failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
         return None;

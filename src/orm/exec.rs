@@ -21,7 +21,10 @@ use diesel::pg::PgConnection;
 use diesel::query_builder::QueryFragment;
 #[cfg(feature = "sqlite")]
 use diesel::sqlite::SqliteConnection;
+use std::any::TypeId;
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// The dialect and server capabilities of `conn`, the version asked once
 /// per connection.
@@ -72,9 +75,8 @@ pub(crate) fn fetch_plain<R: FromRow>(
     conn: &mut Connection,
     statement: &(impl Statement + ?Sized),
 ) -> Result<Vec<R>, OrmError> {
-    let kind = statement.as_ast().kind();
-    let table = statement.as_ast().table().map(str::to_string);
-    with_rendered(conn, statement, |conn, template, binds| load(conn, kind, table.as_deref(), template, binds))
+    let ast = statement.as_ast();
+    with_rendered(conn, statement, |conn, template, binds| load(conn, ast.kind(), ast.table(), template, binds))
 }
 
 /// Runs a select built by the relationship loader, decoding the `joined`
@@ -106,9 +108,8 @@ pub fn fetch_optional<R: FromRow>(
 
 /// Runs a statement that returns no rows; the number of rows it touched.
 pub fn execute(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<usize, OrmError> {
-    let kind = statement.as_ast().kind();
-    let table = statement.as_ast().table().map(str::to_string);
-    with_rendered(conn, statement, |conn, template, binds| run(conn, kind, table.as_deref(), template, binds))
+    let ast = statement.as_ast();
+    with_rendered(conn, statement, |conn, template, binds| run(conn, ast.kind(), ast.table(), template, binds))
 }
 
 /// Runs a rendered query (`template` with `binds`) and decodes its rows.
@@ -422,16 +423,47 @@ pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmEr
 /// Writes only the columns at `changed` (positions in [`Model::COLUMNS`],
 /// none of them a key column) of `model` to its row; the number of rows changed.
 pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usize]) -> Result<usize, OrmError> {
+    let template = update_columns_template::<M>(dialect::of(conn.backend()), changed)?;
+    let mut values = model.values();
+    let key = model.key();
+    let mut binds: Vec<Value<'_>> =
+        changed.iter().filter_map(|&i| values.get_mut(i).map(|v| std::mem::replace(v, Value::Null))).collect();
+    binds.extend(key.key_values());
+    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
+}
+
+/// A set of column positions (all below 64, ascending) as bits.
+fn column_mask(changed: &[usize]) -> Option<u64> {
+    let ascending = changed.windows(2).all(|w| w[0] < w[1]);
+    let fits = changed.last().is_none_or(|&last| last < 64);
+    (ascending && fits).then(|| changed.iter().fold(0, |mask, &i| mask | 1 << i))
+}
+
+/// The key of a memoised `UPDATE` template: the model, the backend, the columns set.
+type UpdateShape = (TypeId, usize, u64);
+
+thread_local! {
+    // The `UPDATE t SET <changed columns> WHERE key = ?` templates flushes
+    // used, so that updating many rows renders each column set once.
+    static UPDATES: RefCell<HashMap<UpdateShape, Rc<Template>>> = RefCell::new(HashMap::new());
+}
+
+/// The template of an update of the columns at `changed` of `M` on
+/// `dialect`, rendered on first use of that column set.
+pub fn update_columns_template<M: Model>(dialect: &dyn Dialect, changed: &[usize]) -> Result<Rc<Template>, OrmError> {
+    let shape = column_mask(changed).map(|mask| (TypeId::of::<M>(), dialect.memo_slot(), mask));
+    if let Some(found) = shape.and_then(|shape| UPDATES.with(|memo| memo.borrow().get(&shape).cloned())) {
+        return Ok(found);
+    }
     let columns: Vec<&'static str> = changed.iter().filter_map(|&i| M::COLUMNS.get(i).copied()).collect();
     if columns.is_empty() || columns.iter().any(|c| M::KEY.contains(c)) {
         return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
     }
-    let template = super::model::update_template::<M>(dialect::of(conn.backend()), &columns)?;
-    let mut values: Vec<Option<Value<'_>>> = model.values().into_iter().map(Some).collect();
-    let key = model.key();
-    let mut binds: Vec<Value<'_>> = changed.iter().filter_map(|&i| values.get_mut(i).and_then(Option::take)).collect();
-    binds.extend(key.key_values());
-    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
+    let template = Rc::new(super::model::update_template::<M>(dialect, &columns)?);
+    if let Some(shape) = shape {
+        UPDATES.with(|memo| memo.borrow_mut().insert(shape, Rc::clone(&template)));
+    }
+    Ok(template)
 }
 
 fn column_expr(name: &'static str) -> ast::Expr {

@@ -181,6 +181,25 @@ fn model_statements_render_once_per_dialect() {
     insta::assert_snapshot!(out);
 }
 
+#[test]
+fn update_templates_render_once_per_column_set() {
+    for (name, sql) in [
+        ("postgresql", r#"UPDATE "authors" SET "name" = $1, "rating" = $2 WHERE ("id" = $3)"#),
+        ("mysql", "UPDATE `authors` SET `name` = ?, `rating` = ? WHERE (`id` = ?)"),
+        ("sqlite", r#"UPDATE "authors" SET "name" = ?, "rating" = ? WHERE ("id" = ?)"#),
+    ] {
+        let d = dialect::by_name(name).unwrap();
+        let both = exec::update_columns_template::<Author>(d.as_ref(), &[1, 3]).unwrap();
+        assert_eq!(both.to_sql(d.as_ref()), sql);
+        let again = exec::update_columns_template::<Author>(d.as_ref(), &[1, 3]).unwrap();
+        assert!(std::rc::Rc::ptr_eq(&both, &again), "{name}: rendered once");
+        let rating = exec::update_columns_template::<Author>(d.as_ref(), &[3]).unwrap();
+        assert!(!std::rc::Rc::ptr_eq(&both, &rating), "{name}: each column set has its own");
+        assert!(exec::update_columns_template::<Author>(d.as_ref(), &[0, 3]).is_err(), "{name}: a key column");
+        assert!(exec::update_columns_template::<Author>(d.as_ref(), &[]).is_err(), "{name}: no column");
+    }
+}
+
 /// Ann mentors Bob and Dee, Bob mentors Cid; Dee has no posts.
 fn seed(conn: &mut Connection) {
     let mut ann = author("Ann", None, Some(4.5));
