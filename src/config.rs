@@ -170,6 +170,28 @@ pub struct DatabaseConfig {
     pub transaction_per_revision: bool,
 }
 
+impl Default for DatabaseConfig {
+    /// The settings of a database a `migrate.toml` says nothing about,
+    /// relative to the working directory.
+    fn default() -> Self {
+        let script_location = PathBuf::from("migrations");
+        DatabaseConfig {
+            name: None,
+            database_url: None,
+            version_paths: vec![script_location.join("versions")],
+            script_location,
+            models: vec!["models/*.toml".into(), "models/*.rs".into()],
+            root: PathBuf::new(),
+            version_table: DEFAULT_VERSION_TABLE.into(),
+            filters: NameFilter::default(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            lock_lease: crate::runtime::LEASE_SECONDS,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            transaction_per_revision: true,
+        }
+    }
+}
+
 impl DatabaseConfig {
     /// The tables this tool owns, which reflection must never report.
     pub fn own_tables(&self) -> [String; 3] {
@@ -395,6 +417,22 @@ impl Config {
     }
 }
 
+/// Whether `name` can be a version table's name (its history and lock
+/// tables add a suffix); the message says why not.
+pub fn check_version_table(name: &str) -> Result<(), String> {
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= MAX_VERSION_TABLE;
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "version_table `{name}`: use a letter or `_`, then letters, digits and `_`, at most \
+             {MAX_VERSION_TABLE} characters"
+        ))
+    }
+}
+
 fn text(setting: &Option<Spanned<String>>) -> Option<String> {
     setting.as_ref().map(|s| s.get_ref().clone())
 }
@@ -425,19 +463,7 @@ impl FileSettings {
             return Err((t.span().start, format!("busy_timeout must be 0 or more seconds, not {}", t.get_ref())));
         }
         if let Some(t) = &self.version_table {
-            let name = t.get_ref();
-            let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && name.len() <= MAX_VERSION_TABLE;
-            if !valid {
-                return Err((
-                    t.span().start,
-                    format!(
-                        "version_table `{name}`: use a letter or `_`, then letters, digits and `_`, at most \
-                         {MAX_VERSION_TABLE} characters"
-                    ),
-                ));
-            }
+            check_version_table(t.get_ref()).map_err(|message| (t.span().start, message))?;
         }
         let paths =
             self.script_location.iter().chain(self.models.iter().flatten()).chain(self.version_paths.iter().flatten());
@@ -471,6 +497,12 @@ mod tests {
         assert_eq!(db.busy_timeout, DEFAULT_BUSY_TIMEOUT);
         let db = parse("busy_timeout = 0.5\n[databases.main]\n").unwrap().database(None).unwrap();
         assert_eq!(db.busy_timeout, 0.5);
+    }
+
+    #[test]
+    fn code_defaults_are_the_file_defaults() {
+        let from_file = Config::parse("", Path::new("migrate.toml")).unwrap().database(None).unwrap();
+        assert_eq!(DatabaseConfig::default(), from_file);
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub enum Error {
     /// An op that cannot run: it names what does not exist, or the backend cannot do it.
     #[error(transparent)]
     Invalid(#[from] crate::autogen::InvalidOp),
+    /// An ORM pool gave no connection to run on.
+    #[error(transparent)]
+    Pool(#[from] crate::orm::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -47,7 +50,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Init(_) | Error::Usage(_) | Error::Models(_) | Error::Invalid(_) => 2,
             Error::NotAtHead(_) => 1,
-            Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. }) => 2,
+            Error::Db(DbError::InvalidUrl { .. } | DbError::MissingSqliteFile { .. } | DbError::NotBuilt { .. }) => 2,
             Error::Script(_)
             | Error::Runtime(
                 RuntimeError::Render(_)
@@ -60,7 +63,7 @@ impl Error {
                 | RuntimeError::Uncertain { .. }
                 | RuntimeError::NothingToResume,
             ) => 1,
-            Error::Db(_) | Error::Reflect(_) | Error::Runtime(_) => 3,
+            Error::Db(_) | Error::Reflect(_) | Error::Runtime(_) | Error::Pool(_) => 3,
         }
     }
 
@@ -75,6 +78,7 @@ impl Error {
             }
             Error::Init(_) => "init",
             Error::Db(DbError::InvalidUrl { .. }) => "invalid_url",
+            Error::Db(DbError::NotBuilt { .. }) => "backend_not_built",
             Error::Db(DbError::MissingSqliteFile { .. }) => "missing_sqlite_file",
             Error::Db(DbError::Connect { .. }) => "connect",
             Error::Db(DbError::Conflict { .. }) => "conflict",
@@ -89,7 +93,7 @@ impl Error {
             Error::Runtime(RuntimeError::NothingToResume) => "nothing_to_resume",
             Error::Runtime(RuntimeError::LockTimeout { .. }) => "lock_timeout",
             Error::Runtime(RuntimeError::StepFailed { .. }) => "step_failed",
-            Error::Runtime(_) => "database",
+            Error::Runtime(_) | Error::Pool(_) => "database",
             Error::Models(ModelError::Write { .. }) => "output_unwritable",
             Error::Models(_) => "models_invalid",
             Error::Invalid(_) => "invalid_op",

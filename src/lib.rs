@@ -19,12 +19,18 @@ macro_rules! text_row {
     };
 }
 
+// The command line's modules name the crate `migrate::`, as a binary would.
+extern crate self as migrate;
+
 pub mod autogen;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod command;
 pub mod config;
 pub mod db;
 pub mod dialect;
 mod error;
+mod migrator;
 pub mod models;
 pub mod ops;
 pub mod orm;
@@ -36,3 +42,7 @@ mod toml_error;
 mod toml_layout;
 
 pub use error::Error;
+/// Compiles the revision files of a script location into the program: see
+/// [`script::EmbeddedMigrations`] and `docs/embedding.md`.
+pub use migrate_derive::embed_migrations;
+pub use migrator::{Migrations, Migrator};

@@ -1,7 +1,5 @@
 //! The `migrate` command line: a thin shell over the library.
 
-mod cli;
-
 fn main() -> std::process::ExitCode {
-    cli::main()
+    migrate::cli::main()
 }

@@ -3,6 +3,8 @@
 //! revision; eight concurrent runs; edited files; stamps; offline SQL.
 
 mod common;
+#[path = "revisions/migrator.rs"]
+mod migrator;
 
 use common::{TestDb, each_backend};
 use migrate::command::{self, RunOptions};

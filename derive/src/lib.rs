@@ -6,6 +6,11 @@
 //! from the source) and `migrate::orm::Model` (positional row decoding,
 //! values, keys, memoised statements), and adds typed handles:
 //! `User::TABLE`, `User::ALL` and one `Column` per field (`User::EMAIL`).
+//!
+//! `embed_migrations!("migrations")` compiles the revision files of a script
+//! location into the program (see `docs/embedding.md`).
+
+mod embed;
 
 use migrate_grammar::{ColumnDef, ModelDef};
 use proc_macro::TokenStream;
@@ -19,6 +24,21 @@ use syn::spanned::Spanned;
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let item = syn::parse_macro_input!(input as syn::ItemStruct);
     match expand(&item) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Compiles every revision file of a script location (`"migrations"` when
+/// not given: the folder holding `versions/`, relative to the crate's
+/// `Cargo.toml`) into the program, as a `migrate::script::EmbeddedMigrations`
+/// with each file's checksum computed now. A malformed file is a compile
+/// error naming the file and line. Cargo rebuilds when a file is edited;
+/// for added and removed files the crate needs a `build.rs` (see
+/// `docs/embedding.md`).
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    match embed::expand(input.into()) {
         Ok(tokens) => tokens.into(),
         Err(e) => e.to_compile_error().into(),
     }

@@ -27,6 +27,8 @@
 //! }
 //! ```
 
+pub mod revision_files;
+
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprLit, Fields, GenericArgument, ItemStruct, Lit, PathArguments, Type};
 

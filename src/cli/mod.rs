@@ -1,4 +1,7 @@
-//! Argument parsing, dispatch, and turning errors into one line and an exit code.
+//! The `migrate` command line as a library function: argument parsing,
+//! dispatch, and turning errors into one line and an exit code. The
+//! `migrate` binary is [`main`]; an application can build its own migrator
+//! binary on [`run`] (see `docs/embedding.md`).
 
 mod check;
 mod inspect;
@@ -232,14 +235,28 @@ enum Command {
     },
 }
 
-/// Runs the command line and returns the process exit code.
+/// Runs the command line of this process (`std::env::args_os`) and
+/// returns the exit code: what the `migrate` binary does.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    run(std::env::args_os())
+}
+
+/// Runs the command line `args` (the first is the program's name, as in
+/// `std::env::args_os`), printing what `migrate` prints, and returns the
+/// exit code (0 success, 1 a check found something, 2 usage or
+/// configuration, 3 database; `--help` and `--version` print and give 0).
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, &args),
     };
     let out = Output::new(cli.json, cli.quiet, redactor(&cli));
-    match run(&cli, &out) {
+    match dispatch(&cli, &out) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             let failure = Failure::of(&error);
@@ -251,21 +268,23 @@ pub fn main() -> ExitCode {
 
 /// A command line clap refuses: clap's own text, or under `--json` the
 /// error document (`--help` and `--version` print as usual).
-fn usage_error(e: clap::Error) -> ExitCode {
-    let json = std::env::args_os().any(|a| a == "--json");
+fn usage_error(e: clap::Error, args: &[std::ffi::OsString]) -> ExitCode {
+    let json = args.iter().any(|a| a == "--json");
     if !json || !e.use_stderr() {
-        e.exit();
+        // What `clap::Error::exit` prints, without ending the process.
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
     }
     let message = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
     let failure = Failure { code: "usage", exit_code: 2, message, file: None, line: None, hint: None };
     // Arguments may hold a URL: scrub what clap echoes of them.
-    let urls: Vec<String> = std::env::args().collect();
+    let urls: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     Output::new(true, false, Redactor::of_urls(urls.iter().map(String::as_str))).error(&failure);
     ExitCode::from(2)
 }
 
 /// Runs the command; the exit code on success (1: a check found something).
-fn run(cli: &Cli, out: &Output) -> Result<u8, Error> {
+fn dispatch(cli: &Cli, out: &Output) -> Result<u8, Error> {
     match &cli.command {
         Command::Init { directory, template } => {
             let created = migrate::template::init(directory, template)?;

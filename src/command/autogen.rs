@@ -1,7 +1,7 @@
 //! `revision --autogenerate`, `check` (also against a shadow database) and
 //! `lint`.
 
-use super::{NewRevision, Written, current, load_script, open_existing, revision};
+use super::{Endpoint, NewRevision, Written, current, load_script, open_existing, revision, status};
 use crate::Error;
 use crate::autogen::{self, Diff, Finding, RenameCandidate, Validator};
 use crate::config::DatabaseConfig;
@@ -151,6 +151,29 @@ pub fn check(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Drift, Erro
     });
     let mut drift = drift(url, database, schema?, &models?, &mut |_| false)?;
     drift.tampered = status?.tampered;
+    drift.in_sync &= drift.tampered.is_empty();
+    Ok(drift)
+}
+
+/// Whether the database at `endpoint` matches `models` (given in code, such
+/// as the compiled ones: [`crate::models::compiled`]) and the files of
+/// `script` its history: `migrate check` on any endpoint and script.
+pub fn check_models(
+    mut endpoint: Endpoint<'_>,
+    script: &Script,
+    database: &DatabaseConfig,
+    models: &Models,
+) -> Result<Drift, Error> {
+    let url = endpoint.url().clone();
+    let schema = match &mut endpoint {
+        Endpoint::Url(url) => reflect(url, database)?,
+        Endpoint::Connection(conn) => {
+            dialect::for_backend(url.backend()).reflect(conn, &database.reflection_filter())?
+        }
+    };
+    let status = status(endpoint, script, database)?;
+    let mut drift = drift(&url, database, schema, models, &mut |_| false)?;
+    drift.tampered = status.tampered;
     drift.in_sync &= drift.tampered.is_empty();
     Ok(drift)
 }

@@ -5,7 +5,6 @@ use crate::Error;
 use crate::config::DatabaseConfig;
 use crate::db::{Connection, DatabaseUrl, DbError, OpenMode};
 use crate::dialect::{self, Dialect, SchemaUpgrades, ServerFacts};
-use crate::runtime::checksum::checksum;
 use crate::runtime::{
     Bookkeeping, Edited, Event, HistoryEntry, LiveRun, Resume, Run, RunLock, RunReport, RuntimeError,
     check_cluster_safe, live_run, offline_sql, render_plan, took_effect,
@@ -40,28 +39,70 @@ pub(super) fn open_existing(url: &DatabaseUrl, database: &DatabaseConfig) -> Res
     }
 }
 
+/// Where a command runs.
+pub enum Endpoint<'c> {
+    /// Connects to this URL (when only reading, an SQLite file not created
+    /// yet is an empty database and is not created).
+    Url(&'c DatabaseUrl),
+    /// A connection the caller holds (an application's own, or one from its
+    /// pool): what the run changes of its session settings is put back
+    /// afterwards.
+    Connection(&'c mut Connection),
+}
+
+impl Endpoint<'_> {
+    /// The URL of the database.
+    pub fn url(&self) -> &DatabaseUrl {
+        match self {
+            Endpoint::Url(url) => url,
+            Endpoint::Connection(conn) => conn.url(),
+        }
+    }
+}
+
 /// A connection with the run lock held and the tool's tables in place (a
 /// migration run's; the ORM's unit of work is `orm::Session`).
-struct Locked {
-    conn: Connection,
+struct Locked<'c> {
+    conn: &'c mut Connection,
     dialect: Box<dyn Dialect>,
     book: Bookkeeping,
     lock: RunLock,
     /// What the session learned about the server (a Galera cluster).
     facts: ServerFacts,
+    /// What puts a lent connection's session back as it was.
+    restore: Vec<String>,
 }
 
-impl Locked {
-    /// Connects, refuses a server the run cannot change safely (a read-only
-    /// standby, a Galera node doing rolling schema upgrades), and takes the
-    /// run lock.
-    fn open(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Locked, Error> {
-        let mut conn = connect(url, OpenMode::ReadWrite, database.busy_timeout)?;
-        let dialect = dialect::for_backend(url.backend());
+impl<'c> Locked<'c> {
+    /// Prepares the session, refuses a server the run cannot change safely
+    /// (a read-only standby, a Galera node doing rolling schema upgrades),
+    /// and takes the run lock. `lent`: the connection is the caller's, whose
+    /// session settings are put back when the run ends.
+    fn open(conn: &'c mut Connection, database: &DatabaseConfig, lent: bool) -> Result<Locked<'c>, Error> {
+        let dialect = dialect::for_backend(conn.backend());
+        let restore = if lent { dialect.session_restore(conn)? } else { Vec::new() };
+        let locked = Self::prepare(conn, dialect.as_ref(), database);
+        match locked {
+            Ok((book, lock, facts)) => Ok(Locked { conn, dialect, book, lock, facts, restore }),
+            Err(e) => {
+                for statement in &restore {
+                    let _ = conn.execute(statement);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn prepare(
+        conn: &mut Connection,
+        dialect: &dyn Dialect,
+        database: &DatabaseConfig,
+    ) -> Result<(Bookkeeping, RunLock, ServerFacts), Error> {
         for statement in dialect.session_setup() {
             conn.execute(&statement)?;
         }
-        let facts = dialect.prepare_session(&mut conn)?;
+        let facts = dialect.prepare_session(conn)?;
+        let url = conn.url();
         if facts.read_only_standby {
             return Err(RuntimeError::ReadOnlyStandby { database: url.to_string() }.into());
         }
@@ -70,32 +111,29 @@ impl Locked {
         }
         let book = Bookkeeping::new(&database.version_table);
         let timeout = Duration::from_secs_f64(database.lock_timeout.max(0.0));
-        let lock = RunLock::acquire(
-            &mut conn,
-            dialect.as_ref(),
-            &book,
-            timeout,
-            facts.cluster.is_some(),
-            database.lock_lease,
-        )?;
-        Ok(Locked { conn, dialect, book, lock, facts })
+        let lock = RunLock::acquire(conn, dialect, &book, timeout, facts.cluster.is_some(), database.lock_lease)?;
+        Ok((book, lock, facts))
     }
 
     /// Creates the version and history tables where missing: just before
     /// the first change, so that a run that changes nothing leaves nothing.
     fn create_bookkeeping(&mut self) -> Result<(), Error> {
-        for statement in self.book.create_missing(&mut self.conn, self.dialect.as_ref())? {
+        for statement in self.book.create_missing(self.conn, self.dialect.as_ref())? {
             self.conn.execute(&statement)?;
         }
-        for statement in self.book.add_missing_columns(&mut self.conn, self.dialect.as_ref())? {
+        for statement in self.book.add_missing_columns(self.conn, self.dialect.as_ref())? {
             self.conn.execute(&statement)?;
         }
         Ok(())
     }
 
     fn close(self) -> Result<(), Error> {
-        let Locked { mut conn, lock, .. } = self;
-        Ok(lock.release(&mut conn)?)
+        let Locked { conn, lock, restore, .. } = self;
+        let released = lock.release(conn);
+        for statement in &restore {
+            conn.execute(statement)?;
+        }
+        Ok(released?)
     }
 
     /// Runs `body` and gives the lock back whatever happens.
@@ -105,6 +143,21 @@ impl Locked {
         let value = result?;
         closed?;
         Ok(value)
+    }
+}
+
+/// Locks `endpoint` (connecting first to a URL) and runs `body`.
+fn locked<T>(
+    endpoint: Endpoint<'_>,
+    database: &DatabaseConfig,
+    body: impl FnOnce(&mut Locked) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match endpoint {
+        Endpoint::Url(url) => {
+            let mut conn = connect(url, OpenMode::ReadWrite, database.busy_timeout)?;
+            Locked::open(&mut conn, database, false)?.with(body)
+        }
+        Endpoint::Connection(conn) => Locked::open(conn, database, true)?.with(body),
     }
 }
 
@@ -140,16 +193,7 @@ pub fn upgrade(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
-    script.map.check_target(target)?;
-    validate_run(url, database, &script, |heads| Ok(script.map.upgrade_plan(heads, target)?))?;
-    Locked::open(url, database)?.with(|s| {
-        let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
-        let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
-        refuse_edits(&script, &history)?;
-        let steps = script.map.upgrade_plan(&heads, target)?;
-        let resume = resume_point(&script, &history, &steps, options.resume)?;
-        run_steps(s, &script, &steps, resume, database, options, on_event)
-    })
+    apply(Endpoint::Url(url), &script, database, Direction::Up, target, options, on_event)
 }
 
 /// `migrate downgrade TARGET`.
@@ -161,15 +205,36 @@ pub fn downgrade(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<RunReport, Error> {
     let script = load_script(database)?;
+    apply(Endpoint::Url(url), &script, database, Direction::Down, target, options, on_event)
+}
+
+/// Upgrades (`Direction::Up`) or downgrades `endpoint` to `target` with the
+/// revisions of `script`: what `migrate upgrade`/`downgrade` do, on any
+/// endpoint and script (files, or compiled in).
+pub fn apply(
+    endpoint: Endpoint<'_>,
+    script: &Script,
+    database: &DatabaseConfig,
+    direction: Direction,
+    target: &str,
+    options: &RunOptions,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<RunReport, Error> {
     script.map.check_target(target)?;
-    validate_run(url, database, &script, |heads| Ok(script.map.downgrade_plan(heads, target)?))?;
-    Locked::open(url, database)?.with(|s| {
-        let heads = s.book.heads(&mut s.conn, s.dialect.as_ref())?;
-        let history = s.book.history(&mut s.conn, s.dialect.as_ref())?;
-        refuse_edits(&script, &history)?;
-        let steps = script.map.downgrade_plan(&heads, target)?;
-        let resume = resume_point(&script, &history, &steps, options.resume)?;
-        run_steps(s, &script, &steps, resume, database, options, on_event)
+    let plan = |heads: &[String]| match direction {
+        Direction::Up => script.map.upgrade_plan(heads, target),
+        Direction::Down => script.map.downgrade_plan(heads, target),
+    };
+    if let Endpoint::Url(url) = &endpoint {
+        validate_run(url, database, script, |heads| Ok(plan(heads)?))?;
+    }
+    locked(endpoint, database, |s| {
+        let heads = s.book.heads(s.conn, s.dialect.as_ref())?;
+        let history = s.book.history(s.conn, s.dialect.as_ref())?;
+        refuse_edits(script, &history)?;
+        let steps = plan(&heads)?;
+        let resume = resume_point(script, &history, &steps, options.resume)?;
+        run_steps(s, script, &steps, resume, database, options, on_event)
     })
 }
 
@@ -276,12 +341,12 @@ fn run_steps(
 ) -> Result<RunReport, Error> {
     if steps.is_empty() {
         // Nothing to do: the report still says where the database is.
-        return Ok(RunReport { heads: s.book.heads(&mut s.conn, s.dialect.as_ref())?, ..RunReport::default() });
+        return Ok(RunReport { heads: s.book.heads(s.conn, s.dialect.as_ref())?, ..RunReport::default() });
     }
     if s.facts.cluster.is_some() {
         check_cluster_safe(&script.map, steps)?;
     }
-    let reflected = s.dialect.reflect(&mut s.conn, &database.reflection_filter())?;
+    let reflected = s.dialect.reflect(s.conn, &database.reflection_filter())?;
     let half_done = start.resume != Resume::default() || start.uncertain;
     validate_steps(s.dialect.as_ref(), database, &script.map, steps, reflected.clone(), half_done)?;
     let mut state = reflected.clone();
@@ -390,18 +455,33 @@ pub struct CurrentHead {
 
 /// `migrate current`.
 pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, Error> {
-    let script = load_script(database)?;
+    status(Endpoint::Url(url), &load_script(database)?, database)
+}
+
+/// Where `endpoint` is with the revisions of `script`: what `migrate
+/// current` reports, on any endpoint and script.
+pub fn status(endpoint: Endpoint<'_>, script: &Script, database: &DatabaseConfig) -> Result<Status, Error> {
+    let url = endpoint.url().clone();
     let dialect = dialect::for_backend(url.backend());
     let book = Bookkeeping::new(&database.version_table);
-    let (heads, history, live) = match open_existing(url, database)? {
-        Some(mut conn) => {
-            // On a Galera node: reads wait for what the cluster committed.
-            let cluster = dialect.prepare_session(&mut conn)?.cluster.is_some();
-            let live = live_run(Some(&mut conn), dialect.as_ref(), &book, url, cluster)?;
-            (book.heads(&mut conn, dialect.as_ref())?, book.history(&mut conn, dialect.as_ref())?, live)
+    let mut opened = None;
+    let conn = match endpoint {
+        Endpoint::Url(url) => {
+            opened = open_existing(url, database)?;
+            opened.as_mut()
         }
-        None => (Vec::new(), Vec::new(), live_run(None, dialect.as_ref(), &book, url, false)?),
+        Endpoint::Connection(conn) => Some(conn),
     };
+    let (heads, history, live) = match conn {
+        Some(conn) => {
+            // On a Galera node: reads wait for what the cluster committed.
+            let cluster = dialect.prepare_session(conn)?.cluster.is_some();
+            let live = live_run(Some(&mut *conn), dialect.as_ref(), &book, &url, cluster)?;
+            (book.heads(conn, dialect.as_ref())?, book.history(conn, dialect.as_ref())?, live)
+        }
+        None => (Vec::new(), Vec::new(), live_run(None, dialect.as_ref(), &book, &url, false)?),
+    };
+    drop(opened);
     // What the live run is applying is not a revision left partly applied.
     let partial = partial(&history)
         .filter(|p| live.as_ref().is_none_or(|l| l.revision.as_ref() != Some(&p.revision) && p.outcome != "running"))
@@ -421,9 +501,9 @@ pub fn current(url: &DatabaseUrl, database: &DatabaseConfig) -> Result<Status, E
                 is_head: script_heads.contains(&h.as_str()),
             })
             .collect(),
-        partial_op: partial.as_ref().and_then(|p| partial_op(&script, p)),
+        partial_op: partial.as_ref().and_then(|p| partial_op(script, p)),
         partial,
-        tampered: edited(&script, &history).into_iter().map(|e| e.revision).collect(),
+        tampered: edited(script, &history).into_iter().map(|e| e.revision).collect(),
         at_heads: sorted_heads == sorted_script,
         live,
     })
@@ -444,21 +524,21 @@ pub fn stamp(
     for target in targets {
         script.map.check_target(target)?;
     }
-    Locked::open(url, database)?.with(|s| {
+    locked(Endpoint::Url(url), database, |s| {
         if !accept_edits {
-            refuse_edits(&script, &s.book.history(&mut s.conn, s.dialect.as_ref())?)?;
+            refuse_edits(&script, &s.book.history(s.conn, s.dialect.as_ref())?)?;
         }
         s.create_bookkeeping()?;
         let dialect = s.dialect.as_ref();
         let mut entries = Vec::new();
         let mut version = Vec::new();
-        let heads = if purge { Vec::new() } else { s.book.read_heads(&mut s.conn)? };
+        let heads = if purge { Vec::new() } else { s.book.read_heads(s.conn)? };
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let entry = |revision: &str, direction: &str| HistoryEntry {
             id: 0,
             revision: revision.to_string(),
             direction: direction.to_string(),
-            checksum: script.map.get(revision).map(|r| checksum(&r.source)).unwrap_or_default(),
+            checksum: script.map.get(revision).map(|r| r.checksum.clone()).unwrap_or_default(),
             started_at: now.clone(),
             finished_at: Some(now.clone()),
             outcome: "ok".into(),
@@ -472,7 +552,7 @@ pub fn stamp(
         let mut new_heads = heads.clone();
         // Stamping settles a revision a failure left partly applied: the
         // user has put the database in the state the stamp records.
-        if let Some(p) = partial(&s.book.history(&mut s.conn, dialect)?) {
+        if let Some(p) = partial(&s.book.history(s.conn, dialect)?) {
             entries.push(entry(&p.revision, "settle"));
         }
         if accept_edits {
@@ -493,7 +573,7 @@ pub fn stamp(
                     new_heads = step.heads_after.clone();
                 }
             }
-            let mut old = s.book.read_heads(&mut s.conn)?;
+            let mut old = s.book.read_heads(s.conn)?;
             if purge {
                 version.extend(old.iter().map(|h| s.book.delete_head(h)));
                 old.clear();
@@ -502,12 +582,12 @@ pub fn stamp(
         }
         s.conn.execute(dialect.begin())?;
         for entry in &entries {
-            if let Err(e) = s.book.insert_history(&mut s.conn, entry) {
+            if let Err(e) = s.book.insert_history(s.conn, entry) {
                 let _ = s.conn.execute(dialect.rollback());
                 return Err(e.into());
             }
         }
-        if let Err(e) = s.book.apply_version(&mut s.conn, &targets.join(" "), &version) {
+        if let Err(e) = s.book.apply_version(s.conn, &targets.join(" "), &version) {
             let _ = s.conn.execute(dialect.rollback());
             return Err(e.into());
         }
@@ -550,7 +630,7 @@ fn edited(script: &Script, history: &[HistoryEntry]) -> Vec<Edited> {
         .into_iter()
         .filter_map(|(revision, entry)| {
             let file = script.map.get(revision)?;
-            let entry = entry.filter(|e| !e.checksum.is_empty() && e.checksum != checksum(&file.source))?;
+            let entry = entry.filter(|e| !e.checksum.is_empty() && e.checksum != file.checksum)?;
             let path = file.path.display().to_string();
             let diff = entry.source.as_deref().map_or(String::new(), |applied| {
                 similar::TextDiff::from_lines(applied, &file.source)

@@ -150,7 +150,12 @@ fn write(
     };
     // The new file must fit the DAG (labels unique, ...) before it is written.
     let mut revisions: Vec<Revision> = script.map.walk().into_iter().cloned().collect();
-    revisions.push(Revision { file: file.clone(), path: dir.join("new.toml"), source: String::new() });
+    revisions.push(Revision {
+        file: file.clone(),
+        path: dir.join("new.toml"),
+        source: String::new(),
+        checksum: String::new(),
+    });
     crate::script::RevisionMap::new(revisions)?;
     let path = write_revision(&dir, &file)?;
     Ok(Written { revision: file.revision, down_revision: file.down_revision, path })
@@ -190,7 +195,8 @@ pub struct RevisionInfo {
 }
 
 impl RevisionInfo {
-    fn new(script: &Script, revision: &Revision) -> Self {
+    /// The revision `revision` of `script`, as listed.
+    pub fn new(script: &Script, revision: &Revision) -> Self {
         let children = script.map.children_of(&revision.file.revision).len();
         RevisionInfo {
             revision: revision.file.revision.clone(),

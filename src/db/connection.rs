@@ -3,12 +3,14 @@
 use super::{Backend, DatabaseUrl, DbError, ServerError};
 use diesel::QueryableByName;
 use diesel::connection::{Connection as _, InstrumentationEvent, SimpleConnection};
+#[cfg(feature = "mysql")]
 use diesel::mysql::{Mysql, MysqlConnection};
+#[cfg(feature = "postgres")]
 use diesel::pg::{Pg, PgConnection};
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::RunQueryDsl;
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::{Sqlite, SqliteConnection};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -23,10 +25,66 @@ pub enum OpenMode {
 }
 
 enum Inner {
+    #[cfg(feature = "postgres")]
     Postgres(PgConnection),
+    #[cfg(feature = "mysql")]
     Mysql(MysqlConnection),
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteConnection),
 }
+
+/// Runs `$body` with `$c` bound to the diesel connection inside `$inner`,
+/// whichever backend it is: one arm per backend this build has.
+macro_rules! on_inner {
+    ($inner:expr, $c:ident => $body:expr) => {
+        match $inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
+            Inner::Mysql($c) => $body,
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// A row type [`Connection::load`] can read on every backend this build
+/// has (`#[derive(diesel::QueryableByName)]` gives one).
+pub trait LoadRow: PgRow + MysqlRow + SqliteRow + 'static {}
+impl<T: PgRow + MysqlRow + SqliteRow + 'static> LoadRow for T {}
+
+/// Readable on PostgreSQL, when this build has it.
+#[cfg(feature = "postgres")]
+pub trait PgRow: QueryableByName<Pg> {}
+#[cfg(feature = "postgres")]
+impl<T: QueryableByName<Pg>> PgRow for T {}
+/// Readable on PostgreSQL, when this build has it.
+#[cfg(not(feature = "postgres"))]
+pub trait PgRow {}
+#[cfg(not(feature = "postgres"))]
+impl<T> PgRow for T {}
+
+/// Readable on MariaDB/MySQL, when this build has it.
+#[cfg(feature = "mysql")]
+pub trait MysqlRow: QueryableByName<Mysql> {}
+#[cfg(feature = "mysql")]
+impl<T: QueryableByName<Mysql>> MysqlRow for T {}
+/// Readable on MariaDB/MySQL, when this build has it.
+#[cfg(not(feature = "mysql"))]
+pub trait MysqlRow {}
+#[cfg(not(feature = "mysql"))]
+impl<T> MysqlRow for T {}
+
+/// Readable on SQLite, when this build has it.
+#[cfg(feature = "sqlite")]
+pub trait SqliteRow: QueryableByName<Sqlite> {}
+#[cfg(feature = "sqlite")]
+impl<T: QueryableByName<Sqlite>> SqliteRow for T {}
+/// Readable on SQLite, when this build has it.
+#[cfg(not(feature = "sqlite"))]
+pub trait SqliteRow {}
+#[cfg(not(feature = "sqlite"))]
+impl<T> SqliteRow for T {}
 
 /// Work to do on whichever diesel connection a [`Connection`] holds: one
 /// method per backend, so that callers stay generic and the choice of
@@ -35,10 +93,13 @@ pub trait OnDiesel {
     /// What the work returns.
     type Output;
     /// Runs on PostgreSQL.
+    #[cfg(feature = "postgres")]
     fn postgres(self, conn: &mut PgConnection) -> Self::Output;
     /// Runs on MySQL/MariaDB.
+    #[cfg(feature = "mysql")]
     fn mysql(self, conn: &mut MysqlConnection) -> Self::Output;
     /// Runs on SQLite.
+    #[cfg(feature = "sqlite")]
     fn sqlite(self, conn: &mut SqliteConnection) -> Self::Output;
 }
 
@@ -90,14 +151,22 @@ impl Connection {
                 .scrub(&e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")),
         };
         let inner = match url.backend() {
+            #[cfg(feature = "postgres")]
             Backend::Postgres => Inner::Postgres(PgConnection::establish(driver_url).map_err(connect_error)?),
+            #[cfg(feature = "mysql")]
             Backend::Mysql => Inner::Mysql(MysqlConnection::establish(driver_url).map_err(connect_error)?),
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite => {
                 let path = url.sqlite_path().expect("an sqlite URL always has a path");
-                if mode == OpenMode::ReadOnly && path != ":memory:" && !Path::new(path).exists() {
+                if mode == OpenMode::ReadOnly && path != ":memory:" && !std::path::Path::new(path).exists() {
                     return Err(DbError::MissingSqliteFile { path: path.to_string() });
                 }
                 Inner::Sqlite(SqliteConnection::establish(path).map_err(connect_error)?)
+            }
+            #[allow(unreachable_patterns)] // with every backend built in
+            backend => {
+                let _ = (driver_url, connect_error, mode);
+                return Err(DbError::NotBuilt { url: url.to_string(), feature: backend.feature() });
             }
         };
         let mut conn = Connection {
@@ -155,11 +224,7 @@ impl Connection {
             }
             _ => {}
         };
-        match &mut self.inner {
-            Inner::Postgres(c) => c.set_instrumentation(instrument),
-            Inner::Mysql(c) => c.set_instrumentation(instrument),
-            Inner::Sqlite(c) => c.set_instrumentation(instrument),
-        }
+        on_inner!(&mut self.inner, c => c.set_instrumentation(instrument))
     }
 
     /// The transaction nesting and health recorded so far.
@@ -184,8 +249,11 @@ impl Connection {
     /// Runs `work` on the diesel connection inside.
     pub fn with_diesel<W: OnDiesel>(&mut self, work: W) -> W::Output {
         match &mut self.inner {
+            #[cfg(feature = "postgres")]
             Inner::Postgres(c) => work.postgres(c),
+            #[cfg(feature = "mysql")]
             Inner::Mysql(c) => work.mysql(c),
+            #[cfg(feature = "sqlite")]
             Inner::Sqlite(c) => work.sqlite(c),
         }
     }
@@ -208,25 +276,14 @@ impl Connection {
 
     /// Runs one or more statements that return no rows.
     pub fn execute(&mut self, sql: &str) -> Result<(), DbError> {
-        let result = match &mut self.inner {
-            Inner::Postgres(c) => c.batch_execute(sql),
-            Inner::Mysql(c) => c.batch_execute(sql),
-            Inner::Sqlite(c) => c.batch_execute(sql),
-        };
+        let result = on_inner!(&mut self.inner, c => c.batch_execute(sql));
         result.map_err(|e| self.driver_error(e, sql))
     }
 
     /// Runs a query and maps each row by column name into `T`.
-    pub fn load<T>(&mut self, sql: &str) -> Result<Vec<T>, DbError>
-    where
-        T: QueryableByName<Pg> + QueryableByName<Mysql> + QueryableByName<Sqlite> + 'static,
-    {
+    pub fn load<T: LoadRow>(&mut self, sql: &str) -> Result<Vec<T>, DbError> {
         let query: SqlQuery = diesel::sql_query(sql);
-        let result = match &mut self.inner {
-            Inner::Postgres(c) => query.load::<T>(c),
-            Inner::Mysql(c) => query.load::<T>(c),
-            Inner::Sqlite(c) => query.load::<T>(c),
-        };
+        let result = on_inner!(&mut self.inner, c => query.load::<T>(c));
         result.map_err(|e| self.driver_error(e, sql))
     }
 

@@ -4,7 +4,10 @@
 mod connection;
 mod url;
 
-pub use connection::{Connection, OnDiesel, OpenMode, StatementObserver, StatementRecord, TransactionState};
+pub use connection::{
+    Connection, LoadRow, MysqlRow, OnDiesel, OpenMode, PgRow, SqliteRow, StatementObserver, StatementRecord,
+    TransactionState,
+};
 pub use url::{Backend, DatabaseUrl, Redactor};
 
 /// What can go wrong opening or using a connection. Messages never contain a
@@ -18,6 +21,14 @@ pub enum DbError {
         url: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The URL names a backend this build was compiled without.
+    #[error("{url}: this build has no driver for it (enable the `{feature}` feature of migrate-orm)")]
+    NotBuilt {
+        /// The URL, redacted.
+        url: String,
+        /// The cargo feature that adds the backend.
+        feature: &'static str,
     },
     /// A read-only command was pointed at an SQLite file that does not exist.
     #[error("SQLite database file `{path}` does not exist")]

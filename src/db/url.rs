@@ -27,6 +27,17 @@ pub enum Backend {
     Sqlite,
 }
 
+impl Backend {
+    /// The cargo feature of migrate-orm that builds this backend's driver.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
 /// Query parameters whose values are secrets (libpq's `password`, `sslpassword`).
 const SECRET_PARAMS: [&str; 2] = ["password", "sslpassword"];
 

@@ -201,6 +201,12 @@ pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send +
         Vec::new()
     }
 
+    /// Statements that put back, after a run on a connection an application
+    /// lent, what [`Dialect::session_setup`] changes, as it is now on `conn`.
+    fn session_restore(&self, _conn: &mut Connection) -> Result<Vec<String>, DbError> {
+        Ok(Vec::new())
+    }
+
     /// A query run before each commit whose rows, if any, are broken foreign
     /// keys (SQLite, where rebuilds run with enforcement off).
     fn foreign_key_check(&self) -> Option<&'static str> {

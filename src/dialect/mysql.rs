@@ -1,6 +1,7 @@
 //! MariaDB and MySQL: `information_schema` reflection in five bulk queries,
 //! column-level enums, `AUTO_INCREMENT`, inline comments.
 
+#[cfg(feature = "mysql")]
 mod value;
 
 use super::failure::{driver_kind, quoted_after, redact_after};

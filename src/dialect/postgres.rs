@@ -1,6 +1,7 @@
 //! PostgreSQL: `pg_catalog` reflection in five bulk queries, named enum types,
 //! identity columns, `COMMENT ON`.
 
+#[cfg(feature = "postgres")]
 mod value;
 
 use super::failure::{driver_kind, quoted_after, redact_after};

@@ -7,6 +7,7 @@
 //! created with. An enum is a `TEXT` column with a column-level check named
 //! after the enum: `CONSTRAINT "mood" CHECK ("mood" IN ('a', 'b'))`.
 
+#[cfg(feature = "sqlite")]
 mod value;
 
 use super::failure::driver_kind;
@@ -17,8 +18,8 @@ use super::{
     Dialect, ReflectError, RenderError, RunLockKind, column_sql, common_type, create_table_sql, enum_columns,
     parse_default, split_type, sql_name_list, wrap_quoted,
 };
-use crate::db::Connection;
 use crate::db::ServerError;
+use crate::db::{Connection, DbError};
 use crate::ops::Op;
 use crate::schema::{
     Check, Column, ColumnType, DefaultValue, ForeignKey, ForeignKeyAction, Index, IndexKey, NameFilter, PrimaryKey,
@@ -194,6 +195,13 @@ impl Dialect for SqliteDialect {
         // Rebuilding a table drops it: with enforcement on, that would cascade
         // to the rows referring to it. Keys are checked before each commit.
         vec!["PRAGMA foreign_keys = OFF".into()]
+    }
+
+    fn session_restore(&self, conn: &mut Connection) -> Result<Vec<String>, DbError> {
+        text_row!(Enforced { value });
+        let rows: Vec<Enforced> = conn.load("SELECT foreign_keys AS value FROM pragma_foreign_keys")?;
+        let on = rows.first().and_then(|r| r.value.as_deref()) == Some("1");
+        Ok(vec![format!("PRAGMA foreign_keys = {}", if on { "ON" } else { "OFF" })])
     }
 
     fn foreign_key_check(&self) -> Option<&'static str> {

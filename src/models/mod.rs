@@ -23,6 +23,58 @@ pub trait Model {
     fn table() -> Table;
 }
 
+/// Models given as Rust types: a tuple of `#[derive(Model)]` structs, such
+/// as `(User, Post)`, for `Migrator::check_models`.
+pub trait ModelSet {
+    /// The tables of the models, in order.
+    fn tables() -> Vec<Table>;
+}
+
+macro_rules! model_set {
+    ($($model:ident),+) => {
+        impl<$($model: Model),+> ModelSet for ($($model,)+) {
+            fn tables() -> Vec<Table> {
+                vec![$($model::table()),+]
+            }
+        }
+    };
+}
+
+model_set!(A);
+model_set!(A, B);
+model_set!(A, B, C);
+model_set!(A, B, C, D);
+model_set!(A, B, C, D, E);
+model_set!(A, B, C, D, E, F);
+model_set!(A, B, C, D, E, F, G);
+model_set!(A, B, C, D, E, F, G, H);
+model_set!(A, B, C, D, E, F, G, H, I);
+model_set!(A, B, C, D, E, F, G, H, I, J);
+model_set!(A, B, C, D, E, F, G, H, I, J, K);
+model_set!(A, B, C, D, E, F, G, H, I, J, K, L);
+model_set!(A, B, C, D, E, F, G, H, I, J, K, L, M);
+model_set!(A, B, C, D, E, F, G, H, I, J, K, L, M, N);
+model_set!(A, B, C, D, E, F, G, H, I, J, K, L, M, N, O);
+model_set!(A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P);
+
+/// The models of a [`ModelSet`], checked as [`load`] checks files (every
+/// foreign key refers to a declared table; constraints named).
+pub fn compiled<S: ModelSet>() -> Result<Models, ModelError> {
+    let mut models = Models::default();
+    for table in S::tables() {
+        if models.schema.table(&table.name).is_some() {
+            return Err(compiled_error(format!("table `{}` is declared twice", table.name)));
+        }
+        models.schema.tables.push(table);
+    }
+    finish(&mut models.schema).map_err(|(_, message)| compiled_error(message))?;
+    Ok(models)
+}
+
+fn compiled_error(message: String) -> ModelError {
+    ModelError::Invalid { path: "the compiled models".into(), line: String::new(), message }
+}
+
 use crate::schema::{ColumnType, EnumType, Schema, Table};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

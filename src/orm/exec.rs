@@ -13,9 +13,12 @@ use crate::dialect::query::{
 use crate::dialect::{self, Dialect};
 use crate::schema::ColumnType;
 use diesel::connection::{Connection as _, LoadConnection};
+#[cfg(feature = "mysql")]
 use diesel::mysql::MysqlConnection;
+#[cfg(feature = "postgres")]
 use diesel::pg::PgConnection;
 use diesel::query_builder::QueryFragment;
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::SqliteConnection;
 use std::cell::RefCell;
 
@@ -147,12 +150,15 @@ where
 
 impl<R: FromRow> OnDiesel for Load<'_, '_, R> {
     type Output = Result<Vec<R>, Failure>;
+    #[cfg(feature = "postgres")]
     fn postgres(self, conn: &mut PgConnection) -> Self::Output {
         load_rows(conn, self.bound)
     }
+    #[cfg(feature = "mysql")]
     fn mysql(self, conn: &mut MysqlConnection) -> Self::Output {
         load_rows(conn, self.bound)
     }
+    #[cfg(feature = "sqlite")]
     fn sqlite(self, conn: &mut SqliteConnection) -> Self::Output {
         load_rows(conn, self.bound)
     }
@@ -164,12 +170,15 @@ struct Run<'q, 'v> {
 
 impl OnDiesel for Run<'_, '_> {
     type Output = diesel::QueryResult<usize>;
+    #[cfg(feature = "postgres")]
     fn postgres(self, conn: &mut PgConnection) -> Self::Output {
         conn.execute_returning_count(&self.bound)
     }
+    #[cfg(feature = "mysql")]
     fn mysql(self, conn: &mut MysqlConnection) -> Self::Output {
         conn.execute_returning_count(&self.bound)
     }
+    #[cfg(feature = "sqlite")]
     fn sqlite(self, conn: &mut SqliteConnection) -> Self::Output {
         conn.execute_returning_count(&self.bound)
     }

@@ -3,21 +3,57 @@
 
 use crate::dialect::query::{Decode, DecodeError, FieldError, Value};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+#[cfg(feature = "mysql")]
 use diesel::mysql::Mysql;
+#[cfg(feature = "postgres")]
 use diesel::pg::Pg;
 use diesel::row::{Field, Row};
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::Sqlite;
 use std::borrow::Cow;
 
 /// A Rust type a column can hold, on every backend: bound as a [`Value`],
 /// read back by position. `Option<T>` holds `NULL`.
-pub trait SqlValue: Decode<Pg> + Decode<Mysql> + Decode<Sqlite> + Sized + 'static {
+pub trait SqlValue: DecodePg + DecodeMysql + DecodeSqlite + Sized + 'static {
     /// The type comparisons take: `T` for both `T` and `Option<T>`, so a
     /// nullable column compares with a plain value.
     type Base: 'static;
     /// The value as a parameter, borrowing what it can.
     fn to_value(&self) -> Value<'_>;
 }
+
+/// Decodes on PostgreSQL, when this build has it.
+#[cfg(feature = "postgres")]
+pub trait DecodePg: Decode<Pg> {}
+#[cfg(feature = "postgres")]
+impl<T: Decode<Pg>> DecodePg for T {}
+/// Decodes on PostgreSQL, when this build has it.
+#[cfg(not(feature = "postgres"))]
+pub trait DecodePg {}
+#[cfg(not(feature = "postgres"))]
+impl<T> DecodePg for T {}
+
+/// Decodes on MariaDB/MySQL, when this build has it.
+#[cfg(feature = "mysql")]
+pub trait DecodeMysql: Decode<Mysql> {}
+#[cfg(feature = "mysql")]
+impl<T: Decode<Mysql>> DecodeMysql for T {}
+/// Decodes on MariaDB/MySQL, when this build has it.
+#[cfg(not(feature = "mysql"))]
+pub trait DecodeMysql {}
+#[cfg(not(feature = "mysql"))]
+impl<T> DecodeMysql for T {}
+
+/// Decodes on SQLite, when this build has it.
+#[cfg(feature = "sqlite")]
+pub trait DecodeSqlite: Decode<Sqlite> {}
+#[cfg(feature = "sqlite")]
+impl<T: Decode<Sqlite>> DecodeSqlite for T {}
+/// Decodes on SQLite, when this build has it.
+#[cfg(not(feature = "sqlite"))]
+pub trait DecodeSqlite {}
+#[cfg(not(feature = "sqlite"))]
+impl<T> DecodeSqlite for T {}
 
 macro_rules! copy_value {
     ($($t:ty => $variant:ident),* $(,)?) => {$(
@@ -72,18 +108,21 @@ pub trait OrmBackend: diesel::backend::Backend {
     fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError>;
 }
 
+#[cfg(feature = "postgres")]
 impl OrmBackend for Pg {
     fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError> {
         <T as Decode<Pg>>::decode(raw)
     }
 }
 
+#[cfg(feature = "mysql")]
 impl OrmBackend for Mysql {
     fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError> {
         <T as Decode<Mysql>>::decode(raw)
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl OrmBackend for Sqlite {
     fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError> {
         <T as Decode<Sqlite>>::decode(raw)

@@ -1,6 +1,5 @@
 //! Rendering a plan to SQL, and running it.
 
-use super::checksum::checksum;
 use super::effect::is_data;
 use super::version::{VersionChange, history};
 use super::{Bookkeeping, HistoryEntry, RuntimeError};
@@ -101,7 +100,7 @@ pub fn render_plan(
                 revision: step.revision.clone(),
                 message: revision.file.message.clone(),
                 direction: step.direction,
-                checksum: checksum(&revision.source),
+                checksum: revision.checksum.clone(),
                 source: revision.source.clone(),
                 ops: rendered,
                 committed_first: if leading < ops.len() { leading } else { 0 },

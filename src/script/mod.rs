@@ -10,6 +10,8 @@ mod tests;
 pub use file::RevisionFile;
 pub use map::RevisionMap;
 
+use crate::runtime::checksum::checksum;
+use migrate_grammar::revision_files::{FileKind, STRAY_MESSAGE, file_kind};
 use std::path::{Path, PathBuf};
 
 /// A revision script could not be read, or a revision or target does not
@@ -58,8 +60,10 @@ pub struct Revision {
     pub file: RevisionFile,
     /// Where it is.
     pub path: PathBuf,
-    /// Its text as read, for checksums.
+    /// Its text as read.
     pub source: String,
+    /// The checksum of its text, as the history table records it.
+    pub checksum: String,
 }
 
 /// The revisions of one database.
@@ -90,9 +94,7 @@ impl Script {
                         return Err(ScriptError::Parse {
                             path: path.display().to_string(),
                             line: String::new(),
-                            message: "not a revision file: revision files end in `.toml` (rename it, or move \
-                                      it out of the folder)"
-                                .into(),
+                            message: STRAY_MESSAGE.into(),
                         });
                     }
                 }
@@ -105,35 +107,49 @@ impl Script {
                     message: e.to_string(),
                 })?;
                 let file = RevisionFile::parse(&path, &source)?;
-                revisions.push(Revision { file, path, source });
+                revisions.push(Revision { file, path, checksum: checksum(&source), source });
             }
+        }
+        Ok(Script { map: RevisionMap::new(revisions)? })
+    }
+
+    /// The revisions `embed_migrations!` compiled into the program, with
+    /// the DAG checked.
+    pub fn embedded(migrations: &EmbeddedMigrations) -> Result<Script, ScriptError> {
+        let mut revisions = Vec::with_capacity(migrations.files.len());
+        for embedded in migrations.files {
+            let path = PathBuf::from(embedded.path);
+            let file = RevisionFile::parse(&path, embedded.source)?;
+            revisions.push(Revision {
+                file,
+                path,
+                source: embedded.source.to_string(),
+                checksum: embedded.checksum.to_string(),
+            });
         }
         Ok(Script { map: RevisionMap::new(revisions)? })
     }
 }
 
-/// What a directory entry of a versions folder is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FileKind {
-    /// A `*.toml` file: a revision.
-    Revision,
-    /// Not ours, silently left alone: folders, dotfiles (`.gitkeep`, an
-    /// editor's `.x.swp`), backups (`x.toml~`, `.bak`, `.orig`), a README.
-    Skipped,
-    /// Anything else: probably a revision misnamed, which must not be ignored.
-    Stray,
+/// Revision files compiled into the program by
+/// [`embed_migrations!`](crate::embed_migrations): a `const` the macro
+/// builds, read with [`Script::embedded`] (or given to a
+/// [`Migrator`](crate::Migrator)).
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedMigrations {
+    /// The files, sorted by path.
+    pub files: &'static [EmbeddedFile],
 }
 
-fn file_kind(path: &Path) -> FileKind {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return FileKind::Stray };
-    let backup = [".bak", ".orig", ".swp", ".tmp", "~"].iter().any(|end| name.ends_with(end));
-    if path.is_dir() || name.starts_with('.') || backup || name.to_ascii_lowercase().starts_with("readme") {
-        FileKind::Skipped
-    } else if path.extension().is_some_and(|e| e == "toml") {
-        FileKind::Revision
-    } else {
-        FileKind::Stray
-    }
+/// One revision file compiled in.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedFile {
+    /// Its path relative to the crate that embedded it, for messages.
+    pub path: &'static str,
+    /// Its text.
+    pub source: &'static str,
+    /// Its checksum, computed at compile time: the one the CLI records.
+    pub checksum: &'static str,
 }
 
 /// Writes `file` as `<dir>/<rev>_<slug>.toml`, never over an existing file.

@@ -18,6 +18,7 @@ fn rev(id: &str, parents: &[&str], labels: &[&str], depends_on: &[&str]) -> Revi
         },
         path: PathBuf::from(format!("versions/{id}.toml")),
         source: String::new(),
+        checksum: String::new(),
     }
 }
 
