@@ -78,6 +78,22 @@ fn connect(port: u16, database: &str) -> Connection {
     Connection::open(&DatabaseUrl::parse(&url(port, database)).unwrap(), OpenMode::ReadWrite).unwrap()
 }
 
+/// Creates `database` on node 1 and waits until every other node has
+/// applied it: a read there with `wsrep_sync_wait` waits for all the
+/// cluster committed before it (a connection naming the database at once
+/// can meet "Unknown database" on a node that has not applied it yet).
+fn create_database(database: &str) {
+    connect(NODES[0], "mysql").execute(&format!("CREATE DATABASE `{database}`")).unwrap();
+    for port in &NODES[1..] {
+        let mut conn = connect(*port, "mysql");
+        conn.execute("SET SESSION wsrep_sync_wait = 15").unwrap();
+        let sql = format!(
+            "SELECT CAST(COUNT(*) AS CHAR) AS value FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{database}'"
+        );
+        assert_eq!(texts(&mut conn, &sql), ["1"], "node {port} has applied CREATE DATABASE `{database}`");
+    }
+}
+
 fn texts(conn: &mut Connection, sql: &str) -> Vec<String> {
     let rows: Vec<TextRow> = conn.load(sql).unwrap();
     rows.into_iter().map(|r| r.value.unwrap_or_default()).collect()
@@ -143,7 +159,7 @@ fn write_script(versions: &Path) -> Vec<String> {
 /// One trial: a fresh database, three runs at once, then the checks.
 fn trial(number: usize) {
     let database = format!("mt_galera_{}_{number}", std::process::id());
-    connect(NODES[0], "mysql").execute(&format!("CREATE DATABASE `{database}`")).unwrap();
+    create_database(&database);
     let project = tempfile::tempdir().unwrap();
     let versions = project.path().join("migrations/versions");
     std::fs::create_dir_all(&versions).unwrap();
@@ -201,7 +217,7 @@ fn trial(number: usize) {
 /// without a primary key (exit 2), a node doing rolling schema upgrades (exit 3).
 fn refusals() {
     let database = format!("mt_galera_{}_refusals", std::process::id());
-    connect(NODES[0], "mysql").execute(&format!("CREATE DATABASE `{database}`")).unwrap();
+    create_database(&database);
     let project = tempfile::tempdir().unwrap();
     let versions = project.path().join("migrations/versions");
     std::fs::create_dir_all(&versions).unwrap();
@@ -254,7 +270,7 @@ fn refusals() {
 /// runs out; then a run on another node takes the row over.
 fn lease() {
     let database = format!("mt_galera_{}_lease", std::process::id());
-    connect(NODES[0], "mysql").execute(&format!("CREATE DATABASE `{database}`")).unwrap();
+    create_database(&database);
     let project = tempfile::tempdir().unwrap();
     let versions = project.path().join("migrations/versions");
     std::fs::create_dir_all(&versions).unwrap();
@@ -369,7 +385,7 @@ struct Member {
 fn session_keys_on_a_stepped_node() {
     use migrate::orm::{Pool, PoolOptions};
     let database = format!("mt_galera_orm_{}", std::process::id());
-    connect(NODES[0], "mysql").execute(&format!("CREATE DATABASE `{database}`")).unwrap();
+    create_database(&database);
     let pool = Pool::open(&url(NODES[1], &database), PoolOptions::default()).unwrap();
     let mut conn = pool.get().unwrap();
     for sql in pool.dialect().create_table(&<Member as migrate::models::Model>::table()) {

@@ -975,6 +975,57 @@ fn killed_at_any_point_an_upgrade_is_reported_truthfully_and_finishes_mysql() {
 }
 
 #[test]
+fn a_run_killed_during_a_statement_the_server_finishes_is_reported_interrupted_not_live() {
+    let Some(db) = common::fresh_db(Backend::Mysql, "rev_dead_holder") else { return };
+    let p = project(&db);
+    // A statement that holds no metadata lock, so that `current` is not
+    // kept waiting behind it.
+    let slow = Op::Execute(Execute { sql: Some("DO SLEEP(3)".into()), dialects: BTreeMap::new() });
+    let add = Op::AddColumn { table: "h1".into(), column: col("x", "integer") };
+    p.add("h1", None, vec![Op::CreateTable(keyed("h1")), slow, add], Some(vec![]));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["upgrade", "head", "-q"])
+        .current_dir(p.dir.path())
+        .env_remove("DATABASE_URL")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = "SELECT CAST(COUNT(*) AS CHAR) AS value FROM migrate_version_history \
+                   WHERE revision = 'h1' AND outcome = 'running' AND ops_done = 1 AND uncertain = 1";
+    let mut conn = db.connect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        // Live, with its holder row written, and in the slow statement.
+        let seen: Vec<CountRow> = conn.load(started).unwrap_or_default();
+        let live = command::current(&p.url, &p.database).unwrap().live;
+        if live.is_some() && seen.first().and_then(|r| r.value.as_deref()).is_some_and(|v| v != "0") {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its slow statement was seen");
+        assert!(std::time::Instant::now() < deadline, "the slow statement was not seen starting");
+        std::thread::yield_now();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server goes on with the dead client's statement, and keeps its
+    // named lock until it ends: the run is gone all the same.
+    let status = command::current(&p.url, &p.database).unwrap();
+    assert_eq!(status.live, None, "{status:?}");
+    let partial = status.partial.expect("the killed run's revision is reported partial");
+    assert_eq!((partial.revision.as_str(), partial.ops_done, partial.uncertain), ("h1", 1, true), "{partial:?}");
+    assert_eq!(status.partial_op.map(|o| o.label), Some("execute".to_string()));
+    // The resume waits for the server to finish that statement (its lock).
+    let done = RunOptions { resume: true, uncertain: Some(command::Uncertain::Done), ..RunOptions::default() };
+    command::upgrade(&p.url, &p.database, "head", &done, &mut |_| {}).unwrap();
+    let running = "SELECT CAST(COUNT(*) AS CHAR) AS value FROM information_schema.processlist \
+                   WHERE INFO = 'DO SLEEP(3)' AND DB = DATABASE()";
+    assert_eq!(count(&db, running), "0", "the resume ran while the dead run's statement still ran");
+    assert_eq!(p.heads(), ["h1"]);
+    assert!(p.schema(&db).table("h1").is_some_and(|t| t.columns.iter().any(|c| c.name == "x")));
+    assert!(command::current(&p.url, &p.database).unwrap().partial.is_none());
+}
+
+#[test]
 fn an_interrupted_statement_is_decided_from_the_schema_or_settled_explicitly() {
     let Some(db) = common::fresh_db(Backend::Mysql, "rev_uncertain") else { return };
     let p = project(&db);

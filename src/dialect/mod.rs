@@ -271,6 +271,12 @@ pub struct LockStatements {
     pub try_lock: String,
     /// Releases it; one row, column `value`.
     pub unlock: String,
+    /// Taken by the holder row's writer on its own idle connection (one
+    /// row, column `value`, `1` when taken), where the server keeps the run
+    /// lock of a killed client until the statement it was running ends (a
+    /// single MariaDB/MySQL server): this lock goes with the process, so
+    /// `migrate current` tells a live run from a dead one finishing a statement.
+    pub holder_lock: Option<String>,
 }
 
 /// What a session learned about its server in [`Dialect::prepare_session`].

@@ -312,6 +312,10 @@ impl Dialect for MysqlDialect {
         RunLockKind::Session(LockStatements {
             try_lock: format!("SELECT CAST(GET_LOCK({name}, 0) AS CHAR) AS value"),
             unlock: format!("SELECT CAST(RELEASE_LOCK({name}) AS CHAR) AS value"),
+            // The server frees a killed client's locks only once the
+            // statement it runs ends; an idle connection's go at once. A
+            // holder that died just before may hold it a moment longer.
+            holder_lock: Some(format!("SELECT CAST(GET_LOCK({}, 10) AS CHAR) AS value", holder_lock_name(self, key))),
         })
     }
 
@@ -319,7 +323,11 @@ impl Dialect for MysqlDialect {
         if cluster {
             return format!("{} >= {}", self.quote_identifier("expires_at"), self.clock_sql(0));
         }
-        format!("IS_USED_LOCK({}) IS NOT NULL", lock_name(self, key))
+        format!(
+            "IS_USED_LOCK({}) IS NOT NULL AND IS_USED_LOCK({}) IS NOT NULL",
+            lock_name(self, key),
+            holder_lock_name(self, key)
+        )
     }
 
     fn clock_sql(&self, seconds: u64) -> String {
@@ -401,6 +409,12 @@ impl Dialect for MysqlDialect {
 /// hashed (names are at most 64 characters long).
 fn lock_name(dialect: &MysqlDialect, key: &str) -> String {
     format!("CONCAT('migrate:', SHA1(CONCAT({}, ':', DATABASE())))", dialect.quote_string(key))
+}
+
+/// The named lock the run lock's holder keeps on its reporting connection
+/// (`LockStatements::holder_lock`); 55 characters, under MySQL's 64.
+fn holder_lock_name(dialect: &MysqlDialect, key: &str) -> String {
+    format!("CONCAT('migrate:', SHA1(CONCAT({}, ':', DATABASE())), ':holder')", dialect.quote_string(key))
 }
 
 impl MysqlDialect {

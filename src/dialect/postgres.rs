@@ -290,6 +290,9 @@ impl Dialect for PostgresDialect {
         RunLockKind::Session(LockStatements {
             try_lock: format!("SELECT CASE WHEN pg_try_advisory_lock({key}) THEN '1' ELSE '0' END AS value"),
             unlock: format!("SELECT pg_advisory_unlock({key})::text AS value"),
+            // The run's DDL is transactional: a dead client's statement
+            // that the server finishes is rolled back, and shows nothing.
+            holder_lock: None,
         })
     }
 

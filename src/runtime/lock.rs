@@ -178,16 +178,28 @@ struct Holder {
 
 impl Holder {
     fn new() -> Holder {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .map(|h| h.trim().to_string())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unknown".into());
+        let host = this_host();
         let pid = std::process::id();
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         Holder { id: format!("{host}:{pid}:{nanos:x}"), host, pid }
     }
+
+    /// Whether a holder recorded as `host` and `pid` is a process known to
+    /// be gone: one on this host (Linux: `/proc`) whose pid no longer runs.
+    fn is_gone(host: &str, pid: i64) -> bool {
+        let proc = std::path::Path::new("/proc");
+        host == this_host() && proc.join("self").exists() && !proc.join(pid.to_string()).exists()
+    }
+}
+
+/// This host's name, as lock holders record it.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// A lock taken for a run; [`RunLock::release`] gives it back (a dropped
@@ -236,7 +248,7 @@ impl RunLock {
                     }
                     std::thread::sleep(POLL);
                 }
-                let reporter = Reporter::start(conn.url(), book, holder, None);
+                let reporter = Reporter::start(conn.url(), book, holder, None, statements.holder_lock.as_deref());
                 match reporter {
                     Ok(reporter) => Ok(RunLock { held: Held::Session(statements.unlock), reporter: Some(reporter) }),
                     Err(e) => {
@@ -263,7 +275,7 @@ impl RunLock {
                     std::thread::sleep(POLL);
                 }
                 let release = row.release(&holder.id);
-                match Reporter::start(conn.url(), book, holder, Some(lease_seconds)) {
+                match Reporter::start(conn.url(), book, holder, Some(lease_seconds), None) {
                     Ok(reporter) => Ok(RunLock { held: Held::Row, reporter: Some(reporter) }),
                     Err(e) => {
                         let _ = exec::execute(conn, &release);
@@ -385,14 +397,23 @@ struct Reporter {
 impl Reporter {
     /// Starts the thread; `lease`: the row is the lock (renew it, and an
     /// update that finds it taken means the lease was lost), else the row
-    /// only reports on a session lock.
+    /// only reports on a session lock. `holder_lock`: taken first on the
+    /// thread's connection, which lives as long as the process
+    /// ([`crate::dialect::LockStatements::holder_lock`]).
     fn start(
         url: &DatabaseUrl,
         book: &Bookkeeping,
         holder: Holder,
         lease: Option<u64>,
+        holder_lock: Option<&str>,
     ) -> Result<Reporter, RuntimeError> {
-        let conn = Connection::open(url, OpenMode::ReadWrite)?;
+        let mut conn = Connection::open(url, OpenMode::ReadWrite)?;
+        if let Some(statement) = holder_lock {
+            let got = exec::fetch_optional::<Option<String>>(&mut conn, &text(statement))?;
+            if got.flatten().as_deref() != Some("1") {
+                return Err(RuntimeError::HolderLock { table: book.lock_table.clone() });
+            }
+        }
         let (tx, rx) = mpsc::channel();
         let mut state = ReporterState {
             conn,
@@ -515,7 +536,14 @@ pub fn live_run(
     }
     let read = LockRowSql::new(&book.lock_table, dialect).read(&book.version_table, cluster);
     let row: Option<LockRow> = exec::fetch_optional(conn, &read)?;
-    Ok(row.filter(|r| r.6 == 1).map(|(host, pid, since, expires, revision, direction, _)| LiveRun {
+    // A session lock outlives its holder while the server finishes the
+    // statement the holder's connection was running (MariaDB/MySQL): a
+    // holder known to be gone is not live, whatever the lock says.
+    let gone = |r: &LockRow| {
+        matches!(kind, RunLockKind::Session(_))
+            && Holder::is_gone(r.0.as_deref().unwrap_or_default(), r.1.unwrap_or(-1))
+    };
+    Ok(row.filter(|r| r.6 == 1 && !gone(r)).map(|(host, pid, since, expires, revision, direction, _)| LiveRun {
         host: host.unwrap_or_default(),
         pid: pid.and_then(|p| u32::try_from(p).ok()).unwrap_or_default(),
         since: since.map(show_time).unwrap_or_default(),

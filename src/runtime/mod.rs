@@ -160,6 +160,16 @@ pub enum RuntimeError {
         /// The lock table.
         table: String,
     },
+    /// The run took the run lock but could not take the named lock that
+    /// shows it alive to `migrate current` (another connection holds it).
+    #[error(
+        "took the run lock (lock table `{table}`) but another connection holds its holder lock; \
+         check `migrate current`, then try again"
+    )]
+    HolderLock {
+        /// The lock table.
+        table: String,
+    },
     /// Writes were refused: the server is a PostgreSQL hot standby.
     #[error("{database} is a read-only standby (pg_is_in_recovery() is true): run migrations against the primary")]
     ReadOnlyStandby {
