@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# Installs `migrate` from this checkout: the client libraries its PostgreSQL
-# and MariaDB/MySQL drivers link against (SQLite is bundled), then the binary
-# with `cargo install`. Safe to run again.
+# Installs `migrate` from this checkout. With the client libraries its
+# PostgreSQL and MariaDB/MySQL drivers link against (SQLite is compiled in)
+# found, or installed with apt-get or Homebrew, it runs `cargo install`.
+# Without them and without a package manager (or with `--bundled`), it builds
+# libpq and OpenSSL from source (the `bundled` feature: needs a C compiler,
+# perl and make) and installs a binary for PostgreSQL and SQLite that links
+# only the C runtime; MariaDB/MySQL is then left out (see README). Safe to run
+# again.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+bundled=0
+for arg in "$@"; do
+    case "$arg" in
+        --bundled) bundled=1 ;;
+        *) echo "error: unknown argument \`$arg\` (usage: ./install.sh [--bundled])" >&2; exit 2 ;;
+    esac
+done
 
 have_libs() {
     command -v pkg-config >/dev/null &&
         pkg-config --exists libpq && { pkg-config --exists libmariadb || pkg-config --exists mysqlclient; }
 }
 
-if ! have_libs; then
+if ! command -v cargo >/dev/null; then
+    echo "error: cargo not found; install Rust from https://rustup.rs and run this again" >&2
+    exit 2
+fi
+
+if [ "$bundled" -eq 0 ] && ! have_libs; then
     if command -v apt-get >/dev/null; then
         sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
         echo "installing libpq-dev, libmariadb-dev and pkg-config with apt-get" >&2
@@ -20,15 +38,22 @@ if ! have_libs; then
         echo "installing libpq and mariadb-connector-c with brew" >&2
         brew install libpq mariadb-connector-c pkg-config
     else
-        echo "error: install the PostgreSQL client library (libpq) and the MariaDB/MySQL client library, then run this again" >&2
-        exit 2
+        echo "no client libraries and no apt-get or brew: building libpq and OpenSSL from source (feature \`bundled\`; PostgreSQL and SQLite only)" >&2
+        bundled=1
     fi
 fi
 
-if ! command -v cargo >/dev/null; then
-    echo "error: cargo not found; install Rust from https://rustup.rs and run this again" >&2
-    exit 2
+if [ "$bundled" -eq 1 ]; then
+    missing=""
+    command -v cc >/dev/null || command -v gcc >/dev/null || command -v clang >/dev/null || missing="$missing a C compiler (cc),"
+    command -v perl >/dev/null || missing="$missing perl,"
+    command -v make >/dev/null || missing="$missing make,"
+    if [ -n "$missing" ]; then
+        echo "error: building the client libraries from source needs${missing%,}; install them and run this again" >&2
+        exit 2
+    fi
+    cargo install --locked --path . --quiet --no-default-features --features postgres,sqlite,cli,bundled
+else
+    cargo install --locked --path . --quiet
 fi
-
-cargo install --locked --path . --quiet
 echo "installed: $(command -v migrate || echo "$HOME/.cargo/bin/migrate (add ~/.cargo/bin to PATH)")" >&2
