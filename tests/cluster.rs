@@ -399,7 +399,10 @@ fn session_keys_on_a_stepped_node() {
     let handles = s.add_all((0..30).map(|i| Member { email: format!("m{i}@x.io"), ..Member::default() }));
     s.commit().unwrap();
     for port in NODES {
-        let rows = texts(&mut connect(port, &database), "SELECT CONCAT(email, ' ', id) AS value FROM members");
+        // A causal read: it waits until the node has applied what the cluster committed.
+        let mut conn = connect(port, &database);
+        conn.execute("SET SESSION wsrep_sync_wait = 15").unwrap();
+        let rows = texts(&mut conn, "SELECT CONCAT(email, ' ', id) AS value FROM members");
         assert_eq!(rows.len(), 30);
         for &h in &handles {
             let expected = format!("{} {}", s[h].email, s[h].id);
