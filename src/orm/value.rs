@@ -20,8 +20,13 @@ pub trait SqlValue: DecodePg + DecodeMysql + DecodeSqlite + Sized + 'static {
     /// The type comparisons take: `T` for both `T` and `Option<T>`, so a
     /// nullable column compares with a plain value.
     type Base: 'static;
+    /// The value as a hash-map key, equal exactly when the values are
+    /// (floats by bit pattern): what the session's identity map holds.
+    type Hashed: std::hash::Hash + Eq + 'static;
     /// The value as a parameter, borrowing what it can.
     fn to_value(&self) -> Value<'_>;
+    /// The value as a hash-map key.
+    fn hashed(&self) -> Self::Hashed;
 }
 
 /// Decodes on PostgreSQL, when this build has it.
@@ -61,46 +66,83 @@ macro_rules! copy_value {
     ($($t:ty => $variant:ident),* $(,)?) => {$(
         impl SqlValue for $t {
             type Base = $t;
+            type Hashed = $t;
             fn to_value(&self) -> Value<'_> {
                 Value::$variant(*self)
+            }
+            fn hashed(&self) -> $t {
+                *self
             }
         }
     )*};
 }
 copy_value!(
-    bool => Bool, i16 => I16, i32 => I32, i64 => I64, f32 => F32, f64 => F64,
+    bool => Bool, i16 => I16, i32 => I32, i64 => I64,
     NaiveDate => Date, NaiveTime => Time, NaiveDateTime => Timestamp, DateTime<Utc> => Timestamptz,
     uuid::Uuid => Uuid, rust_decimal::Decimal => Decimal,
 );
 
+macro_rules! float_value {
+    ($($t:ty => $variant:ident, $bits:ty),* $(,)?) => {$(
+        impl SqlValue for $t {
+            type Base = $t;
+            type Hashed = $bits;
+            fn to_value(&self) -> Value<'_> {
+                Value::$variant(*self)
+            }
+            fn hashed(&self) -> $bits {
+                self.to_bits()
+            }
+        }
+    )*};
+}
+float_value!(f32 => F32, u32, f64 => F64, u64);
+
 impl SqlValue for String {
     type Base = String;
+    type Hashed = String;
     fn to_value(&self) -> Value<'_> {
         Value::Text(Cow::Borrowed(self))
+    }
+    fn hashed(&self) -> String {
+        self.clone()
     }
 }
 
 impl SqlValue for Vec<u8> {
     type Base = Vec<u8>;
+    type Hashed = Vec<u8>;
     fn to_value(&self) -> Value<'_> {
         Value::Bytes(Cow::Borrowed(self))
+    }
+    fn hashed(&self) -> Vec<u8> {
+        self.clone()
     }
 }
 
 impl SqlValue for serde_json::Value {
     type Base = serde_json::Value;
+    /// Its JSON text (a document is not `Hash`).
+    type Hashed = String;
     fn to_value(&self) -> Value<'_> {
         Value::Json(Cow::Borrowed(self))
+    }
+    fn hashed(&self) -> String {
+        self.to_string()
     }
 }
 
 impl<T: SqlValue> SqlValue for Option<T> {
     type Base = T::Base;
+    type Hashed = Option<T::Hashed>;
     fn to_value(&self) -> Value<'_> {
         match self {
             Some(v) => v.to_value(),
             None => Value::Null,
         }
+    }
+    fn hashed(&self) -> Option<T::Hashed> {
+        self.as_ref().map(SqlValue::hashed)
     }
 }
 
@@ -241,21 +283,33 @@ impl<M: super::Model> FromRow for Nullable<M> {
 
 /// A primary key's value: one column's type, or a tuple for a composite key.
 pub trait KeyValue {
+    /// The key as a hash-map key (see [`SqlValue::Hashed`]).
+    type MapKey: std::hash::Hash + Eq + 'static;
     /// The key's parts, in key-column order.
     fn key_values(&self) -> Vec<Value<'_>>;
+    /// The key as a hash-map key, without allocating for number keys.
+    fn map_key(&self) -> Self::MapKey;
 }
 
 impl<T: SqlValue> KeyValue for T {
+    type MapKey = T::Hashed;
     fn key_values(&self) -> Vec<Value<'_>> {
         vec![self.to_value()]
+    }
+    fn map_key(&self) -> T::Hashed {
+        SqlValue::hashed(self)
     }
 }
 
 macro_rules! tuple_key {
     ($($t:ident $i:tt),+) => {
         impl<$($t: SqlValue),+> KeyValue for ($($t,)+) {
+            type MapKey = ($($t::Hashed,)+);
             fn key_values(&self) -> Vec<Value<'_>> {
                 vec![$(self.$i.to_value()),+]
+            }
+            fn map_key(&self) -> Self::MapKey {
+                ($(SqlValue::hashed(&self.$i),)+)
             }
         }
     };

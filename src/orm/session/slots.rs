@@ -90,14 +90,17 @@ impl<M> Entry<M> {
 }
 
 /// One model's objects in a session.
-pub(super) struct Slots<M> {
+pub(super) struct Slots<M: Model> {
     entries: Vec<Option<Entry<M>>>,
     generations: Vec<u32>,
     /// Per slot, why its last object left and the generation it had then.
     departures: Vec<Option<(u32, Stale)>>,
     /// Empty slots, reused before the arena grows.
     free: Vec<usize>,
-    by_key: HashMap<String, u32>,
+    /// How many entries a flush would write (see [`changes`]), kept at
+    /// every change of state so that autoflush need not walk them all.
+    changed: usize,
+    by_key: HashMap<MapKey<M>, u32>,
     parents: Vec<String>,
     /// Foreign keys to other tables: the table, the positions of the
     /// referring columns in `COLUMNS`, and whether all are nullable.
@@ -152,6 +155,7 @@ impl<M: Model + crate::models::Model> Slots<M> {
             generations: Vec::new(),
             departures: Vec::new(),
             free: Vec::new(),
+            changed: 0,
             by_key: HashMap::new(),
             parents,
             outer_keys,
@@ -164,14 +168,31 @@ impl<M: Model + crate::models::Model> Slots<M> {
     }
 }
 
-/// A primary key as a map key: values are not `Hash` (floats), their debug
-/// text is, and it is equal exactly when the values are.
-fn key_text<K: KeyValue + ?Sized>(key: &K) -> String {
-    format!("{:?}", key.key_values())
+/// The identity map's key of a model: its primary key as hashable values.
+type MapKey<M> = <<M as Model>::Key as KeyValue>::MapKey;
+
+/// Whether a flush would write the entry: insert, delete or maybe update it.
+fn changes<M>(entry: &Entry<M>) -> bool {
+    !entry.persistent || entry.deleted || entry.snapshot.is_some()
 }
 
 impl<M: Model> Slots<M> {
+    /// Counts an entry that gained (`now`) or lost changes (`was`).
+    fn count_change(&mut self, was: bool, now: bool) {
+        match (was, now) {
+            (false, true) => self.changed += 1,
+            (true, false) => self.changed -= 1,
+            _ => {}
+        }
+    }
+
+    /// Counts the entries with changes again, after a walk over all of them.
+    fn recount(&mut self) {
+        self.changed = self.entries.iter().flatten().filter(|e| changes(e)).count();
+    }
+
     fn insert_entry(&mut self, entry: Entry<M>) -> Handle<M> {
+        self.count_change(false, changes(&entry));
         let index = match self.free.pop() {
             Some(i) => {
                 self.entries[i] = Some(entry);
@@ -192,7 +213,7 @@ impl<M: Model> Slots<M> {
     }
 
     pub(super) fn loaded(&mut self, object: M) -> Handle<M> {
-        let key = key_text(&object.key());
+        let key = object.key().map_key();
         let handle = self.insert_entry(Entry::new(object, true, 0));
         self.by_key.insert(key, handle.index);
         handle
@@ -200,7 +221,7 @@ impl<M: Model> Slots<M> {
 
     /// The live object of `key`, expired or not.
     pub(super) fn find(&self, key: &M::Key) -> Option<Handle<M>> {
-        let index = *self.by_key.get(&key_text(key))?;
+        let index = *self.by_key.get(&key.map_key())?;
         let live = self.entries[index as usize].as_ref().is_some_and(|e| !e.deleted);
         live.then(|| Handle { index, generation: self.generations[index as usize], model: PhantomData })
     }
@@ -242,8 +263,11 @@ impl<M: Model> Slots<M> {
         let entry = self.entry_mut(handle)?;
         usable(entry)?;
         if entry.persistent && entry.snapshot.is_none() {
+            let was = changes(entry);
             entry.snapshot = Some(entry.object.values().into_iter().map(Value::into_owned).collect());
+            self.count_change(was, true);
         }
+        let entry = self.entries[handle.index as usize].as_mut().expect("the slot was just checked");
         Ok(&mut entry.object)
     }
 
@@ -275,7 +299,9 @@ impl<M: Model> Slots<M> {
             return Err(Stale::Deleted);
         }
         if entry.persistent {
+            let was = changes(entry);
             entry.deleted = true;
+            self.count_change(was, true);
         } else {
             self.remove(handle.index as usize, Stale::Deleted);
         }
@@ -287,8 +313,11 @@ impl<M: Model> Slots<M> {
     pub(super) fn expire(&mut self, handle: Handle<M>) -> Result<(), Stale> {
         let entry = self.entry_mut(handle)?;
         if entry.persistent && entry.delete_flushed == 0 {
+            let was = changes(entry);
             entry.expired = true;
             entry.snapshot = None;
+            let now = changes(entry);
+            self.count_change(was, now);
         }
         Ok(())
     }
@@ -296,9 +325,12 @@ impl<M: Model> Slots<M> {
     /// The row's values read again: the object takes them, unexpired.
     pub(super) fn replace(&mut self, handle: Handle<M>, object: M) {
         if let Ok(entry) = self.entry_mut(handle) {
+            let was = changes(entry);
             entry.object = object;
             entry.snapshot = None;
             entry.expired = false;
+            let now = changes(entry);
+            self.count_change(was, now);
         }
     }
 
@@ -325,8 +357,9 @@ impl<M: Model> Slots<M> {
 
     fn remove(&mut self, index: usize, why: Stale) {
         if let Some(entry) = self.entries[index].take() {
+            self.count_change(changes(&entry), false);
             if entry.persistent && entry.delete_flushed == 0 {
-                let key = key_text(&entry.object.key());
+                let key = entry.object.key().map_key();
                 if self.by_key.get(&key) == Some(&(index as u32)) {
                     self.by_key.remove(&key);
                 }
@@ -527,13 +560,40 @@ impl<M: Model> AnySlots for Slots<M> {
             entry.expired = true;
             entry.snapshot = None;
         }
+        self.recount();
     }
 
     fn has_changes(&self) -> bool {
-        self.entries.iter().flatten().any(|e| !e.persistent || e.deleted || e.snapshot.is_some())
+        debug_assert_eq!(self.changed, self.entries.iter().flatten().filter(|e| changes(e)).count());
+        self.changed > 0
     }
 
     fn flush_inserts_and_updates(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
+        let flushed = self.insert_and_update(conn, show_keys);
+        self.recount();
+        flushed
+    }
+
+    fn flush_deletes(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
+        let flushed = self.delete_rows(conn, show_keys);
+        self.recount();
+        flushed
+    }
+
+    fn committed(&mut self, depth: u32) {
+        self.commit_entries(depth);
+        self.recount();
+    }
+
+    fn rolled_back(&mut self, depth: u32) {
+        self.roll_back_entries(depth);
+        self.recount();
+    }
+}
+
+impl<M: Model> Slots<M> {
+    /// See [`AnySlots::flush_inserts_and_updates`]; leaves the count stale.
+    fn insert_and_update(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
         let depth = conn.transaction_state().depth;
         let pending: Vec<usize> = self
             .entries
@@ -562,7 +622,7 @@ impl<M: Model> AnySlots for Slots<M> {
                 entry.persistent = true;
                 entry.written = depth;
                 entry.inserted = depth;
-                let key = key_text(&entry.object.key());
+                let key = entry.object.key().map_key();
                 self.by_key.insert(key, u32::try_from(index).expect("fewer than 2^32 objects in one session"));
             }
         }
@@ -592,7 +652,8 @@ impl<M: Model> AnySlots for Slots<M> {
         Ok(())
     }
 
-    fn flush_deletes(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
+    /// See [`AnySlots::flush_deletes`]; leaves the count stale.
+    fn delete_rows(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
         let depth = conn.transaction_state().depth;
         let deleted: Vec<usize> = self
             .entries
@@ -612,7 +673,7 @@ impl<M: Model> AnySlots for Slots<M> {
             }
             entry.deleted = false;
             entry.delete_flushed = depth.max(1);
-            let key = key_text(&entry.object.key());
+            let key = entry.object.key().map_key();
             if self.by_key.get(&key) == Some(&(index as u32)) {
                 self.by_key.remove(&key);
             }
@@ -620,7 +681,8 @@ impl<M: Model> AnySlots for Slots<M> {
         Ok(())
     }
 
-    fn committed(&mut self, depth: u32) {
+    /// See [`AnySlots::committed`]; leaves the count stale.
+    fn commit_entries(&mut self, depth: u32) {
         for index in 0..self.entries.len() {
             let Some(entry) = self.entries[index].as_mut() else { continue };
             entry.added = entry.added.min(depth - 1);
@@ -635,7 +697,8 @@ impl<M: Model> AnySlots for Slots<M> {
         }
     }
 
-    fn rolled_back(&mut self, depth: u32) {
+    /// See [`AnySlots::rolled_back`]; leaves the count stale.
+    fn roll_back_entries(&mut self, depth: u32) {
         for index in 0..self.entries.len() {
             let Some(entry) = self.entries[index].as_mut() else { continue };
             if entry.added > depth {
@@ -648,7 +711,7 @@ impl<M: Model> AnySlots for Slots<M> {
                 entry.persistent = false;
                 (entry.inserted, entry.written, entry.delete_flushed) = (0, 0, 0);
                 (entry.deleted, entry.expired, entry.snapshot) = (false, false, None);
-                let key = key_text(&entry.object.key());
+                let key = entry.object.key().map_key();
                 if self.by_key.get(&key) == Some(&(index as u32)) {
                     self.by_key.remove(&key);
                 }
@@ -657,7 +720,7 @@ impl<M: Model> AnySlots for Slots<M> {
             if entry.delete_flushed > depth {
                 // Its row is back: so is the object, persistent again.
                 entry.delete_flushed = 0;
-                let key = key_text(&entry.object.key());
+                let key = entry.object.key().map_key();
                 self.by_key.insert(key, index as u32);
             }
             if entry.written > depth {
