@@ -111,6 +111,13 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
         None => (quote!(false), quote! { let _ = key; ::core::result::Result::Ok(()) }),
     };
     let checks = reference_checks(&def, &fields);
+    let base_checks = base_checks(&def, &fields);
+    let model_name = ident.to_string();
+    let decode_fields = def.columns.iter().zip(&field_idents).map(|(c, f)| {
+        let column = &c.name;
+        quote!(#f: row.next().map_err(|e| e.in_model(#model_name, #column))?)
+    });
+    let hooks_impl = if def.hooks { quote!() } else { quote!(impl #m::Hooks for #ident {}) };
     let relations = relations(item, &def)?;
     let relation_inits = relations.inits.iter();
     let relation_items = &relations.items;
@@ -143,11 +150,13 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
             fn from_row<R: #m::value::RowReader>(
                 row: &mut R,
             ) -> ::core::result::Result<Self, ::migrate::dialect::query::DecodeError> {
-                ::core::result::Result::Ok(#ident {
-                    #(#field_idents: row.next()?,)*
+                let mut object = #ident {
+                    #(#decode_fields,)*
                     #(#skipped: ::core::default::Default::default(),)*
                     #(#relation_inits,)*
-                })
+                };
+                #m::Hooks::on_load(&mut object);
+                ::core::result::Result::Ok(object)
             }
 
             fn from_row_joined<R: #m::value::RowReader>(
@@ -217,8 +226,24 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
             }
         }
 
+        #hooks_impl
         #checks
+        #base_checks
     })
+}
+
+/// Compile-time checks that a `#[model(base = "..")]` field's custom type
+/// is stored as the base named, pointing at the attribute's field.
+fn base_checks(def: &ModelDef, fields: &[&syn::Type]) -> Tokens {
+    let checks = def.columns.iter().zip(fields).filter_map(|(c, ty)| {
+        // The grammar has parsed it as a type.
+        let base: syn::Type = syn::parse_str(c.base.as_deref()?).ok()?;
+        let span = ty.span();
+        Some(quote_spanned! {span=>
+            const _: () = ::migrate::orm::types::check_base::<#ty, #base>();
+        })
+    });
+    quote!(#(#checks)*)
 }
 
 fn field_ident(name: &str) -> syn::Result<syn::Ident> {
@@ -310,6 +335,7 @@ fn model_def_tokens(def: &ModelDef) -> Tokens {
             }
         };
         let (name, field, rust_type) = (string(&c.name), string(&c.field), string(&c.rust_type));
+        let base = opt_string(&c.base);
         let (nullable, primary_key, autoincrement, unique, index, version) =
             (c.nullable, c.primary_key, c.autoincrement, c.unique, c.index, c.version);
         let (default, references, references_model, on_delete, on_update, comment, renamed_from) = (
@@ -325,7 +351,7 @@ fn model_def_tokens(def: &ModelDef) -> Tokens {
             name: #name, field: #field, rust_type: #rust_type, ty: #ty, nullable: #nullable,
             default: #default, primary_key: #primary_key, autoincrement: #autoincrement, unique: #unique,
             index: #index, references: #references, references_model: #references_model, on_delete: #on_delete, on_update: #on_update,
-            comment: #comment, renamed_from: #renamed_from, version: #version,
+            comment: #comment, renamed_from: #renamed_from, version: #version, base: #base,
         })
     });
     let indexes = def.indexes.iter().map(|i| {
@@ -356,6 +382,7 @@ fn model_def_tokens(def: &ModelDef) -> Tokens {
         quote!(#g::CheckDef { name: #name, expression: #expression })
     });
     let skipped = strings(&def.skipped);
+    let hooks = def.hooks;
     quote!(#g::ModelDef {
         name: #name,
         renamed_from: #renamed_from,
@@ -367,6 +394,7 @@ fn model_def_tokens(def: &ModelDef) -> Tokens {
         checks: ::std::vec![#(#checks),*],
         skipped: #skipped,
         relations: ::std::vec::Vec::new(),
+        hooks: #hooks,
     })
 }
 

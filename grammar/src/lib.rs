@@ -55,6 +55,9 @@ pub struct ModelDef {
     pub skipped: Vec<String>,
     /// Relationship fields (`has_many(..)`, ...): not columns either.
     pub relations: Vec<RelationDef>,
+    /// `#[model(hooks)]`: the model implements `migrate::orm::Hooks` itself
+    /// (otherwise the derive implements it with every hook a no-op).
+    pub hooks: bool,
 }
 
 /// Which way a relationship goes.
@@ -179,6 +182,11 @@ pub struct ColumnDef {
     /// The version counter of optimistic concurrency (`#[model(version)]`):
     /// the ORM's updates and deletes compare and advance it.
     pub version: bool,
+    /// The built-in Rust type a custom-type field is stored as
+    /// (`#[model(base = "String")] email: Email`), which gives the column
+    /// its type; the derive checks that it is the field type's
+    /// `CustomType::Base`.
+    pub base: Option<String>,
 }
 
 /// A column type: portable type text (`varchar(255)`), or an enum.
@@ -251,6 +259,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
         checks: Vec::new(),
         skipped: Vec::new(),
         relations: Vec::new(),
+        hooks: false,
     };
     for attr in model_attrs(&item.attrs) {
         attr.parse_nested_meta(|meta| {
@@ -259,6 +268,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                 "table" => def.name = string(&meta)?,
                 "renamed_from" => def.renamed_from = Some(string(&meta)?),
                 "comment" => def.comment = Some(string(&meta)?),
+                "hooks" => def.hooks = true,
                 "index" => {
                     let mut index = IndexDef { name: None, columns: Vec::new(), unique: false, predicate: None };
                     meta.parse_nested_meta(|inner| {
@@ -327,7 +337,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                 }
                 _ => {
                     return Err(meta.error(
-                        "unknown model attribute (table, renamed_from, comment, index(..), unique(..), foreign_key(..), check(..))",
+                        "unknown model attribute (table, renamed_from, comment, hooks, index(..), unique(..), foreign_key(..), check(..))",
                     ));
                 }
             }
@@ -369,12 +379,14 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
             comment: None,
             renamed_from: None,
             version: false,
+            base: None,
         };
         let mut version = None;
         let mut sql_type = None;
         let mut max_length = None;
         let mut enum_type = None;
         let mut values = Vec::new();
+        let mut base: Option<Type> = None;
         for attr in model_attrs(&field.attrs) {
             attr.parse_nested_meta(|meta| {
                 match meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default().as_str() {
@@ -400,6 +412,10 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                         sql_type = Some(value.value());
                     }
                     "skip" => {}
+                    "base" => {
+                        let value: syn::LitStr = meta.value()?.parse()?;
+                        base = Some(value.parse::<Type>()?);
+                    }
                     "version" => {
                         column.version = true;
                         version = Some(meta.path.span());
@@ -420,7 +436,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                     _ => {
                         return Err(meta.error(
                             "unknown field attribute (name, primary_key, autoincrement, unique, index, max_length, \
-                             sql_type, enum_type, values, default, references, references_model, on_delete, on_update, \
+                             sql_type, base, enum_type, values, default, references, references_model, on_delete, on_update, \
                              renamed_from, comment, version, skip)",
                         ));
                     }
@@ -432,8 +448,9 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
             (Some(name), _) if !values.is_empty() => TypeDef::Enum { name, values },
             (Some(_), _) => return Err(syn::Error::new(field.span(), "enum_type needs values = [...]")),
             (None, Some(ty)) => TypeDef::Name(ty),
-            (None, None) => TypeDef::Name(portable_type(rust_type, max_length)?),
+            (None, None) => TypeDef::Name(portable_type(base.as_ref().unwrap_or(rust_type), max_length)?),
         };
+        column.base = base.as_ref().map(quote_type);
         if column.primary_key && nullable {
             return Err(syn::Error::new(field.ty.span(), "a primary-key column cannot be an Option"));
         }
@@ -782,7 +799,7 @@ fn portable_type(ty: &Type, max_length: Option<u32>) -> syn::Result<String> {
             ty.span(),
             "unknown type for a column: use i16, i32, i64, bool, f32, f64, String, Vec<u8>, chrono::NaiveDate, \
              NaiveTime, NaiveDateTime, DateTime<Utc>, uuid::Uuid, serde_json::Value, rust_decimal::Decimal, \
-             or #[model(sql_type = \"...\")]",
+             or #[model(sql_type = \"...\")]; for a custom type, the type it is stored as: #[model(base = \"String\")]",
         )
     };
     let Type::Path(path) = ty else { return Err(unknown()) };
@@ -888,6 +905,35 @@ mod tests {
         assert!(parse_struct(&item).unwrap_err().to_string().starts_with("unknown field attribute"));
         let item: ItemStruct = syn::parse_quote! { struct T { id: std::collections::HashMap<i32, i32> } };
         assert!(parse_struct(&item).unwrap_err().to_string().starts_with("unknown type for a column"));
+    }
+
+    #[test]
+    fn a_custom_type_takes_its_column_type_from_its_base() {
+        let item: ItemStruct = syn::parse_quote! {
+            #[model(hooks)]
+            struct T {
+                #[model(primary_key)] id: i64,
+                #[model(base = "String", max_length = 255)] email: Email,
+                #[model(base = "i64")] price: Option<Money>,
+                #[model(base = "serde_json::Value")] prefs: Prefs,
+            }
+        };
+        let def = parse_struct(&item).unwrap();
+        assert!(def.hooks);
+        let types: Vec<(&TypeDef, Option<&str>, bool)> =
+            def.columns.iter().map(|c| (&c.ty, c.base.as_deref(), c.nullable)).collect();
+        let name = |n: &str| TypeDef::Name(n.into());
+        assert_eq!(
+            types,
+            [
+                (&name("bigint"), None, false),
+                (&name("varchar(255)"), Some("String"), false),
+                (&name("bigint"), Some("i64"), true),
+                (&name("json"), Some("serde_json::Value"), false),
+            ]
+        );
+        let item: ItemStruct = syn::parse_quote! { struct T { #[model(primary_key)] id: i64, email: Email } };
+        assert!(parse_struct(&item).unwrap_err().to_string().contains("#[model(base = \"String\")]"));
     }
 
     #[test]

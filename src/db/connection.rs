@@ -125,8 +125,34 @@ pub struct StatementRecord<'a> {
     pub error: Option<&'a str>,
 }
 
-/// What [`Connection::set_observer`] takes.
-pub type StatementObserver = Arc<dyn Fn(&StatementRecord<'_>) + Send + Sync>;
+/// What [`Connection::set_observer`] takes: a function called after each
+/// statement, and optionally one called as each starts (its record has no
+/// duration and no error yet).
+#[derive(Clone)]
+pub struct StatementObserver {
+    finished: Arc<dyn Fn(&StatementRecord<'_>) + Send + Sync>,
+    started: Option<Arc<dyn Fn(&StatementRecord<'_>) + Send + Sync>>,
+}
+
+impl StatementObserver {
+    /// Calls `finished` after each statement.
+    pub fn new(finished: impl Fn(&StatementRecord<'_>) + Send + Sync + 'static) -> Self {
+        StatementObserver { finished: Arc::new(finished), started: None }
+    }
+
+    /// Also calls `started` as each statement is sent.
+    pub fn on_start(mut self, started: impl Fn(&StatementRecord<'_>) + Send + Sync + 'static) -> Self {
+        self.started = Some(Arc::new(started));
+        self
+    }
+}
+
+/// diesel shows a prepared statement as `SQL -- binds: [...]`: the SQL and
+/// the binds, if any.
+fn split_binds(text: &str) -> (&str, Option<&str>) {
+    let (sql, binds) = text.split_once(" -- binds: ").map_or((text, None), |(s, b)| (s, Some(b)));
+    (sql, binds.filter(|b| *b != "[]"))
+}
 
 /// Where a connection stands in the transactions opened on it through
 /// [`Connection::control_transaction`], so that a pool can roll back or
@@ -201,22 +227,25 @@ impl Connection {
         let counter = Arc::clone(&self.statements);
         let mut started = Instant::now();
         let instrument = move |event: InstrumentationEvent<'_>| match event {
-            InstrumentationEvent::StartQuery { .. } => {
+            InstrumentationEvent::StartQuery { query, .. } => {
                 counter.fetch_add(1, Ordering::Relaxed);
+                if let Some(on_start) = observer.as_ref().and_then(|o| o.started.as_ref()) {
+                    let text = query.to_string();
+                    let (sql, binds) = split_binds(&text);
+                    on_start(&StatementRecord { sql, binds, duration: Duration::ZERO, error: None });
+                }
                 if observer.is_some() {
                     started = Instant::now();
                 }
             }
             InstrumentationEvent::FinishQuery { query, error, .. } => {
                 if let Some(observer) = &observer {
-                    // diesel shows a prepared statement as `SQL -- binds: [...]`.
                     let text = query.to_string();
-                    let (sql, binds) =
-                        text.split_once(" -- binds: ").map_or((text.as_str(), None), |(s, b)| (s, Some(b)));
+                    let (sql, binds) = split_binds(&text);
                     let error = error.map(|e| e.to_string());
-                    observer(&StatementRecord {
+                    (observer.finished)(&StatementRecord {
                         sql,
-                        binds: binds.filter(|b| *b != "[]"),
+                        binds,
                         duration: started.elapsed(),
                         error: error.as_deref(),
                     });

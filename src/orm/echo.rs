@@ -1,6 +1,8 @@
 //! Echo: every statement a session sends, with its duration and outcome, to
-//! the `log` crate or to a function of the application's. Parameter values
-//! are redacted unless the application asks to see them.
+//! the `log` crate, to a function of the application's, or to a
+//! [`StatementHook`] called before and after each statement (logging,
+//! metrics). Parameter values are redacted unless the application asks to
+//! see them.
 
 use crate::db::{StatementObserver, StatementRecord};
 use crate::dialect::Dialect;
@@ -16,6 +18,32 @@ pub const LOG_TARGET: &str = "migrate::sql";
 enum Sink {
     Log,
     Callback(Arc<dyn Fn(&StatementEvent<'_>) + Send + Sync>),
+    Hook(Arc<dyn StatementHook>),
+}
+
+/// Called around every statement of the pool's sessions (see [`Echo::hook`]):
+/// the SQL, the parameters (redacted unless the echo shows them) and, after
+/// it, the duration and outcome. Both methods are no-ops by default.
+pub trait StatementHook: Send + Sync {
+    /// As the statement is sent.
+    fn before_execute(&self, statement: &StatementStart<'_>) {
+        let _ = statement;
+    }
+    /// Once it has its result.
+    fn after_execute(&self, event: &StatementEvent<'_>) {
+        let _ = event;
+    }
+}
+
+/// A statement about to be sent, as a [`StatementHook`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementStart<'a> {
+    /// The SQL text, with placeholders.
+    pub sql: &'a str,
+    /// Whether it is sent with parameters.
+    pub has_parameters: bool,
+    /// Their values, only when the echo shows them.
+    pub parameters: Option<&'a str>,
 }
 
 /// An echo configuration: where statements go and whether their parameter
@@ -31,6 +59,7 @@ impl fmt::Debug for Echo {
         let sink = match self.sink {
             Sink::Log => "log",
             Sink::Callback(_) => "callback",
+            Sink::Hook(_) => "hook",
         };
         f.debug_struct("Echo").field("sink", &sink).field("show_parameters", &self.show_parameters).finish()
     }
@@ -46,6 +75,12 @@ impl Echo {
     /// Echo to `callback`, called on the thread that ran the statement.
     pub fn callback(callback: impl Fn(&StatementEvent<'_>) + Send + Sync + 'static) -> Self {
         Echo { sink: Sink::Callback(Arc::new(callback)), show_parameters: false }
+    }
+
+    /// Calls `hook` before and after every statement, on the thread that
+    /// runs it.
+    pub fn hook(hook: impl StatementHook + 'static) -> Self {
+        Echo { sink: Sink::Hook(Arc::new(hook)), show_parameters: false }
     }
 
     /// Shows parameter values (and the server's full error text) in what is
@@ -68,6 +103,7 @@ impl Echo {
                 log::log!(target: LOG_TARGET, level, "{event}");
             }
             Sink::Callback(callback) => callback(event),
+            Sink::Hook(hook) => hook.after_execute(event),
         }
     }
 }
@@ -128,7 +164,7 @@ impl Echo {
     /// the server's quoting messages redacted by `dialect` unless shown.
     pub(crate) fn observer(&self, dialect: &'static dyn Dialect) -> StatementObserver {
         let echo = self.clone();
-        Arc::new(move |record: &StatementRecord<'_>| {
+        let finished = StatementObserver::new(move |record: &StatementRecord<'_>| {
             let redacted = match (record.error, echo.show_parameters) {
                 (Some(message), false) => Some(dialect.classify_failure(message, None).message),
                 _ => None,
@@ -144,6 +180,15 @@ impl Echo {
                 parameters: record.binds.filter(|_| echo.show_parameters),
                 duration: record.duration,
                 outcome,
+            });
+        });
+        let Sink::Hook(hook) = &self.sink else { return finished };
+        let (hook, show) = (Arc::clone(hook), self.show_parameters);
+        finished.on_start(move |record: &StatementRecord<'_>| {
+            hook.before_execute(&StatementStart {
+                sql: record.sql,
+                has_parameters: record.binds.is_some(),
+                parameters: record.binds.filter(|_| show),
             });
         })
     }

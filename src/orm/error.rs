@@ -198,6 +198,17 @@ pub enum Error {
         /// Why.
         reason: Stale,
     },
+    /// A model hook or a session's `before_flush` refused: the flush was
+    /// aborted (and rolled back, if it had written anything).
+    #[error("{}{hook} refused: {source}", model.map(|m| format!("{m}: ")).unwrap_or_default())]
+    Hook {
+        /// The model whose hook refused (`None` for a session event).
+        model: Option<&'static str>,
+        /// Which hook.
+        hook: super::hooks::HookPoint,
+        /// Its reason.
+        source: super::hooks::HookError,
+    },
     /// Commit, rollback or a savepoint was asked for outside a transaction.
     #[error("no transaction is open")]
     NoTransaction,

@@ -2,23 +2,27 @@
 //! reads, at run time. Statements are data ([`query`], [`expr`]) rendered
 //! by `dialect::query` and run through diesel ([`exec`]); connections come
 //! from a [`Pool`], transactions are the dialect's SQL ([`transaction`]),
-//! failures are typed ([`Error`]) and statements can be echoed ([`echo`]).
+//! failures are typed ([`Error`]), statements can be echoed ([`echo`]),
+//! models and sessions have [`hooks`] and user types map to columns ([`types`]).
 //! See `docs/orm.md` and ORM.md for the design.
 
 pub mod echo;
 pub mod error;
 pub mod exec;
 pub mod expr;
+pub mod hooks;
 pub mod model;
 pub mod pool;
 pub mod query;
 pub mod relation;
 pub mod session;
 pub mod transaction;
+pub mod types;
 pub mod value;
 
 pub use echo::Echo;
 pub use error::{Error, Stale, StatementKind, Violation};
+pub use hooks::{HookError, HookResult, Hooks, Listeners, SessionEvents};
 
 /// The user guide to the ORM (`docs/orm.md`); its examples compile as doctests.
 #[doc = include_str!("../../docs/orm.md")]
@@ -38,6 +42,7 @@ pub mod prelude {
         exists, first_value, lag, lead, lower, max, min, not, not_exists, or_any, rank, row_number, scalar, sum, upper,
         value,
     };
+    pub use super::hooks::{HookError, HookResult, Hooks, SessionEvents};
     pub use super::model::Model;
     pub use super::pool::{Pool, PoolOptions};
     pub use super::query::{
@@ -46,6 +51,7 @@ pub mod prelude {
     };
     pub use super::relation::{Many, One, joined, raiseload, selectin};
     pub use super::session::{Handle, Session};
+    pub use super::types::{CustomType, InvalidValue};
     pub use super::value::{FromRow, Nullable, SqlValue};
     pub use crate::dialect::query::FrameBound;
 }

@@ -2,14 +2,16 @@
 //! and write a model's rows, and the model's statements, each rendered once
 //! per backend.
 
+use super::hooks::Hooks;
 use super::value::{FromRow, KeyValue};
 use crate::dialect::Dialect;
 use crate::dialect::query::{self as ast, MEMO_SLOTS, StatementRef, Template, Value};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-/// A model struct at run time (implemented by `#[derive(Model)]`).
-pub trait Model: FromRow + 'static {
+/// A model struct at run time (implemented by `#[derive(Model)]`), with
+/// its [`Hooks`] (no-ops unless declared `#[model(hooks)]`).
+pub trait Model: FromRow + Hooks + 'static {
     /// Its table.
     const TABLE_NAME: &'static str;
     /// Its columns, in field order (what [`Model::values`] and decoding follow).

@@ -4,6 +4,7 @@
 
 use super::echo::Echo;
 use super::error::{Error, StatementKind};
+use super::hooks::Listeners;
 use super::transaction::Transaction;
 use crate::db::{Connection, DatabaseUrl, DbError, OpenMode, StatementObserver};
 use crate::dialect::{self, Dialect, TransactionOptions};
@@ -28,6 +29,8 @@ pub struct PoolOptions {
     pub health_check: bool,
     /// Echo of every statement the pool's sessions send (default none).
     pub echo: Option<Echo>,
+    /// Listeners every session of the pool starts with (default none).
+    pub events: Listeners,
 }
 
 impl Default for PoolOptions {
@@ -39,6 +42,7 @@ impl Default for PoolOptions {
             idle_timeout: Some(Duration::from_secs(600)),
             health_check: true,
             echo: None,
+            events: Listeners::new(),
         }
     }
 }
@@ -50,6 +54,7 @@ pub struct Pool {
     inner: r2d2::Pool<Manager>,
     dialect: Arc<dyn Dialect>,
     echo: Option<Echo>,
+    events: Listeners,
 }
 
 impl std::fmt::Debug for Pool {
@@ -80,7 +85,7 @@ impl Pool {
             .idle_timeout(options.idle_timeout)
             .test_on_check_out(options.health_check)
             .build_unchecked(manager);
-        Ok(Pool { inner, dialect, echo: options.echo })
+        Ok(Pool { inner, dialect, echo: options.echo, events: options.events })
     }
 
     /// A connection, waiting up to the pool's timeout for one to be free.
@@ -102,6 +107,11 @@ impl Pool {
     /// The echo the pool's sessions use.
     pub fn echo(&self) -> Option<&Echo> {
         self.echo.as_ref()
+    }
+
+    /// The listeners each of the pool's sessions starts with.
+    pub fn events(&self) -> &Listeners {
+        &self.events
     }
 
     /// How many connections are open, and how many of them idle.

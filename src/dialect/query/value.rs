@@ -165,6 +165,55 @@ pub enum DecodeError {
         /// The driver's reason.
         message: String,
     },
+    /// A custom type refused the stored value (its validation on read).
+    /// Names the model and column when a model was read, and never the
+    /// value.
+    #[error("{}: invalid stored value for {rust_type}: {reason}", place(*model, *column, *index))]
+    Invalid {
+        /// The model read, if the row was a model's.
+        model: Option<&'static str>,
+        /// The model's column, if the row was a model's.
+        column: Option<&'static str>,
+        /// Position in the row (from 0).
+        index: usize,
+        /// The Rust type asked for.
+        rust_type: &'static str,
+        /// Why the custom type refused it.
+        reason: InvalidValue,
+    },
+}
+
+fn place(model: Option<&str>, column: Option<&str>, index: usize) -> String {
+    match (model, column) {
+        (Some(model), Some(column)) => format!("{model}.{column}"),
+        _ => format!("column {index}"),
+    }
+}
+
+impl DecodeError {
+    /// The error, naming `model` and its `column` if a custom type refused
+    /// the value (what a model's generated decoding adds).
+    pub fn in_model(self, model: &'static str, column: &'static str) -> DecodeError {
+        match self {
+            DecodeError::Invalid { index, rust_type, reason, .. } => {
+                DecodeError::Invalid { model: Some(model), column: Some(column), index, rust_type, reason }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Why a custom type refuses a stored value: a reason for people, which
+/// must not quote the value (it may be personal data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub Cow<'static, str>);
+
+impl InvalidValue {
+    /// The refusal with `reason` (`"not an e-mail address"`).
+    pub fn new(reason: impl Into<Cow<'static, str>>) -> Self {
+        InvalidValue(reason.into())
+    }
 }
 
 /// Why one field failed, before its position is known.
@@ -174,6 +223,8 @@ pub enum FieldError {
     Null,
     /// The driver could not convert it.
     Invalid(Box<dyn std::error::Error + Send + Sync>),
+    /// A custom type refused the value the driver read.
+    Rejected(InvalidValue),
 }
 
 impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for FieldError {
@@ -204,6 +255,9 @@ impl FieldError {
         match self {
             FieldError::Null => DecodeError::UnexpectedNull { index, rust_type },
             FieldError::Invalid(e) => DecodeError::WrongType { index, rust_type, message: e.to_string() },
+            FieldError::Rejected(reason) => {
+                DecodeError::Invalid { model: None, column: None, index, rust_type, reason }
+            }
         }
     }
 }

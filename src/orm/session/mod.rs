@@ -9,6 +9,7 @@ mod slots;
 use super::echo::Echo;
 use super::error::{Error, Stale};
 use super::exec;
+use super::hooks::{HookPoint, Listeners, SessionEvents};
 use super::model::Model;
 use super::pool::{Pool, PooledConnection};
 use super::query::{AllColumns, Select, Statement, Table, select};
@@ -64,6 +65,9 @@ pub struct Session {
     autoflush: bool,
     statements: usize,
     lazy: LazyLoads,
+    events: Listeners,
+    /// Inside a flush: a flush asked for by a listener does nothing.
+    flushing: bool,
 }
 
 /// What the N+1 detector keeps: which query each object came from, and how
@@ -90,6 +94,8 @@ impl Pool {
             autoflush: true,
             statements: 0,
             lazy: LazyLoads::default(),
+            events: self.events().clone(),
+            flushing: false,
         }
     }
 }
@@ -283,12 +289,47 @@ impl Session {
         self.with_conn(|conn| exec::fetch(conn, statement))
     }
 
+    /// Adds `listener` to this session's [`SessionEvents`] listeners, after
+    /// those of its pool.
+    pub fn listen(&mut self, listener: impl SessionEvents + 'static) {
+        self.events.add(listener);
+    }
+
     /// Writes every pending insert, change and delete: parents' rows inserted
     /// before their children's, children's deleted before their parents'.
+    /// Listeners' `before_flush` run first (what they add is written too),
+    /// `after_flush` once all is written. A hook's error aborts the flush.
     pub fn flush(&mut self) -> Result<(), Error> {
-        if self.models.iter().all(|(_, s)| !s.has_changes()) {
+        if self.flushing || self.models.iter().all(|(_, s)| !s.has_changes()) {
             return Ok(());
         }
+        self.flushing = true;
+        let result = self.before_flush().and_then(|()| self.flush_changes());
+        self.flushing = false;
+        if result.is_ok() {
+            self.notify(|l, s| l.after_flush(s));
+        }
+        result
+    }
+
+    /// Runs the listeners' `before_flush`, autoflush off.
+    fn before_flush(&mut self) -> Result<(), Error> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let listeners = self.events.clone();
+        let autoflush = std::mem::replace(&mut self.autoflush, false);
+        let result = listeners.iter().try_for_each(|l| l.before_flush(self));
+        self.autoflush = autoflush;
+        result.map_err(|source| Error::Hook { model: None, hook: HookPoint::BeforeFlush, source })
+    }
+
+    /// Calls `event` on every listener.
+    fn notify(&self, event: impl Fn(&dyn SessionEvents, &Session)) {
+        self.events.iter().for_each(|l| event(&**l, self));
+    }
+
+    fn flush_changes(&mut self) -> Result<(), Error> {
         let (order, deferred) = flush_order(&self.models)?;
         for (i, parent) in &deferred {
             self.models[*i].1.defer(parent);
@@ -330,6 +371,9 @@ impl Session {
             self.models.iter_mut().for_each(|(_, s)| s.committed(depth));
         }
         self.release_if_done();
+        if result.is_ok() && depth == 1 {
+            self.notify(|l, s| l.after_commit(s));
+        }
         result
     }
 
@@ -347,6 +391,9 @@ impl Session {
         });
         self.forget_transaction_work(depth - 1);
         self.release_if_done();
+        if depth == 1 {
+            self.notify(|l, s| l.after_rollback(s));
+        }
         result
     }
 

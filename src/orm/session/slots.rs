@@ -6,6 +6,7 @@ use crate::db::Connection;
 use crate::dialect::query::Value;
 use crate::orm::error::{Error, Stale};
 use crate::orm::exec;
+use crate::orm::hooks::{HookError, HookPoint};
 use crate::orm::model::Model;
 use crate::orm::value::KeyValue;
 use crate::schema::ColumnType;
@@ -605,13 +606,16 @@ impl<M: Model> Slots<M> {
         for level in self.levels(pending, show_keys)? {
             let mut in_level = vec![false; self.entries.len()];
             level.iter().for_each(|&i| in_level[i] = true);
-            let objects: Vec<&mut M> = self
+            let mut objects: Vec<&mut M> = self
                 .entries
                 .iter_mut()
                 .zip(&in_level)
                 .filter(|(_, inside)| **inside)
                 .filter_map(|(e, _)| e.as_mut().map(|e| &mut e.object))
                 .collect();
+            for object in objects.iter_mut() {
+                object.before_insert().map_err(|e| hook_error::<M>(HookPoint::BeforeInsert, e))?;
+            }
             exec::insert_many(conn, objects, &self.types, &self.deferred)?;
             for index in level {
                 let deferred = self.entries[index].as_ref().is_some_and(|e| self.has_deferred_value(&e.object));
@@ -624,6 +628,7 @@ impl<M: Model> Slots<M> {
                 entry.inserted = depth;
                 let key = entry.object.key().map_key();
                 self.by_key.insert(key, u32::try_from(index).expect("fewer than 2^32 objects in one session"));
+                entry.object.after_insert().map_err(|e| hook_error::<M>(HookPoint::AfterInsert, e))?;
             }
         }
         for index in 0..self.entries.len() {
@@ -632,12 +637,14 @@ impl<M: Model> Slots<M> {
                 continue;
             }
             let Some(snapshot) = entry.snapshot.as_ref() else { continue };
+            entry.object.before_update().map_err(|e| hook_error::<M>(HookPoint::BeforeUpdate, e))?;
             match Self::update_changed(conn, &mut entry.object, snapshot, show_keys) {
                 Ok(sent) => {
                     entry.snapshot = None;
                     if sent {
                         entry.written = depth;
                     }
+                    entry.object.after_update().map_err(|e| hook_error::<M>(HookPoint::AfterUpdate, e))?;
                 }
                 Err(error) => {
                     if matches!(error, Error::StaleObject { .. }) {
@@ -665,6 +672,7 @@ impl<M: Model> Slots<M> {
         // Rows referring to others go first: the levels backwards.
         for index in self.levels(deleted, show_keys)?.into_iter().rev().flatten() {
             let Some(entry) = self.entries[index].as_mut() else { continue };
+            entry.object.before_delete().map_err(|e| hook_error::<M>(HookPoint::BeforeDelete, e))?;
             if let Err(error) = Self::delete_row(conn, entry, show_keys) {
                 if matches!(error, Error::StaleObject { .. }) {
                     (entry.deleted, entry.expired, entry.snapshot) = (false, true, None);
@@ -677,6 +685,7 @@ impl<M: Model> Slots<M> {
             if self.by_key.get(&key) == Some(&(index as u32)) {
                 self.by_key.remove(&key);
             }
+            entry.object.after_delete().map_err(|e| hook_error::<M>(HookPoint::AfterDelete, e))?;
         }
         Ok(())
     }
@@ -739,6 +748,12 @@ fn stale_object<M: Model>(object: &M, show_keys: bool) -> Error {
     let name = std::any::type_name::<M>();
     let key = show_keys.then(|| format!("{:?}", object.key().key_values()));
     Error::StaleObject { model: name.rsplit("::").next().unwrap_or(name), key }
+}
+
+/// The error for a hook of `M` that refused.
+fn hook_error<M>(hook: HookPoint, source: HookError) -> Error {
+    let name = std::any::type_name::<M>();
+    Error::Hook { model: Some(name.rsplit("::").next().unwrap_or(name)), hook, source }
 }
 
 /// Whether an entry's object may be used as it is.
