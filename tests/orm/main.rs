@@ -7,8 +7,12 @@ mod common;
 #[path = "../fixtures/shop.rs"]
 mod shop;
 
+#[path = "../fixtures/custom_types.rs"]
+mod custom_types_models;
+
 mod blog_example;
 mod core;
+mod custom_types;
 mod flush;
 mod quickstart;
 mod relations;
