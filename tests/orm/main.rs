@@ -14,6 +14,7 @@ mod blog_example;
 mod core;
 mod custom_types;
 mod flush;
+mod hooks;
 mod quickstart;
 mod relations;
 mod session;
