@@ -57,6 +57,26 @@ where
 /// Compiles only when the field type `F` (a custom type, or an `Option` of
 /// one) is stored as `B`: the derive's check of `#[model(base = "B")]`.
 ///
+/// ```
+/// # use std::borrow::Cow;
+/// # use migrate::orm::types::{CustomType, InvalidValue};
+/// #[derive(Clone)]
+/// struct Cents(i64);
+/// impl CustomType for Cents {
+///     type Base = i64;
+///     fn to_base(&self) -> Cow<'_, i64> { Cow::Borrowed(&self.0) }
+///     fn from_base(base: i64) -> Result<Self, InvalidValue> { Ok(Cents(base)) }
+/// }
+/// #[derive(migrate::models::Model)]
+/// #[model(table = "prices")]
+/// struct Price {
+///     #[model(primary_key)]
+///     id: i64,
+///     #[model(base = "i64")]
+///     amount: Option<Cents>,
+/// }
+/// ```
+///
 /// ```compile_fail
 /// # use std::borrow::Cow;
 /// # use migrate::orm::types::{CustomType, InvalidValue};
