@@ -130,9 +130,12 @@ pub struct StatementRecord<'a> {
 /// duration and no error yet).
 #[derive(Clone)]
 pub struct StatementObserver {
-    finished: Arc<dyn Fn(&StatementRecord<'_>) + Send + Sync>,
-    started: Option<Arc<dyn Fn(&StatementRecord<'_>) + Send + Sync>>,
+    finished: ObserverFn,
+    started: Option<ObserverFn>,
 }
+
+/// One function of a [`StatementObserver`].
+type ObserverFn = Arc<dyn Fn(&StatementRecord<'_>) + Send + Sync>;
 
 impl StatementObserver {
     /// Calls `finished` after each statement.

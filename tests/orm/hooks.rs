@@ -162,7 +162,7 @@ fn session(pool: &Pool) -> Session {
 }
 
 fn count(s: &mut Session, table: &str) -> i64 {
-    let rows: Vec<(i64,)> = s.execute(&text(&format!("SELECT COUNT(*) FROM {table}"))).unwrap();
+    let rows: Vec<(i64,)> = s.execute(&text(format!("SELECT COUNT(*) FROM {table}"))).unwrap();
     rows[0].0
 }
 
