@@ -60,8 +60,9 @@ pub trait Hooks {
     fn after_delete(&self) -> HookResult {
         Ok(())
     }
-    /// After the object was read from a row (a query, a get, a refresh, a
-    /// relationship load, an untracked read).
+    /// After the object was decoded from a row (a query, a get, a refresh,
+    /// a relationship load, an untracked read), also when a query then
+    /// drops it because the session already holds that object.
     fn on_load(&mut self) {}
 }
 
