@@ -40,6 +40,7 @@ per_backend!(
     hooks_and_events_fire_once_in_order,
     a_hook_error_rolls_the_flush_back_and_the_session_stays_usable,
     the_statement_hook_sees_every_statement_with_values_redacted,
+    a_before_flush_error_aborts_the_flush_before_any_write,
 );
 
 thread_local! {
@@ -296,4 +297,32 @@ fn the_statement_hook_sees_every_statement_with_values_redacted(db: &TestDb, _po
     assert_eq!(inserts.len(), 1, "the two notes in one batch: {seen:#?}");
     assert!(inserts.iter().all(|l| l.ends_with("[redacted]")), "{seen:#?}");
     assert!(seen.last().unwrap().starts_with("after COMMIT"), "{seen:#?}");
+}
+
+/// Refuses every flush.
+struct Guard;
+
+impl SessionEvents for Guard {
+    fn before_flush(&self, _session: &mut Session) -> HookResult {
+        record("before_flush guard".into());
+        Err(HookError::new("flushes are closed"))
+    }
+}
+
+fn a_before_flush_error_aborts_the_flush_before_any_write(_db: &TestDb, pool: &Pool) {
+    let mut s = pool.session();
+    s.listen(Guard);
+    let note = s.add(Note { title: "held".into(), ..Note::default() });
+    let error = s.commit().unwrap_err();
+    let Error::Hook { model, hook, .. } = &error else { panic!("expected a hook's error, got {error:?}") };
+    assert_eq!((*model, *hook), (None, HookPoint::BeforeFlush));
+    assert_eq!(error.to_string(), "before_flush refused: flushes are closed");
+    // The pool's listener ran first, then the guard; no model hook, nothing written.
+    assert_eq!(take_log(), ["before_flush pool", "before_flush guard"]);
+    // The objects are still pending; a rollback drops them and the session goes on.
+    assert_eq!(s[note].title, "held");
+    s.rollback().unwrap();
+    assert!(matches!(s.try_get(note), Err(Error::StaleHandle { reason: Stale::RolledBack, .. })));
+    assert_eq!(count(&mut s, "notes"), 0);
+    assert_eq!(count(&mut s, "audits"), 0);
 }
