@@ -404,7 +404,7 @@ pub fn parse_struct(item: &ItemStruct) -> syn::Result<ModelDef> {
                                 format!(
                                     "unknown type `{}` (portable types: smallint, integer, bigint, boolean, real, \
                                      double, numeric(p,s), varchar(n), char(n), text, date, time, timestamp, \
-                                     timestamptz, uuid, json, binary)",
+                                     timestamptz, uuid, json, binary, <type>[])",
                                     value.value()
                                 ),
                             ));
@@ -723,6 +723,9 @@ fn quote_type(ty: &Type) -> String {
 
 /// Whether `text` spells a portable type (`varchar(20)`), case-insensitively.
 pub fn is_portable_type(text: &str) -> bool {
+    if let Some(element) = text.trim().strip_suffix("[]") {
+        return !element.trim().ends_with("[]") && is_portable_type(element);
+    }
     let lower = text.trim().to_ascii_lowercase();
     let (base, args) = match lower.split_once('(') {
         Some((base, rest)) => {
@@ -799,12 +802,21 @@ fn portable_type(ty: &Type, max_length: Option<u32>) -> syn::Result<String> {
             ty.span(),
             "unknown type for a column: use i16, i32, i64, bool, f32, f64, String, Vec<u8>, chrono::NaiveDate, \
              NaiveTime, NaiveDateTime, DateTime<Utc>, uuid::Uuid, serde_json::Value, rust_decimal::Decimal, \
-             or #[model(sql_type = \"...\")]; for a custom type, the type it is stored as: #[model(base = \"String\")]",
+             Vec<T> of one of these (a PostgreSQL array), or #[model(sql_type = \"...\")]; for a custom type, the type it is stored as: #[model(base = \"String\")]",
         )
     };
     let Type::Path(path) = ty else { return Err(unknown()) };
     let last = path.path.segments.last().ok_or_else(unknown)?;
     let name = last.ident.to_string();
+    // `Vec<T>` (but `Vec<u8>`, bytes) is an array of T's type: PostgreSQL's `T[]`.
+    if name == "Vec"
+        && let PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(GenericArgument::Type(element)) = args.args.first()
+        && !matches!(element, Type::Path(p) if p.path.is_ident("u8"))
+    {
+        let element = portable_type(element, max_length)?;
+        return if element.ends_with("[]") { Err(unknown()) } else { Ok(format!("{element}[]")) };
+    }
     let inner = match &last.arguments {
         PathArguments::AngleBracketed(args) => args.args.first().and_then(|a| match a {
             GenericArgument::Type(Type::Path(p)) => p.path.segments.last().map(|s| s.ident.to_string()),
@@ -932,6 +944,12 @@ mod tests {
                 (&name("json"), Some("serde_json::Value"), false),
             ]
         );
+        let item: ItemStruct = syn::parse_quote! {
+            struct T { #[model(primary_key)] id: i64, tags: Vec<String>, #[model(max_length = 9)] codes: Option<Vec<String>>, ids: Vec<i64>, b: Vec<u8> }
+        };
+        let types: Vec<TypeDef> = parse_struct(&item).unwrap().columns.into_iter().map(|c| c.ty).collect();
+        assert_eq!(types, [name("bigint"), name("text[]"), name("varchar(9)[]"), name("bigint[]"), name("binary")]);
+        assert!(is_portable_type("numeric(10,2)[]") && !is_portable_type("text[][]"));
         let item: ItemStruct = syn::parse_quote! { struct T { #[model(primary_key)] id: i64, email: Email } };
         assert!(parse_struct(&item).unwrap_err().to_string().contains("#[model(base = \"String\")]"));
     }

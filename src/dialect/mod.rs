@@ -85,10 +85,16 @@ pub trait Dialect: query::QueryHooks + TransactionSql + ClassifyFailure + Send +
     /// stores them (for comparing checks, defaults, index predicates).
     fn expression_parser(&self) -> Box<dyn sqlparser::dialect::Dialect>;
 
+    /// Whether columns can hold arrays (`bigint[]`: PostgreSQL).
+    fn arrays(&self) -> bool {
+        false
+    }
+
     /// Why this backend cannot run `op` at all, if it cannot (MariaDB:
-    /// expression indexes, unique partial indexes); checked before a plan runs.
-    fn cannot_run(&self, _op: &Op) -> Option<String> {
-        None
+    /// expression indexes, unique partial indexes; arrays but on
+    /// PostgreSQL); checked before a plan runs.
+    fn cannot_run(&self, op: &Op) -> Option<String> {
+        array_refusal(self, op)
     }
 
     /// The portable name of a function this backend renames when it stores
@@ -304,6 +310,22 @@ pub enum SchemaUpgrades {
     TotalOrder,
     /// Rolling schema upgrade (`RSU`): DDL runs on this node only.
     Rolling,
+}
+
+/// Why `dialect` cannot create the array columns of `op`, if it has any
+/// and the backend has no arrays.
+pub fn array_refusal<D: Dialect + ?Sized>(dialect: &D, op: &Op) -> Option<String> {
+    if dialect.arrays() {
+        return None;
+    }
+    let columns: Vec<(&str, &ColumnType)> = match op {
+        Op::CreateTable(table) => table.columns.iter().map(|c| (c.name.as_str(), &c.ty)).collect(),
+        Op::AddColumn { column, .. } => vec![(column.name.as_str(), &column.ty)],
+        Op::AlterColumn(alter) => alter.ty.iter().map(|ty| (alter.column.as_str(), ty)).collect(),
+        _ => return None,
+    };
+    let (column, ty) = columns.into_iter().find(|(_, ty)| matches!(ty, ColumnType::Array(_)))?;
+    Some(format!("column `{column}` is an array ({ty}), which only PostgreSQL has; store it as json here"))
 }
 
 /// An op this backend cannot perform as given.

@@ -194,6 +194,9 @@ impl Dialect for MysqlDialect {
     }
 
     fn cannot_run(&self, op: &Op) -> Option<String> {
+        if let Some(refusal) = super::array_refusal(self, op) {
+            return Some(refusal);
+        }
         // A `create_index` op's label names its index already.
         let (indexes, named): (Vec<&Index>, bool) = match op {
             Op::CreateIndex { index, .. } => (vec![index], false),

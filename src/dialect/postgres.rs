@@ -72,6 +72,10 @@ impl Dialect for PostgresDialect {
         wrap_quoted(value, '\'')
     }
 
+    fn arrays(&self) -> bool {
+        true
+    }
+
     fn render_type(&self, ty: &ColumnType) -> String {
         match ty {
             ColumnType::Double => "double precision".into(),
@@ -79,11 +83,18 @@ impl Dialect for PostgresDialect {
             ColumnType::Binary => "bytea".into(),
             ColumnType::Enum { name, .. } => self.quote_identifier(name),
             ColumnType::Raw { sql } => sql.clone(),
+            ColumnType::Array(element) => format!("{}[]", self.render_type(element)),
             portable => portable.to_string(),
         }
     }
 
     fn parse_type(&self, sql: &str) -> ColumnType {
+        if let Some(element) = sql.trim().strip_suffix("[]") {
+            return match self.parse_type(element) {
+                ColumnType::Raw { .. } | ColumnType::Array(_) => ColumnType::Raw { sql: sql.trim().into() },
+                element => ColumnType::Array(Box::new(element)),
+            };
+        }
         let (base, args, tail) = split_type(sql);
         let base = match (base.as_str(), tail.as_str()) {
             ("int2", "") => "smallint",

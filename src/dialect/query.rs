@@ -7,7 +7,7 @@ mod ast;
 mod value;
 
 pub use ast::*;
-pub use value::{Decode, DecodeError, FieldError, InvalidValue, KeyArray, Value, not_null};
+pub use value::{Decode, DecodeError, FieldError, InvalidValue, KeyArray, Value, no_arrays, not_null};
 
 use super::Dialect;
 use crate::schema::ColumnType;

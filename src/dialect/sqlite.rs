@@ -165,6 +165,9 @@ impl Dialect for SqliteDialect {
     }
 
     fn render_op(&self, op: &Op, before: &Schema) -> Result<Vec<String>, RenderError> {
+        if let Some(message) = self.cannot_run(op) {
+            return Err(super::render::unsupported(self, op, &message));
+        }
         if self.rebuilds_table(op, before) {
             return self.rebuild(op, before);
         }

@@ -377,6 +377,14 @@ fn rust_type(ty: &ColumnType) -> Option<(String, Vec<String>)> {
         ColumnType::Enum { name, values } => {
             ("String", vec![format!("enum_type = {}", quote(name)), format!("values = {}", list(values))])
         }
+        ColumnType::Array(element) => {
+            let (inner, attrs) = rust_type(element)?;
+            if inner == "Vec<u8>" || attrs.iter().any(|a| a.starts_with("enum_type")) {
+                return None;
+            }
+            let plain = attrs.iter().all(|a| a.starts_with("max_length"));
+            return Some((format!("Vec<{inner}>"), if plain { attrs } else { sql_type() }));
+        }
         ColumnType::Raw { .. } => return None,
     };
     Some((rust.to_string(), attrs))

@@ -3,7 +3,7 @@
 
 use super::error::Error as OrmError;
 use super::relation::{JoinPlan, LoadOption, Plan, RelationError};
-use crate::dialect::query::{Decode, DecodeError, FieldError, Value};
+use crate::dialect::query::{Decode, DecodeError, FieldError, KeyArray, Value};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 #[cfg(feature = "mysql")]
 use diesel::mysql::Mysql;
@@ -119,6 +119,24 @@ impl SqlValue for Vec<u8> {
         self.clone()
     }
 }
+
+macro_rules! array_value {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        /// A PostgreSQL array (`Vec<i64>` is `bigint[]`); an error on the
+        /// backends that have none.
+        impl SqlValue for Vec<$t> {
+            type Base = Vec<$t>;
+            type Hashed = Vec<$t>;
+            fn to_value(&self) -> Value<'_> {
+                Value::Array(KeyArray::$variant(self.clone()))
+            }
+            fn hashed(&self) -> Vec<$t> {
+                self.clone()
+            }
+        }
+    )*};
+}
+array_value!(i16 => I16, i32 => I32, i64 => I64, String => Text, uuid::Uuid => Uuid);
 
 impl SqlValue for serde_json::Value {
     type Base = serde_json::Value;

@@ -66,6 +66,8 @@ pub enum ColumnType {
         /// Labels, in declaration order.
         values: Vec<String>,
     },
+    /// An array of another type (`bigint[]`): PostgreSQL only.
+    Array(Box<ColumnType>),
     /// A backend type with no portable equivalent, as the backend spells it.
     Raw {
         /// The type as written in SQL.
@@ -79,7 +81,7 @@ pub enum ColumnType {
 pub struct UnknownType(pub String);
 
 const PORTABLE_TYPES: &str = "smallint, integer, bigint, boolean, real, double, numeric(p,s), varchar(n), char(n), \
-text, date, time, timestamp, timestamptz, uuid, json, binary, { enum = .., values = [..] }";
+text, date, time, timestamp, timestamptz, uuid, json, binary, <type>[] (PostgreSQL), { enum = .., values = [..] }";
 
 impl FromStr for ColumnType {
     type Err = UnknownType;
@@ -87,6 +89,12 @@ impl FromStr for ColumnType {
     /// Parses a portable spelling (`varchar(20)`), case-insensitively.
     fn from_str(text: &str) -> Result<Self, UnknownType> {
         let unknown = || UnknownType(text.to_string());
+        if let Some(element) = text.trim().strip_suffix("[]") {
+            return match element.parse::<ColumnType>().map_err(|_| unknown())? {
+                ColumnType::Array(_) => Err(unknown()),
+                element => Ok(ColumnType::Array(Box::new(element))),
+            };
+        }
         let lower = text.trim().to_ascii_lowercase();
         let (base, args) = match lower.split_once('(') {
             Some((base, rest)) => {
@@ -187,6 +195,7 @@ impl fmt::Display for ColumnType {
             ColumnType::Json => f.write_str("json"),
             ColumnType::Binary => f.write_str("binary"),
             ColumnType::Enum { name, values } => write!(f, "enum {name}({})", values.join(", ")),
+            ColumnType::Array(element) => write!(f, "{element}[]"),
             ColumnType::Raw { sql } => f.write_str(sql),
         }
     }
@@ -219,6 +228,8 @@ mod tests {
             "uuid",
             "json",
             "binary",
+            "bigint[]",
+            "varchar(20)[]",
         ] {
             assert_eq!(text.parse::<ColumnType>().unwrap().to_string(), text);
         }
@@ -226,6 +237,7 @@ mod tests {
         assert!("interger".parse::<ColumnType>().unwrap_err().to_string().starts_with("unknown type `interger`"));
         assert!("varchar(x)".parse::<ColumnType>().is_err());
         assert!("text(5)".parse::<ColumnType>().is_err());
+        assert!("text[][]".parse::<ColumnType>().is_err());
     }
 
     #[test]

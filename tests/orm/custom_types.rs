@@ -2,6 +2,7 @@
 //! filters, binds and `text()` rows; an invalid stored value is refused on
 //! read with an error naming model and column, not the value; and the
 //! migration tool, reading the models file, gives each its base's column.
+//! Arrays (`Vec<T>`) are PostgreSQL's, and a clear error elsewhere.
 
 use crate::common::{TestDb, fresh_db};
 use crate::custom_types_models::{Account, Email, Money, Mood, Prefs, Status};
@@ -33,7 +34,7 @@ macro_rules! per_backend {
     };
 }
 
-per_backend!(custom_types_round_trip, an_invalid_stored_value_is_refused_on_read);
+per_backend!(custom_types_round_trip, an_invalid_stored_value_is_refused_on_read, arrays_on_postgresql_only);
 
 /// The models file `migrate` reads.
 fn models() -> migrate::models::Models {
@@ -172,4 +173,57 @@ fn autogenerate_gives_custom_types_their_base_columns() {
         }
     }
     insta::assert_snapshot!(out);
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "tagged")]
+pub struct Tagged {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    pub tags: Vec<String>,
+    pub scores: Option<Vec<i64>>,
+}
+
+fn arrays_on_postgresql_only(db: &TestDb, pool: &Pool) {
+    let dialect = pool.dialect();
+    let models = migrate::models::Models {
+        schema: migrate::schema::Schema {
+            tables: vec![<Tagged as migrate::models::Model>::table()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let empty = migrate::schema::Schema::default();
+    let diff = migrate::autogen::compare(&empty, &models, dialect, &mut |_| false);
+    let [create] = diff.upgrade.as_slice() else { panic!("one create_table: {:?}", diff.upgrade) };
+    let rendered = dialect.render_op(create, &empty);
+    if db.backend() != Backend::Postgres {
+        let error = rendered.unwrap_err().to_string();
+        assert!(error.contains("column `tags` is an array (text[]), which only PostgreSQL has"), "{error}");
+        return;
+    }
+    let mut conn = pool.get().unwrap();
+    for sql in rendered.unwrap() {
+        conn.execute(&sql).unwrap();
+    }
+    // Reflected, the table is what the model says: no false diff.
+    let reflected = dialect.reflect(&mut conn, &Default::default()).unwrap();
+    drop(conn);
+    let again = migrate::autogen::compare(&reflected, &models, dialect, &mut |_| false);
+    assert!(again.upgrade.iter().all(|op| !format!("{op:?}").contains("tagged")), "{:?}", again.upgrade);
+
+    let mut s = pool.session();
+    let rows = [
+        Tagged { id: 0, tags: vec!["rust".into(), "sql".into()], scores: Some(vec![3, -1, i64::MAX]) },
+        Tagged { id: 0, tags: vec![], scores: None },
+    ];
+    s.add_all(rows.clone());
+    s.commit().unwrap();
+    let mut s = pool.session();
+    let read = s.query::<Tagged>(|q| q.order_by(Tagged::ID.asc())).unwrap();
+    let values: Vec<(Vec<String>, Option<Vec<i64>>)> =
+        read.iter().map(|h| (s[*h].tags.clone(), s[*h].scores.clone())).collect();
+    assert_eq!(values, rows.iter().map(|r| (r.tags.clone(), r.scores.clone())).collect::<Vec<_>>());
+    let found = s.query::<Tagged>(|q| q.filter(Tagged::TAGS.eq(vec!["rust".to_string(), "sql".to_string()]))).unwrap();
+    assert_eq!(found, read[..1]);
 }

@@ -114,3 +114,15 @@ impl Decode<Mysql> for serde_json::Value {
         Ok(serde_json::from_slice(not_null(raw)?.as_bytes())?)
     }
 }
+
+/// Arrays are PostgreSQL's: reading one here is an error, not a guess.
+macro_rules! no_array {
+    ($($t:ty),*) => {$(
+        impl Decode<Mysql> for Vec<$t> {
+            fn decode(_raw: Option<MysqlValue<'_>>) -> Result<Self, FieldError> {
+                Err(crate::dialect::query::no_arrays())
+            }
+        }
+    )*};
+}
+no_array!(i16, i32, i64, String, uuid::Uuid);

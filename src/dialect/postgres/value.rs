@@ -163,6 +163,11 @@ macro_rules! direct {
     )*};
 }
 direct!(
+    Vec<i16> => st::Array<st::SmallInt>,
+    Vec<i32> => st::Array<st::Integer>,
+    Vec<i64> => st::Array<st::BigInt>,
+    Vec<String> => st::Array<st::Text>,
+    Vec<uuid::Uuid> => st::Array<st::Uuid>,
     bool => st::Bool,
     Vec<u8> => st::Binary,
     NaiveDate => st::Date,

@@ -262,6 +262,11 @@ impl FieldError {
     }
 }
 
+/// Why an array cannot be read from a backend without arrays.
+pub fn no_arrays() -> FieldError {
+    FieldError::Invalid("arrays are a PostgreSQL type; this backend has none".into())
+}
+
 /// `raw`, or [`FieldError::Null`].
 pub fn not_null<T>(raw: Option<T>) -> Result<T, FieldError> {
     raw.ok_or(FieldError::Null)

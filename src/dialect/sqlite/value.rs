@@ -101,3 +101,15 @@ impl Decode<Sqlite> for rust_decimal::Decimal {
         Ok(text.parse::<rust_decimal::Decimal>().or_else(|_| rust_decimal::Decimal::from_scientific(&text))?)
     }
 }
+
+/// Arrays are PostgreSQL's: reading one here is an error, not a guess.
+macro_rules! no_array {
+    ($($t:ty),*) => {$(
+        impl Decode<Sqlite> for Vec<$t> {
+            fn decode(_raw: Option<<Sqlite as diesel::backend::Backend>::RawValue<'_>>) -> Result<Self, FieldError> {
+                Err(crate::dialect::query::no_arrays())
+            }
+        }
+    )*};
+}
+no_array!(i16, i32, i64, String, uuid::Uuid);
