@@ -4,7 +4,8 @@
 //! (`migrate-grammar`) that migrate's CLI also uses to read model files. It
 //! implements `migrate::models::Model` (the table description the CLI reads
 //! from the source) and `migrate::orm::Model` (positional row decoding,
-//! values, keys, memoised statements), and adds typed handles:
+//! values, keys, memoised statements; `migrate::orm::Hooks` with every hook
+//! a no-op unless the struct says `#[model(hooks)]`), and adds typed handles:
 //! `User::TABLE`, `User::ALL` and one `Column` per field (`User::EMAIL`).
 //!
 //! `embed_migrations!("migrations")` compiles the revision files of a script
