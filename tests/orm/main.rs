@@ -7,6 +7,7 @@ mod common;
 #[path = "../fixtures/shop.rs"]
 mod shop;
 
+mod begin_and_ping;
 mod blog_example;
 mod core;
 mod flush;
