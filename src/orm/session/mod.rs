@@ -217,14 +217,19 @@ impl Session {
         );
         let rows: Vec<M> = self.execute(&statement)?;
         let slots = self.slots_mut::<M>();
+        slots.reserve(rows.len());
+        // One lookup per row where the key is new (the common case).
         let handles: Vec<Handle<M>> = rows
             .into_iter()
-            .map(|mut row| {
-                let kept = slots.find(&row.key()).filter(|h| !slots.is_expired(*h));
-                if let Some(object) = kept.and_then(|h| slots.get_mut_untracked(h).ok()) {
-                    object.take_loaded(&mut row);
+            .map(|mut row| match slots.find(&row.key()) {
+                Some(kept) if !slots.is_expired(kept) => {
+                    if let Ok(object) = slots.get_mut_untracked(kept) {
+                        object.take_loaded(&mut row);
+                    }
+                    kept
                 }
-                slots.merge_row(row)
+                Some(_) => slots.merge_row(row),
+                None => slots.loaded(row),
             })
             .collect();
         if self.lazy.mode != NPlusOne::Off {
