@@ -764,7 +764,8 @@ fn run_backend(db: &TestDb, workloads: &[&Workload], rounds: usize, python: Opti
         raw: Raw::open(db, &raw_statements),
         raw_statements,
         core,
-        sessions: Pool::open(&db.url, options())?,
+        // The default health check: a connection in steady use is not pinged.
+        sessions: Pool::open(&db.url, PoolOptions { health_check: true, ..options() })?,
         python: python.and_then(|p| Python::start(p, db)),
     };
     let mut best: Best = vec![[None; VARIANTS.len()]; workloads.len()];

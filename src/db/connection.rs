@@ -109,6 +109,7 @@ pub struct Connection {
     inner: Inner,
     url: DatabaseUrl,
     statements: Arc<AtomicUsize>,
+    failures: Arc<AtomicUsize>,
     server_version: Option<String>,
     transaction: TransactionState,
 }
@@ -202,6 +203,7 @@ impl Connection {
             inner,
             url: url.clone(),
             statements: Arc::new(AtomicUsize::new(0)),
+            failures: Arc::new(AtomicUsize::new(0)),
             server_version: None,
             transaction: TransactionState::default(),
         };
@@ -224,10 +226,17 @@ impl Connection {
         self.statements.load(Ordering::Relaxed)
     }
 
+    /// How many of its statements have failed so far (a pool checks a
+    /// connection that saw a failure before handing it out again).
+    pub fn failed_statement_count(&self) -> usize {
+        self.failures.load(Ordering::Relaxed)
+    }
+
     /// Calls `observer` after each statement this connection runs (`None`:
     /// stop). Statements are counted either way.
     pub fn set_observer(&mut self, observer: Option<StatementObserver>) {
         let counter = Arc::clone(&self.statements);
+        let failures = Arc::clone(&self.failures);
         let mut started = Instant::now();
         let instrument = move |event: InstrumentationEvent<'_>| match event {
             InstrumentationEvent::StartQuery { query, .. } => {
@@ -242,6 +251,9 @@ impl Connection {
                 }
             }
             InstrumentationEvent::FinishQuery { query, error, .. } => {
+                if error.is_some() {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Some(observer) = &observer {
                     let text = query.to_string();
                     let (sql, binds) = split_binds(&text);

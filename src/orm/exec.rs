@@ -175,7 +175,7 @@ where
     R: FromRow,
 {
     let cursor = conn.load(bound).map_err(Failure::Driver)?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(cursor.size_hint().0);
     for row in cursor {
         let row = row.map_err(Failure::Driver)?;
         out.push(R::from_row_joined(&mut Fields::<_, C::Backend>::new(&row), joined).map_err(Failure::Decode)?);

@@ -1,6 +1,7 @@
 //! A connection pool (r2d2) over [`Connection`]: a maximum size, a timeout
-//! for getting a connection, a health check, and connections handed back
-//! with a transaction still open rolled back, or discarded when broken.
+//! for getting a connection, a health check of the connections that were
+//! idle or saw a failure, and connections handed back with a transaction
+//! still open rolled back, or discarded when broken.
 
 use super::echo::Echo;
 use super::error::{Error, StatementKind};
@@ -10,7 +11,7 @@ use crate::db::{Connection, DatabaseUrl, DbError, OpenMode, StatementObserver};
 use crate::dialect::{self, Dialect, TransactionOptions};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a pool is sized and checked.
 #[derive(Debug, Clone)]
@@ -24,9 +25,16 @@ pub struct PoolOptions {
     pub connection_timeout: Duration,
     /// How long an idle connection stays open (default 10 minutes).
     pub idle_timeout: Option<Duration>,
-    /// Pings each connection as it is handed out, replacing dead ones
-    /// (default on: one round trip per checkout).
+    /// Pings a connection as it is handed out, replacing a dead one (default
+    /// on), unless it was given back less than [`PoolOptions::health_check_idle`]
+    /// ago with no failed statement since its last check.
     pub health_check: bool,
+    /// How long a connection may sit idle and still be handed out without
+    /// the ping (default 500 ms, HikariCP's `aliveBypassWindow`): one in
+    /// steady use costs no round trip. A connection on which a statement
+    /// failed is pinged at its next checkout whatever its idle time. Zero:
+    /// ping at every checkout.
+    pub health_check_idle: Duration,
     /// Echo of every statement the pool's sessions send (default none).
     pub echo: Option<Echo>,
     /// Listeners every session of the pool starts with (default none).
@@ -41,6 +49,7 @@ impl Default for PoolOptions {
             connection_timeout: Duration::from_secs(30),
             idle_timeout: Some(Duration::from_secs(600)),
             health_check: true,
+            health_check_idle: Duration::from_millis(500),
             echo: None,
             events: Listeners::new(),
         }
@@ -75,7 +84,8 @@ impl Pool {
         let url = DatabaseUrl::parse(url).map_err(Error::Connect)?;
         let dialect: Arc<dyn Dialect> = Arc::from(dialect::for_backend(url.backend()));
         let observer = options.echo.as_ref().map(|echo| echo.observer(dialect::of(url.backend())));
-        let manager = Manager { url, dialect: Arc::clone(&dialect), observer };
+        let manager =
+            Manager { url, dialect: Arc::clone(&dialect), observer, health_check_idle: options.health_check_idle };
         r2d2::ManageConnection::connect(&manager)
             .map_err(|e| Error::from_db(&*dialect, StatementKind::Raw, None, e))?;
         let inner = r2d2::Pool::builder()
@@ -140,7 +150,7 @@ pub struct PooledConnection {
 impl PooledConnection {
     /// Opens a transaction on this connection.
     pub fn transaction(&mut self, options: &TransactionOptions) -> Result<Transaction<'_>, Error> {
-        Transaction::begin(&mut self.conn, &*self.dialect, options)
+        Transaction::begin(&mut self.conn.conn, &*self.dialect, options)
     }
 
     /// The dialect of this connection's database.
@@ -152,13 +162,13 @@ impl PooledConnection {
 impl Deref for PooledConnection {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        &self.conn
+        &self.conn.conn
     }
 }
 
 impl DerefMut for PooledConnection {
     fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+        &mut self.conn.conn
     }
 }
 
@@ -167,29 +177,53 @@ struct Manager {
     url: DatabaseUrl,
     dialect: Arc<dyn Dialect>,
     observer: Option<StatementObserver>,
+    health_check_idle: Duration,
+}
+
+/// A connection of the pool, with what the pool knows of its health.
+struct Kept {
+    conn: Connection,
+    /// When it was last given back with no failed statement since its
+    /// checkout (`None`: never, or it saw a failure: ping it).
+    returned: Option<Instant>,
+    /// Its failed statements at its last checkout.
+    failures: usize,
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = Connection;
+    type Connection = Kept;
     type Error = DbError;
 
-    fn connect(&self) -> Result<Connection, DbError> {
+    fn connect(&self) -> Result<Kept, DbError> {
         let mut conn = Connection::open(&self.url, OpenMode::ReadWrite)?;
         for sql in self.dialect.pool_connection_setup() {
             conn.execute(&sql)?;
         }
         conn.set_observer(self.observer.clone());
-        Ok(conn)
+        let failures = conn.failed_statement_count();
+        Ok(Kept { conn, returned: None, failures })
     }
 
-    fn is_valid(&self, conn: &mut Connection) -> Result<(), DbError> {
-        conn.execute(self.dialect.ping())
+    fn is_valid(&self, kept: &mut Kept) -> Result<(), DbError> {
+        let in_use = kept.returned.is_some_and(|at| at.elapsed() < self.health_check_idle);
+        if !in_use {
+            kept.conn.execute(self.dialect.ping())?;
+        }
+        kept.failures = kept.conn.failed_statement_count();
+        Ok(())
     }
 
-    fn has_broken(&self, conn: &mut Connection) -> bool {
+    fn has_broken(&self, kept: &mut Kept) -> bool {
+        let conn = &mut kept.conn;
         let state = conn.transaction_state();
         // What a user left open is rolled back before anyone else gets the
         // connection; if that fails, nobody does.
-        state.broken || (state.depth > 0 && conn.control_transaction(&[self.dialect.rollback().into()], 0).is_err())
+        let broken = state.broken
+            || (state.depth > 0 && conn.control_transaction(&[self.dialect.rollback().into()], 0).is_err());
+        // A failed statement may have been the connection dying: the next
+        // checkout pings it, however soon.
+        let failed = conn.failed_statement_count() != kept.failures;
+        kept.returned = (!failed).then(Instant::now);
+        broken
     }
 }

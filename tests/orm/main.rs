@@ -10,6 +10,7 @@ mod shop;
 #[path = "../fixtures/custom_types.rs"]
 mod custom_types_models;
 
+mod begin_and_ping;
 mod blog_example;
 mod core;
 mod custom_types;

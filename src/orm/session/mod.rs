@@ -1,7 +1,8 @@
 //! The unit of work: objects added to or read into a session live in its
 //! identity map (one per model and key), changes are tracked against a
 //! snapshot taken on first write, and `flush` writes what changed inside the
-//! session's transaction, which `commit` ends.
+//! session's transaction, which `commit` ends. The transaction begins at the
+//! first write (lazily): reads before it run in autocommit.
 
 mod changes;
 mod slots;
@@ -17,6 +18,7 @@ use super::relation::{NPlusOne, Relation, RelationDef, RelationError, Relations}
 use super::transaction;
 use super::value::FromRow;
 use crate::dialect::TransactionOptions;
+use crate::dialect::query::StatementRef;
 use slots::{AnySlots, Slots};
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -53,9 +55,12 @@ impl<M> std::fmt::Debug for Handle<M> {
     }
 }
 
-/// A unit of work on one database. Begins a transaction on first use
-/// (autobegin), flushes before queries and at commit (autoflush), and rolls
-/// back what is still open when dropped.
+/// A unit of work on one database. Begins a transaction at the first write
+/// (a flush, a Core `INSERT`/`UPDATE`/`DELETE` or raw SQL, a savepoint), at
+/// the first statement when transaction options are set, or when asked
+/// ([`Session::begin`]); reads before that run outside a transaction, each
+/// with its own view of the database. Flushes before queries and at commit
+/// (autoflush), and rolls back what is still open when dropped.
 pub struct Session {
     pool: Pool,
     conn: Option<PooledConnection>,
@@ -101,9 +106,25 @@ impl Pool {
 }
 
 impl Session {
-    /// Options for the transactions this session begins from now on.
+    /// Options for the transactions this session begins from now on. With
+    /// options other than the default, the transaction begins at the
+    /// session's first statement, reads included.
     pub fn set_transaction_options(&mut self, options: TransactionOptions) {
         self.options = options;
+    }
+
+    /// Begins the session's transaction now, with its transaction options,
+    /// so that the reads that follow are inside it: one snapshot across them
+    /// where the isolation level gives one (MariaDB/MySQL's default
+    /// repeatable read, SQLite, PostgreSQL's `RepeatableRead`), and the
+    /// locks a locking read takes (`SELECT ... FOR UPDATE` in raw SQL) held
+    /// until commit or rollback. Without it the transaction begins at the
+    /// first write. Fails with [`Error::TransactionOpen`] when one is open.
+    pub fn begin(&mut self) -> Result<(), Error> {
+        if self.depth() > 0 {
+            return Err(Error::TransactionOpen);
+        }
+        self.ensure_transaction()
     }
 
     /// Adds a new object, inserted at the next flush.
@@ -131,7 +152,7 @@ impl Session {
             return Ok(self.slots_mut::<M>().find(key));
         }
         self.autoflush()?;
-        let found = self.with_conn(|conn| exec::get::<M>(conn, key))?;
+        let found = self.with_read_conn(|conn| exec::get::<M>(conn, key))?;
         Ok(found.map(|object| self.slots_mut::<M>().loaded(object)))
     }
 
@@ -177,7 +198,7 @@ impl Session {
     /// ending its expiry); if the row is gone, the object leaves the session.
     pub fn refresh<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
         let key = self.slots_mut::<M>().key_of(handle).map_err(stale::<M>)?;
-        let fresh = self.with_conn(|conn| exec::get::<M>(conn, &key))?;
+        let fresh = self.with_read_conn(|conn| exec::get::<M>(conn, &key))?;
         let slots = self.slots_mut::<M>();
         match fresh {
             Some(object) => slots.replace(handle, object),
@@ -202,14 +223,19 @@ impl Session {
         );
         let rows: Vec<M> = self.execute(&statement)?;
         let slots = self.slots_mut::<M>();
+        slots.reserve(rows.len());
+        // One lookup per row where the key is new (the common case).
         let handles: Vec<Handle<M>> = rows
             .into_iter()
-            .map(|mut row| {
-                let kept = slots.find(&row.key()).filter(|h| !slots.is_expired(*h));
-                if let Some(object) = kept.and_then(|h| slots.get_mut_untracked(h).ok()) {
-                    object.take_loaded(&mut row);
+            .map(|mut row| match slots.find(&row.key()) {
+                Some(kept) if !slots.is_expired(kept) => {
+                    if let Ok(object) = slots.get_mut_untracked(kept) {
+                        object.take_loaded(&mut row);
+                    }
+                    kept
                 }
-                slots.merge_row(row)
+                Some(_) => slots.merge_row(row),
+                None => slots.loaded(row),
             })
             .collect();
         if self.lazy.mode != NPlusOne::Off {
@@ -233,10 +259,10 @@ impl Session {
         self.detect_n_plus_one(handle, def)?;
         self.autoflush()?;
         let step = super::relation::lazy_step(def)?;
-        self.ensure_transaction()?;
+        self.with_read_conn(|_| Ok(()))?;
         let id = TypeId::of::<P>();
         let Session { conn, models, .. } = self;
-        let conn = conn.as_mut().expect("ensure_transaction took a connection");
+        let conn = conn.as_mut().expect("with_read_conn took a connection");
         let slots =
             models.iter_mut().find(|(t, _)| *t == id).and_then(|(_, s)| s.as_any_mut().downcast_mut::<Slots<P>>());
         let Some(slots) = slots else { return Err(stale::<P>(Stale::NotInSession)) };
@@ -283,10 +309,14 @@ impl Session {
     }
 
     /// Runs a Core statement after flushing; its rows as plain values, not
-    /// tracked by the session.
+    /// tracked by the session. A `SELECT` is a read (see [`Session`]); any
+    /// other statement, raw SQL included, runs in the session's transaction.
     pub fn execute<R: FromRow>(&mut self, statement: &impl Statement) -> Result<Vec<R>, Error> {
         self.autoflush()?;
-        self.with_conn(|conn| exec::fetch(conn, statement))
+        match statement.as_ast() {
+            StatementRef::Select(_) => self.with_read_conn(|conn| exec::fetch(conn, statement)),
+            _ => self.with_conn(|conn| exec::fetch(conn, statement)),
+        }
     }
 
     /// Adds `listener` to this session's [`SessionEvents`] listeners, after
@@ -359,6 +389,7 @@ impl Session {
         self.flush()?;
         let depth = self.depth();
         if depth == 0 {
+            self.release_if_done();
             return Ok(());
         }
         let result = self.with_conn(|conn| {
@@ -383,6 +414,7 @@ impl Session {
         let depth = self.depth();
         if depth == 0 {
             self.forget_transaction_work(0);
+            self.release_if_done();
             return Ok(());
         }
         let result = self.with_conn(|conn| {
@@ -434,15 +466,23 @@ impl Session {
         self.conn.as_ref().map_or(0, |c| c.transaction_state().depth)
     }
 
+    /// The session's connection, taken from the pool if it has none.
+    fn connection(&mut self) -> Result<&mut PooledConnection, Error> {
+        let conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => {
+                let conn = self.pool.get()?;
+                // Statements are counted from here: the pool's ping is not ours.
+                self.statements = self.statements.wrapping_sub(conn.statement_count());
+                conn
+            }
+        };
+        Ok(self.conn.insert(conn))
+    }
+
     fn ensure_transaction(&mut self) -> Result<(), Error> {
-        if self.conn.is_none() {
-            let conn = self.pool.get()?;
-            // Statements are counted from here: the pool's ping is not ours.
-            self.statements = self.statements.wrapping_sub(conn.statement_count());
-            self.conn = Some(conn);
-        }
         let options = self.options;
-        let conn = self.conn.as_mut().expect("a connection was just taken");
+        let conn = self.connection()?;
         if conn.transaction_state().depth == 0 {
             let dialect = crate::dialect::of(conn.backend());
             transaction::begin(conn, dialect, &options)?;
@@ -450,9 +490,20 @@ impl Session {
         Ok(())
     }
 
+    /// Runs `work`, a write, in the session's transaction (begun if none is open).
     fn with_conn<T>(&mut self, work: impl FnOnce(&mut PooledConnection) -> Result<T, Error>) -> Result<T, Error> {
         self.ensure_transaction()?;
         work(self.conn.as_mut().expect("ensure_transaction took a connection"))
+    }
+
+    /// Runs `work`, a read: in the open transaction if there is one, else
+    /// outside any (no `BEGIN` and `ROLLBACK` round trips around it), unless
+    /// transaction options were set, which begin the transaction first.
+    fn with_read_conn<T>(&mut self, work: impl FnOnce(&mut PooledConnection) -> Result<T, Error>) -> Result<T, Error> {
+        if self.options != TransactionOptions::default() {
+            self.ensure_transaction()?;
+        }
+        work(self.connection()?)
     }
 
     /// Gives the connection back once no transaction is open, so that an

@@ -10,9 +10,11 @@ use crate::orm::hooks::{HookError, HookPoint};
 use crate::orm::model::Model;
 use crate::orm::value::KeyValue;
 use crate::schema::ColumnType;
-use std::any::Any;
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::rc::Rc;
 
 /// What a session does with every model's map, whatever the model.
 pub(super) trait AnySlots {
@@ -121,7 +123,7 @@ pub(super) struct Slots<M: Model> {
 impl<M: Model + crate::models::Model> Slots<M> {
     /// An empty map; reads the model's foreign keys once, for flush order.
     pub(super) fn new() -> Self {
-        let table = <M as crate::models::Model>::table();
+        let table = model_table::<M>();
         let position = |name: &String| M::COLUMNS.iter().position(|c| c == name);
         let self_references = table
             .foreign_keys
@@ -148,7 +150,7 @@ impl<M: Model + crate::models::Model> Slots<M> {
             })
             .collect();
         let mut parents: Vec<String> =
-            table.foreign_keys.into_iter().map(|fk| fk.referred_table).filter(|t| t != M::TABLE_NAME).collect();
+            table.foreign_keys.iter().map(|fk| fk.referred_table.clone()).filter(|t| t != M::TABLE_NAME).collect();
         parents.sort();
         parents.dedup();
         Slots {
@@ -167,6 +169,19 @@ impl<M: Model + crate::models::Model> Slots<M> {
             model: PhantomData,
         }
     }
+}
+
+thread_local! {
+    /// Each model's table description, built once per thread: a session
+    /// creates a map per model it touches, and building the description
+    /// (parsing its column types) cost a read-only session a third of its
+    /// client time.
+    static TABLES: RefCell<HashMap<TypeId, Rc<crate::schema::Table>>> = RefCell::new(HashMap::new());
+}
+
+/// `M`'s table description (`crate::models::Model::table`), shared.
+fn model_table<M: crate::models::Model + 'static>() -> Rc<crate::schema::Table> {
+    TABLES.with(|tables| Rc::clone(tables.borrow_mut().entry(TypeId::of::<M>()).or_insert_with(|| Rc::new(M::table()))))
 }
 
 /// The identity map's key of a model: its primary key as hashable values.
@@ -211,6 +226,13 @@ impl<M: Model> Slots<M> {
 
     pub(super) fn add(&mut self, object: M, depth: u32) -> Handle<M> {
         self.insert_entry(Entry::new(object, false, depth))
+    }
+
+    /// Room for `additional` more objects (a query's rows) without regrowing.
+    pub(super) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        self.generations.reserve(additional);
+        self.by_key.reserve(additional);
     }
 
     pub(super) fn loaded(&mut self, object: M) -> Handle<M> {
