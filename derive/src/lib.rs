@@ -124,6 +124,8 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
         None => (quote!(::core::option::Option::None), quote!()),
     };
 
+    let positions = 0..field_idents.len();
+
     Ok(quote! {
         impl ::migrate::models::Model for #ident {
             fn table() -> ::migrate::schema::Table {
@@ -209,6 +211,19 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
 
             fn advance_version(&mut self) {
                 #advance_version
+            }
+
+            fn set_value(&mut self, column: usize, value: &::migrate::dialect::query::Value<'_>) -> bool {
+                match column {
+                    #(#positions => match #m::value::SqlValue::from_value(value) {
+                        ::core::option::Option::Some(v) => {
+                            self.#field_idents = v;
+                            true
+                        }
+                        ::core::option::Option::None => false,
+                    },)*
+                    _ => false,
+                }
             }
 
             fn statements() -> &'static #m::ModelStatements {

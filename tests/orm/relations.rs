@@ -46,6 +46,7 @@ per_backend!(
     session_queries_and_lazy_loads,
     n_plus_one_detector,
     relationship_changes,
+    relationship_changes_wait_for_flush,
     shop_composite_keys_and_self_references,
 );
 
@@ -488,10 +489,10 @@ fn relationship_changes(db: &TestDb, conn: &mut Connection) {
     assert_eq!(tag_names(&s[posts[0]]), ["t1", "t3"], "the loaded collection follows");
     s.unlink(posts[0], Post::TAGS, tags[0]).unwrap();
     assert_eq!(tag_names(&s[posts[0]]), ["t3"]);
-    // A new tag is flushed first, so that it has its key.
+    // A new tag gets its key at the flush, before its association row.
     let new = s.add(Tag { name: "t9".into(), ..Tag::default() });
     s.link(posts[1], Post::TAGS, new).unwrap();
-    assert!(s[new].id > 0);
+    assert_eq!(s[new].id, 0, "nothing is written before the flush");
     s.commit().unwrap();
     let q = select(Post::ALL).from(Post::TABLE).order_by(Post::ID.asc()).options(selectin(Post::TAGS));
     let stored = exec::fetch::<Post>(conn, &q).unwrap();
@@ -512,14 +513,83 @@ fn relationship_changes(db: &TestDb, conn: &mut Connection) {
         e.to_string(),
         "User.posts is a has_many: link and unlink are for many_to_many; use append or set_parent"
     );
-    let mut sp = s.begin_nested().unwrap();
-    let e = sp.remove(users[0], User::POSTS, posts[1]).unwrap_err();
-    assert!(matches!(e, Error::NotNullViolation(_)), "{e}");
-    sp.rollback().unwrap();
+    let e = s.remove(users[0], User::POSTS, posts[1]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "User.posts: Post.user_id is NOT NULL, so a Post cannot be without its User: delete it, or give it another User"
+    );
+    assert_eq!(s[posts[1]].user_id, 1, "refused: nothing changed");
     s.commit().unwrap();
     let stored: Vec<(i64, i64)> =
         exec::fetch(conn, &select((Post::ID, Post::USER_ID)).from(Post::TABLE).order_by(Post::ID.asc())).unwrap();
     assert_eq!(stored[..2], [(1, 1), (2, 1)]);
+}
+
+/// The writes among `lines`, without quotes and from the statement's start
+/// to its `-- ...` echo comment.
+fn writes(lines: &crate::flush::Lines) -> Vec<String> {
+    let lines = lines.lock().unwrap();
+    let writes = lines.iter().filter(|l| ["INSERT", "UPDATE", "DELETE"].iter().any(|w| l.starts_with(w)));
+    writes.map(|l| l.split(" -- ").next().unwrap_or_default().replace(['"', '`'], "")).collect()
+}
+
+fn relationship_changes_wait_for_flush(db: &TestDb, conn: &mut Connection) {
+    seed(conn, 2, 2); // posts 1 and 3 have tag 1; posts 2 and 4 tags 1 and 2
+    let (pool, lines) = crate::flush::echo_pool(db, false);
+    let mut s = pool.session();
+    let posts = s.query::<Post>(|q| q.order_by(Post::ID.asc())).unwrap();
+    let tags = s.query::<Tag>(|q| q.order_by(Tag::ID.asc())).unwrap();
+    let before = s.statement_count();
+    // A new user, a new post appended to it, an existing post moved to it,
+    // tags linked and unlinked: nothing is sent yet.
+    let ann = s.add(User { name: "ann".into(), ..User::default() });
+    let draft = s.add(Post { title: "draft".into(), ..Post::default() });
+    s.append(ann, User::POSTS, draft).unwrap();
+    s.set_parent(posts[1], Post::AUTHOR, ann).unwrap();
+    s.link(draft, Post::TAGS, tags[2]).unwrap();
+    s.link(draft, Post::TAGS, tags[1]).unwrap();
+    s.unlink(posts[1], Post::TAGS, tags[0]).unwrap();
+    assert_eq!(s.statement_count(), before, "recorded, not sent");
+    assert_eq!(s[draft].user_id, 0, "the pending parent has no key yet");
+    lines.lock().unwrap().clear();
+    s.flush().unwrap();
+    let written = writes(&lines);
+    let head = |w: &String| {
+        let words = w.split_whitespace().take_while(|t| !t.starts_with('(') && !["SET", "WHERE", "VALUES"].contains(t));
+        words.collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(
+        written.iter().map(head).collect::<Vec<_>>(),
+        ["INSERT INTO users", "INSERT INTO posts", "UPDATE posts", "INSERT INTO post_tags", "DELETE FROM post_tags"],
+        "parents before children, association rows after both (in the order asked): {written:#?}"
+    );
+    assert!(written[2].starts_with("UPDATE posts SET user_id = "), "only the changed column: {}", written[2]);
+    assert!(!written[2].contains("title"), "{}", written[2]);
+    assert_eq!(written[3].matches("), (").count(), 1, "two links, one INSERT: {}", written[3]);
+    let ann_id = s[ann].id;
+    assert!(ann_id > 0);
+    assert_eq!((s[draft].user_id, s[posts[1]].user_id), (ann_id, ann_id), "the generated key, copied after the INSERT");
+
+    // A savepoint rolled back forgets the changes made inside it.
+    let mut sp = s.begin_nested().unwrap();
+    sp.link(posts[0], Post::TAGS, tags[1]).unwrap();
+    sp.rollback().unwrap();
+    // Autoflush before a query writes what is recorded.
+    s.unlink(draft, Post::TAGS, tags[2]).unwrap();
+    let links: Vec<(i64, i32)> = s
+        .execute(
+            &select((PostTag::POST_ID, PostTag::TAG_ID))
+                .from(PostTag::TABLE)
+                .order_by(PostTag::POST_ID.asc())
+                .order_by(PostTag::TAG_ID.asc()),
+        )
+        .unwrap();
+    let draft_id = s[draft].id;
+    assert_eq!(links, [(1, 1), (2, 2), (3, 1), (4, 1), (4, 2), (draft_id, 2)]);
+    s.commit().unwrap();
+    let stored: Vec<(i64, i64)> =
+        exec::fetch(conn, &select((Post::ID, Post::USER_ID)).from(Post::TABLE).order_by(Post::ID.asc())).unwrap();
+    assert_eq!(stored, [(1, 1), (2, ann_id), (3, 2), (4, 2), (draft_id, ann_id)]);
 }
 
 fn shop_tables() -> Vec<migrate::schema::Table> {

@@ -346,6 +346,30 @@ pub enum RelationError {
         /// What to use instead.
         message: &'static str,
     },
+    /// A relationship change would put a key into a field that cannot hold
+    /// it (another type, or `NULL` in a field that is not an `Option`).
+    #[error("{model}.{} cannot take that value (another type, or NULL in a field that is not an Option)", columns.join(", "))]
+    KeyDoesNotFit {
+        /// The model whose field it is.
+        model: &'static str,
+        /// The columns.
+        columns: Vec<&'static str>,
+    },
+    /// A child would lose its parent, but its foreign key is `NOT NULL`.
+    #[error(
+        "{relation}: {child}.{} is NOT NULL, so a {child} cannot be without its {parent}: delete it, or give it another {parent}",
+        columns.join(", ")
+    )]
+    NotNullForeignKey {
+        /// `User.posts`.
+        relation: String,
+        /// The child model.
+        child: &'static str,
+        /// The parent model.
+        parent: &'static str,
+        /// The foreign key's columns.
+        columns: Vec<&'static str>,
+    },
     /// The N+1 detector (set to error) refused a repeated lazy load.
     #[error(
         "N+1 queries: {relation} lazily loaded for {count} objects of one query; load them all at once with .options({option})"

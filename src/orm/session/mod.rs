@@ -64,6 +64,8 @@ pub struct Session {
     autoflush: bool,
     statements: usize,
     lazy: LazyLoads,
+    /// Relationship changes waiting for the next flush (see `changes`).
+    relation_changes: Vec<changes::Recorded>,
 }
 
 /// What the N+1 detector keeps: which query each object came from, and how
@@ -90,6 +92,7 @@ impl Pool {
             autoflush: true,
             statements: 0,
             lazy: LazyLoads::default(),
+            relation_changes: Vec::new(),
         }
     }
 }
@@ -286,7 +289,7 @@ impl Session {
     /// Writes every pending insert, change and delete: parents' rows inserted
     /// before their children's, children's deleted before their parents'.
     pub fn flush(&mut self) -> Result<(), Error> {
-        if self.models.iter().all(|(_, s)| !s.has_changes()) {
+        if self.models.iter().all(|(_, s)| !s.has_changes()) && !changes::pending(&self.relation_changes) {
             return Ok(());
         }
         let (order, deferred) = flush_order(&self.models)?;
@@ -295,14 +298,30 @@ impl Session {
         }
         let show_keys = self.echo().is_some_and(Echo::shows_parameters);
         let mut models = std::mem::take(&mut self.models);
+        let recorded = std::mem::take(&mut self.relation_changes);
+        let mut applied = vec![false; recorded.len()];
         let result = self.with_conn(|conn| {
-            order.iter().try_for_each(|&i| models[i].1.flush_inserts_and_updates(conn, show_keys))?;
+            for &i in &order {
+                changes::apply_keys(&mut models, &recorded, &mut applied, i)?;
+                models[i].1.flush_inserts_and_updates(conn, show_keys)?;
+            }
+            if applied.contains(&false) {
+                // Parents inserted after their children (a cycle): their
+                // keys go into the children's UPDATEs now.
+                for &i in &order {
+                    changes::apply_keys(&mut models, &recorded, &mut applied, i)?;
+                    models[i].1.flush_inserts_and_updates(conn, show_keys)?;
+                }
+            }
+            changes::write_associations(conn, &models, &recorded)?;
             order.iter().try_for_each(|&i| models[i].1.flush_unlinks(conn))?;
             order.iter().try_for_each(|&i| models[i].1.flush_deferred_keys(conn))?;
             order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn, show_keys))
         });
         if result.is_err() {
             models.iter_mut().for_each(|(_, m)| m.clear_deferred());
+            // Not written: kept, unless the rollback below forgets them.
+            self.relation_changes = recorded;
         }
         self.models = models;
         if result.is_err() {
@@ -419,6 +438,7 @@ impl Session {
     }
 
     fn forget_transaction_work(&mut self, depth: u32) {
+        changes::forget_deeper(&mut self.relation_changes, depth);
         self.models.iter_mut().for_each(|(_, s)| s.rolled_back(depth));
     }
 
@@ -488,8 +508,13 @@ fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<FlushOrder, Err
 
 /// The error for a handle of `M` the session cannot resolve.
 fn stale<M>(reason: Stale) -> Error {
+    Error::StaleHandle { model: model_name::<M>(), reason }
+}
+
+/// `M`'s name without its path, for messages.
+fn model_name<M>() -> &'static str {
     let name = std::any::type_name::<M>();
-    Error::StaleHandle { model: name.rsplit("::").next().unwrap_or(name), reason }
+    name.rsplit("::").next().unwrap_or(name)
 }
 
 /// `session[handle]`, like a `slab` or `HashMap` index.

@@ -49,6 +49,20 @@ pub(super) trait AnySlots {
     fn committed(&mut self, depth: u32);
     /// Everything done deeper than `depth` was undone in the database.
     fn rolled_back(&mut self, depth: u32);
+    /// The values at `positions` of the object in slot `index` of
+    /// `generation`, and whether it has its key yet (a pending object
+    /// whose key the database generates has none before its INSERT).
+    fn values_of(&self, index: u32, generation: u32, positions: &[usize])
+    -> Result<(Vec<Value<'static>>, bool), Error>;
+    /// Sets the columns at `positions` of that object to `values`, as a
+    /// tracked change (written by its INSERT, or its next UPDATE).
+    fn set_values_of(
+        &mut self,
+        index: u32,
+        generation: u32,
+        positions: &[usize],
+        values: &[Value<'static>],
+    ) -> Result<(), Error>;
 }
 
 struct Entry<M> {
@@ -277,6 +291,36 @@ impl<M: Model> Slots<M> {
         let entry = self.entry_mut(handle)?;
         usable(entry)?;
         Ok(&mut entry.object)
+    }
+
+    /// Sets the columns at `positions` to `values` as a tracked change;
+    /// `Ok(false)` when a value does not fit its field (`NULL` for a
+    /// non-`Option`), nothing changed then.
+    pub(super) fn set_values(
+        &mut self,
+        handle: Handle<M>,
+        positions: &[usize],
+        values: &[Value<'static>],
+    ) -> Result<bool, Stale> {
+        let object = self.get(handle)?;
+        let all = object.values();
+        let old: Vec<Value<'static>> =
+            positions.iter().filter_map(|&at| all.get(at)).map(|v| v.clone().into_owned()).collect();
+        drop(all);
+        // Tried without a snapshot first, so that a refused value changes nothing.
+        let object = self.get_mut_untracked(handle)?;
+        let fits = positions.iter().zip(values).all(|(&at, value)| object.set_value(at, value));
+        for (&at, value) in positions.iter().zip(&old) {
+            object.set_value(at, value);
+        }
+        if !fits {
+            return Ok(false);
+        }
+        let object = self.get_mut(handle)?;
+        for (&at, value) in positions.iter().zip(values) {
+            object.set_value(at, value);
+        }
+        Ok(true)
     }
 
     /// The primary key of the object, expired or not.
@@ -588,6 +632,38 @@ impl<M: Model> AnySlots for Slots<M> {
     fn rolled_back(&mut self, depth: u32) {
         self.roll_back_entries(depth);
         self.recount();
+    }
+
+    fn values_of(
+        &self,
+        index: u32,
+        generation: u32,
+        positions: &[usize],
+    ) -> Result<(Vec<Value<'static>>, bool), Error> {
+        let handle = Handle { index, generation, model: PhantomData };
+        let entry = self.entry(handle).map_err(super::stale::<M>)?;
+        usable(entry).map_err(super::stale::<M>)?;
+        let values = entry.object.values();
+        let picked = positions.iter().filter_map(|&at| values.get(at)).map(|v| v.clone().into_owned()).collect();
+        Ok((picked, entry.persistent || !entry.object.generated_key_unset()))
+    }
+
+    fn set_values_of(
+        &mut self,
+        index: u32,
+        generation: u32,
+        positions: &[usize],
+        values: &[Value<'static>],
+    ) -> Result<(), Error> {
+        let handle = Handle { index, generation, model: PhantomData };
+        match self.set_values(handle, positions, values) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Relation(crate::orm::relation::RelationError::KeyDoesNotFit {
+                model: super::model_name::<M>(),
+                columns: positions.iter().map(|&at| M::COLUMNS[at]).collect(),
+            })),
+            Err(stale) => Err(super::stale::<M>(stale)),
+        }
     }
 }
 
