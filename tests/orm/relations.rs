@@ -38,7 +38,7 @@ macro_rules! per_backend {
 per_backend!(
     selectin_collections,
     nested_loading_is_one_statement_per_level,
-    selectin_chunks_past_500_parents,
+    selectin_past_500_parents_in_one_statement,
     joined_to_one,
     defaults_and_raiseload,
     unloaded_relationships_are_errors,
@@ -255,9 +255,9 @@ fn nested_loading_is_one_statement_per_level(_db: &TestDb, conn: &mut Connection
     seed(conn, 100, 10);
     let option = selectin(User::POSTS).then(selectin(Post::TAGS));
     let (users, statements) = counted(conn, |c| exec::fetch::<User>(c, &all_users().options(option)).unwrap());
-    // Users; their 1,000 posts by 100 keys; the posts' tags by 1,000 keys
-    // in two chunks of 500.
-    assert_eq!(statements, 4);
+    // Users; their 1,000 posts by 100 keys; the posts' tags by 1,000 keys,
+    // all in one parameter on every backend (no chunks of 500).
+    assert_eq!(statements, 3);
     assert_eq!(users.len(), 100);
     assert!(users.iter().all(|u| u.posts.get().unwrap().len() == 10));
     let last = &users[99].posts.get().unwrap()[5];
@@ -275,11 +275,11 @@ fn nested_loading_is_one_statement_per_level(_db: &TestDb, conn: &mut Connection
     assert_eq!(half.len(), 50);
 }
 
-fn selectin_chunks_past_500_parents(_db: &TestDb, conn: &mut Connection) {
+fn selectin_past_500_parents_in_one_statement(_db: &TestDb, conn: &mut Connection) {
     seed(conn, 1201, 1);
     let (users, statements) =
         counted(conn, |c| exec::fetch::<User>(c, &all_users().options(selectin(User::POSTS))).unwrap());
-    assert_eq!(statements, 1 + 3, "1,201 keys: chunks of 500, 500 and 201");
+    assert_eq!(statements, 1 + 1, "1,201 keys in one parameter");
     assert_eq!(users.len(), 1201);
     assert!(users.iter().all(|u| titles(u.posts.get().unwrap()) == [format!("u{} p0", u.id)]));
     // Many-to-one by 1,201 distinct keys.
@@ -287,7 +287,7 @@ fn selectin_chunks_past_500_parents(_db: &TestDb, conn: &mut Connection) {
         let q = select(Post::ALL).from(Post::TABLE).order_by(Post::ID.asc()).options(selectin(Post::AUTHOR));
         exec::fetch::<Post>(c, &q).unwrap()
     });
-    assert_eq!(statements, 4);
+    assert_eq!(statements, 2);
     assert!(posts.iter().all(|p| p.author.get().unwrap().is_some_and(|a| a.id == p.user_id)));
 }
 
@@ -755,9 +755,11 @@ fn relationship_statements_render_on_every_dialect() {
     insta::assert_snapshot!(out);
 }
 
-/// The key lists `selectin` sends: one array on PostgreSQL; elsewhere (and
-/// for a composite key) an `IN` list padded to the next bucket size with
-/// the last key, so 3 keys send the text of 4.
+/// The key lists `selectin` sends: one parameter (an array on PostgreSQL,
+/// a JSON array of integers on SQLite and MySQL/MariaDB); for a composite
+/// key, other key types there, or a server without JSON tables, an `IN`
+/// list padded to the next bucket size with the last key, so 3 keys send
+/// the text of 4.
 #[test]
 fn key_lists_render_on_every_dialect() {
     use migrate::dialect::query::{self as ast, Expr, StatementRef, Value};
@@ -771,11 +773,19 @@ fn key_lists_render_on_every_dialect() {
     let single = select(vec![column("a")], (1..=3i64).map(|k| vec![Value::I64(k)]).collect());
     let composite =
         select(vec![column("a"), column("b")], (1..=3i64).map(|k| vec![Value::I64(k), Value::I16(1)]).collect());
+    let text = select(vec![column("a")], ["x", "y", "z"].map(|k| vec![Value::Text(Cow::Borrowed(k))]).to_vec());
     let mut out = String::new();
     for name in ["postgresql", "mysql", "sqlite"] {
         let d = dialect::by_name(name).unwrap();
-        for (label, s) in [("single", &single), ("composite", &composite)] {
-            let rendered = ast::render(d.as_ref(), d.latest_capabilities(), StatementRef::Select(s)).unwrap();
+        let padded = ast::Capabilities { key_list: ast::KeyList::Padded, ..d.latest_capabilities() };
+        let cases = [
+            ("single", &single, d.latest_capabilities()),
+            ("composite", &composite, d.latest_capabilities()),
+            ("text", &text, d.latest_capabilities()),
+            ("single on an old server", &single, padded),
+        ];
+        for (label, s, caps) in cases {
+            let rendered = ast::render(d.as_ref(), caps, StatementRef::Select(s)).unwrap();
             out.push_str(&format!(
                 "{name} {label}: {} -- {:?}\n",
                 rendered.template.to_sql(d.as_ref()),

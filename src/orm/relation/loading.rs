@@ -1,7 +1,9 @@
 //! Loading strategies: a plan per query (the options asked for, then each
 //! relationship's default), `joined` relationships as `LEFT JOIN`s decoded
-//! with the row, `selectin` ones as one more statement per level in chunks
-//! of [`CHUNK`] keys, and lazy loads only on request.
+//! with the row, `selectin` ones as one more statement per level (the keys
+//! in one parameter where the backend can: see
+//! [`crate::dialect::query::KeyList`]; else in chunks of [`CHUNK`] keys),
+//! and lazy loads only on request.
 
 use super::{
     CHUNK, LoadDefault, LoadOption, Many, ModelInfo, One, Relation, RelationDef, RelationError, RelationKind,
@@ -320,7 +322,11 @@ where
     let def = step.def;
     let r = def.resolved()?;
     let mut groups: Groups<C> = HashMap::new();
-    for chunk in keys.chunks(CHUNK) {
+    // One statement for all keys where they go into one parameter; else
+    // IN lists of at most CHUNK keys.
+    let (_, caps) = exec::capabilities(conn)?;
+    let size = if caps.binds_key_list(keys) { keys.len() } else { CHUNK };
+    for chunk in keys.chunks(size.max(1)) {
         let select = child_select(def, chunk, &step.child.joined)?;
         if r.through.is_some() {
             let rows: Vec<Keyed<C, P::Key>> = exec::fetch_ast(conn, &select, &step.child.joined)?;

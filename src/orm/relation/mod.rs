@@ -222,7 +222,8 @@ impl<P, C> Relation<P, C> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     /// One more statement per level: the related rows of every parent by
-    /// their keys, in chunks of [`CHUNK`] keys.
+    /// their keys, bound as one parameter where the backend can (see
+    /// [`crate::dialect::query::KeyList`]), else in chunks of [`CHUNK`] keys.
     Selectin,
     /// A `LEFT JOIN` in the query itself (many-to-one and one-to-one).
     Joined,
@@ -230,7 +231,8 @@ pub enum Strategy {
     Raise,
 }
 
-/// The most keys one `selectin` statement carries.
+/// The most keys one `selectin` statement carries in an `IN` list (the
+/// fallback where keys cannot go into one parameter).
 pub const CHUNK: usize = 500;
 
 /// A loading option for a query (`.options(selectin(User::POSTS))`),
