@@ -451,6 +451,8 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
             LoadDefault::Selectin => quote!(#g::LoadDefault::Selectin),
             LoadDefault::Joined => quote!(#g::LoadDefault::Joined),
         };
+        let (cascade_delete, cascade_orphan) = (rel.cascade.delete, rel.cascade.delete_orphan);
+        let cascade = quote!(#g::Cascade { delete: #cascade_delete, delete_orphan: #cascade_orphan });
         let through: Option<syn::Path> =
             rel.through.as_deref().map(syn::parse_str).transpose().map_err(|e| syn::Error::new(span, e))?;
         let through_tokens = match &through {
@@ -486,6 +488,7 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
                     back_populates: #back,
                     order_by: &[#(#order),*],
                     load: #load,
+                    cascade: #cascade,
                 });
                 &DEF
             }

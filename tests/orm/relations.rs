@@ -47,6 +47,7 @@ per_backend!(
     n_plus_one_detector,
     relationship_changes,
     relationship_changes_wait_for_flush,
+    cascade_delete_agrees_with_on_delete_cascade,
     shop_composite_keys_and_self_references,
 );
 
@@ -590,6 +591,150 @@ fn relationship_changes_wait_for_flush(db: &TestDb, conn: &mut Connection) {
     let stored: Vec<(i64, i64)> =
         exec::fetch(conn, &select((Post::ID, Post::USER_ID)).from(Post::TABLE).order_by(Post::ID.asc())).unwrap();
     assert_eq!(stored, [(1, 1), (2, ann_id), (3, 2), (4, 2), (draft_id, ann_id)]);
+}
+
+/// An author's articles and their replies, deleted by the session's
+/// cascades (the foreign keys have no `ON DELETE`), and notes whose
+/// nullable key is cleared.
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "c_authors")]
+pub struct CAuthor {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(has_many(CArticle, foreign_key = "author_id", cascade = "save-update, delete"))]
+    pub articles: Many<CArticle>,
+    #[model(has_many(CNote, foreign_key = "author_id"))]
+    pub notes: Many<CNote>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "c_articles")]
+pub struct CArticle {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "c_authors.id")]
+    pub author_id: i64,
+    #[model(max_length = 50)]
+    pub title: String,
+    #[model(has_many(CReply, foreign_key = "article_id", cascade = "delete, delete-orphan"))]
+    pub replies: Many<CReply>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "c_replies")]
+pub struct CReply {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "c_articles.id")]
+    pub article_id: i64,
+    #[model(max_length = 50)]
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "c_notes")]
+pub struct CNote {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "c_authors.id")]
+    pub author_id: Option<i64>,
+}
+
+/// The same rows, deleted by the database: `ON DELETE CASCADE`.
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "d_authors")]
+pub struct DAuthor {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(has_many(DArticle, foreign_key = "author_id"))]
+    pub articles: Many<DArticle>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "d_articles")]
+pub struct DArticle {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "d_authors.id", on_delete = "cascade")]
+    pub author_id: i64,
+    #[model(max_length = 50)]
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "d_replies")]
+pub struct DReply {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "d_articles.id", on_delete = "cascade")]
+    pub article_id: i64,
+    #[model(max_length = 50)]
+    pub body: String,
+}
+
+fn cascade_delete_agrees_with_on_delete_cascade(db: &TestDb, conn: &mut Connection) {
+    create(conn, &[CAuthor::table(), CArticle::table(), CReply::table(), CNote::table()]);
+    create(conn, &[DAuthor::table(), DArticle::table(), DReply::table()]);
+    // Two authors, three articles each, two replies per article; author 1 has two notes.
+    for (authors, articles, replies) in
+        [("c_authors", "c_articles", "c_replies"), ("d_authors", "d_articles", "d_replies")]
+    {
+        let mut sql = vec![format!("INSERT INTO {authors} (id) VALUES (1), (2)")];
+        for a in 1..=6 {
+            sql.push(format!("INSERT INTO {articles} (id, author_id, title) VALUES ({a}, {}, 'a{a}')", (a + 2) / 3));
+            for r in 1..=2 {
+                sql.push(format!("INSERT INTO {replies} (article_id, body) VALUES ({a}, 'a{a} r{r}')"));
+            }
+        }
+        sql.iter().for_each(|q| conn.execute(q).unwrap());
+    }
+    conn.execute("INSERT INTO c_notes (author_id) VALUES (1), (1), (2)").unwrap();
+
+    let pool = Pool::open(&db.url, PoolOptions::default()).unwrap();
+    let mut s = pool.session();
+    // Some children loaded (article 1, its replies; the notes), the rest not.
+    let author = s.query::<CAuthor>(|q| q.filter(CAuthor::ID.eq(1i64))).unwrap()[0];
+    let article = s.query::<CArticle>(|q| q.filter(CArticle::ID.eq(1i64))).unwrap()[0];
+    let replies = s.query::<CReply>(|q| q.filter(CReply::ARTICLE_ID.eq(1i64))).unwrap();
+    let notes = s.query::<CNote>(|q| q.order_by(CNote::ID.asc())).unwrap();
+    // delete-orphan: a reply taken out of its article is deleted.
+    let kept = s.query::<CReply>(|q| q.filter(CReply::ARTICLE_ID.eq(4i64)).order_by(CReply::ID.asc())).unwrap();
+    let article4 = s.query::<CArticle>(|q| q.filter(CArticle::ID.eq(4i64))).unwrap()[0];
+    s.remove(article4, CArticle::REPLIES, kept[0]).unwrap();
+    s.delete(author).unwrap();
+    assert_eq!([s[notes[0]].author_id, s[notes[1]].author_id, s[notes[2]].author_id], [None, None, Some(2)]);
+    s.commit().unwrap();
+    assert!(s.try_get(article).is_err() && s.try_get(replies[0]).is_err(), "loaded children were deleted with it");
+    // The database's cascade, for the same rows.
+    let d_author = s.get::<DAuthor>(&1).unwrap().unwrap();
+    s.delete(d_author).unwrap();
+    s.commit().unwrap();
+
+    let left = |conn: &mut Connection, table: &str, column: &str| -> Vec<String> {
+        let sql = format!("SELECT {column} FROM {table} ORDER BY {column}");
+        let rows: Vec<(String,)> = exec::fetch(conn, &migrate::orm::query::text(&sql)).unwrap();
+        rows.into_iter().map(|(v,)| v).collect()
+    };
+    assert_eq!(left(conn, "c_articles", "title"), ["a4", "a5", "a6"]);
+    assert_eq!(left(conn, "c_articles", "title"), left(conn, "d_articles", "title"), "the same articles left");
+    let d_replies = left(conn, "d_replies", "body");
+    let mut expected: Vec<&str> = d_replies.iter().map(String::as_str).filter(|b| *b != "a4 r1").collect();
+    expected.sort();
+    assert_eq!(left(conn, "c_replies", "body"), expected, "the same replies left, but the orphan");
+    let notes: Vec<(Option<i64>,)> =
+        exec::fetch(conn, &select(CNote::AUTHOR_ID).from(CNote::TABLE).order_by(CNote::ID.asc())).unwrap();
+    assert_eq!(notes, [(None,), (None,), (Some(2),)], "without cascade delete, the loaded children's key is NULL");
+
+    // Without cascade delete, a loaded child whose key is NOT NULL refuses.
+    let d_author = s.get::<DAuthor>(&2).unwrap().unwrap();
+    s.query::<DArticle>(|q| q.filter(DArticle::AUTHOR_ID.eq(2i64))).unwrap();
+    let e = s.delete(d_author).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "DAuthor.articles: DArticle.author_id is NOT NULL, so a DArticle cannot be without its DAuthor: delete it, \
+         give it another DAuthor, or declare the relationship with cascade = \"delete-orphan\""
+    );
+    s.rollback().unwrap();
 }
 
 fn shop_tables() -> Vec<migrate::schema::Table> {

@@ -83,7 +83,7 @@ pub(crate) use loading::lazy_step;
 pub use loading::{JoinPlan, Plan, Step, load, load_many, load_one};
 #[doc(hidden)]
 pub use loading::{after_load_rows, decode_one, fetch_planned, plan_for};
-pub use migrate_grammar::{LoadDefault, RelationKind};
+pub use migrate_grammar::{Cascade, LoadDefault, RelationKind};
 pub use resolve::{Resolved, Through};
 #[doc(hidden)]
 pub use resolve::{foreign_key_count, has_column};
@@ -147,6 +147,8 @@ pub struct RelationSpec {
     pub order_by: &'static [(&'static str, bool)],
     /// How it loads when a query names no option for it.
     pub load: LoadDefault,
+    /// What deleting the owner or removing a child does.
+    pub cascade: Cascade,
 }
 
 /// A relationship: its declaration and, once first used, its joins
@@ -359,7 +361,7 @@ pub enum RelationError {
     },
     /// A child would lose its parent, but its foreign key is `NOT NULL`.
     #[error(
-        "{relation}: {child}.{} is NOT NULL, so a {child} cannot be without its {parent}: delete it, or give it another {parent}",
+        "{relation}: {child}.{} is NOT NULL, so a {child} cannot be without its {parent}: delete it, give it another {parent}, or declare the relationship with cascade = \"delete-orphan\"",
         columns.join(", ")
     )]
     NotNullForeignKey {

@@ -45,11 +45,11 @@ impl ObjectRef {
 /// A relationship change waiting for the next flush, with the transaction
 /// depth it was made at (a rollback past that depth forgets it).
 pub(super) struct Recorded {
-    depth: u32,
-    change: Change,
+    pub(super) depth: u32,
+    pub(super) change: Change,
 }
 
-enum Change {
+pub(super) enum Change {
     /// The child's foreign-key columns (`columns`) take the parent's key
     /// (its columns at `parent_columns`) once the parent's INSERT made it.
     Key { child: ObjectRef, columns: Vec<usize>, parent: ObjectRef, parent_columns: Vec<usize> },
@@ -61,6 +61,9 @@ enum Change {
         target: ObjectRef,
         target_positions: Vec<usize>,
     },
+    /// The children of a deleted owner (`cascade = "delete"`) that the
+    /// session did not load: the owner's columns `def` joins on were `key`.
+    CascadeDelete { def: &'static RelationDef, key: Vec<Value<'static>> },
 }
 
 /// A write built from a relationship's columns.
@@ -359,9 +362,10 @@ impl Session {
 
     /// Takes `child` away from `owner` through a `has_many`: the child's
     /// foreign key becomes `NULL` (written at the next flush), and it
-    /// leaves the owner's loaded collection. A `NOT NULL` key refuses it
-    /// at once (`RelationError::NotNullForeignKey`): delete the child, or
-    /// give it another parent.
+    /// leaves the owner's loaded collection. With `cascade =
+    /// "delete-orphan"` the child is deleted instead. A `NOT NULL` key
+    /// refuses it at once (`RelationError::NotNullForeignKey`): delete the
+    /// child, give it another parent, or declare `delete-orphan`.
     pub fn remove<P, C>(&mut self, owner: Handle<P>, relation: Relation<P, C>, child: Handle<C>) -> Result<(), Error>
     where
         P: Model + crate::models::Model + Relations,
@@ -372,17 +376,15 @@ impl Session {
             return Err(wrong_kind(def, "remove is for has_many; use unlink for many_to_many"));
         }
         let r = def.resolved()?;
+        if def.spec.cascade.delete_orphan {
+            self.forget_in_collection::<P, C>(owner, def, child)?;
+            return self.delete(child);
+        }
         let nulls = vec![Value::Null; r.link_positions.len()];
         let child_ref = ObjectRef::of(child);
         let set = self.slots_mut::<C>().set_values(child, &r.link_positions, &nulls).map_err(super::stale::<C>)?;
         if !set {
-            return Err(RelationError::NotNullForeignKey {
-                relation: def.label(),
-                child: def.spec.target.name,
-                parent: def.spec.owner.name,
-                columns: r.link_columns.clone(),
-            }
-            .into());
+            return Err(super::cascade::not_null(def));
         }
         self.forget_key_change(child_ref, &r.link_positions);
         self.forget_in_collection::<P, C>(owner, def, child)

@@ -3,6 +3,7 @@
 //! snapshot taken on first write, and `flush` writes what changed inside the
 //! session's transaction, which `commit` ends.
 
+mod cascade;
 mod changes;
 mod slots;
 
@@ -147,8 +148,16 @@ impl Session {
 
     /// Marks the object for deletion at the next flush (a pending object
     /// simply leaves the session). Until the deletion is committed, a
-    /// rollback gives the object back.
-    pub fn delete<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+    /// rollback gives the object back. Its relationships' cascades apply
+    /// (see `cascade = ".."`): children deleted with it, or given a `NULL`
+    /// foreign key.
+    pub fn delete<M: Model + crate::models::Model + Relations>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+        let slots = self.slots_mut::<M>();
+        if slots.is_persistent(handle) {
+            let all: Vec<usize> = (0..M::COLUMNS.len()).collect();
+            let (values, _) = slots.values_of(handle.index, handle.generation, &all)?;
+            self.cascade_delete(&M::INFO, &values, 0)?;
+        }
         self.slots_mut::<M>().delete(handle).map_err(stale::<M>)
     }
 
@@ -316,7 +325,10 @@ impl Session {
             changes::write_associations(conn, &models, &recorded)?;
             order.iter().try_for_each(|&i| models[i].1.flush_unlinks(conn))?;
             order.iter().try_for_each(|&i| models[i].1.flush_deferred_keys(conn))?;
-            order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn, show_keys))
+            order.iter().rev().try_for_each(|&i| {
+                cascade::write_cascades(conn, models[i].1.as_ref(), &recorded)?;
+                models[i].1.flush_deletes(conn, show_keys)
+            })
         });
         if result.is_err() {
             models.iter_mut().for_each(|(_, m)| m.clear_deferred());

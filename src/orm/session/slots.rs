@@ -54,6 +54,11 @@ pub(super) trait AnySlots {
     /// whose key the database generates has none before its INSERT).
     fn values_of(&self, index: u32, generation: u32, positions: &[usize])
     -> Result<(Vec<Value<'static>>, bool), Error>;
+    /// The live objects (not marked deleted) whose columns at `positions`
+    /// hold `key`: the children of a parent with that key.
+    fn find_children(&self, positions: &[usize], key: &[Value<'static>]) -> Vec<(u32, u32)>;
+    /// Marks the object in slot `index` of `generation` for deletion.
+    fn delete_at(&mut self, index: u32, generation: u32) -> Result<(), Error>;
     /// Sets the columns at `positions` of that object to `values`, as a
     /// tracked change (written by its INSERT, or its next UPDATE).
     fn set_values_of(
@@ -330,6 +335,11 @@ impl<M: Model> Slots<M> {
             return Err(Stale::Deleted);
         }
         Ok(entry.object.key())
+    }
+
+    /// Whether the object behind `handle` has its row (inserted or read).
+    pub(super) fn is_persistent(&self, handle: Handle<M>) -> bool {
+        self.entry(handle).is_ok_and(|e| e.persistent && e.delete_flushed == 0)
     }
 
     /// Whether the object behind `handle` is expired.
@@ -642,10 +652,33 @@ impl<M: Model> AnySlots for Slots<M> {
     ) -> Result<(Vec<Value<'static>>, bool), Error> {
         let handle = Handle { index, generation, model: PhantomData };
         let entry = self.entry(handle).map_err(super::stale::<M>)?;
-        usable(entry).map_err(super::stale::<M>)?;
+        if entry.delete_flushed > 0 {
+            return Err(super::stale::<M>(Stale::Deleted));
+        }
+        // An expired object's key columns are still its row's.
         let values = entry.object.values();
         let picked = positions.iter().filter_map(|&at| values.get(at)).map(|v| v.clone().into_owned()).collect();
         Ok((picked, entry.persistent || !entry.object.generated_key_unset()))
+    }
+
+    fn find_children(&self, positions: &[usize], key: &[Value<'static>]) -> Vec<(u32, u32)> {
+        let same = |a: &Value<'_>, b: &Value<'_>| a == b || a.as_i64().is_some_and(|n| b.as_i64() == Some(n));
+        let holds_key = |object: &M| {
+            let values = object.values();
+            positions.len() == key.len()
+                && positions.iter().zip(key).all(|(&at, k)| values.get(at).is_some_and(|v| same(v, k)))
+        };
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((i, e.as_ref()?)))
+            .filter(|(_, e)| !e.deleted && e.delete_flushed == 0 && holds_key(&e.object))
+            .map(|(i, _)| (u32::try_from(i).expect("fewer than 2^32 objects in one session"), self.generations[i]))
+            .collect()
+    }
+
+    fn delete_at(&mut self, index: u32, generation: u32) -> Result<(), Error> {
+        self.delete(Handle { index, generation, model: PhantomData }).map_err(super::stale::<M>)
     }
 
     fn set_values_of(
