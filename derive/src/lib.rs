@@ -401,18 +401,30 @@ fn strs(list: &[String]) -> Tokens {
     quote!(&[#(#list),*])
 }
 
+/// Whether an `on_delete` action is `CASCADE`.
+fn cascades(on_delete: Option<&str>) -> bool {
+    on_delete.is_some_and(|action| action.eq_ignore_ascii_case("cascade"))
+}
+
 /// The model's foreign keys as constants: column `references` and
 /// table-level `foreign_key(..)`s.
 fn foreign_key_refs(def: &ModelDef) -> Tokens {
     let r = quote!(::migrate::orm::relation);
     let column_keys = def.columns.iter().filter_map(|c| {
         let (table, column) = c.references.as_deref()?.rsplit_once('.')?;
-        let name = &c.name;
-        Some(quote!(#r::ForeignKeyRef { columns: &[#name], table: #table, referred: &[#column] }))
+        let (name, nullable) = (&c.name, c.nullable);
+        let cascades = cascades(c.on_delete.as_deref());
+        Some(quote!(#r::ForeignKeyRef {
+            columns: &[#name], table: #table, referred: &[#column], on_delete_cascade: #cascades, nullable: #nullable,
+        }))
     });
     let table_keys = def.foreign_keys.iter().map(|f| {
         let (columns, table, referred) = (strs(&f.columns), &f.referred_table, strs(&f.referred_columns));
-        quote!(#r::ForeignKeyRef { columns: #columns, table: #table, referred: #referred })
+        let cascades = cascades(f.on_delete.as_deref());
+        let nullable = f.columns.iter().all(|name| def.columns.iter().any(|c| c.name == *name && c.nullable));
+        quote!(#r::ForeignKeyRef {
+            columns: #columns, table: #table, referred: #referred, on_delete_cascade: #cascades, nullable: #nullable,
+        })
     });
     let all: Vec<Tokens> = column_keys.chain(table_keys).collect();
     quote!(&[#(#all),*])

@@ -517,7 +517,8 @@ fn relationship_changes(db: &TestDb, conn: &mut Connection) {
     let e = s.remove(users[0], User::POSTS, posts[1]).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "User.posts: Post.user_id is NOT NULL, so a Post cannot be without its User: delete it, or give it another User"
+        "User.posts: Post.user_id is NOT NULL, so a Post cannot be without its User: delete it, give it another User, \
+         or declare the relationship with cascade = \"delete-orphan\""
     );
     assert_eq!(s[posts[1]].user_id, 1, "refused: nothing changed");
     s.commit().unwrap();
@@ -605,6 +606,9 @@ pub struct CAuthor {
     pub articles: Many<CArticle>,
     #[model(has_many(CNote, foreign_key = "author_id"))]
     pub notes: Many<CNote>,
+    /// The same notes, declared delete-orphan over their nullable key.
+    #[model(has_many(CNote, foreign_key = "author_id", cascade = "delete-orphan"))]
+    pub own_notes: Many<CNote>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
@@ -735,6 +739,22 @@ fn cascade_delete_agrees_with_on_delete_cascade(db: &TestDb, conn: &mut Connecti
          give it another DAuthor, or declare the relationship with cascade = \"delete-orphan\""
     );
     s.rollback().unwrap();
+
+    // Where the cascades and the foreign keys' ON DELETE disagree (logged once, at first use).
+    assert_eq!(
+        DAuthor::ARTICLES.def().cascade_warnings().unwrap(),
+        ["DAuthor.articles: the foreign key d_articles(author_id) is ON DELETE CASCADE but the relationship has no \
+          cascade = \"delete\": deleting a DAuthor in a session sets its loaded DArticle rows' key to NULL first; \
+          declare cascade = \"delete\" to agree with the database"]
+    );
+    assert_eq!(
+        CAuthor::OWN_NOTES.def().cascade_warnings().unwrap(),
+        ["CAuthor.own_notes: delete-orphan over the nullable foreign key c_notes(author_id): the session deletes the \
+          CNote rows it takes out, but the database keeps rows whose key is set to NULL elsewhere; make the key NOT \
+          NULL to agree"]
+    );
+    assert!(CAuthor::ARTICLES.def().cascade_warnings().unwrap().is_empty());
+    assert!(CArticle::REPLIES.def().cascade_warnings().unwrap().is_empty());
 }
 
 fn shop_tables() -> Vec<migrate::schema::Table> {

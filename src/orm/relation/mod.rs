@@ -120,6 +120,10 @@ pub struct ForeignKeyRef {
     pub table: &'static str,
     /// Its columns, in the same order.
     pub referred: &'static [&'static str],
+    /// Whether it is `ON DELETE CASCADE`.
+    pub on_delete_cascade: bool,
+    /// Whether all its columns are nullable.
+    pub nullable: bool,
 }
 
 /// A relationship as declared (what `#[derive(Model)]` emits).
@@ -171,9 +175,25 @@ impl RelationDef {
         RelationDef { spec, resolved: OnceLock::new() }
     }
 
-    /// Its columns and joins, checked against the foreign keys (once).
+    /// Its columns and joins, checked against the foreign keys (once; the
+    /// [`RelationDef::cascade_warnings`] are logged then, target
+    /// `migrate::orm`).
     pub fn resolved(&'static self) -> Result<&'static Resolved, RelationError> {
-        self.resolved.get_or_init(|| resolve::resolve(self)).as_ref().map_err(Clone::clone)
+        let resolved = self.resolved.get_or_init(|| {
+            let resolved = resolve::resolve(self)?;
+            for warning in resolve::cascade_warnings(self, &resolved) {
+                log::warn!(target: "migrate::orm", "{warning}");
+            }
+            Ok(resolved)
+        });
+        resolved.as_ref().map_err(Clone::clone)
+    }
+
+    /// Where its cascades and its foreign key's `ON DELETE` disagree: an
+    /// `ON DELETE CASCADE` key without `cascade = "delete"`, or
+    /// `delete-orphan` over a nullable key.
+    pub fn cascade_warnings(&'static self) -> Result<Vec<String>, RelationError> {
+        Ok(resolve::cascade_warnings(self, self.resolved()?))
     }
 
     /// `User.posts`, for messages.
