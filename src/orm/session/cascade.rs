@@ -44,6 +44,11 @@ fn child_relations(info: &'static ModelInfo) -> impl Iterator<Item = &'static Re
         .filter(|def| matches!(def.spec.kind, RelationKind::HasMany | RelationKind::HasOne))
 }
 
+/// Whether the model has relationships a delete cascades along.
+pub(super) fn has_children(info: &'static ModelInfo) -> bool {
+    child_relations(info).next().is_some()
+}
+
 fn picked(values: &[Value<'static>], positions: &[usize]) -> Vec<Value<'static>> {
     positions.iter().filter_map(|&at| values.get(at).cloned()).collect()
 }

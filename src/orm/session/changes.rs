@@ -116,6 +116,12 @@ fn values_of(models: &Models, object: ObjectRef, positions: &[usize]) -> Result<
     }
 }
 
+/// Per recorded change, whether it is done with before the flush copies
+/// keys: all but the key changes.
+pub(super) fn key_changes_applied(recorded: &[Recorded]) -> Vec<bool> {
+    recorded.iter().map(|r| !matches!(r.change, Change::Key { .. })).collect()
+}
+
 /// Copies the parents' keys into the children of model `child_model` whose
 /// parents have theirs now (after the parents' INSERTs); the ones applied
 /// are marked in `applied`.

@@ -153,7 +153,7 @@ impl Session {
     /// foreign key.
     pub fn delete<M: Model + crate::models::Model + Relations>(&mut self, handle: Handle<M>) -> Result<(), Error> {
         let slots = self.slots_mut::<M>();
-        if slots.is_persistent(handle) {
+        if slots.is_persistent(handle) && cascade::has_children(&M::INFO) {
             let all: Vec<usize> = (0..M::COLUMNS.len()).collect();
             let (values, _) = slots.values_of(handle.index, handle.generation, &all)?;
             self.cascade_delete(&M::INFO, &values, 0)?;
@@ -308,7 +308,7 @@ impl Session {
         let show_keys = self.echo().is_some_and(Echo::shows_parameters);
         let mut models = std::mem::take(&mut self.models);
         let recorded = std::mem::take(&mut self.relation_changes);
-        let mut applied = vec![false; recorded.len()];
+        let mut applied = changes::key_changes_applied(&recorded);
         let result = self.with_conn(|conn| {
             for &i in &order {
                 changes::apply_keys(&mut models, &recorded, &mut applied, i)?;
