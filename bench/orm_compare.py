@@ -11,7 +11,7 @@ one, as SQLAlchemy hands it to the driver). A line `quit` ends the process.
 
 Usage: python orm_compare.py SQLALCHEMY_URL
 
-To add a workload (issue 12's nested loading, for instance): write a function
+To add a workload: write a function
 `workload_NAME(engine, iteration)` returning the number of rows or objects it
 produced, and the Rust side's entry with the same NAME.
 """
@@ -19,7 +19,7 @@ import json
 import sys
 import time
 
-from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Integer, String, create_engine, event, select
+from sqlalchemy import BigInteger, Boolean, Column, Double, ForeignKey, Integer, String, Table, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
 
 
@@ -38,6 +38,20 @@ class User(Base):
     posts: Mapped[list["Post"]] = relationship(back_populates="user", lazy="raise")
 
 
+post_tags = Table(
+    "post_tags",
+    Base.metadata,
+    Column("post_id", BigInteger, ForeignKey("posts.id"), primary_key=True),
+    Column("tag_id", BigInteger, ForeignKey("tags.id"), primary_key=True),
+)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(50))
+
+
 class Post(Base):
     __tablename__ = "posts"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -46,6 +60,7 @@ class Post(Base):
     views: Mapped[int] = mapped_column(Integer)
     user: Mapped[User] = relationship(back_populates="posts", lazy="raise")
     comments: Mapped[list["Comment"]] = relationship(back_populates="post", lazy="raise")
+    tags: Mapped[list[Tag]] = relationship(secondary=post_tags, lazy="raise")
 
 
 class Comment(Base):
@@ -97,6 +112,14 @@ def workload_nested_100x10x10(engine, _i):
         query = select(User).order_by(User.id).limit(100).options(selectinload(User.posts).selectinload(Post.comments))
         users = s.scalars(query).all()
         return sum(1 + sum(1 + len(p.comments) for p in u.posts) for u in users)
+
+
+def workload_tags_100x10(engine, _i):
+    """Issue 12's many-to-many loading: 100 users, their posts, the posts' tags."""
+    with Session(engine) as s:
+        query = select(User).order_by(User.id).limit(100).options(selectinload(User.posts).selectinload(Post.tags))
+        users = s.scalars(query).all()
+        return sum(1 + sum(1 + len(p.tags) for p in u.posts) for u in users)
 
 
 def workload_get_10000(engine, _i):

@@ -21,7 +21,11 @@
 //! Run: `bench/run.sh orm [WORKLOAD|BACKEND ...]` (or `cargo bench --bench orm`).
 //! `MIGRATE_BENCH_ROUNDS` sets the number of rounds (default 3).
 //!
-//! Adding a workload (issue 12's nested loading, an async variant): a
+//! Issue 12's nested loading: `nested_100x10x10` (users -> posts ->
+//! comments, diesel's `belonging_to` + `grouped_by`) and `tags_100x10`
+//! (users -> posts -> tags through `post_tags`).
+//!
+//! Adding a workload (an async variant): a
 //! [`Workload`] entry in [`workloads`] with one function per variant (a
 //! variant it lacks is `None`), and for the SQLAlchemy column a
 //! `workload_NAME` function in `bench/orm_compare.py`; new tables go into
@@ -104,6 +108,73 @@ pub struct Comment {
     pub body: String,
 }
 
+/// `users` with its relationships, for the nested-loading workloads (the
+/// other workloads read `User`, the same table without them).
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "users")]
+pub struct TreeUser {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(max_length = 100)]
+    pub name: String,
+    #[model(max_length = 255)]
+    pub email: String,
+    pub age: i32,
+    pub score: f64,
+    pub active: bool,
+    #[model(has_many(TreePost, foreign_key = "user_id"))]
+    pub posts: Many<TreePost>,
+}
+
+/// `posts` with its comments and tags.
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "posts")]
+pub struct TreePost {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "users.id", references_model = "TreeUser")]
+    pub user_id: i64,
+    #[model(max_length = 200)]
+    pub title: String,
+    pub views: i32,
+    #[model(has_many(TreeComment, foreign_key = "post_id"))]
+    pub comments: Many<TreeComment>,
+    #[model(many_to_many(Tag, through = "PostTag"))]
+    pub tags: Many<Tag>,
+}
+
+/// `comments`, a leaf of the tree.
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "comments")]
+pub struct TreeComment {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "posts.id", references_model = "TreePost")]
+    pub post_id: i64,
+    #[model(max_length = 200)]
+    pub body: String,
+}
+
+/// Our model of `tags`.
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "tags")]
+pub struct Tag {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(max_length = 50)]
+    pub name: String,
+}
+
+/// Our model of `post_tags`, the association of posts and tags.
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "post_tags")]
+pub struct PostTag {
+    #[model(primary_key, references = "posts.id", references_model = "TreePost")]
+    pub post_id: i64,
+    #[model(primary_key, references = "tags.id", references_model = "Tag")]
+    pub tag_id: i64,
+}
+
 /// Our model of `fresh_users`, the table the insert workload fills.
 #[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
 #[model(table = "fresh_users")]
@@ -170,9 +241,23 @@ mod schema {
             active -> Bool,
         }
     }
+    diesel::table! {
+        tags (id) {
+            id -> BigInt,
+            name -> Varchar,
+        }
+    }
+    diesel::table! {
+        post_tags (post_id, tag_id) {
+            post_id -> BigInt,
+            tag_id -> BigInt,
+        }
+    }
     diesel::joinable!(posts -> users (user_id));
     diesel::joinable!(comments -> posts (post_id));
-    diesel::allow_tables_to_appear_in_same_query!(users, posts, comments);
+    diesel::joinable!(post_tags -> posts (post_id));
+    diesel::joinable!(post_tags -> tags (tag_id));
+    diesel::allow_tables_to_appear_in_same_query!(users, posts, comments, tags, post_tags);
 }
 
 /// diesel's row of `users`.
@@ -210,6 +295,23 @@ struct DieselComment {
     id: i64,
     post_id: i64,
     body: String,
+}
+
+/// diesel's row of `tags`.
+#[derive(Debug, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = schema::tags)]
+#[allow(dead_code)] // decoded as the other variants decode it
+struct DieselTag {
+    id: i64,
+    name: String,
+}
+
+/// diesel's row of `post_tags`.
+#[derive(Debug, Queryable, Selectable, Identifiable, Associations)]
+#[diesel(table_name = schema::post_tags, primary_key(post_id, tag_id), belongs_to(DieselPost, foreign_key = post_id))]
+struct DieselPostTag {
+    post_id: i64,
+    tag_id: i64,
 }
 
 /// diesel's new row of `fresh_users`.
@@ -319,6 +421,30 @@ fn diesel_nested(raw: &mut Raw) -> QueryResult<usize> {
         let comments = comments.grouped_by(&posts);
         let posts = posts.into_iter().zip(comments).grouped_by(&users);
         let tree: Vec<Tree<DieselUser, DieselPost, DieselComment>> = users.into_iter().zip(posts).collect();
+        Ok(nested_count(&tree))
+    })
+}
+
+/// 100 users -> their posts -> the posts' tags through `post_tags`, as
+/// diesel's guide does many-to-many: the association rows `belonging_to`
+/// the posts, joined to the tags, `grouped_by` post.
+fn diesel_tags(raw: &mut Raw) -> QueryResult<usize> {
+    use schema::{tags, users};
+    on_raw!(raw, c => {
+        let users = users::table
+            .order(users::id)
+            .limit(COMMENTED_USERS)
+            .select(DieselUser::as_select())
+            .load::<DieselUser>(c)?;
+        let posts = DieselPost::belonging_to(&users).select(DieselPost::as_select()).load::<DieselPost>(c)?;
+        let links = DieselPostTag::belonging_to(&posts)
+            .inner_join(tags::table)
+            .select((DieselPostTag::as_select(), DieselTag::as_select()))
+            .load::<(DieselPostTag, DieselTag)>(c)?;
+        let tags: Vec<Vec<DieselTag>> =
+            links.grouped_by(&posts).into_iter().map(|l| l.into_iter().map(|(_, t)| t).collect()).collect();
+        let posts = posts.into_iter().zip(tags).grouped_by(&users);
+        let tree: Vec<Tree<DieselUser, DieselPost, DieselTag>> = users.into_iter().zip(posts).collect();
         Ok(nested_count(&tree))
     })
 }
@@ -473,6 +599,40 @@ fn session_update(pool: &Pool) -> Result<usize, OrmError> {
     Ok(users.len())
 }
 
+/// Issue 12's nested loading through the session: one statement per level.
+fn session_nested(pool: &Pool) -> Result<usize, OrmError> {
+    let mut s = pool.session();
+    let option = selectin(TreeUser::POSTS).then(selectin(TreePost::COMMENTS));
+    let users =
+        s.query::<TreeUser>(|q| q.order_by(TreeUser::ID.asc()).limit(COMMENTED_USERS as u64).options(option))?;
+    session_tree(&s, &users, |p| p.comments.get().map(<[TreeComment]>::len))
+}
+
+/// 100 users -> posts -> tags through the association table, through the session.
+fn session_tags(pool: &Pool) -> Result<usize, OrmError> {
+    let mut s = pool.session();
+    let option = selectin(TreeUser::POSTS).then(selectin(TreePost::TAGS));
+    let users =
+        s.query::<TreeUser>(|q| q.order_by(TreeUser::ID.asc()).limit(COMMENTED_USERS as u64).options(option))?;
+    session_tree(&s, &users, |p| p.tags.get().map(<[Tag]>::len))
+}
+
+/// Users, posts and each post's `leaves` in a session's loaded tree.
+fn session_tree(
+    s: &migrate::orm::Session,
+    users: &[migrate::orm::Handle<TreeUser>],
+    leaves: impl Fn(&TreePost) -> Result<usize, migrate::orm::relation::RelationError>,
+) -> Result<usize, OrmError> {
+    let mut count = 0;
+    for &user in users {
+        count += 1;
+        for post in s[user].posts.get()? {
+            count += 1 + leaves(post)?;
+        }
+    }
+    Ok(count)
+}
+
 // ------------------------------------------------------------ workloads
 
 /// What one variant's run of one workload may fail with.
@@ -534,13 +694,20 @@ fn workloads() -> Vec<Workload> {
             session: Some(session_join),
         },
         Workload {
-            // Issue 12 adds the session's `selectin(User::POSTS).then(selectin(Post::COMMENTS))`.
             name: "nested_100x10x10",
             iterations: 10,
             reset: None,
             diesel: Some(diesel_nested),
             core: Some(core_nested),
-            session: None,
+            session: Some(session_nested),
+        },
+        Workload {
+            name: "tags_100x10",
+            iterations: 10,
+            reset: None,
+            diesel: Some(diesel_tags),
+            core: None,
+            session: Some(session_tags),
         },
         Workload {
             name: "get_10000",
@@ -708,7 +875,8 @@ impl Bench {
 
 fn create_schema(conn: &mut Connection) {
     let dialect = dialect::of(conn.backend());
-    for table in [User::table(), Post::table(), Comment::table(), FreshUser::table()] {
+    let tags = [Tag::table(), PostTag::table()];
+    for table in [User::table(), Post::table(), Comment::table(), FreshUser::table()].into_iter().chain(tags) {
         for sql in dialect.create_table(&table) {
             conn.execute(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
@@ -746,6 +914,16 @@ fn seed(conn: &mut Connection) -> Result<(), OrmError> {
         .collect();
     for chunk in comments.chunks(CHUNK) {
         exec::execute(&mut tx, &insert_into(Comment::TABLE).models(chunk))?;
+    }
+    // 10 tags; each post of the first 100 users has 2 of them.
+    let tags: Vec<Tag> = (1..=10).map(|t| Tag { id: 0, name: format!("tag {t}") }).collect();
+    exec::execute(&mut tx, &insert_into(Tag::TABLE).models(&tags))?;
+    let links: Vec<PostTag> = (1..=ROWS)
+        .filter(|i| i % POSTING_USERS < COMMENTED_USERS)
+        .flat_map(|post| [post % 10 + 1, (post + 3) % 10 + 1].map(|tag_id| PostTag { post_id: post, tag_id }))
+        .collect();
+    for chunk in links.chunks(CHUNK) {
+        exec::execute(&mut tx, &insert_into(PostTag::TABLE).models(chunk))?;
     }
     tx.commit()
 }

@@ -132,6 +132,8 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
         None => (quote!(::core::option::Option::None), quote!()),
     };
 
+    let positions = 0..field_idents.len();
+
     Ok(quote! {
         impl ::migrate::models::Model for #ident {
             fn table() -> ::migrate::schema::Table {
@@ -219,6 +221,19 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
 
             fn advance_version(&mut self) {
                 #advance_version
+            }
+
+            fn set_value(&mut self, column: usize, value: &::migrate::dialect::query::Value<'_>) -> bool {
+                match column {
+                    #(#positions => match #m::value::SqlValue::from_value(value) {
+                        ::core::option::Option::Some(v) => {
+                            self.#field_idents = v;
+                            true
+                        }
+                        ::core::option::Option::None => false,
+                    },)*
+                    _ => false,
+                }
             }
 
             fn statements() -> &'static #m::ModelStatements {
@@ -415,18 +430,30 @@ fn strs(list: &[String]) -> Tokens {
     quote!(&[#(#list),*])
 }
 
+/// Whether an `on_delete` action is `CASCADE`.
+fn cascades(on_delete: Option<&str>) -> bool {
+    on_delete.is_some_and(|action| action.eq_ignore_ascii_case("cascade"))
+}
+
 /// The model's foreign keys as constants: column `references` and
 /// table-level `foreign_key(..)`s.
 fn foreign_key_refs(def: &ModelDef) -> Tokens {
     let r = quote!(::migrate::orm::relation);
     let column_keys = def.columns.iter().filter_map(|c| {
         let (table, column) = c.references.as_deref()?.rsplit_once('.')?;
-        let name = &c.name;
-        Some(quote!(#r::ForeignKeyRef { columns: &[#name], table: #table, referred: &[#column] }))
+        let (name, nullable) = (&c.name, c.nullable);
+        let cascades = cascades(c.on_delete.as_deref());
+        Some(quote!(#r::ForeignKeyRef {
+            columns: &[#name], table: #table, referred: &[#column], on_delete_cascade: #cascades, nullable: #nullable,
+        }))
     });
     let table_keys = def.foreign_keys.iter().map(|f| {
         let (columns, table, referred) = (strs(&f.columns), &f.referred_table, strs(&f.referred_columns));
-        quote!(#r::ForeignKeyRef { columns: #columns, table: #table, referred: #referred })
+        let cascades = cascades(f.on_delete.as_deref());
+        let nullable = f.columns.iter().all(|name| def.columns.iter().any(|c| c.name == *name && c.nullable));
+        quote!(#r::ForeignKeyRef {
+            columns: #columns, table: #table, referred: #referred, on_delete_cascade: #cascades, nullable: #nullable,
+        })
     });
     let all: Vec<Tokens> = column_keys.chain(table_keys).collect();
     quote!(&[#(#all),*])
@@ -465,6 +492,8 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
             LoadDefault::Selectin => quote!(#g::LoadDefault::Selectin),
             LoadDefault::Joined => quote!(#g::LoadDefault::Joined),
         };
+        let (cascade_delete, cascade_orphan) = (rel.cascade.delete, rel.cascade.delete_orphan);
+        let cascade = quote!(#g::Cascade { delete: #cascade_delete, delete_orphan: #cascade_orphan });
         let through: Option<syn::Path> =
             rel.through.as_deref().map(syn::parse_str).transpose().map_err(|e| syn::Error::new(span, e))?;
         let through_tokens = match &through {
@@ -500,6 +529,7 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
                     back_populates: #back,
                     order_by: &[#(#order),*],
                     load: #load,
+                    cascade: #cascade,
                 });
                 &DEF
             }

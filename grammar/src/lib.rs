@@ -101,6 +101,60 @@ pub enum LoadDefault {
     Joined,
 }
 
+/// What a session does to related objects when their owner changes
+/// (`cascade = "save-update, delete, delete-orphan"`, SQLAlchemy's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cascade {
+    /// Deleting the owner deletes its children (`delete`; `has_many` and
+    /// `has_one`), loaded or not, children first, and theirs in turn.
+    pub delete: bool,
+    /// A child taken out of its owner's collection is deleted instead of
+    /// having its foreign key set to `NULL` (`delete-orphan`).
+    pub delete_orphan: bool,
+}
+
+impl Cascade {
+    /// Reads a cascade list: `save-update` (always on: an object is in the
+    /// session before it can be attached, so it is flushed with its owner),
+    /// `delete`, `delete-orphan`, and `all` (`save-update, delete`), comma
+    /// separated; an error names an unknown item, or `delete` and
+    /// `delete-orphan` on a relationship that is not `has_many`/`has_one`.
+    pub fn parse(text: &str, kind: RelationKind) -> Result<Cascade, String> {
+        let mut cascade = Cascade::default();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            match item {
+                "save-update" => {}
+                "delete" | "all" => cascade.delete = true,
+                "delete-orphan" => cascade.delete_orphan = true,
+                other => {
+                    return Err(format!(
+                        "unknown cascade \"{other}\": expected save-update, delete, delete-orphan or all"
+                    ));
+                }
+            }
+        }
+        if (cascade.delete || cascade.delete_orphan) && !matches!(kind, RelationKind::HasMany | RelationKind::HasOne) {
+            return Err(format!(
+                "cascade delete and delete-orphan are for has_many and has_one (the owner's children), not {}",
+                kind.keyword()
+            ));
+        }
+        Ok(cascade)
+    }
+
+    /// The list as written, `save-update` first (what `parse` reads back).
+    pub fn to_list(self) -> String {
+        let mut items = vec!["save-update"];
+        if self.delete {
+            items.push("delete");
+        }
+        if self.delete_orphan {
+            items.push("delete-orphan");
+        }
+        items.join(", ")
+    }
+}
+
 /// A relationship field: `#[model(has_many(Post, foreign_key = "user_id"))] posts: Many<Post>`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelationDef {
@@ -124,6 +178,8 @@ pub struct RelationDef {
     pub order_by: Vec<(String, bool)>,
     /// The default loading strategy.
     pub load: LoadDefault,
+    /// What deleting the owner or removing a child does (`cascade = ".."`).
+    pub cascade: Cascade,
 }
 
 /// `foreign_key(name = "..", columns = [..], references = "table", referred_columns = [..], on_delete = "..")`.
@@ -579,6 +635,7 @@ fn relation_args(
         back_populates: None,
         order_by: Vec::new(),
         load: LoadDefault::Raise,
+        cascade: Cascade::default(),
     };
     let keyword = kind.keyword();
     meta.parse_nested_meta(|inner| {
@@ -629,10 +686,14 @@ fn relation_args(
                     _ => return Err(syn::Error::new(value.span(), "expected raise, selectin or joined")),
                 };
             }
+            "cascade" => {
+                let value: syn::LitStr = inner.value()?.parse()?;
+                r.cascade = Cascade::parse(&value.value(), kind).map_err(|m| syn::Error::new(value.span(), m))?;
+            }
             _ => {
                 let extra = if kind == RelationKind::ManyToMany { "through, target_foreign_key, " } else { "" };
                 return Err(inner.error(format!(
-                    "unknown {keyword} attribute (the target model first, then {extra}foreign_key, back_populates, order_by, load)"
+                    "unknown {keyword} attribute (the target model first, then {extra}foreign_key, back_populates, order_by, load, cascade)"
                 )));
             }
         }

@@ -775,16 +775,27 @@ impl super::query::QueryHooks for MysqlDialect {
         "SELECT VERSION() AS value"
     }
 
-    fn capabilities(&self, _version: &str) -> super::query::Capabilities {
+    fn capabilities(&self, version: &str) -> super::query::Capabilities {
         // MySQL has no RETURNING. MariaDB 10.5 added it to INSERT and DELETE,
         // but the client library gives a prepared INSERT ... RETURNING no
         // result metadata ("No metadata exists" from diesel, seen on 10.11),
         // so keys come from LAST_INSERT_ID() on both.
-        super::query::Capabilities { returning_insert: false, returning_update: false, returning_delete: false }
+        // JSON_TABLE: MySQL 8.0.4, MariaDB 10.6.
+        let json_table = if version.contains("MariaDB") {
+            super::query::version_at_least(version, (10, 6))
+        } else {
+            super::query::version_at_least(version, (8, 0))
+        };
+        super::query::Capabilities {
+            returning_insert: false,
+            returning_update: false,
+            returning_delete: false,
+            key_list: if json_table { super::query::KeyList::JsonTable } else { super::query::KeyList::Padded },
+        }
     }
 
     fn latest_capabilities(&self) -> super::query::Capabilities {
-        self.capabilities("")
+        self.capabilities("11.8.2-MariaDB")
     }
 }
 

@@ -738,10 +738,6 @@ impl super::query::QueryHooks for PostgresDialect {
         true
     }
 
-    fn binds_key_arrays(&self) -> bool {
-        true
-    }
-
     fn cast_type(&self, ty: &ColumnType) -> String {
         self.render_type(ty)
     }
@@ -763,8 +759,18 @@ impl super::query::QueryHooks for PostgresDialect {
     }
 
     fn capabilities(&self, _version: &str) -> super::query::Capabilities {
-        // Every supported release (10 and later) has RETURNING everywhere.
         self.latest_capabilities()
+    }
+
+    fn latest_capabilities(&self) -> super::query::Capabilities {
+        // Every supported release (10 and later) has RETURNING everywhere,
+        // and arrays.
+        super::query::Capabilities {
+            returning_insert: true,
+            returning_update: true,
+            returning_delete: true,
+            key_list: super::query::KeyList::Array,
+        }
     }
 }
 

@@ -22,6 +22,58 @@ pub struct Capabilities {
     pub returning_update: bool,
     /// `DELETE ... RETURNING`.
     pub returning_delete: bool,
+    /// How a one-column list of keys can be bound.
+    pub key_list: KeyList,
+}
+
+/// How a one-column list of keys (`WHERE user_id IN (...)`, what `selectin`
+/// loading sends) is bound. Every form but `Padded` carries any number of
+/// keys in one parameter, so one statement serves every list; `Padded` is
+/// also what composite keys and keys of other types than those named get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyList {
+    /// An `IN` list padded to a [`KEY_BUCKETS`] size (and chunked by the
+    /// loader).
+    Padded,
+    /// `= ANY($1)` with an array (PostgreSQL): integer, text and UUID keys.
+    Array,
+    /// `IN (SELECT value FROM json_each(?))` with a JSON array (SQLite
+    /// 3.38+, where JSON is built in): integer keys.
+    JsonEach,
+    /// `IN (SELECT k FROM JSON_TABLE(?, ...))` with a JSON array (MySQL
+    /// 8.0.4+, MariaDB 10.6+): integer keys.
+    JsonTable,
+}
+
+impl Capabilities {
+    /// Whether `keys` go into one parameter (see [`KeyList`]), so that one
+    /// statement carries them all, whatever their number.
+    pub fn binds_key_list(&self, keys: &[Vec<Value<'_>>]) -> bool {
+        key_list_value(self.key_list, keys).is_some()
+    }
+}
+
+/// The one parameter that carries `keys` in the form `list`, if it can.
+fn key_list_value(list: KeyList, keys: &[Vec<Value<'_>>]) -> Option<Value<'static>> {
+    let firsts: Option<Vec<&Value<'_>>> =
+        keys.iter().map(|k| if let [one] = k.as_slice() { Some(one) } else { None }).collect();
+    let firsts = firsts?;
+    match list {
+        KeyList::Padded => None,
+        KeyList::Array => KeyArray::of(&firsts).map(Value::Array),
+        KeyList::JsonEach | KeyList::JsonTable => {
+            let mut json = String::from("[");
+            for (i, key) in firsts.iter().enumerate() {
+                let n = key.as_i64()?;
+                if i > 0 {
+                    json.push(',');
+                }
+                write!(json, "{n}").ok()?;
+            }
+            json.push(']');
+            Some(Value::Text(std::borrow::Cow::Owned(json)))
+        }
+    }
 }
 
 /// How a backend spells an upsert.
@@ -74,12 +126,6 @@ pub trait QueryHooks {
     /// the result column a type (MariaDB reports an untyped one as `NULL`,
     /// which its client library cannot read).
     fn casts_select_list_parameters(&self) -> bool {
-        false
-    }
-
-    /// Whether a one-column key list is bound as one array (`= ANY($1)`)
-    /// rather than an `IN` list.
-    fn binds_key_arrays(&self) -> bool {
         false
     }
 
@@ -136,7 +182,12 @@ pub trait QueryHooks {
     /// What the newest supported server can do: statements printed without
     /// a connection (`to_sql`) assume it.
     fn latest_capabilities(&self) -> Capabilities {
-        Capabilities { returning_insert: true, returning_update: true, returning_delete: true }
+        Capabilities {
+            returning_insert: true,
+            returning_update: true,
+            returning_delete: true,
+            key_list: KeyList::Padded,
+        }
     }
 }
 
@@ -853,16 +904,21 @@ impl<'a> Renderer<'_, 'a> {
             self.push("(1 = 0)");
             return Ok(());
         };
-        if let ([column], true) = (columns, self.d.binds_key_arrays()) {
-            let firsts: Vec<&Value<'_>> = keys.iter().filter_map(|k| k.first()).collect();
-            if let Some(array) = KeyArray::of(&firsts) {
-                self.push("(");
-                self.expr(column)?;
-                self.push(" = ANY(");
-                self.bind(Value::Array(array));
-                self.push("))");
-                return Ok(());
-            }
+        if let ([column], Some(list)) = (columns, key_list_value(self.caps.key_list, keys)) {
+            self.push("(");
+            self.expr(column)?;
+            self.push(match self.caps.key_list {
+                KeyList::Array => " = ANY(",
+                KeyList::JsonEach => " IN (SELECT value FROM json_each(",
+                _ => " IN (SELECT k FROM JSON_TABLE(",
+            });
+            self.bind(list);
+            self.push(match self.caps.key_list {
+                KeyList::Array => "))",
+                KeyList::JsonEach => ")))",
+                _ => ", '$[*]' COLUMNS (k BIGINT PATH '$')) AS key_list))",
+            });
+            return Ok(());
         }
         let tuple = |r: &mut Self, key: &'a [Value<'static>]| {
             if key.len() > 1 {

@@ -749,11 +749,18 @@ impl super::query::QueryHooks for SqliteDialect {
 
     fn capabilities(&self, version: &str) -> super::query::Capabilities {
         let returning = super::query::version_at_least(version, (3, 35));
+        // JSON is built in from 3.38 (before, only with JSON1 compiled in).
+        let json = super::query::version_at_least(version, (3, 38));
         super::query::Capabilities {
             returning_insert: returning,
             returning_update: returning,
             returning_delete: returning,
+            key_list: if json { super::query::KeyList::JsonEach } else { super::query::KeyList::Padded },
         }
+    }
+
+    fn latest_capabilities(&self) -> super::query::Capabilities {
+        self.capabilities("3.50")
     }
 }
 

@@ -284,6 +284,9 @@ fn relation_field(
         LoadDefault::Selectin => parts.push("load = \"selectin\"".into()),
         LoadDefault::Joined => parts.push("load = \"joined\"".into()),
     }
+    if r.cascade != Default::default() {
+        parts.push(format!("cascade = {}", quote(&r.cascade.to_list())));
+    }
     let field = field_name(&r.name, fields);
     if field.trim_start_matches("r#") != r.name {
         return Err(not_expressible(&object, "its name is not a Rust field name"));
@@ -479,7 +482,7 @@ mod tests {
 [[tables]]
 name = "users"
 columns = [{ name = "id", type = "bigint", primary_key = true }]
-relations = [{ name = "posts", has_many = "posts", back_populates = "author", order_by = ["id desc"], load = "selectin" }]
+relations = [{ name = "posts", has_many = "posts", back_populates = "author", order_by = ["id desc"], load = "selectin", cascade = "all" }]
 
 [[tables]]
 name = "posts"
@@ -496,7 +499,7 @@ relations = [{ name = "author", belongs_to = "users", foreign_key = ["user_id"],
         assert!(
             text.contains(
                 "    #[model(has_many(\n        Posts,\n        back_populates = \"author\",\n        order_by = \"id desc\",\n        \
-                 load = \"selectin\"\n    ))]\n    pub posts: Many<Posts>,\n"
+                 load = \"selectin\",\n        cascade = \"save-update, delete\"\n    ))]\n    pub posts: Many<Posts>,\n"
             ),
             "{text}"
         );

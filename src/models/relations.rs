@@ -7,12 +7,12 @@
 //! name = "users"
 //! columns = [{ name = "id", type = "bigint", primary_key = true }]
 //! relations = [
-//!     { name = "posts", has_many = "posts", foreign_key = ["user_id"], order_by = ["id desc"], load = "selectin" },
+//!     { name = "posts", has_many = "posts", foreign_key = ["user_id"], order_by = ["id desc"], cascade = "delete" },
 //! ]
 //! ```
 
 use crate::schema::Schema;
-use migrate_grammar::{LoadDefault, RelationKind};
+use migrate_grammar::{Cascade, LoadDefault, RelationKind};
 use serde::Deserialize;
 
 /// A relationship of a TOML model: like a Rust model's, with tables for models.
@@ -38,6 +38,8 @@ pub struct TableRelation {
     pub order_by: Vec<(String, bool)>,
     /// The default loading strategy.
     pub load: LoadDefault,
+    /// What deleting the owner or removing a child does (`cascade = ".."`).
+    pub cascade: Cascade,
 }
 
 /// A relationship as written in a `[[tables]]` entry.
@@ -65,6 +67,8 @@ pub(super) struct RelationSpec {
     order_by: Vec<String>,
     #[serde(default)]
     load: Option<String>,
+    #[serde(default)]
+    cascade: Option<String>,
 }
 
 impl RelationSpec {
@@ -115,6 +119,10 @@ impl RelationSpec {
             }
             Some(other) => return fail(format!("load = \"{other}\": expected raise, selectin or joined")),
         };
+        let cascade = match Cascade::parse(self.cascade.as_deref().unwrap_or_default(), *kind) {
+            Ok(cascade) => cascade,
+            Err(message) => return fail(message),
+        };
         Ok(TableRelation {
             table: table.to_string(),
             kind: *kind,
@@ -125,6 +133,7 @@ impl RelationSpec {
             back_populates: self.back_populates.clone(),
             order_by,
             load,
+            cascade,
             name: self.name,
         })
     }

@@ -187,6 +187,14 @@ mod tests {
                    #[model(has_many(X, load = \"joined\"))]\n    xs: Many<X>,\n}\n";
         let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
         assert!(e.contains("joined loading is for belongs_to and has_one"), "{e}");
+        let bad = "#[derive(Model)]\nstruct T {\n    #[model(primary_key)]\n    id: i64,\n    \
+                   #[model(has_many(X, cascade = \"delete, merge\"))]\n    xs: Many<X>,\n}\n";
+        let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
+        assert!(e.contains("unknown cascade \"merge\": expected save-update, delete, delete-orphan or all"), "{e}");
+        let bad = "#[derive(Model)]\nstruct T {\n    #[model(primary_key)]\n    id: i64,\n    x_id: i64,\n    \
+                   #[model(belongs_to(X, cascade = \"delete\"))]\n    x: One<X>,\n}\n";
+        let e = parse_rust(Path::new("m.rs"), bad).unwrap_err().to_string();
+        assert!(e.contains("cascade delete and delete-orphan are for has_many and has_one"), "{e}");
     }
 
     #[test]

@@ -435,6 +435,18 @@ columns = [
         assert!(err(&typo).contains("unknown key `back_populate`; did you mean `back_populates`?"), "{}", err(&typo));
         let order = BLOG.replace("[\"id desc\"]", "[\"nope\"]");
         assert!(err(&order).ends_with("order_by names `nope`, which is not a column of `posts`"), "{}", err(&order));
+        let cascade =
+            BLOG.replace("order_by = [\"id desc\"]", "order_by = [\"id desc\"], cascade = \"delete, delete-orphan\"");
+        let read = load_blog(&cascade).unwrap();
+        assert_eq!(read.relations[0].cascade, migrate_grammar::Cascade { delete: true, delete_orphan: true });
+        let unknown = BLOG.replace("order_by = [\"id desc\"]", "cascade = \"delete-orphans\"");
+        assert!(
+            err(&unknown).ends_with(
+                "relationship `posts`: unknown cascade \"delete-orphans\": expected save-update, delete, delete-orphan or all"
+            ),
+            "{}",
+            err(&unknown)
+        );
     }
 
     #[test]

@@ -54,6 +54,14 @@ pub trait Model: FromRow + Hooks + 'static {
     /// Adds one to the version field, after an update advanced the row's.
     fn advance_version(&mut self) {}
 
+    /// Sets the field of column `column` (its position in
+    /// [`Model::COLUMNS`]) to `value`, converted to the field's type (what
+    /// relationship changes do to foreign keys); `false` when the value does
+    /// not fit the field (see [`crate::orm::value::SqlValue::from_value`]).
+    fn set_value(&mut self, _column: usize, _value: &Value<'_>) -> bool {
+        false
+    }
+
     /// The model's memoised statements.
     fn statements() -> &'static ModelStatements;
 }

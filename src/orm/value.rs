@@ -27,6 +27,13 @@ pub trait SqlValue: DecodePg + DecodeMysql + DecodeSqlite + Sized + 'static {
     fn to_value(&self) -> Value<'_>;
     /// The value as a hash-map key.
     fn hashed(&self) -> Self::Hashed;
+    /// The Rust value of a parameter (what a relationship change copies from
+    /// one object's key into another's foreign key); `None` when `value`
+    /// does not fit (another type, `NULL` for a non-`Option`, an integer
+    /// out of range). Types without it cannot take a key that way.
+    fn from_value(_value: &Value<'_>) -> Option<Self> {
+        None
+    }
 }
 
 /// Decodes on PostgreSQL, when this build has it.
@@ -64,6 +71,12 @@ impl<T> DecodeSqlite for T {}
 
 macro_rules! copy_value {
     ($($t:ty => $variant:ident),* $(,)?) => {$(
+        copy_value!(@one $t, $variant, |value| match value {
+            Value::$variant(v) => Some(*v),
+            _ => None,
+        });
+    )*};
+    (@one $t:ty, $variant:ident, |$value:ident| $from:expr) => {
         impl SqlValue for $t {
             type Base = $t;
             type Hashed = $t;
@@ -73,11 +86,22 @@ macro_rules! copy_value {
             fn hashed(&self) -> $t {
                 *self
             }
+            fn from_value($value: &Value<'_>) -> Option<Self> {
+                $from
+            }
         }
+    };
+}
+
+/// Integers take a value of any width that is in range.
+macro_rules! int_value {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        copy_value!(@one $t, $variant, |value| value.as_i64().and_then(|n| <$t>::try_from(n).ok()));
     )*};
 }
+int_value!(i16 => I16, i32 => I32, i64 => I64);
 copy_value!(
-    bool => Bool, i16 => I16, i32 => I32, i64 => I64,
+    bool => Bool,
     NaiveDate => Date, NaiveTime => Time, NaiveDateTime => Timestamp, DateTime<Utc> => Timestamptz,
     uuid::Uuid => Uuid, rust_decimal::Decimal => Decimal,
 );
@@ -107,6 +131,12 @@ impl SqlValue for String {
     fn hashed(&self) -> String {
         self.clone()
     }
+    fn from_value(value: &Value<'_>) -> Option<Self> {
+        match value {
+            Value::Text(text) => Some(text.to_string()),
+            _ => None,
+        }
+    }
 }
 
 impl SqlValue for Vec<u8> {
@@ -117,6 +147,12 @@ impl SqlValue for Vec<u8> {
     }
     fn hashed(&self) -> Vec<u8> {
         self.clone()
+    }
+    fn from_value(value: &Value<'_>) -> Option<Self> {
+        match value {
+            Value::Bytes(bytes) => Some(bytes.to_vec()),
+            _ => None,
+        }
     }
 }
 
@@ -161,6 +197,12 @@ impl<T: SqlValue> SqlValue for Option<T> {
     }
     fn hashed(&self) -> Option<T::Hashed> {
         self.as_ref().map(SqlValue::hashed)
+    }
+    fn from_value(value: &Value<'_>) -> Option<Self> {
+        match value {
+            Value::Null => Some(None),
+            other => T::from_value(other).map(Some),
+        }
     }
 }
 

@@ -33,10 +33,10 @@ pub struct Badge {
 }
 
 /// Echoed statement lines, shared with the pool's echo.
-type Lines = Arc<Mutex<Vec<String>>>;
+pub(crate) type Lines = Arc<Mutex<Vec<String>>>;
 
 /// A pool on `db` whose echo (values shown if `show`) goes into the lines.
-fn echo_pool(db: &TestDb, show: bool) -> (Pool, Lines) {
+pub(crate) fn echo_pool(db: &TestDb, show: bool) -> (Pool, Lines) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
     let echo = Echo::callback(move |event: &StatementEvent<'_>| sink.lock().unwrap().push(event.to_string()))

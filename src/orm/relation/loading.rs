@@ -1,7 +1,9 @@
 //! Loading strategies: a plan per query (the options asked for, then each
 //! relationship's default), `joined` relationships as `LEFT JOIN`s decoded
-//! with the row, `selectin` ones as one more statement per level in chunks
-//! of [`CHUNK`] keys, and lazy loads only on request.
+//! with the row, `selectin` ones as one more statement per level (the keys
+//! in one parameter where the backend can: see
+//! [`crate::dialect::query::KeyList`]; else in chunks of [`CHUNK`] keys),
+//! and lazy loads only on request.
 
 use super::{
     CHUNK, LoadDefault, LoadOption, Many, ModelInfo, One, Relation, RelationDef, RelationError, RelationKind,
@@ -320,7 +322,11 @@ where
     let def = step.def;
     let r = def.resolved()?;
     let mut groups: Groups<C> = HashMap::new();
-    for chunk in keys.chunks(CHUNK) {
+    // One statement for all keys where they go into one parameter; else
+    // IN lists of at most CHUNK keys.
+    let (_, caps) = exec::capabilities(conn)?;
+    let size = if caps.binds_key_list(keys) { keys.len() } else { CHUNK };
+    for chunk in keys.chunks(size.max(1)) {
         let select = child_select(def, chunk, &step.child.joined)?;
         if r.through.is_some() {
             let rows: Vec<Keyed<C, P::Key>> = exec::fetch_ast(conn, &select, &step.child.joined)?;
@@ -399,23 +405,11 @@ pub fn load_many<P: Relations, C: Relations + Clone>(
 where
     P::Key: FromRow,
 {
-    match step.strategy {
-        Strategy::Raise => Ok(()),
-        Strategy::Joined => {
-            let mut refs: Vec<&mut C> = rows.iter_mut().filter_map(|p| field(p).loaded_mut()).flatten().collect();
-            after_load(&mut refs, conn, &step.child)
-        }
-        Strategy::Selectin => {
-            let r = step.def.resolved()?;
-            let keys = parent_keys(rows, &r.owner_positions);
-            let groups = if keys.is_empty() { HashMap::new() } else { fetch_related::<P, C>(conn, step, &keys)? };
-            distribute(rows, &r.owner_positions, groups, |p, mut items| {
-                items.iter_mut().for_each(|c| back(c, p));
-                field(p).set(items);
-            });
-            Ok(())
-        }
-    }
+    let loaded = children(move |p: &mut P| field(p).loaded_mut().map(|v| v.iter_mut().collect()).unwrap_or_default());
+    load_related(rows, step, conn, loaded, |p, mut items| {
+        items.iter_mut().for_each(|c| back(c, p));
+        field(p).set(items);
+    })
 }
 
 /// Loads a to-one relationship (`belongs_to`, `has_one`) for `rows` (what
@@ -432,23 +426,46 @@ pub fn load_one<P: Relations, C: Relations + Clone>(
 where
     P::Key: FromRow,
 {
+    let loaded = children(move |p: &mut P| field(p).loaded_mut().into_iter().collect());
+    load_related(rows, step, conn, loaded, |p, items| {
+        let mut first = items.into_iter().next();
+        if let Some(c) = first.as_mut() {
+            back(c, p);
+        }
+        field(p).set(first);
+    })
+}
+
+/// `f` as a closure over any borrow of the parent (what the compiler
+/// cannot infer from the closure alone).
+fn children<P, C, F: for<'a> Fn(&'a mut P) -> Vec<&'a mut C>>(f: F) -> F {
+    f
+}
+
+/// What [`load_many`] and [`load_one`] share: below a `joined` one, the
+/// loads of the objects it read (`loaded`); for a `selectin` one, the
+/// related rows of every parent, given to each by `set`.
+fn load_related<P: Relations, C: Relations + Clone>(
+    rows: &mut [&mut P],
+    step: &Step,
+    conn: &mut Connection,
+    loaded: impl for<'a> Fn(&'a mut P) -> Vec<&'a mut C>,
+    set: impl FnMut(&mut P, Vec<C>),
+) -> Result<(), Error>
+where
+    P::Key: FromRow,
+{
     match step.strategy {
         Strategy::Raise => Ok(()),
         Strategy::Joined => {
-            let mut refs: Vec<&mut C> = rows.iter_mut().filter_map(|p| field(p).loaded_mut()).collect();
+            let mut refs: Vec<&mut C> = rows.iter_mut().flat_map(|p| loaded(p)).collect();
             after_load(&mut refs, conn, &step.child)
         }
         Strategy::Selectin => {
             let r = step.def.resolved()?;
             let keys = parent_keys(rows, &r.owner_positions);
             let groups = if keys.is_empty() { HashMap::new() } else { fetch_related::<P, C>(conn, step, &keys)? };
-            distribute(rows, &r.owner_positions, groups, |p, items| {
-                let mut first = items.into_iter().next();
-                if let Some(c) = first.as_mut() {
-                    back(c, p);
-                }
-                field(p).set(first);
-            });
+            distribute(rows, &r.owner_positions, groups, set);
             Ok(())
         }
     }

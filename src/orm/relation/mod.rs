@@ -83,7 +83,7 @@ pub(crate) use loading::lazy_step;
 pub use loading::{JoinPlan, Plan, Step, load, load_many, load_one};
 #[doc(hidden)]
 pub use loading::{after_load_rows, decode_one, fetch_planned, plan_for};
-pub use migrate_grammar::{LoadDefault, RelationKind};
+pub use migrate_grammar::{Cascade, LoadDefault, RelationKind};
 pub use resolve::{Resolved, Through};
 #[doc(hidden)]
 pub use resolve::{foreign_key_count, has_column};
@@ -120,6 +120,10 @@ pub struct ForeignKeyRef {
     pub table: &'static str,
     /// Its columns, in the same order.
     pub referred: &'static [&'static str],
+    /// Whether it is `ON DELETE CASCADE`.
+    pub on_delete_cascade: bool,
+    /// Whether all its columns are nullable.
+    pub nullable: bool,
 }
 
 /// A relationship as declared (what `#[derive(Model)]` emits).
@@ -147,6 +151,8 @@ pub struct RelationSpec {
     pub order_by: &'static [(&'static str, bool)],
     /// How it loads when a query names no option for it.
     pub load: LoadDefault,
+    /// What deleting the owner or removing a child does.
+    pub cascade: Cascade,
 }
 
 /// A relationship: its declaration and, once first used, its joins
@@ -169,9 +175,25 @@ impl RelationDef {
         RelationDef { spec, resolved: OnceLock::new() }
     }
 
-    /// Its columns and joins, checked against the foreign keys (once).
+    /// Its columns and joins, checked against the foreign keys (once; the
+    /// [`RelationDef::cascade_warnings`] are logged then, target
+    /// `migrate::orm`).
     pub fn resolved(&'static self) -> Result<&'static Resolved, RelationError> {
-        self.resolved.get_or_init(|| resolve::resolve(self)).as_ref().map_err(Clone::clone)
+        let resolved = self.resolved.get_or_init(|| {
+            let resolved = resolve::resolve(self)?;
+            for warning in resolve::cascade_warnings(self, &resolved) {
+                log::warn!(target: "migrate::orm", "{warning}");
+            }
+            Ok(resolved)
+        });
+        resolved.as_ref().map_err(Clone::clone)
+    }
+
+    /// Where its cascades and its foreign key's `ON DELETE` disagree: an
+    /// `ON DELETE CASCADE` key without `cascade = "delete"`, or
+    /// `delete-orphan` over a nullable key.
+    pub fn cascade_warnings(&'static self) -> Result<Vec<String>, RelationError> {
+        Ok(resolve::cascade_warnings(self, self.resolved()?))
     }
 
     /// `User.posts`, for messages.
@@ -222,7 +244,8 @@ impl<P, C> Relation<P, C> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     /// One more statement per level: the related rows of every parent by
-    /// their keys, in chunks of [`CHUNK`] keys.
+    /// their keys, bound as one parameter where the backend can (see
+    /// [`crate::dialect::query::KeyList`]), else in chunks of [`CHUNK`] keys.
     Selectin,
     /// A `LEFT JOIN` in the query itself (many-to-one and one-to-one).
     Joined,
@@ -230,7 +253,8 @@ pub enum Strategy {
     Raise,
 }
 
-/// The most keys one `selectin` statement carries.
+/// The most keys one `selectin` statement carries in an `IN` list (the
+/// fallback where keys cannot go into one parameter).
 pub const CHUNK: usize = 500;
 
 /// A loading option for a query (`.options(selectin(User::POSTS))`),
@@ -345,6 +369,30 @@ pub enum RelationError {
         kind: &'static str,
         /// What to use instead.
         message: &'static str,
+    },
+    /// A relationship change would put a key into a field that cannot hold
+    /// it (another type, or `NULL` in a field that is not an `Option`).
+    #[error("{model}.{} cannot take that value (another type, or NULL in a field that is not an Option)", columns.join(", "))]
+    KeyDoesNotFit {
+        /// The model whose field it is.
+        model: &'static str,
+        /// The columns.
+        columns: Vec<&'static str>,
+    },
+    /// A child would lose its parent, but its foreign key is `NOT NULL`.
+    #[error(
+        "{relation}: {child}.{} is NOT NULL, so a {child} cannot be without its {parent}: delete it, give it another {parent}, or declare the relationship with cascade = \"delete-orphan\"",
+        columns.join(", ")
+    )]
+    NotNullForeignKey {
+        /// `User.posts`.
+        relation: String,
+        /// The child model.
+        child: &'static str,
+        /// The parent model.
+        parent: &'static str,
+        /// The foreign key's columns.
+        columns: Vec<&'static str>,
     },
     /// The N+1 detector (set to error) refused a repeated lazy load.
     #[error(

@@ -166,6 +166,38 @@ pub(super) fn resolve(def: &'static RelationDef) -> Result<Resolved, RelationErr
     Ok(Resolved { owner_columns, link_table, link_columns, through, owner_positions, link_positions, target_alias })
 }
 
+/// See [`RelationDef::cascade_warnings`].
+pub(super) fn cascade_warnings(def: &RelationDef, resolved: &Resolved) -> Vec<String> {
+    let spec = &def.spec;
+    if !matches!(spec.kind, RelationKind::HasMany | RelationKind::HasOne) {
+        return Vec::new();
+    }
+    let key =
+        spec.target.foreign_keys.iter().find(|fk| fk.table == spec.owner.table && fk.columns == resolved.link_columns);
+    let Some(key) = key else { return Vec::new() };
+    let columns = format!("{}({})", spec.target.table, key.columns.join(", "));
+    let mut warnings = Vec::new();
+    if key.on_delete_cascade && !spec.cascade.delete {
+        warnings.push(format!(
+            "{}: the foreign key {columns} is ON DELETE CASCADE but the relationship has no cascade = \"delete\": \
+             deleting a {} in a session sets its loaded {} rows' key to NULL first; declare cascade = \"delete\" to agree \
+             with the database",
+            def.label(),
+            spec.owner.name,
+            spec.target.name
+        ));
+    }
+    if spec.cascade.delete_orphan && key.nullable {
+        warnings.push(format!(
+            "{}: delete-orphan over the nullable foreign key {columns}: the session deletes the {} rows it takes out, \
+             but the database keeps rows whose key is set to NULL elsewhere; make the key NOT NULL to agree",
+            def.label(),
+            spec.target.name
+        ));
+    }
+    warnings
+}
+
 /// The two sides of a `back_populates` pair point at each other's models
 /// with inverse kinds.
 fn check_back_populates(def: &RelationDef, other: &RelationDef) -> Result<(), String> {

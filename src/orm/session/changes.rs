@@ -1,10 +1,23 @@
 //! Relationship changes in a session: linking and unlinking many-to-many
 //! rows, giving a child a parent (`append`, `set_parent`) and taking it
-//! away (`remove`). Each is written at once, in the session's transaction,
-//! after a flush (so that new objects have their keys), and the
-//! relationships loaded in the session follow.
+//! away (`remove`). They go through the unit of work: nothing is sent
+//! until the next flush, which writes them in foreign-key order.
+//!
+//! - A child's foreign key is a column change: set on the object at once
+//!   when the parent has its key (so the child's own INSERT or UPDATE
+//!   writes it, with its other changed columns), or recorded when the
+//!   parent is pending with a key the database generates, and copied into
+//!   the child after the parent's INSERT, before the child's own.
+//! - Association rows are recorded, and written after every INSERT and
+//!   UPDATE (both sides have their keys then), in the order asked,
+//!   before the DELETEs.
+//! - A rollback of the transaction or savepoint forgets the changes
+//!   recorded inside it; the relationships loaded in the session follow
+//!   each change at once.
 
+use super::slots::AnySlots;
 use super::{Handle, Session};
+use crate::db::Connection;
 use crate::dialect::query::{self as ast, StatementRef, Value};
 use crate::orm::error::Error;
 use crate::orm::exec;
@@ -12,12 +25,50 @@ use crate::orm::model::Model;
 use crate::orm::query::Statement;
 use crate::orm::relation::{Many, One, Relation, RelationDef, RelationError, RelationKind, Relations, Resolved};
 use crate::orm::value::KeyValue;
+use std::any::TypeId;
 use std::borrow::Cow;
+
+/// An object of any model in the session: its handle without the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ObjectRef {
+    model: TypeId,
+    index: u32,
+    generation: u32,
+}
+
+impl ObjectRef {
+    fn of<M: 'static>(handle: Handle<M>) -> Self {
+        ObjectRef { model: TypeId::of::<M>(), index: handle.index, generation: handle.generation }
+    }
+}
+
+/// A relationship change waiting for the next flush, with the transaction
+/// depth it was made at (a rollback past that depth forgets it).
+pub(super) struct Recorded {
+    pub(super) depth: u32,
+    pub(super) change: Change,
+}
+
+pub(super) enum Change {
+    /// The child's foreign-key columns (`columns`) take the parent's key
+    /// (its columns at `parent_columns`) once the parent's INSERT made it.
+    Key { child: ObjectRef, columns: Vec<usize>, parent: ObjectRef, parent_columns: Vec<usize> },
+    /// An association row inserted (`link`) or deleted.
+    Association {
+        link: bool,
+        def: &'static RelationDef,
+        owner: ObjectRef,
+        target: ObjectRef,
+        target_positions: Vec<usize>,
+    },
+    /// The children of a deleted owner (`cascade = "delete"`) that the
+    /// session did not load: the owner's columns `def` joins on were `key`.
+    CascadeDelete { def: &'static RelationDef, key: Vec<Value<'static>> },
+}
 
 /// A write built from a relationship's columns.
 enum Write {
     Insert(ast::Insert),
-    Update(ast::Update),
     Delete(ast::Delete),
 }
 
@@ -25,7 +76,6 @@ impl Statement for Write {
     fn as_ast(&self) -> StatementRef<'_> {
         match self {
             Write::Insert(i) => StatementRef::Insert(i),
-            Write::Update(u) => StatementRef::Update(u),
             Write::Delete(d) => StatementRef::Delete(d),
         }
     }
@@ -35,11 +85,11 @@ fn column(table: &'static str, name: &'static str) -> ast::Expr {
     ast::Expr::Column { table: Some(Cow::Borrowed(table)), name: Cow::Borrowed(name) }
 }
 
-fn equal(table: &'static str, columns: &[&'static str], values: &[Value<'static>]) -> ast::Expr {
+fn equal(table: &'static str, columns: &[&'static str], values: Vec<Value<'static>>) -> ast::Expr {
     let parts = columns.iter().zip(values).map(|(c, v)| ast::Expr::Binary {
         op: ast::BinaryOp::Eq,
         left: Box::new(column(table, c)),
-        right: Box::new(ast::Expr::Bind(v.clone())),
+        right: Box::new(ast::Expr::Bind(v)),
     });
     ast::Expr::And(parts.collect())
 }
@@ -52,22 +102,115 @@ fn positions(columns: &'static [&'static str], names: &[&'static str]) -> Vec<us
     names.iter().filter_map(|n| columns.iter().position(|c| c == n)).collect()
 }
 
+type Models = [(TypeId, Box<dyn AnySlots>)];
+
+fn slots_of(models: &Models, object: ObjectRef) -> Option<&dyn AnySlots> {
+    models.iter().find(|(t, _)| *t == object.model).map(|(_, s)| s.as_ref())
+}
+
+/// The values at `positions` of `object`, and whether it has its key yet.
+fn values_of(models: &Models, object: ObjectRef, positions: &[usize]) -> Result<(Vec<Value<'static>>, bool), Error> {
+    match slots_of(models, object) {
+        Some(slots) => slots.values_of(object.index, object.generation, positions),
+        None => Err(Error::StaleHandle { model: "?", reason: crate::orm::error::Stale::NotInSession }),
+    }
+}
+
+/// Per recorded change, whether it is done with before the flush copies
+/// keys: all but the key changes.
+pub(super) fn key_changes_applied(recorded: &[Recorded]) -> Vec<bool> {
+    recorded.iter().map(|r| !matches!(r.change, Change::Key { .. })).collect()
+}
+
+/// Copies the parents' keys into the children of model `child_model` whose
+/// parents have theirs now (after the parents' INSERTs); the ones applied
+/// are marked in `applied`.
+pub(super) fn apply_keys(
+    models: &mut Models,
+    recorded: &[Recorded],
+    applied: &mut [bool],
+    child_model: usize,
+) -> Result<(), Error> {
+    let model = models[child_model].0;
+    for (done, r) in applied.iter_mut().zip(recorded) {
+        let Change::Key { child, columns, parent, parent_columns } = &r.change else { continue };
+        if *done || child.model != model {
+            continue;
+        }
+        if values_of(models, *child, &[]).is_err() {
+            // The child left the session: nothing to write.
+            *done = true;
+            continue;
+        }
+        let (values, has_key) = values_of(models, *parent, parent_columns)?;
+        if !has_key {
+            // The parent's table comes later (a cycle): after all INSERTs.
+            continue;
+        }
+        models[child_model].1.set_values_of(child.index, child.generation, columns, &values)?;
+        *done = true;
+    }
+    Ok(())
+}
+
+/// Writes the association rows recorded, in order: consecutive links of
+/// one relationship as one multi-row INSERT, unlinks one DELETE each.
+pub(super) fn write_associations(conn: &mut Connection, models: &Models, recorded: &[Recorded]) -> Result<(), Error> {
+    let mut rows: Vec<Vec<ast::Expr>> = Vec::new();
+    let mut linking: Option<&'static RelationDef> = None;
+    for r in recorded {
+        let Change::Association { link, def, owner, target, target_positions } = &r.change else { continue };
+        let (resolved, through) = many_to_many(def)?;
+        let (mut values, _) = values_of(models, *owner, &resolved.owner_positions)?;
+        let (target_values, _) = values_of(models, *target, target_positions)?;
+        if linking.is_some_and(|l| !std::ptr::eq(l, *def) || !link) {
+            flush_links(conn, linking.take(), &mut rows)?;
+        }
+        if *link {
+            values.extend(target_values);
+            rows.push(values.into_iter().map(ast::Expr::Bind).collect());
+            linking = Some(def);
+        } else {
+            let filter = ast::Expr::And(vec![
+                equal(resolved.link_table, &resolved.link_columns, values),
+                equal(resolved.link_table, &through.columns, target_values),
+            ]);
+            let table = Cow::Borrowed(resolved.link_table);
+            exec::execute(conn, &Write::Delete(ast::Delete { table, filter: Some(filter), returning: Vec::new() }))?;
+        }
+    }
+    flush_links(conn, linking, &mut rows)
+}
+
+fn flush_links(
+    conn: &mut Connection,
+    def: Option<&'static RelationDef>,
+    rows: &mut Vec<Vec<ast::Expr>>,
+) -> Result<(), Error> {
+    let Some(def) = def else { return Ok(()) };
+    let (r, through) = many_to_many(def)?;
+    let insert = ast::Insert {
+        table: Cow::Borrowed(r.link_table),
+        columns: r.link_columns.iter().chain(&through.columns).map(|c| Cow::Borrowed(*c)).collect(),
+        source: ast::InsertSource::Values(std::mem::take(rows)),
+        on_conflict: None,
+        returning: Vec::new(),
+    };
+    exec::execute(conn, &Write::Insert(insert))?;
+    Ok(())
+}
+
+/// Forgets the changes made deeper than `depth` (rolled back).
+pub(super) fn forget_deeper(recorded: &mut Vec<Recorded>, depth: u32) {
+    recorded.retain(|r| r.depth <= depth);
+}
+
+/// Whether a change is waiting that a flush would write.
+pub(super) fn pending(recorded: &[Recorded]) -> bool {
+    !recorded.is_empty()
+}
+
 impl Session {
-    fn values_at<M: Model + crate::models::Model>(
-        &self,
-        handle: Handle<M>,
-        positions: &[usize],
-    ) -> Result<Vec<Value<'static>>, Error> {
-        let object = self.try_get(handle)?;
-        let values = object.values();
-        Ok(positions.iter().filter_map(|&i| values.get(i)).map(|v| v.clone().into_owned()).collect())
-    }
-
-    fn key_of<M: Model + crate::models::Model>(&self, handle: Handle<M>) -> Result<Vec<Value<'static>>, Error> {
-        let object = self.try_get(handle)?;
-        Ok(object.key().key_values().into_iter().map(Value::into_owned).collect())
-    }
-
     fn relation_value<P: Model + crate::models::Model + Relations, V: 'static>(
         &mut self,
         handle: Handle<P>,
@@ -76,50 +219,63 @@ impl Session {
         self.slots_mut::<P>().get_mut_untracked(handle).ok()?.relation_value(def)?.downcast_mut::<V>()
     }
 
-    fn write(&mut self, statement: Write) -> Result<usize, Error> {
-        self.with_conn(|conn| exec::execute(conn, &statement))
+    fn record(&mut self, change: Change) {
+        let depth = self.depth().max(1);
+        if let Change::Key { child, columns, .. } = &change {
+            self.forget_key_change(*child, columns);
+        }
+        self.relation_changes.push(Recorded { depth, change });
     }
 
-    /// `UPDATE child SET columns = values WHERE key`, then the child read again.
-    fn set_columns<C: Model + crate::models::Model>(
+    /// Drops a recorded key change of `child`'s `columns`: a later change overrides it.
+    fn forget_key_change(&mut self, object: ObjectRef, of: &[usize]) {
+        self.relation_changes
+            .retain(|r| !matches!(&r.change, Change::Key { child, columns, .. } if *child == object && columns == of));
+    }
+
+    /// Gives `child`'s columns at `columns` the values of `parent`'s at
+    /// `parent_columns`: now when the parent has its key, else recorded
+    /// for the flush that inserts the parent.
+    fn set_key<P, C>(
         &mut self,
         child: Handle<C>,
-        columns: &[&'static str],
-        values: Vec<ast::Expr>,
-    ) -> Result<(), Error> {
-        let key = self.key_of(child)?;
-        let update = ast::Update {
-            table: Cow::Borrowed(C::TABLE_NAME),
-            set: columns.iter().map(|c| Cow::Borrowed(*c)).zip(values).collect(),
-            filter: Some(equal(C::TABLE_NAME, C::KEY, &key)),
-            returning: Vec::new(),
-        };
-        self.write(Write::Update(update))?;
-        self.refresh(child)
+        columns: &[usize],
+        parent: Handle<P>,
+        parent_columns: &[usize],
+    ) -> Result<(), Error>
+    where
+        P: Model + crate::models::Model,
+        C: Model + crate::models::Model,
+    {
+        let child_ref = ObjectRef::of(child);
+        self.slots_mut::<C>().key_of(child).map_err(super::stale::<C>)?;
+        let (values, has_key) = self.slots_mut::<P>().values_of(parent.index, parent.generation, parent_columns)?;
+        if has_key {
+            self.forget_key_change(child_ref, columns);
+            self.slots_mut::<C>().set_values_of(child.index, child.generation, columns, &values)
+        } else {
+            self.record(Change::Key {
+                child: child_ref,
+                columns: columns.to_vec(),
+                parent: ObjectRef::of(parent),
+                parent_columns: parent_columns.to_vec(),
+            });
+            Ok(())
+        }
     }
 
     /// Links `owner` and `target` through a `many_to_many`'s association
-    /// table: inserts the association row, and adds `target` to `owner`'s
-    /// collection where it is loaded.
+    /// table: the association row is inserted at the next flush (after
+    /// both objects' own INSERTs), and `target` joins `owner`'s collection
+    /// at once where it is loaded.
     pub fn link<P, C>(&mut self, owner: Handle<P>, relation: Relation<P, C>, target: Handle<C>) -> Result<(), Error>
     where
         P: Model + crate::models::Model + Relations,
         C: Model + crate::models::Model + Relations + Clone,
     {
-        let def = relation.def();
-        let (r, through) = many_to_many(def)?;
-        self.autoflush()?;
-        let mut values = self.values_at(owner, &r.owner_positions)?;
-        values.extend(self.values_at(target, &positions(C::COLUMNS, &through.target_columns))?);
-        let insert = ast::Insert {
-            table: Cow::Borrowed(r.link_table),
-            columns: r.link_columns.iter().chain(&through.columns).map(|c| Cow::Borrowed(*c)).collect(),
-            source: ast::InsertSource::Values(vec![values.into_iter().map(ast::Expr::Bind).collect()]),
-            on_conflict: None,
-            returning: Vec::new(),
-        };
-        self.write(Write::Insert(insert))?;
+        self.record_association(true, owner, relation, target)?;
         let copy = self.try_get(target).ok().cloned();
+        let def = relation.def();
         if let (Some(copy), Some(items)) =
             (copy, self.relation_value::<P, Many<C>>(owner, def).and_then(|m| m.loaded_mut()))
         {
@@ -128,25 +284,37 @@ impl Session {
         Ok(())
     }
 
-    /// Unlinks `owner` and `target`: deletes their association row, and takes
-    /// `target` out of `owner`'s collection where it is loaded.
+    /// Unlinks `owner` and `target`: their association row is deleted at the
+    /// next flush (before the flush's DELETEs), and `target` leaves
+    /// `owner`'s collection at once where it is loaded.
     pub fn unlink<P, C>(&mut self, owner: Handle<P>, relation: Relation<P, C>, target: Handle<C>) -> Result<(), Error>
     where
         P: Model + crate::models::Model + Relations,
         C: Model + crate::models::Model + Relations + Clone,
     {
+        self.record_association(false, owner, relation, target)?;
+        self.forget_in_collection::<P, C>(owner, relation.def(), target)
+    }
+
+    fn record_association<P, C>(
+        &mut self,
+        link: bool,
+        owner: Handle<P>,
+        relation: Relation<P, C>,
+        target: Handle<C>,
+    ) -> Result<(), Error>
+    where
+        P: Model + crate::models::Model + Relations,
+        C: Model + crate::models::Model + Relations,
+    {
         let def = relation.def();
-        let (r, through) = many_to_many(def)?;
-        self.autoflush()?;
-        let owner_values = self.values_at(owner, &r.owner_positions)?;
-        let target_values = self.values_at(target, &positions(C::COLUMNS, &through.target_columns))?;
-        let filter = ast::Expr::And(vec![
-            equal(r.link_table, &r.link_columns, &owner_values),
-            equal(r.link_table, &through.columns, &target_values),
-        ]);
-        let delete = ast::Delete { table: Cow::Borrowed(r.link_table), filter: Some(filter), returning: Vec::new() };
-        self.write(Write::Delete(delete))?;
-        self.forget_in_collection::<P, C>(owner, def, target)
+        let (_, through) = many_to_many(def)?;
+        self.try_get(owner)?;
+        self.try_get(target)?;
+        let target_positions = positions(C::COLUMNS, &through.target_columns);
+        let (owner, target) = (ObjectRef::of(owner), ObjectRef::of(target));
+        self.record(Change::Association { link, def, owner, target, target_positions });
+        Ok(())
     }
 
     fn forget_in_collection<P, C>(
@@ -159,16 +327,18 @@ impl Session {
         P: Model + crate::models::Model + Relations,
         C: Model + crate::models::Model + Relations,
     {
-        let key = self.key_of(target)?;
+        let key = self.try_get(target)?.key().key_values().into_iter().map(Value::into_owned).collect::<Vec<_>>();
         if let Some(items) = self.relation_value::<P, Many<C>>(owner, def).and_then(|m| m.loaded_mut()) {
             items.retain(|c| c.key().key_values() != key);
         }
         Ok(())
     }
 
-    /// Makes `child` one of `owner`'s through a `has_many` or `has_one`: sets
-    /// the child's foreign key to the owner's key (and reads the child
-    /// again), and adds it to the owner's collection where it is loaded.
+    /// Makes `child` one of `owner`'s through a `has_many` or `has_one`: the
+    /// child's foreign key takes the owner's key (written by the child's
+    /// INSERT or UPDATE at the next flush; a pending owner's generated key
+    /// once its INSERT made it), and the child joins the owner's loaded
+    /// collection at once.
     pub fn append<P, C>(&mut self, owner: Handle<P>, relation: Relation<P, C>, child: Handle<C>) -> Result<(), Error>
     where
         P: Model + crate::models::Model + Relations,
@@ -179,11 +349,8 @@ impl Session {
             return Err(wrong_kind(def, "append is for has_many and has_one; use link, or set_parent"));
         }
         let r = def.resolved()?;
-        self.autoflush()?;
-        let values = self.values_at(owner, &r.owner_positions)?;
-        self.set_columns(child, &r.link_columns, values.into_iter().map(ast::Expr::Bind).collect())?;
-        let copy = self.try_get(child).ok().cloned();
-        let Some(copy) = copy else { return Ok(()) };
+        self.set_key(child, &r.link_positions, owner, &r.owner_positions)?;
+        let Some(copy) = self.try_get(child).ok().cloned() else { return Ok(()) };
         match def.spec.kind {
             RelationKind::HasOne => {
                 if let Some(one) = self.relation_value::<P, One<C>>(owner, def).filter(|o| o.is_loaded()) {
@@ -199,10 +366,12 @@ impl Session {
         Ok(())
     }
 
-    /// Takes `child` away from `owner` through a `has_many`: sets the child's
-    /// foreign key to `NULL` (a `NOT NULL` key refuses it:
-    /// `Error::NotNullViolation`; delete the child instead), and takes it
-    /// out of the owner's collection where it is loaded.
+    /// Takes `child` away from `owner` through a `has_many`: the child's
+    /// foreign key becomes `NULL` (written at the next flush), and it
+    /// leaves the owner's loaded collection. With `cascade =
+    /// "delete-orphan"` the child is deleted instead. A `NOT NULL` key
+    /// refuses it at once (`RelationError::NotNullForeignKey`): delete the
+    /// child, give it another parent, or declare `delete-orphan`.
     pub fn remove<P, C>(&mut self, owner: Handle<P>, relation: Relation<P, C>, child: Handle<C>) -> Result<(), Error>
     where
         P: Model + crate::models::Model + Relations,
@@ -213,15 +382,24 @@ impl Session {
             return Err(wrong_kind(def, "remove is for has_many; use unlink for many_to_many"));
         }
         let r = def.resolved()?;
-        self.autoflush()?;
-        let nulls = r.link_columns.iter().map(|_| ast::Expr::Bind(Value::Null)).collect();
-        self.set_columns(child, &r.link_columns, nulls)?;
+        if def.spec.cascade.delete_orphan {
+            self.forget_in_collection::<P, C>(owner, def, child)?;
+            return self.delete(child);
+        }
+        let nulls = vec![Value::Null; r.link_positions.len()];
+        let child_ref = ObjectRef::of(child);
+        let set = self.slots_mut::<C>().set_values(child, &r.link_positions, &nulls).map_err(super::stale::<C>)?;
+        if !set {
+            return Err(super::cascade::not_null(def));
+        }
+        self.forget_key_change(child_ref, &r.link_positions);
         self.forget_in_collection::<P, C>(owner, def, child)
     }
 
-    /// Gives `child` the parent `parent` through a `belongs_to`: sets the
-    /// child's foreign key to the parent's key (and reads the child again,
-    /// its `belongs_to` loaded with the parent).
+    /// Gives `child` the parent `parent` through a `belongs_to`: the child's
+    /// foreign key takes the parent's key (written at the next flush, a
+    /// pending parent's generated key once its INSERT made it), and its
+    /// `belongs_to` is loaded with the parent at once.
     pub fn set_parent<P, C>(
         &mut self,
         child: Handle<P>,
@@ -237,9 +415,7 @@ impl Session {
             return Err(wrong_kind(def, "set_parent is for belongs_to; use append for has_many and has_one"));
         }
         let r = def.resolved()?;
-        self.autoflush()?;
-        let values = self.values_at(parent, &r.link_positions)?;
-        self.set_columns(child, &r.owner_columns, values.into_iter().map(ast::Expr::Bind).collect())?;
+        self.set_key(child, &r.owner_positions, parent, &r.link_positions)?;
         let copy = self.try_get(parent).ok().cloned();
         if let Some(one) = self.relation_value::<P, One<C>>(child, def) {
             *one = One::loaded(copy);

@@ -4,6 +4,7 @@
 //! session's transaction, which `commit` ends. The transaction begins at the
 //! first write (lazily): reads before it run in autocommit.
 
+mod cascade;
 mod changes;
 mod slots;
 
@@ -73,6 +74,8 @@ pub struct Session {
     events: Listeners,
     /// Inside a flush: a flush asked for by a listener does nothing.
     flushing: bool,
+    /// Relationship changes waiting for the next flush (see `changes`).
+    relation_changes: Vec<changes::Recorded>,
 }
 
 /// What the N+1 detector keeps: which query each object came from, and how
@@ -101,6 +104,7 @@ impl Pool {
             lazy: LazyLoads::default(),
             events: self.events().clone(),
             flushing: false,
+            relation_changes: Vec::new(),
         }
     }
 }
@@ -171,8 +175,16 @@ impl Session {
 
     /// Marks the object for deletion at the next flush (a pending object
     /// simply leaves the session). Until the deletion is committed, a
-    /// rollback gives the object back.
-    pub fn delete<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+    /// rollback gives the object back. Its relationships' cascades apply
+    /// (see `cascade = ".."`): children deleted with it, or given a `NULL`
+    /// foreign key.
+    pub fn delete<M: Model + crate::models::Model + Relations>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+        let slots = self.slots_mut::<M>();
+        if slots.is_persistent(handle) && cascade::has_children(&M::INFO) {
+            let all: Vec<usize> = (0..M::COLUMNS.len()).collect();
+            let (values, _) = slots.values_of(handle.index, handle.generation, &all)?;
+            self.cascade_delete(&M::INFO, &values, 0)?;
+        }
         self.slots_mut::<M>().delete(handle).map_err(stale::<M>)
     }
 
@@ -330,7 +342,9 @@ impl Session {
     /// Listeners' `before_flush` run first (what they add is written too),
     /// `after_flush` once all is written. A hook's error aborts the flush.
     pub fn flush(&mut self) -> Result<(), Error> {
-        if self.flushing || self.models.iter().all(|(_, s)| !s.has_changes()) {
+        if self.flushing
+            || (self.models.iter().all(|(_, s)| !s.has_changes()) && !changes::pending(&self.relation_changes))
+        {
             return Ok(());
         }
         self.flushing = true;
@@ -366,14 +380,33 @@ impl Session {
         }
         let show_keys = self.echo().is_some_and(Echo::shows_parameters);
         let mut models = std::mem::take(&mut self.models);
+        let recorded = std::mem::take(&mut self.relation_changes);
+        let mut applied = changes::key_changes_applied(&recorded);
         let result = self.with_conn(|conn| {
-            order.iter().try_for_each(|&i| models[i].1.flush_inserts_and_updates(conn, show_keys))?;
+            for &i in &order {
+                changes::apply_keys(&mut models, &recorded, &mut applied, i)?;
+                models[i].1.flush_inserts_and_updates(conn, show_keys)?;
+            }
+            if applied.contains(&false) {
+                // Parents inserted after their children (a cycle): their
+                // keys go into the children's UPDATEs now.
+                for &i in &order {
+                    changes::apply_keys(&mut models, &recorded, &mut applied, i)?;
+                    models[i].1.flush_inserts_and_updates(conn, show_keys)?;
+                }
+            }
+            changes::write_associations(conn, &models, &recorded)?;
             order.iter().try_for_each(|&i| models[i].1.flush_unlinks(conn))?;
             order.iter().try_for_each(|&i| models[i].1.flush_deferred_keys(conn))?;
-            order.iter().rev().try_for_each(|&i| models[i].1.flush_deletes(conn, show_keys))
+            order.iter().rev().try_for_each(|&i| {
+                cascade::write_cascades(conn, models[i].1.as_ref(), &recorded)?;
+                models[i].1.flush_deletes(conn, show_keys)
+            })
         });
         if result.is_err() {
             models.iter_mut().for_each(|(_, m)| m.clear_deferred());
+            // Not written: kept, unless the rollback below forgets them.
+            self.relation_changes = recorded;
         }
         self.models = models;
         if result.is_err() {
@@ -517,6 +550,7 @@ impl Session {
     }
 
     fn forget_transaction_work(&mut self, depth: u32) {
+        changes::forget_deeper(&mut self.relation_changes, depth);
         self.models.iter_mut().for_each(|(_, s)| s.rolled_back(depth));
     }
 
@@ -586,8 +620,13 @@ fn flush_order(models: &[(TypeId, Box<dyn AnySlots>)]) -> Result<FlushOrder, Err
 
 /// The error for a handle of `M` the session cannot resolve.
 fn stale<M>(reason: Stale) -> Error {
+    Error::StaleHandle { model: model_name::<M>(), reason }
+}
+
+/// `M`'s name without its path, for messages.
+fn model_name<M>() -> &'static str {
     let name = std::any::type_name::<M>();
-    Error::StaleHandle { model: name.rsplit("::").next().unwrap_or(name), reason }
+    name.rsplit("::").next().unwrap_or(name)
 }
 
 /// `session[handle]`, like a `slab` or `HashMap` index.

@@ -52,6 +52,25 @@ pub(super) trait AnySlots {
     fn committed(&mut self, depth: u32);
     /// Everything done deeper than `depth` was undone in the database.
     fn rolled_back(&mut self, depth: u32);
+    /// The values at `positions` of the object in slot `index` of
+    /// `generation`, and whether it has its key yet (a pending object
+    /// whose key the database generates has none before its INSERT).
+    fn values_of(&self, index: u32, generation: u32, positions: &[usize])
+    -> Result<(Vec<Value<'static>>, bool), Error>;
+    /// The live objects (not marked deleted) whose columns at `positions`
+    /// hold `key`: the children of a parent with that key.
+    fn find_children(&self, positions: &[usize], key: &[Value<'static>]) -> Vec<(u32, u32)>;
+    /// Marks the object in slot `index` of `generation` for deletion.
+    fn delete_at(&mut self, index: u32, generation: u32) -> Result<(), Error>;
+    /// Sets the columns at `positions` of that object to `values`, as a
+    /// tracked change (written by its INSERT, or its next UPDATE).
+    fn set_values_of(
+        &mut self,
+        index: u32,
+        generation: u32,
+        positions: &[usize],
+        values: &[Value<'static>],
+    ) -> Result<(), Error>;
 }
 
 struct Entry<M> {
@@ -302,6 +321,36 @@ impl<M: Model> Slots<M> {
         Ok(&mut entry.object)
     }
 
+    /// Sets the columns at `positions` to `values` as a tracked change;
+    /// `Ok(false)` when a value does not fit its field (`NULL` for a
+    /// non-`Option`), nothing changed then.
+    pub(super) fn set_values(
+        &mut self,
+        handle: Handle<M>,
+        positions: &[usize],
+        values: &[Value<'static>],
+    ) -> Result<bool, Stale> {
+        let object = self.get(handle)?;
+        let all = object.values();
+        let old: Vec<Value<'static>> =
+            positions.iter().filter_map(|&at| all.get(at)).map(|v| v.clone().into_owned()).collect();
+        drop(all);
+        // Tried without a snapshot first, so that a refused value changes nothing.
+        let object = self.get_mut_untracked(handle)?;
+        let fits = positions.iter().zip(values).all(|(&at, value)| object.set_value(at, value));
+        for (&at, value) in positions.iter().zip(&old) {
+            object.set_value(at, value);
+        }
+        if !fits {
+            return Ok(false);
+        }
+        let object = self.get_mut(handle)?;
+        for (&at, value) in positions.iter().zip(values) {
+            object.set_value(at, value);
+        }
+        Ok(true)
+    }
+
     /// The primary key of the object, expired or not.
     pub(super) fn key_of(&self, handle: Handle<M>) -> Result<M::Key, Stale> {
         let entry = self.entry(handle)?;
@@ -309,6 +358,11 @@ impl<M: Model> Slots<M> {
             return Err(Stale::Deleted);
         }
         Ok(entry.object.key())
+    }
+
+    /// Whether the object behind `handle` has its row (inserted or read).
+    pub(super) fn is_persistent(&self, handle: Handle<M>) -> bool {
+        self.entry(handle).is_ok_and(|e| e.persistent && e.delete_flushed == 0)
     }
 
     /// Whether the object behind `handle` is expired.
@@ -611,6 +665,61 @@ impl<M: Model> AnySlots for Slots<M> {
     fn rolled_back(&mut self, depth: u32) {
         self.roll_back_entries(depth);
         self.recount();
+    }
+
+    fn values_of(
+        &self,
+        index: u32,
+        generation: u32,
+        positions: &[usize],
+    ) -> Result<(Vec<Value<'static>>, bool), Error> {
+        let handle = Handle { index, generation, model: PhantomData };
+        let entry = self.entry(handle).map_err(super::stale::<M>)?;
+        if entry.delete_flushed > 0 {
+            return Err(super::stale::<M>(Stale::Deleted));
+        }
+        // An expired object's key columns are still its row's.
+        let values = entry.object.values();
+        let picked = positions.iter().filter_map(|&at| values.get(at)).map(|v| v.clone().into_owned()).collect();
+        Ok((picked, entry.persistent || !entry.object.generated_key_unset()))
+    }
+
+    fn find_children(&self, positions: &[usize], key: &[Value<'static>]) -> Vec<(u32, u32)> {
+        let same = |a: &Value<'_>, b: &Value<'_>| a == b || a.as_i64().is_some_and(|n| b.as_i64() == Some(n));
+        let holds_key = |object: &M| {
+            let values = object.values();
+            positions.len() == key.len()
+                && positions.iter().zip(key).all(|(&at, k)| values.get(at).is_some_and(|v| same(v, k)))
+        };
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((i, e.as_ref()?)))
+            .filter(|(_, e)| !e.deleted && e.delete_flushed == 0 && holds_key(&e.object))
+            .map(|(i, _)| (u32::try_from(i).expect("fewer than 2^32 objects in one session"), self.generations[i]))
+            .collect()
+    }
+
+    fn delete_at(&mut self, index: u32, generation: u32) -> Result<(), Error> {
+        self.delete(Handle { index, generation, model: PhantomData }).map_err(super::stale::<M>)
+    }
+
+    fn set_values_of(
+        &mut self,
+        index: u32,
+        generation: u32,
+        positions: &[usize],
+        values: &[Value<'static>],
+    ) -> Result<(), Error> {
+        let handle = Handle { index, generation, model: PhantomData };
+        match self.set_values(handle, positions, values) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Relation(crate::orm::relation::RelationError::KeyDoesNotFit {
+                model: super::model_name::<M>(),
+                columns: positions.iter().map(|&at| M::COLUMNS[at]).collect(),
+            })),
+            Err(stale) => Err(super::stale::<M>(stale)),
+        }
     }
 }
 
