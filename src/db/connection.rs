@@ -144,12 +144,7 @@ impl Connection {
     /// Connects to `url`.
     pub fn open(url: &DatabaseUrl, mode: OpenMode) -> Result<Self, DbError> {
         let driver_url = url.driver_url();
-        let connect_error = |e: diesel::ConnectionError| DbError::Connect {
-            url: url.to_string(),
-            // Client libraries explain over several lines; an error is one.
-            message: url
-                .scrub(&e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")),
-        };
+        let connect_error = |e: diesel::ConnectionError| connect_error(url, e);
         let inner = match url.backend() {
             #[cfg(feature = "postgres")]
             Backend::Postgres => Inner::Postgres(PgConnection::establish(driver_url).map_err(connect_error)?),
@@ -198,32 +193,7 @@ impl Connection {
     /// Calls `observer` after each statement this connection runs (`None`:
     /// stop). Statements are counted either way.
     pub fn set_observer(&mut self, observer: Option<StatementObserver>) {
-        let counter = Arc::clone(&self.statements);
-        let mut started = Instant::now();
-        let instrument = move |event: InstrumentationEvent<'_>| match event {
-            InstrumentationEvent::StartQuery { .. } => {
-                counter.fetch_add(1, Ordering::Relaxed);
-                if observer.is_some() {
-                    started = Instant::now();
-                }
-            }
-            InstrumentationEvent::FinishQuery { query, error, .. } => {
-                if let Some(observer) = &observer {
-                    // diesel shows a prepared statement as `SQL -- binds: [...]`.
-                    let text = query.to_string();
-                    let (sql, binds) =
-                        text.split_once(" -- binds: ").map_or((text.as_str(), None), |(s, b)| (s, Some(b)));
-                    let error = error.map(|e| e.to_string());
-                    observer(&StatementRecord {
-                        sql,
-                        binds: binds.filter(|b| *b != "[]"),
-                        duration: started.elapsed(),
-                        error: error.as_deref(),
-                    });
-                }
-            }
-            _ => {}
-        };
+        let instrument = instrumentation(Arc::clone(&self.statements), observer);
         on_inner!(&mut self.inner, c => c.set_instrumentation(instrument))
     }
 
@@ -292,20 +262,70 @@ impl Connection {
     /// certification) told apart, the server's structured fields kept for
     /// the dialect to read.
     pub fn driver_error(&self, error: diesel::result::Error, sql: &str) -> DbError {
-        let message = self.url.scrub(error.to_string().trim());
-        let sql = sql.to_string();
-        let server = match &error {
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, _) => {
-                return DbError::Conflict { message, sql };
-            }
-            diesel::result::Error::DatabaseError(kind, info) => Some(Box::new(ServerError {
-                kind: *kind,
-                table: info.table_name().map(str::to_string),
-                column: info.column_name().map(str::to_string),
-                constraint: info.constraint_name().map(str::to_string),
-            })),
-            _ => None,
-        };
-        DbError::Query { message, sql, server }
+        driver_error(&self.url, error, sql)
     }
+}
+
+/// The error for a failure to connect to `url`.
+pub(crate) fn connect_error(url: &DatabaseUrl, error: diesel::ConnectionError) -> DbError {
+    DbError::Connect {
+        url: url.to_string(),
+        // Client libraries explain over several lines; an error is one.
+        message: url
+            .scrub(&error.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")),
+    }
+}
+
+/// The instrumentation a connection (sync or async) runs with: it counts
+/// every statement in `counter` and tells `observer`, if any, about each.
+pub(crate) fn instrumentation(
+    counter: Arc<AtomicUsize>,
+    observer: Option<StatementObserver>,
+) -> impl FnMut(InstrumentationEvent<'_>) + Send + 'static {
+    let mut started = Instant::now();
+    move |event: InstrumentationEvent<'_>| match event {
+        InstrumentationEvent::StartQuery { .. } => {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if observer.is_some() {
+                started = Instant::now();
+            }
+        }
+        InstrumentationEvent::FinishQuery { query, error, .. } => {
+            if let Some(observer) = &observer {
+                // diesel shows a prepared statement as `SQL -- binds: [...]`.
+                let text = query.to_string();
+                let (sql, binds) = text.split_once(" -- binds: ").map_or((text.as_str(), None), |(s, b)| (s, Some(b)));
+                let error = error.map(|e| e.to_string());
+                observer(&StatementRecord {
+                    sql,
+                    binds: binds.filter(|b| *b != "[]"),
+                    duration: started.elapsed(),
+                    error: error.as_deref(),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The error for `error`, a driver failure running `sql` on a connection
+/// to `url`: the password scrubbed, a conflict (serialization failure,
+/// deadlock, Galera certification) told apart, the server's structured
+/// fields kept for the dialect to read.
+pub(crate) fn driver_error(url: &DatabaseUrl, error: diesel::result::Error, sql: &str) -> DbError {
+    let message = url.scrub(error.to_string().trim());
+    let sql = sql.to_string();
+    let server = match &error {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, _) => {
+            return DbError::Conflict { message, sql };
+        }
+        diesel::result::Error::DatabaseError(kind, info) => Some(Box::new(ServerError {
+            kind: *kind,
+            table: info.table_name().map(str::to_string),
+            column: info.column_name().map(str::to_string),
+            constraint: info.constraint_name().map(str::to_string),
+        })),
+        _ => None,
+    };
+    DbError::Query { message, sql, server }
 }

@@ -5,6 +5,8 @@
 //! failures are typed ([`Error`]) and statements can be echoed ([`echo`]).
 //! See `docs/orm.md` and ORM.md for the design.
 
+#[cfg(feature = "async")]
+pub mod asynchronous;
 pub mod echo;
 pub mod error;
 pub mod exec;

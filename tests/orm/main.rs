@@ -7,6 +7,8 @@ mod common;
 #[path = "../fixtures/shop.rs"]
 mod shop;
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod blog_example;
 mod core;
 mod flush;
