@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 type AsyncSqliteConnection =
     diesel_async::sync_connection_wrapper::SyncConnectionWrapper<diesel::sqlite::SqliteConnection>;
 
+// One per pooled connection, moved rarely: not worth a box per statement.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     #[cfg(feature = "postgres")]
     Postgres(diesel_async::AsyncPgConnection),
