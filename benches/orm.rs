@@ -31,6 +31,8 @@
 //! `workload_NAME` function in `bench/orm_compare.py`; new tables go into
 //! [`create_schema`] and [`seed`], and into `orm_compare.py`'s models.
 
+#[path = "support/async_orm.rs"]
+mod async_orm;
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "support/sqlalchemy.rs"]
@@ -1069,6 +1071,11 @@ fn main() {
         match run_backend(&db, &chosen, rounds, python.as_deref()) {
             Ok(best) => print_backend(name, &chosen, &best),
             Err(e) => println!("\n{name}: failed: {e}"),
+        }
+        // The async variants (on the data just seeded): with every workload,
+        // or when `async` is named.
+        if !any_workload || picked("async") {
+            async_orm::run(&db, name, rounds);
         }
     }
     println!("\nload average at end: {}", loadavg());

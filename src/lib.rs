@@ -45,4 +45,6 @@ pub use error::Error;
 /// Compiles the revision files of a script location into the program: see
 /// [`script::EmbeddedMigrations`] and `docs/embedding.md`.
 pub use migrate_derive::embed_migrations;
+#[cfg(feature = "async")]
+pub use migrator::AsyncMigrator;
 pub use migrator::{Migrations, Migrator};

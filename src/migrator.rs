@@ -21,8 +21,10 @@
 //! }
 //! ```
 //!
-//! The API is synchronous; an async one (issue 13) will take the same
-//! settings and return the same data.
+//! With the `async` feature, [`AsyncMigrator`] takes the same settings and
+//! returns the same data, awaited: it runs this migrator on one of tokio's
+//! blocking threads (as Alembic's async `env.py` runs its migrations through
+//! `connection.run_sync`), since migrations are DDL run once at startup.
 
 use crate::Error;
 use crate::command::{self, Drift, Endpoint, RevisionInfo, RunOptions, Status};
@@ -57,6 +59,9 @@ enum Database<'c> {
     Missing,
     /// Connects to this URL for each command (kept as given, parsed when used).
     Url(String),
+    /// Connects to this URL, already parsed, for each command.
+    #[cfg(feature = "async")]
+    Parsed(DatabaseUrl),
     /// A connection the application lends.
     Connection(&'c mut Connection),
     /// Runs on a connection of this pool.
@@ -85,6 +90,8 @@ impl std::fmt::Debug for Migrator<'_> {
         let database = match &self.database {
             Database::Missing => "none".to_string(),
             Database::Url(url) => DatabaseUrl::parse(url).map_or("an invalid URL".into(), |u| u.to_string()),
+            #[cfg(feature = "async")]
+            Database::Parsed(url) => url.to_string(),
             Database::Connection(conn) => conn.url().to_string(),
             Database::Pool(pool) => format!("{pool:?}"),
         };
@@ -290,11 +297,215 @@ impl<'c> Migrator<'c> {
                 Err(Error::Usage("the migrator has no database: give it a URL, a connection or a pool".into()))
             }
             Database::Url(url) => body(Endpoint::Url(&DatabaseUrl::parse(url)?), &self.settings),
+            #[cfg(feature = "async")]
+            Database::Parsed(url) => body(Endpoint::Url(url), &self.settings),
             Database::Connection(conn) => body(Endpoint::Connection(conn), &self.settings),
             Database::Pool(pool) => {
                 let mut conn = pool.get()?;
                 body(Endpoint::Connection(&mut conn), &self.settings)
             }
+        }
+    }
+}
+
+/// The database an [`AsyncMigrator`] works on.
+#[cfg(feature = "async")]
+#[derive(Clone)]
+enum AsyncDatabase {
+    /// As given to [`AsyncMigrator::url`] or read from `migrate.toml`.
+    Url(String),
+    /// An async pool's database.
+    Parsed(DatabaseUrl),
+}
+
+/// What [`AsyncMigrator::on_event`] takes, shared with the blocking thread.
+#[cfg(feature = "async")]
+type SharedObserver = std::sync::Arc<std::sync::Mutex<Box<dyn FnMut(Event<'_>) + Send>>>;
+
+/// [`Migrator`]'s commands, awaited (the `async` feature): the same
+/// settings, the same data and typed errors. Each command runs the sync
+/// migrator on one of tokio's blocking threads (`spawn_blocking`, as
+/// Alembic's async `env.py` uses `connection.run_sync`) over its own
+/// connection to the database: migrations are DDL run once at startup, so
+/// nothing is gained by interleaving them with other tasks, and the async
+/// runtime's threads are never blocked. Needs a tokio runtime.
+///
+/// ```no_run
+/// # async fn startup() -> Result<(), migrate::Error> {
+/// let mut migrator = migrate::AsyncMigrator::folder("migrations").url("sqlite://app.db");
+/// migrator.upgrade("heads").await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "async")]
+pub struct AsyncMigrator {
+    migrations: Migrations,
+    database: Option<AsyncDatabase>,
+    settings: DatabaseConfig,
+    options: RunOptions,
+    observer: Option<SharedObserver>,
+}
+
+#[cfg(feature = "async")]
+impl std::fmt::Debug for AsyncMigrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let database = match &self.database {
+            None => "none".to_string(),
+            Some(AsyncDatabase::Url(url)) => DatabaseUrl::parse(url).map_or("an invalid URL".into(), |u| u.to_string()),
+            Some(AsyncDatabase::Parsed(url)) => url.to_string(),
+        };
+        f.debug_struct("AsyncMigrator")
+            .field("migrations", &self.migrations)
+            .field("database", &database)
+            .field("version_table", &self.settings.version_table)
+            .finish()
+    }
+}
+
+#[cfg(feature = "async")]
+impl AsyncMigrator {
+    fn from_sync(migrator: Migrator<'_>) -> Self {
+        let database = match migrator.database {
+            Database::Url(url) => Some(AsyncDatabase::Url(url)),
+            _ => None,
+        };
+        AsyncMigrator {
+            migrations: migrator.migrations,
+            database,
+            settings: migrator.settings,
+            options: migrator.options,
+            observer: None,
+        }
+    }
+
+    /// As [`Migrator::embedded`].
+    pub fn embedded(migrations: EmbeddedMigrations) -> Self {
+        Self::from_sync(Migrator::embedded(migrations))
+    }
+
+    /// As [`Migrator::folder`].
+    pub fn folder(script_location: impl AsRef<Path>) -> Self {
+        Self::from_sync(Migrator::folder(script_location))
+    }
+
+    /// As [`Migrator::from_config`] (the file is read now, on the caller's thread).
+    pub fn from_config(path: impl AsRef<Path>, name: Option<&str>) -> Result<Self, Error> {
+        Ok(Self::from_sync(Migrator::from_config(path, name)?))
+    }
+
+    /// As [`Migrator::migrations`].
+    pub fn migrations(mut self, migrations: impl Into<Migrations>) -> Self {
+        self.migrations = migrations.into();
+        self
+    }
+
+    /// Works on the database at `url` (connected to for each command).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.database = Some(AsyncDatabase::Url(url.into()));
+        self
+    }
+
+    /// Works on the database of an async pool, over a connection of its own
+    /// (the migrator's statements run on a blocking thread, on a sync connection).
+    pub fn pool(mut self, pool: &crate::orm::asynchronous::AsyncPool) -> Self {
+        self.database = Some(AsyncDatabase::Parsed(pool.url().clone()));
+        self
+    }
+
+    /// As [`Migrator::version_table`].
+    pub fn version_table(mut self, name: impl Into<String>) -> Self {
+        self.settings.version_table = name.into();
+        self
+    }
+
+    /// As [`Migrator::lock_timeout`].
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.lock_timeout = timeout.as_secs_f64();
+        self
+    }
+
+    /// As [`Migrator::transaction_per_revision`].
+    pub fn transaction_per_revision(mut self, each: bool) -> Self {
+        self.settings.transaction_per_revision = each;
+        self
+    }
+
+    /// As [`Migrator::run_options`].
+    pub fn run_options(mut self, options: RunOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// As [`Migrator::on_event`]; `observer` is called on the blocking thread.
+    pub fn on_event(mut self, observer: impl FnMut(Event<'_>) + Send + 'static) -> Self {
+        self.observer = Some(std::sync::Arc::new(std::sync::Mutex::new(Box::new(observer))));
+        self
+    }
+
+    /// The settings commands use, as `migrate.toml` would give them.
+    pub fn settings(&self) -> &DatabaseConfig {
+        &self.settings
+    }
+
+    /// As [`Migrator::upgrade`].
+    pub async fn upgrade(&mut self, target: &str) -> Result<RunReport, Error> {
+        let target = target.to_string();
+        self.blocking(move |m| m.upgrade(&target)).await
+    }
+
+    /// As [`Migrator::downgrade`].
+    pub async fn downgrade(&mut self, target: &str) -> Result<RunReport, Error> {
+        let target = target.to_string();
+        self.blocking(move |m| m.downgrade(&target)).await
+    }
+
+    /// As [`Migrator::current`].
+    pub async fn current(&mut self) -> Result<Status, Error> {
+        self.blocking(|m| m.current()).await
+    }
+
+    /// As [`Migrator::pending`].
+    pub async fn pending(&mut self) -> Result<Vec<RevisionInfo>, Error> {
+        self.blocking(|m| m.pending()).await
+    }
+
+    /// As [`Migrator::history`] (reads the revisions only, no database).
+    pub async fn history(&mut self) -> Result<Vec<RevisionInfo>, Error> {
+        self.blocking(|m| m.history()).await
+    }
+
+    /// As [`Migrator::check_models`].
+    pub async fn check_models<S: ModelSet + 'static>(&mut self) -> Result<Drift, Error> {
+        self.blocking(|m| m.check_models::<S>()).await
+    }
+
+    /// Runs `command` on a sync [`Migrator`] with this one's settings, on a
+    /// blocking thread.
+    async fn blocking<T: Send + 'static>(
+        &mut self,
+        command: impl FnOnce(&mut Migrator<'static>) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let database = match self.database.clone() {
+            None => Database::Missing,
+            Some(AsyncDatabase::Url(url)) => Database::Url(url),
+            Some(AsyncDatabase::Parsed(url)) => Database::Parsed(url),
+        };
+        let (migrations, settings, options) = (self.migrations.clone(), self.settings.clone(), self.options.clone());
+        let observer = self.observer.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut migrator = Migrator { migrations, database, settings, options, observer: None };
+            if let Some(observer) = observer {
+                migrator = migrator.on_event(move |event| {
+                    // A panic in an earlier call poisons the lock; the observer is still usable.
+                    let mut observer = observer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    observer(event)
+                });
+            }
+            command(&mut migrator)
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::Usage(format!("the migration task did not finish: {e}"))),
         }
     }
 }

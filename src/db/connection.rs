@@ -174,12 +174,7 @@ impl Connection {
     /// Connects to `url`.
     pub fn open(url: &DatabaseUrl, mode: OpenMode) -> Result<Self, DbError> {
         let driver_url = url.driver_url();
-        let connect_error = |e: diesel::ConnectionError| DbError::Connect {
-            url: url.to_string(),
-            // Client libraries explain over several lines; an error is one.
-            message: url
-                .scrub(&e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")),
-        };
+        let connect_error = |e: diesel::ConnectionError| connect_error(url, e);
         let inner = match url.backend() {
             #[cfg(feature = "postgres")]
             Backend::Postgres => Inner::Postgres(PgConnection::establish(driver_url).map_err(connect_error)?),
@@ -235,39 +230,7 @@ impl Connection {
     /// Calls `observer` after each statement this connection runs (`None`:
     /// stop). Statements are counted either way.
     pub fn set_observer(&mut self, observer: Option<StatementObserver>) {
-        let counter = Arc::clone(&self.statements);
-        let failures = Arc::clone(&self.failures);
-        let mut started = Instant::now();
-        let instrument = move |event: InstrumentationEvent<'_>| match event {
-            InstrumentationEvent::StartQuery { query, .. } => {
-                counter.fetch_add(1, Ordering::Relaxed);
-                if let Some(on_start) = observer.as_ref().and_then(|o| o.started.as_ref()) {
-                    let text = query.to_string();
-                    let (sql, binds) = split_binds(&text);
-                    on_start(&StatementRecord { sql, binds, duration: Duration::ZERO, error: None });
-                }
-                if observer.is_some() {
-                    started = Instant::now();
-                }
-            }
-            InstrumentationEvent::FinishQuery { query, error, .. } => {
-                if error.is_some() {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                }
-                if let Some(observer) = &observer {
-                    let text = query.to_string();
-                    let (sql, binds) = split_binds(&text);
-                    let error = error.map(|e| e.to_string());
-                    (observer.finished)(&StatementRecord {
-                        sql,
-                        binds,
-                        duration: started.elapsed(),
-                        error: error.as_deref(),
-                    });
-                }
-            }
-            _ => {}
-        };
+        let instrument = instrumentation(Arc::clone(&self.statements), Arc::clone(&self.failures), observer);
         on_inner!(&mut self.inner, c => c.set_instrumentation(instrument))
     }
 
@@ -336,20 +299,78 @@ impl Connection {
     /// certification) told apart, the server's structured fields kept for
     /// the dialect to read.
     pub fn driver_error(&self, error: diesel::result::Error, sql: &str) -> DbError {
-        let message = self.url.scrub(error.to_string().trim());
-        let sql = sql.to_string();
-        let server = match &error {
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, _) => {
-                return DbError::Conflict { message, sql };
-            }
-            diesel::result::Error::DatabaseError(kind, info) => Some(Box::new(ServerError {
-                kind: *kind,
-                table: info.table_name().map(str::to_string),
-                column: info.column_name().map(str::to_string),
-                constraint: info.constraint_name().map(str::to_string),
-            })),
-            _ => None,
-        };
-        DbError::Query { message, sql, server }
+        driver_error(&self.url, error, sql)
     }
+}
+
+/// The error for a failure to connect to `url`.
+pub(crate) fn connect_error(url: &DatabaseUrl, error: diesel::ConnectionError) -> DbError {
+    DbError::Connect {
+        url: url.to_string(),
+        // Client libraries explain over several lines; an error is one.
+        message: url
+            .scrub(&error.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")),
+    }
+}
+
+/// The instrumentation a connection (sync or async) runs with: it counts
+/// every statement in `counter` and tells `observer`, if any, about each.
+pub(crate) fn instrumentation(
+    counter: Arc<AtomicUsize>,
+    failures: Arc<AtomicUsize>,
+    observer: Option<StatementObserver>,
+) -> impl FnMut(InstrumentationEvent<'_>) + Send + 'static {
+    let mut started = Instant::now();
+    move |event: InstrumentationEvent<'_>| match event {
+        InstrumentationEvent::StartQuery { query, .. } => {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if let Some(on_start) = observer.as_ref().and_then(|o| o.started.as_ref()) {
+                let text = query.to_string();
+                let (sql, binds) = split_binds(&text);
+                on_start(&StatementRecord { sql, binds, duration: Duration::ZERO, error: None });
+            }
+            if observer.is_some() {
+                started = Instant::now();
+            }
+        }
+        InstrumentationEvent::FinishQuery { query, error, .. } => {
+            if error.is_some() {
+                failures.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(observer) = &observer {
+                let text = query.to_string();
+                let (sql, binds) = split_binds(&text);
+                let error = error.map(|e| e.to_string());
+                (observer.finished)(&StatementRecord {
+                    sql,
+                    binds,
+                    duration: started.elapsed(),
+                    error: error.as_deref(),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The error for `error`, a driver failure running `sql` on a connection
+/// to `url`: the password scrubbed, a conflict (serialization failure,
+/// deadlock, Galera certification) told apart, the server's structured
+/// fields kept for the dialect to read.
+pub(crate) fn driver_error(url: &DatabaseUrl, error: diesel::result::Error, sql: &str) -> DbError {
+    let message = url.scrub(error.to_string().trim());
+    let sql = sql.to_string();
+    let server = match &error {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::SerializationFailure, _) => {
+            return DbError::Conflict { message, sql };
+        }
+        diesel::result::Error::DatabaseError(kind, info) => Some(Box::new(ServerError {
+            kind: *kind,
+            table: info.table_name().map(str::to_string),
+            column: info.column_name().map(str::to_string),
+            constraint: info.constraint_name().map(str::to_string),
+        })),
+        _ => None,
+    };
+    DbError::Query { message, sql, server }
 }

@@ -8,6 +8,8 @@ pub use connection::{
     Connection, LoadRow, MysqlRow, OnDiesel, OpenMode, PgRow, SqliteRow, StatementObserver, StatementRecord,
     TransactionState,
 };
+#[cfg(feature = "async")]
+pub(crate) use connection::{connect_error, driver_error, instrumentation};
 pub use url::{Backend, DatabaseUrl, Redactor};
 
 /// What can go wrong opening or using a connection. Messages never contain a

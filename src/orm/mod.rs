@@ -6,6 +6,8 @@
 //! models and sessions have [`hooks`] and user types map to columns ([`types`]).
 //! See `docs/orm.md` and ORM.md for the design.
 
+#[cfg(feature = "async")]
+pub mod asynchronous;
 pub mod echo;
 pub mod error;
 pub mod exec;

@@ -10,6 +10,8 @@ mod shop;
 #[path = "../fixtures/custom_types.rs"]
 mod custom_types_models;
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod begin_and_ping;
 mod blog_example;
 mod core;

@@ -197,3 +197,70 @@ fn the_configuration_and_mistakes_give_typed_errors() {
     let err = Migrator::embedded(MIGRATIONS).url(&url).run_options(resume).upgrade("heads").unwrap_err();
     assert!(matches!(err, Error::Runtime(migrate::runtime::RuntimeError::NothingToResume)), "{err}");
 }
+
+/// `AsyncMigrator` (the `async` feature): the same commands and data,
+/// awaited, on the database of an async pool; the pool serves the migrated
+/// tables afterwards.
+#[cfg(feature = "async")]
+mod asynchronous {
+    use super::{MIGRATIONS, Post, User, revisions};
+    use migrate::AsyncMigrator;
+    use migrate::db::Backend;
+    use migrate::orm::PoolOptions;
+    use migrate::orm::asynchronous::{AsyncPool, exec};
+    use migrate::orm::prelude::*;
+    use migrate::runtime::Event;
+    use std::sync::{Arc, Mutex};
+
+    fn upgrades_checks_and_downgrades(backend: Backend) {
+        let Some(db) = super::super::common::fresh_db(backend, "mig_async") else { return };
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let pool = AsyncPool::open(&db.url, PoolOptions::default()).await.unwrap();
+            let finished = Arc::new(Mutex::new(Vec::new()));
+            let seen = Arc::clone(&finished);
+            let mut migrator = AsyncMigrator::embedded(MIGRATIONS).pool(&pool).on_event(move |event| {
+                if let Event::Finished { step, .. } = event {
+                    seen.lock().unwrap().push(step.revision.clone());
+                }
+            });
+            assert_eq!(revisions(&migrator.history().await.unwrap()), ["b2posts", "a1users"]);
+            assert_eq!(revisions(&migrator.pending().await.unwrap()), ["a1users", "b2posts"]);
+            let report = migrator.upgrade("heads").await.unwrap();
+            assert_eq!(report.heads, ["b2posts"], "{backend:?}");
+            assert_eq!(*finished.lock().unwrap(), ["a1users", "b2posts"], "{backend:?}");
+            assert!(migrator.pending().await.unwrap().is_empty());
+            let status = migrator.current().await.unwrap();
+            assert!(status.at_heads, "{backend:?}: {status:?}");
+            let drift = migrator.check_models::<(User, Post)>().await.unwrap();
+            assert!(drift.in_sync, "{backend:?}: {:?}", drift.diff);
+            // The tables serve the async pool.
+            let mut conn = pool.get().await.unwrap();
+            let insert = insert_into(User::TABLE).row(Row::new().set(User::EMAIL, "ann@example.com"));
+            assert_eq!(exec::execute(&mut conn, &insert).await.unwrap(), 1);
+            drop(conn);
+            let report = migrator.downgrade("a1users").await.unwrap();
+            assert_eq!(report.heads, ["a1users"], "{backend:?}");
+            let drift = migrator.check_models::<(User, Post)>().await.unwrap();
+            assert!(!drift.in_sync, "{backend:?}: posts is gone, the models still have it");
+            // A typed error, as from the sync migrator.
+            let mut nowhere = AsyncMigrator::embedded(MIGRATIONS);
+            assert!(matches!(nowhere.current().await, Err(migrate::Error::Usage(_))));
+        });
+    }
+
+    #[test]
+    fn sqlite() {
+        upgrades_checks_and_downgrades(Backend::Sqlite);
+    }
+
+    #[test]
+    fn postgres() {
+        upgrades_checks_and_downgrades(Backend::Postgres);
+    }
+
+    #[test]
+    fn mysql() {
+        upgrades_checks_and_downgrades(Backend::Mysql);
+    }
+}

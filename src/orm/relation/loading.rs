@@ -138,23 +138,34 @@ pub fn fetch_planned<R: FromRow>(
     statement: &(impl Statement + ?Sized),
     plan: &Plan,
 ) -> Result<Vec<R>, Error> {
-    let mut rows = if plan.joined.is_empty() {
-        exec::fetch_plain::<R>(conn, statement)?
-    } else {
-        let StatementRef::Select(select) = statement.as_ast() else {
-            return Err(RelationError::JoinedNeedsSelect.into());
-        };
-        let mut select = select.clone();
-        let base = match select.from.first() {
-            Some(ast::Source::Table { alias: Some(alias), .. }) => alias.clone(),
-            Some(ast::Source::Table { name, .. }) => name.clone(),
-            _ => return Err(RelationError::JoinedNeedsSelect.into()),
-        };
-        add_joins(&mut select, &base, &plan.joined)?;
-        exec::fetch_ast::<R>(conn, &select, &plan.joined)?
+    let mut rows = match joined_select(statement, plan)? {
+        None => exec::fetch_plain::<R>(conn, statement)?,
+        Some(select) => exec::fetch_ast::<R>(conn, &select, &plan.joined)?,
     };
     R::after_load(&mut rows, conn, plan)?;
     Ok(rows)
+}
+
+/// `statement` with the `LEFT JOIN`s of `plan`'s `joined` relationships
+/// added; `None` when it has none.
+pub(crate) fn joined_select(
+    statement: &(impl Statement + ?Sized),
+    plan: &Plan,
+) -> Result<Option<ast::Select>, RelationError> {
+    if plan.joined.is_empty() {
+        return Ok(None);
+    }
+    let StatementRef::Select(select) = statement.as_ast() else {
+        return Err(RelationError::JoinedNeedsSelect);
+    };
+    let mut select = select.clone();
+    let base = match select.from.first() {
+        Some(ast::Source::Table { alias: Some(alias), .. }) => alias.clone(),
+        Some(ast::Source::Table { name, .. }) => name.clone(),
+        _ => return Err(RelationError::JoinedNeedsSelect),
+    };
+    add_joins(&mut select, &base, &plan.joined)?;
+    Ok(Some(select))
 }
 
 /// What the derive's `FromRow::after_load` runs: duplicate parents

@@ -1,0 +1,126 @@
+//! Runs statements on an [`AsyncConnection`]: the async twin of
+//! [`crate::orm::exec`], with the same names. Statements are rendered by the
+//! one renderer (`dialect::query`), run as prepared statements that
+//! diesel-async caches by their SQL text, and rows decode by position through
+//! the same [`FromRow`] impls; failures are the same typed [`OrmError`]s.
+
+use super::connection::{AsyncConnection, Failure};
+use crate::dialect::query::{self as ast, Bound, Capabilities, StatementKind, StatementRef, Template, Value};
+use crate::dialect::{self, Dialect};
+use crate::orm::error::Error as OrmError;
+use crate::orm::query::Statement;
+use crate::orm::relation::{JoinPlan, RelationError};
+use crate::orm::value::FromRow;
+
+/// The dialect and server capabilities of `conn`, the version asked once
+/// per connection.
+pub async fn capabilities(conn: &mut AsyncConnection) -> Result<(&'static dyn Dialect, Capabilities), OrmError> {
+    let dialect = dialect::of(conn.backend());
+    let version = conn
+        .server_version(dialect.server_version_query())
+        .await
+        .map_err(|e| OrmError::from_db(dialect, StatementKind::Select, None, e))?;
+    Ok((dialect, dialect.capabilities(version)))
+}
+
+/// Renders `statement` for `conn`'s server.
+async fn render<'s>(
+    conn: &mut AsyncConnection,
+    statement: StatementRef<'s>,
+) -> Result<(Template, Vec<Value<'s>>), OrmError> {
+    let (dialect, caps) = capabilities(conn).await?;
+    let mut template = Template::default();
+    let mut binds = Vec::new();
+    ast::render_into(dialect, caps, statement, &mut template, &mut binds)?;
+    Ok((template, binds))
+}
+
+/// Runs a query and decodes every row into `R` (a model, a tuple, a value).
+/// A model's `joined` relationships (many-to-one, one-to-one) load in the
+/// same statement; a relationship that needs a statement of its own
+/// (`selectin`) is an error here: a session loads those.
+pub async fn fetch<R: FromRow + Send>(
+    conn: &mut AsyncConnection,
+    statement: &(impl Statement + Sync + ?Sized),
+) -> Result<Vec<R>, OrmError> {
+    let plan = R::plan(statement.load_options())?;
+    let Some(plan) = plan else { return fetch_joined(conn, statement.as_ast(), &[]).await };
+    if let Some(step) = plan.after.first() {
+        return Err(RelationError::AsyncNeedsJoined { relation: step.def.label() }.into());
+    }
+    if let (true, Some(join)) = (plan.collapse, plan.joined.first()) {
+        return Err(RelationError::AsyncNeedsJoined { relation: join.def.label() }.into());
+    }
+    match crate::orm::relation::joined_select(statement, &plan)? {
+        Some(select) => fetch_joined(conn, StatementRef::Select(&select), &plan.joined).await,
+        None => fetch_joined(conn, statement.as_ast(), &[]).await,
+    }
+}
+
+async fn fetch_joined<R: FromRow + Send>(
+    conn: &mut AsyncConnection,
+    statement: StatementRef<'_>,
+    joined: &[JoinPlan],
+) -> Result<Vec<R>, OrmError> {
+    let (template, binds) = render(conn, statement).await?;
+    let result = conn.load(Bound { template: &template, binds: &binds }, joined).await;
+    result.map_err(|e| into_orm(conn, e, statement.kind(), statement.table(), &template))
+}
+
+/// Runs a query and decodes its first row, if any.
+pub async fn fetch_optional<R: FromRow + Send>(
+    conn: &mut AsyncConnection,
+    statement: &(impl Statement + Sync + ?Sized),
+) -> Result<Option<R>, OrmError> {
+    Ok(fetch(conn, statement).await?.into_iter().next())
+}
+
+/// Runs a statement that returns no rows; the number of rows it touched.
+pub async fn execute(
+    conn: &mut AsyncConnection,
+    statement: &(impl Statement + Sync + ?Sized),
+) -> Result<usize, OrmError> {
+    let ast = statement.as_ast();
+    let (template, binds) = render(conn, ast).await?;
+    run(conn, ast.kind(), ast.table(), &template, &binds).await
+}
+
+/// Runs a rendered query (`template` with `binds`) and decodes its rows.
+pub async fn load<R: FromRow + Send>(
+    conn: &mut AsyncConnection,
+    statement: StatementKind,
+    table: Option<&str>,
+    template: &Template,
+    binds: &[Value<'_>],
+) -> Result<Vec<R>, OrmError> {
+    let result = conn.load(Bound { template, binds }, &[]).await;
+    result.map_err(|e| into_orm(conn, e, statement, table, template))
+}
+
+/// Runs a rendered statement that returns no rows.
+pub async fn run(
+    conn: &mut AsyncConnection,
+    statement: StatementKind,
+    table: Option<&str>,
+    template: &Template,
+    binds: &[Value<'_>],
+) -> Result<usize, OrmError> {
+    let result = conn.run(Bound { template, binds }).await;
+    result.map_err(|e| into_orm(conn, Failure::Driver(e), statement, table, template))
+}
+
+fn into_orm(
+    conn: &AsyncConnection,
+    failure: Failure,
+    statement: StatementKind,
+    table: Option<&str>,
+    template: &Template,
+) -> OrmError {
+    match failure {
+        Failure::Decode(source) => OrmError::Decode { statement, source },
+        Failure::Driver(e) => {
+            let error = conn.driver_error(e, &template.sql);
+            OrmError::from_db(dialect::of(conn.backend()), statement, table, error)
+        }
+    }
+}
