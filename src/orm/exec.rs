@@ -76,6 +76,12 @@ pub(crate) fn fetch_plain<R: FromRow>(
     statement: &(impl Statement + ?Sized),
 ) -> Result<Vec<R>, OrmError> {
     let ast = statement.as_ast();
+    if !ast.returns_rows() {
+        // MariaDB/MySQL's driver cannot read rows from a statement that has
+        // none ("No metadata exists"): a write without RETURNING is run.
+        execute(conn, statement)?;
+        return Ok(Vec::new());
+    }
     with_rendered(conn, statement, |conn, template, binds| load(conn, ast.kind(), ast.table(), template, binds))
 }
 

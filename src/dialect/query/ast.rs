@@ -496,6 +496,17 @@ impl StatementRef<'_> {
         }
     }
 
+    /// Whether it can return rows: a write without `RETURNING` never does
+    /// (raw SQL might).
+    pub fn returns_rows(&self) -> bool {
+        match self {
+            StatementRef::Select(_) | StatementRef::Raw(_) => true,
+            StatementRef::Insert(i) => !i.returning.is_empty(),
+            StatementRef::Update(u) => !u.returning.is_empty(),
+            StatementRef::Delete(d) => !d.returning.is_empty(),
+        }
+    }
+
     /// The table it writes, if it writes one.
     pub fn table(&self) -> Option<&str> {
         match self {
