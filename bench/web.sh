@@ -13,7 +13,12 @@ cargo build --release --quiet -p migrate-example-web --bins
 psql -q "$server" -c 'DROP DATABASE IF EXISTS migrate_web_bench WITH (FORCE)' -c 'CREATE DATABASE migrate_web_bench'
 
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+finish() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    psql -q "$server" -c 'DROP DATABASE IF EXISTS migrate_web_bench WITH (FORCE)' || true
+}
+trap finish EXIT
 start() { # NAME ADDR: starts target/release/NAME on ADDR and waits until it answers
     DATABASE_URL="$url" ADDR="$2" "target/release/$1" >/dev/null &
     pids+=("$!")
