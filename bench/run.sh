@@ -10,6 +10,7 @@
 #   bench/run.sh fleet [S P]      # upgrade --databases -j 1/2/4/8 over S SQLite + P PostgreSQL databases vs a shell loop
 #   bench/run.sh orm [NAME...]    # the ORM against raw diesel and SQLAlchemy ORM; NAME picks
 #                                 # workloads (load_100, join, ...) or backends (sqlite, postgresql, mysql)
+#   bench/run.sh web [SECONDS]    # examples/web under wrk vs the same endpoint on raw diesel-async (bench/web.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=bench/.venv
@@ -24,6 +25,10 @@ case "${1:-all}" in
         shift
         cargo bench --bench "$bench" -- "$@"
         ;;
+    web)
+        shift
+        exec bench/web.sh "$@"
+        ;;
     fleet)
         shift
         cargo bench --bench fleet -- "$@"
@@ -36,7 +41,7 @@ case "${1:-all}" in
         cargo bench --bench orm
         ;;
     *)
-        echo "usage: bench/run.sh [reflect [N...] | revisions | check | alembic_cases | fleet [SQLITE POSTGRES] | orm [NAME...]]" >&2
+        echo "usage: bench/run.sh [reflect [N...] | revisions | check | alembic_cases | fleet [SQLITE POSTGRES] | orm [NAME...] | web [SECONDS]]" >&2
         exit 2
         ;;
 esac
