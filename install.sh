@@ -56,4 +56,9 @@ if [ "$bundled" -eq 1 ]; then
 else
     cargo install --locked --path . --quiet
 fi
-echo "installed: $(command -v migrate || echo "$HOME/.cargo/bin/migrate (add ~/.cargo/bin to PATH)")" >&2
+installed="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin/migrate"
+if [ "$(command -v migrate)" = "$installed" ]; then
+    echo "installed: $installed" >&2
+else
+    echo "installed: $installed (add $(dirname "$installed") to PATH)" >&2
+fi
