@@ -12,30 +12,6 @@ use migrate::orm::{Echo, Error as OrmError, PoolOptions};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One test per backend, so one failure does not hide the others.
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod per_backend {
-            $(
-                mod $name {
-                    #[test]
-                    fn sqlite() {
-                        super::super::run(migrate::db::Backend::Sqlite, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn postgres() {
-                        super::super::run(migrate::db::Backend::Postgres, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn mysql() {
-                        super::super::run(migrate::db::Backend::Mysql, stringify!($name), super::super::$name);
-                    }
-                }
-            )*
-        }
-    };
-}
-
 /// Creates the tables (sync, as migrations would), then runs `body` on a
 /// multi-threaded tokio runtime.
 fn run<F: Future<Output = ()>>(backend: Backend, name: &str, body: fn(TestDb) -> F) {

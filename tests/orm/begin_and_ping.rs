@@ -15,29 +15,6 @@ use migrate::orm::{Echo, Error, Pool, PoolOptions};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod per_backend {
-            $(
-                mod $name {
-                    #[test]
-                    fn sqlite() {
-                        super::super::run(migrate::db::Backend::Sqlite, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn postgres() {
-                        super::super::run(migrate::db::Backend::Postgres, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn mysql() {
-                        super::super::run(migrate::db::Backend::Mysql, stringify!($name), super::super::$name);
-                    }
-                }
-            )*
-        }
-    };
-}
-
 per_backend!(
     reads_outside_a_transaction_send_no_begin,
     writes_begin_the_transaction,

@@ -8,30 +8,6 @@ use migrate::models::Model as _;
 use migrate::orm::exec;
 use migrate::orm::prelude::*;
 
-/// One test per backend, so one failure does not hide the others.
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod per_backend {
-            $(
-                mod $name {
-                    #[test]
-                    fn sqlite() {
-                        super::super::run(migrate::db::Backend::Sqlite, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn postgres() {
-                        super::super::run(migrate::db::Backend::Postgres, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn mysql() {
-                        super::super::run(migrate::db::Backend::Mysql, stringify!($name), super::super::$name);
-                    }
-                }
-            )*
-        }
-    };
-}
-
 fn run(backend: Backend, name: &str, body: fn(&TestDb, &mut Connection)) {
     if let Some(db) = fresh_db(backend, name) {
         let mut conn = db.connect();

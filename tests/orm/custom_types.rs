@@ -11,29 +11,6 @@ use migrate::dialect::query::DecodeError;
 use migrate::orm::prelude::*;
 use migrate::orm::{Error, Pool, PoolOptions};
 
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod per_backend {
-            $(
-                mod $name {
-                    #[test]
-                    fn sqlite() {
-                        super::super::run(migrate::db::Backend::Sqlite, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn postgres() {
-                        super::super::run(migrate::db::Backend::Postgres, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn mysql() {
-                        super::super::run(migrate::db::Backend::Mysql, stringify!($name), super::super::$name);
-                    }
-                }
-            )*
-        }
-    };
-}
-
 per_backend!(custom_types_round_trip, an_invalid_stored_value_is_refused_on_read, arrays_on_postgresql_only);
 
 /// The models file `migrate` reads.

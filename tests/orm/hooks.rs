@@ -13,29 +13,6 @@ use migrate::orm::{Echo, Error, Pool, PoolOptions, Session, Stale};
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod per_backend {
-            $(
-                mod $name {
-                    #[test]
-                    fn sqlite() {
-                        super::super::run(migrate::db::Backend::Sqlite, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn postgres() {
-                        super::super::run(migrate::db::Backend::Postgres, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn mysql() {
-                        super::super::run(migrate::db::Backend::Mysql, stringify!($name), super::super::$name);
-                    }
-                }
-            )*
-        }
-    };
-}
-
 per_backend!(
     hooks_and_events_fire_once_in_order,
     a_hook_error_rolls_the_flush_back_and_the_session_stays_usable,

@@ -12,29 +12,6 @@ use migrate::orm::prelude::*;
 use migrate::orm::relation::{NPlusOne, RelationError};
 use migrate::orm::{Error, Pool, PoolOptions};
 
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod per_backend {
-            $(
-                mod $name {
-                    #[test]
-                    fn sqlite() {
-                        super::super::run(migrate::db::Backend::Sqlite, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn postgres() {
-                        super::super::run(migrate::db::Backend::Postgres, stringify!($name), super::super::$name);
-                    }
-                    #[test]
-                    fn mysql() {
-                        super::super::run(migrate::db::Backend::Mysql, stringify!($name), super::super::$name);
-                    }
-                }
-            )*
-        }
-    };
-}
-
 per_backend!(
     selectin_collections,
     nested_loading_is_one_statement_per_level,
