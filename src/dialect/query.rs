@@ -1233,6 +1233,27 @@ mod tests {
     }
 
     #[test]
+    fn raw_writes_are_run_and_everything_else_is_read() {
+        let rows = |sql: &str| StatementRef::Raw(&RawSql { sql: sql.into(), binds: Vec::new() }).returns_rows();
+        for write in [
+            "DELETE FROM t",
+            "  update t set a = 1",
+            "/* x */ -- y\nINSERT INTO t VALUES (1)",
+            "create table t (a int)",
+        ] {
+            assert!(!rows(write), "{write}");
+        }
+        for read in
+            ["SELECT 1", "WITH a AS (SELECT 1) SELECT * FROM a", "SHOW TABLES", "PRAGMA foreign_keys", "VALUES (1)"]
+        {
+            assert!(rows(read), "{read}");
+        }
+        assert!(rows("INSERT INTO t (a) VALUES (1) RETURNING id"));
+        assert!(rows("delete from t where a = 1 returning *"));
+        assert!(rows("-- unterminated comment"));
+    }
+
+    #[test]
     fn rendered_statements_stay_cacheable_on_every_backend() {
         use diesel::query_builder::QueryFragment;
         let template = Template { sql: "SELECT ".into(), splits: vec![7] };

@@ -496,11 +496,13 @@ impl StatementRef<'_> {
         }
     }
 
-    /// Whether it can return rows: a write without `RETURNING` never does
-    /// (raw SQL might).
+    /// Whether it can return rows: a write without `RETURNING` never does.
+    /// Raw SQL can unless it starts (after comments) with a write or
+    /// schema keyword and has no `RETURNING`.
     pub fn returns_rows(&self) -> bool {
         match self {
-            StatementRef::Select(_) | StatementRef::Raw(_) => true,
+            StatementRef::Select(_) => true,
+            StatementRef::Raw(raw) => raw_returns_rows(&raw.sql),
             StatementRef::Insert(i) => !i.returning.is_empty(),
             StatementRef::Update(u) => !u.returning.is_empty(),
             StatementRef::Delete(d) => !d.returning.is_empty(),
@@ -516,6 +518,30 @@ impl StatementRef<'_> {
             StatementRef::Select(_) | StatementRef::Raw(_) => None,
         }
     }
+}
+
+/// Whether raw SQL can return rows: false for a statement whose first
+/// keyword writes (`INSERT`, `UPDATE`, `DELETE`, DDL, ...) and that has no
+/// `RETURNING`; true for anything else, so that an unknown statement is
+/// still read.
+fn raw_returns_rows(sql: &str) -> bool {
+    const WRITES: &[&str] = &[
+        "INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "GRANT",
+        "REVOKE", "SET", "LOCK", "UNLOCK",
+    ];
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after).trim_start();
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.split_once("*/").map_or("", |(_, after)| after).trim_start();
+        } else {
+            break;
+        }
+    }
+    let first = rest.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    let writes = WRITES.iter().any(|w| w.eq_ignore_ascii_case(first));
+    !writes || rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').any(|w| w.eq_ignore_ascii_case("RETURNING"))
 }
 
 /// The kinds of statement.
