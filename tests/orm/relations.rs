@@ -24,6 +24,7 @@ per_backend!(
     n_plus_one_detector,
     relationship_changes,
     relationship_changes_wait_for_flush,
+    copies_in_loaded_relationships_follow_the_flush,
     cascade_delete_agrees_with_on_delete_cascade,
     shop_composite_keys_and_self_references,
 );
@@ -502,6 +503,45 @@ fn relationship_changes(db: &TestDb, conn: &mut Connection) {
     let stored: Vec<(i64, i64)> =
         exec::fetch(conn, &select((Post::ID, Post::USER_ID)).from(Post::TABLE).order_by(Post::ID.asc())).unwrap();
     assert_eq!(stored[..2], [(1, 1), (2, 1)]);
+}
+
+/// Objects appended, linked or given a parent while pending: the copies in
+/// the loaded relationships take their generated keys at the flush, and
+/// unlinking one pending object leaves the other pending copies alone.
+fn copies_in_loaded_relationships_follow_the_flush(db: &TestDb, conn: &mut Connection) {
+    seed(conn, 2, 1);
+    let pool = Pool::open(&db.url, PoolOptions::default()).unwrap();
+    let mut s = pool.session();
+    let user = s.query::<User>(|q| q.order_by(User::ID.asc()).options(selectin(User::POSTS))).unwrap()[0];
+    let post = s.query::<Post>(|q| q.order_by(Post::ID.asc()).options(selectin(Post::TAGS))).unwrap()[0];
+    let drafts: Vec<_> = (1..=3).map(|n| s.add(Post { title: format!("draft {n}"), ..Post::default() })).collect();
+    let tags: Vec<_> = (1..=3).map(|n| s.add(Tag { name: format!("new {n}"), ..Tag::default() })).collect();
+    for &draft in &drafts {
+        s.append(user, User::POSTS, draft).unwrap();
+    }
+    for &tag in &tags {
+        s.link(post, Post::TAGS, tag).unwrap();
+    }
+    s.unlink(post, Post::TAGS, tags[1]).unwrap();
+    let ann = s.add(User { name: "ann".into(), ..User::default() });
+    s.set_parent(drafts[2], Post::AUTHOR, ann).unwrap();
+    s.flush().unwrap();
+    let draft_ids: Vec<i64> = drafts.iter().map(|&d| s[d].id).collect();
+    assert!(draft_ids.iter().all(|&id| id > 0), "{draft_ids:?}");
+    let keys = |posts: &[Post]| posts.iter().map(|p| (p.id, p.user_id)).collect::<Vec<_>>();
+    let uid = s[user].id;
+    assert_eq!(
+        keys(s[user].posts.get().unwrap()),
+        [(1, uid), (draft_ids[0], uid), (draft_ids[1], uid), (draft_ids[2], s[ann].id)],
+        "the copies as written (the third was given to ann after: the old parent's collection keeps it)"
+    );
+    let linked: Vec<(i32, &str)> = s[post].tags.get().unwrap().iter().map(|t| (t.id, t.name.as_str())).collect();
+    let tag_ids = (s[tags[0]].id, s[tags[2]].id);
+    assert!(tag_ids.0 > 0 && tag_ids.1 > 0);
+    assert_eq!(linked[linked.len() - 2..], [(tag_ids.0, "new 1"), (tag_ids.1, "new 3")], "{linked:?}");
+    let author = s[drafts[2]].author.get().unwrap().map(|a| a.id);
+    assert_eq!(author, Some(s[ann].id), "a pending parent's copy has its key");
+    s.rollback().unwrap();
 }
 
 /// The writes among `lines`, without quotes and from the statement's start

@@ -66,6 +66,62 @@ pub(super) enum Change {
     CascadeDelete { def: &'static RelationDef, key: Vec<Value<'static>> },
 }
 
+/// A copy of a session object (`target`) that `append`, `link` or
+/// `set_parent` put into `owner`'s loaded relationship `def`, with the key
+/// the copy has: the next flush replaces the copy with the object as
+/// written (a pending object's generated key, a pending parent's key).
+pub(super) struct Copied {
+    owner: ObjectRef,
+    def: &'static RelationDef,
+    target: ObjectRef,
+    key: Vec<Value<'static>>,
+    refresh: fn(&mut Session, &Copied),
+}
+
+/// Replaces the copies the relationship changes made since the last flush
+/// with their objects as written; after a successful flush.
+pub(super) fn refresh_copies(session: &mut Session) {
+    for copied in std::mem::take(&mut session.copies) {
+        (copied.refresh)(session, &copied);
+    }
+}
+
+fn handle<M>(object: ObjectRef) -> Handle<M> {
+    Handle { index: object.index, generation: object.generation, model: std::marker::PhantomData }
+}
+
+fn key_of<M: Model>(object: &M) -> Vec<Value<'static>> {
+    object.key().key_values().into_iter().map(Value::into_owned).collect()
+}
+
+/// [`Copied::refresh`] in a collection: the first item with the copy's key
+/// (pending copies, all with the unset key, are replaced in the order made).
+fn refresh_in_many<P, C>(session: &mut Session, copied: &Copied)
+where
+    P: Model + crate::models::Model + Relations,
+    C: Model + crate::models::Model + Relations + Clone,
+{
+    let Ok(fresh) = session.try_get(handle::<C>(copied.target)).cloned() else { return };
+    let items = session.relation_value::<P, Many<C>>(handle(copied.owner), copied.def).and_then(|m| m.loaded_mut());
+    if let Some(item) = items.and_then(|items| items.iter_mut().find(|i| key_of(*i) == copied.key)) {
+        *item = fresh;
+    }
+}
+
+/// [`Copied::refresh`] in a to-one relationship.
+fn refresh_in_one<P, C>(session: &mut Session, copied: &Copied)
+where
+    P: Model + crate::models::Model + Relations,
+    C: Model + crate::models::Model + Relations + Clone,
+{
+    let Ok(fresh) = session.try_get(handle::<C>(copied.target)).cloned() else { return };
+    if let Some(one) = session.relation_value::<P, One<C>>(handle(copied.owner), copied.def) {
+        if one.get().ok().flatten().is_some_and(|c| key_of(c) == copied.key) {
+            *one = One::loaded(Some(fresh));
+        }
+    }
+}
+
 /// A write built from a relationship's columns.
 enum Write {
     Insert(ast::Insert),
@@ -274,13 +330,7 @@ impl Session {
         C: Model + crate::models::Model + Relations + Clone,
     {
         self.record_association(true, owner, relation, target)?;
-        let copy = self.try_get(target).ok().cloned();
-        let def = relation.def();
-        if let (Some(copy), Some(items)) =
-            (copy, self.relation_value::<P, Many<C>>(owner, def).and_then(|m| m.loaded_mut()))
-        {
-            items.push(copy);
-        }
+        self.copy_into_many(owner, relation.def(), target);
         Ok(())
     }
 
@@ -327,11 +377,61 @@ impl Session {
         P: Model + crate::models::Model + Relations,
         C: Model + crate::models::Model + Relations,
     {
-        let key = self.try_get(target)?.key().key_values().into_iter().map(Value::into_owned).collect::<Vec<_>>();
+        let key = key_of(self.try_get(target)?);
+        let (owner_ref, target_ref) = (ObjectRef::of(owner), ObjectRef::of(target));
+        let same = |c: &Copied| c.owner == owner_ref && std::ptr::eq(c.def, def) && c.key == key;
+        // Copies of pending objects all have the unset key: the target's
+        // is the one made in its turn.
+        let turn = self.copies.iter().filter(|c| same(c)).position(|c| c.target == target_ref);
+        let others = self.copies.iter().any(|c| same(c) && c.target != target_ref);
+        self.copies.retain(|c| !(same(c) && c.target == target_ref));
         if let Some(items) = self.relation_value::<P, Many<C>>(owner, def).and_then(|m| m.loaded_mut()) {
-            items.retain(|c| c.key().key_values() != key);
+            match turn {
+                Some(turn) => {
+                    let at = items.iter().enumerate().filter(|(_, c)| key_of(*c) == key).nth(turn).map(|(i, _)| i);
+                    if let Some(at) = at {
+                        items.remove(at);
+                    }
+                }
+                None if !others => items.retain(|c| key_of(c) != key),
+                None => {}
+            }
         }
         Ok(())
+    }
+
+    /// Puts a copy of `target` into `owner`'s loaded collection `def`, and
+    /// records it for the next flush to replace.
+    fn copy_into_many<P, C>(&mut self, owner: Handle<P>, def: &'static RelationDef, target: Handle<C>)
+    where
+        P: Model + crate::models::Model + Relations,
+        C: Model + crate::models::Model + Relations + Clone,
+    {
+        let Some(copy) = self.try_get(target).ok().cloned() else { return };
+        let key = key_of(&copy);
+        let Some(items) = self.relation_value::<P, Many<C>>(owner, def).and_then(|m| m.loaded_mut()) else { return };
+        items.push(copy);
+        let (owner, target) = (ObjectRef::of(owner), ObjectRef::of(target));
+        self.copies.push(Copied { owner, def, target, key, refresh: refresh_in_many::<P, C> });
+    }
+
+    /// Makes a copy of `target` `owner`'s to-one relationship `def` (only
+    /// where it is loaded, with `loaded_only`), recorded for the next flush.
+    fn copy_into_one<P, C>(&mut self, owner: Handle<P>, def: &'static RelationDef, target: Handle<C>, loaded_only: bool)
+    where
+        P: Model + crate::models::Model + Relations,
+        C: Model + crate::models::Model + Relations + Clone,
+    {
+        let copy = self.try_get(target).ok().cloned();
+        let key = copy.as_ref().map(key_of);
+        let Some(one) = self.relation_value::<P, One<C>>(owner, def).filter(|o| !loaded_only || o.is_loaded()) else {
+            return;
+        };
+        *one = One::loaded(copy);
+        if let Some(key) = key {
+            let (owner, target) = (ObjectRef::of(owner), ObjectRef::of(target));
+            self.copies.push(Copied { owner, def, target, key, refresh: refresh_in_one::<P, C> });
+        }
     }
 
     /// Makes `child` one of `owner`'s through a `has_many` or `has_one`: the
@@ -350,18 +450,9 @@ impl Session {
         }
         let r = def.resolved()?;
         self.set_key(child, &r.link_positions, owner, &r.owner_positions)?;
-        let Some(copy) = self.try_get(child).ok().cloned() else { return Ok(()) };
         match def.spec.kind {
-            RelationKind::HasOne => {
-                if let Some(one) = self.relation_value::<P, One<C>>(owner, def).filter(|o| o.is_loaded()) {
-                    *one = One::loaded(Some(copy));
-                }
-            }
-            _ => {
-                if let Some(items) = self.relation_value::<P, Many<C>>(owner, def).and_then(|m| m.loaded_mut()) {
-                    items.push(copy);
-                }
-            }
+            RelationKind::HasOne => self.copy_into_one(owner, def, child, true),
+            _ => self.copy_into_many(owner, def, child),
         }
         Ok(())
     }
@@ -416,10 +507,7 @@ impl Session {
         }
         let r = def.resolved()?;
         self.set_key(child, &r.owner_positions, parent, &r.link_positions)?;
-        let copy = self.try_get(parent).ok().cloned();
-        if let Some(one) = self.relation_value::<P, One<C>>(child, def) {
-            *one = One::loaded(copy);
-        }
+        self.copy_into_one(child, def, parent, false);
         Ok(())
     }
 }

@@ -76,6 +76,9 @@ pub struct Session {
     flushing: bool,
     /// Relationship changes waiting for the next flush (see `changes`).
     relation_changes: Vec<changes::Recorded>,
+    /// Copies of session objects in loaded relationships, replaced by the
+    /// objects as written after the next flush (see `changes`).
+    copies: Vec<changes::Copied>,
 }
 
 /// What the N+1 detector keeps: which query each object came from, and how
@@ -105,6 +108,7 @@ impl Pool {
             events: self.events().clone(),
             flushing: false,
             relation_changes: Vec::new(),
+            copies: Vec::new(),
         }
     }
 }
@@ -351,6 +355,7 @@ impl Session {
         let result = self.before_flush().and_then(|()| self.flush_changes());
         self.flushing = false;
         if result.is_ok() {
+            changes::refresh_copies(self);
             self.notify(|l, s| l.after_flush(s));
         }
         result
