@@ -14,6 +14,7 @@
 //! `{"error": "..."}`. Each request is one unit of work: one pooled
 //! connection, one transaction (see `store`).
 
+#[path = "../../blog/models.rs"]
 pub mod models;
 pub mod store;
 

@@ -1,6 +1,7 @@
-//! The blog's models (the same as `examples/blog.rs`, whose revisions in
-//! `examples/blog/migrations` create their tables): users with posts, posts
-//! with tags through `post_tags`.
+//! The blog's models: users with posts (one-to-many), posts with tags
+//! through `post_tags` (many-to-many). Used by `examples/blog.rs` and by the
+//! web service (`examples/web`); the revisions in `examples/blog/migrations`
+//! create their tables (`models = ["models.rs"]` in `migrate.toml`).
 
 use migrate::orm::prelude::*;
 
