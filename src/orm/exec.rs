@@ -24,7 +24,7 @@ use diesel::sqlite::SqliteConnection;
 use std::any::TypeId;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// The dialect and server capabilities of `conn`, the version asked once
 /// per connection.
@@ -451,12 +451,12 @@ type UpdateShape = (TypeId, usize, u64);
 thread_local! {
     // The `UPDATE t SET <changed columns> WHERE key = ?` templates flushes
     // used, so that updating many rows renders each column set once.
-    static UPDATES: RefCell<HashMap<UpdateShape, Rc<Template>>> = RefCell::new(HashMap::new());
+    static UPDATES: RefCell<HashMap<UpdateShape, Arc<Template>>> = RefCell::new(HashMap::new());
 }
 
 /// The template of an update of the columns at `changed` of `M` on
 /// `dialect`, rendered on first use of that column set.
-pub fn update_columns_template<M: Model>(dialect: &dyn Dialect, changed: &[usize]) -> Result<Rc<Template>, OrmError> {
+pub fn update_columns_template<M: Model>(dialect: &dyn Dialect, changed: &[usize]) -> Result<Arc<Template>, OrmError> {
     let shape = column_mask(changed).map(|mask| (TypeId::of::<M>(), dialect.memo_slot(), mask));
     if let Some(found) = shape.and_then(|shape| UPDATES.with(|memo| memo.borrow().get(&shape).cloned())) {
         return Ok(found);
@@ -465,9 +465,9 @@ pub fn update_columns_template<M: Model>(dialect: &dyn Dialect, changed: &[usize
     if columns.is_empty() || columns.iter().any(|c| M::KEY.contains(c)) {
         return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
     }
-    let template = Rc::new(super::model::update_template::<M>(dialect, &columns)?);
+    let template = Arc::new(super::model::update_template::<M>(dialect, &columns)?);
     if let Some(shape) = shape {
-        UPDATES.with(|memo| memo.borrow_mut().insert(shape, Rc::clone(&template)));
+        UPDATES.with(|memo| memo.borrow_mut().insert(shape, Arc::clone(&template)));
     }
     Ok(template)
 }

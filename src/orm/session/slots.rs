@@ -14,7 +14,7 @@ use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// What a session does with every model's map, whatever the model.
 pub(super) trait AnySlots {
@@ -195,12 +195,13 @@ thread_local! {
     /// creates a map per model it touches, and building the description
     /// (parsing its column types) cost a read-only session a third of its
     /// client time.
-    static TABLES: RefCell<HashMap<TypeId, Rc<crate::schema::Table>>> = RefCell::new(HashMap::new());
+    static TABLES: RefCell<HashMap<TypeId, Arc<crate::schema::Table>>> = RefCell::new(HashMap::new());
 }
 
 /// `M`'s table description (`crate::models::Model::table`), shared.
-fn model_table<M: crate::models::Model + 'static>() -> Rc<crate::schema::Table> {
-    TABLES.with(|tables| Rc::clone(tables.borrow_mut().entry(TypeId::of::<M>()).or_insert_with(|| Rc::new(M::table()))))
+fn model_table<M: crate::models::Model + 'static>() -> Arc<crate::schema::Table> {
+    TABLES
+        .with(|tables| Arc::clone(tables.borrow_mut().entry(TypeId::of::<M>()).or_insert_with(|| Arc::new(M::table()))))
 }
 
 /// The identity map's key of a model: its primary key as hashable values.
