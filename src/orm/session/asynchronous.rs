@@ -8,7 +8,6 @@
 use super::{Handle, Session, Source};
 use crate::orm::asynchronous::AsyncPool;
 use crate::orm::error::Error;
-use crate::orm::hooks::Listeners;
 use crate::orm::model::Model;
 use crate::orm::query::{Select, Statement};
 use crate::orm::relation::{Relation, Relations};
@@ -48,7 +47,7 @@ impl AsyncPool {
     /// An async session borrowing connections from this pool.
     pub fn session(&self) -> AsyncSession {
         let source = Source::Async { pool: self.clone(), conn: None };
-        AsyncSession { session: Session::new(source, Listeners::new()) }
+        AsyncSession { session: Session::new(source, self.events().clone()) }
     }
 }
 

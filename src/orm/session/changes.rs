@@ -114,10 +114,10 @@ where
     C: Model + crate::models::Model + Relations + Clone,
 {
     let Ok(fresh) = session.try_get(handle::<C>(copied.target)).cloned() else { return };
-    if let Some(one) = session.relation_value::<P, One<C>>(handle(copied.owner), copied.def) {
-        if one.get().ok().flatten().is_some_and(|c| key_of(c) == copied.key) {
-            *one = One::loaded(Some(fresh));
-        }
+    if let Some(one) = session.relation_value::<P, One<C>>(handle(copied.owner), copied.def)
+        && one.get().ok().flatten().is_some_and(|c| key_of(c) == copied.key)
+    {
+        *one = One::loaded(Some(fresh));
     }
 }
 

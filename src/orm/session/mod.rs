@@ -85,6 +85,8 @@ pub struct Session {
 }
 
 /// Where a session's connections come from, and the one it holds.
+// One per session, never moved while in use: not worth a box per session.
+#[allow(clippy::large_enum_variant)]
 enum Source {
     Sync {
         pool: Pool,
