@@ -48,9 +48,13 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// Runs `work`, a future over a sync [`Conn`], to its end: it is ready at
 /// its first poll. A future that waits (async IO reached from a sync
 /// method) is [`OrmError::AsyncInSync`], never a panic or a block.
-pub(crate) fn now<T>(work: impl std::future::Future<Output = Result<T, OrmError>>) -> Result<T, OrmError> {
-    let mut work = std::pin::pin!(work);
-    match work.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+///
+/// Takes the future pinned where it was made (`now(pin!(..))`): a future
+/// moved is copied whole, the space of everything it may await included.
+pub(crate) fn now<T, F: std::future::Future<Output = Result<T, OrmError>>>(
+    work: std::pin::Pin<&mut F>,
+) -> Result<T, OrmError> {
+    match work.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
         std::task::Poll::Ready(result) => result,
         std::task::Poll::Pending => Err(OrmError::AsyncInSync),
     }
@@ -205,7 +209,7 @@ impl Drop for Buffer {
 /// Runs a query and decodes every row into `R` (a model, a tuple, a value);
 /// for a model, loads the relationships its options (and defaults) name.
 pub fn fetch<R: FromRow>(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<Vec<R>, OrmError> {
-    now(fetch_on(&mut Conn::Sync(conn), statement))
+    now(std::pin::pin!(fetch_on(&mut Conn::Sync(conn), statement)))
 }
 
 /// [`fetch`] on either kind of connection.
@@ -262,7 +266,7 @@ pub fn fetch_optional<R: FromRow>(
 
 /// Runs a statement that returns no rows; the number of rows it touched.
 pub fn execute(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<usize, OrmError> {
-    now(execute_on(&mut Conn::Sync(conn), statement))
+    now(std::pin::pin!(execute_on(&mut Conn::Sync(conn), statement)))
 }
 
 /// [`execute`] on either kind of connection.
@@ -283,7 +287,7 @@ pub fn load<R: FromRow>(
     template: &Template,
     binds: &[Value<'_>],
 ) -> Result<Vec<R>, OrmError> {
-    now(Conn::Sync(conn).load(statement, table, template, binds, &[]))
+    now(std::pin::pin!(Conn::Sync(conn).load(statement, table, template, binds, &[])))
 }
 
 /// Runs a rendered statement that returns no rows.
@@ -294,7 +298,7 @@ pub fn run(
     template: &Template,
     binds: &[Value<'_>],
 ) -> Result<usize, OrmError> {
-    now(Conn::Sync(conn).run(statement, table, template, binds))
+    now(std::pin::pin!(Conn::Sync(conn).run(statement, table, template, binds)))
 }
 
 /// Why a statement failed inside diesel.
@@ -752,13 +756,13 @@ pub(crate) async fn delete_on<M: Model>(conn: &mut Conn<'_>, key: &M::Key) -> Re
 
 /// Reads the row of `M` whose primary key is `key`.
 pub fn get<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<Option<M>, OrmError> {
-    now(get_on::<M>(&mut Conn::Sync(conn), key))
+    now(std::pin::pin!(get_on::<M>(&mut Conn::Sync(conn), key)))
 }
 
 /// Inserts `model`; a generated key left unset (zero) is filled in from
 /// `RETURNING` or the backend's last-insert-id.
 pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmError> {
-    now(insert_on(&mut Conn::Sync(conn), model))
+    now(std::pin::pin!(insert_on(&mut Conn::Sync(conn), model)))
 }
 
 /// Inserts `objects` of `M` in multi-row batches, filling in the keys the
@@ -769,19 +773,19 @@ pub fn insert_many<M: Model>(
     types: &[ColumnType],
     nulled: &[usize],
 ) -> Result<(), OrmError> {
-    now(insert_many_on(&mut Conn::Sync(conn), objects, types, nulled))
+    now(std::pin::pin!(insert_many_on(&mut Conn::Sync(conn), objects, types, nulled)))
 }
 
 /// Writes every non-key column of `model` to its row; the number of rows
 /// changed (0 when the row is gone).
 pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmError> {
-    now(update_on(&mut Conn::Sync(conn), model))
+    now(std::pin::pin!(update_on(&mut Conn::Sync(conn), model)))
 }
 
 /// Writes only the columns at `changed` (positions in [`Model::COLUMNS`],
 /// none of them a key column) of `model` to its row; the number of rows changed.
 pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usize]) -> Result<usize, OrmError> {
-    now(update_columns_on(&mut Conn::Sync(conn), model, changed))
+    now(std::pin::pin!(update_columns_on(&mut Conn::Sync(conn), model, changed)))
 }
 
 /// Writes the columns at `changed` of `model`, compare-and-set on its
@@ -793,7 +797,7 @@ pub fn update_versioned<M: Model>(
     version: &'static str,
     expected: Value<'_>,
 ) -> Result<usize, OrmError> {
-    now(update_versioned_on(&mut Conn::Sync(conn), model, changed, version, expected))
+    now(std::pin::pin!(update_versioned_on(&mut Conn::Sync(conn), model, changed, version, expected)))
 }
 
 /// Deletes the row of `M` whose key is `key` if its version column still
@@ -804,16 +808,16 @@ pub fn delete_versioned<M: Model>(
     version: &'static str,
     expected: Value<'_>,
 ) -> Result<usize, OrmError> {
-    now(delete_versioned_on::<M>(&mut Conn::Sync(conn), key, version, expected))
+    now(std::pin::pin!(delete_versioned_on::<M>(&mut Conn::Sync(conn), key, version, expected)))
 }
 
 /// Sets `columns` of the row of `M` whose key is `key` to `NULL`; the
 /// number of rows changed.
 pub fn set_null<M: Model>(conn: &mut Connection, key: &M::Key, columns: &[&'static str]) -> Result<usize, OrmError> {
-    now(set_null_on::<M>(&mut Conn::Sync(conn), key, columns))
+    now(std::pin::pin!(set_null_on::<M>(&mut Conn::Sync(conn), key, columns)))
 }
 
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.
 pub fn delete<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<usize, OrmError> {
-    now(delete_on::<M>(&mut Conn::Sync(conn), key))
+    now(std::pin::pin!(delete_on::<M>(&mut Conn::Sync(conn), key)))
 }

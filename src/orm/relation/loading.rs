@@ -139,7 +139,7 @@ pub fn fetch_planned<R: FromRow>(
     statement: &(impl Statement + ?Sized),
     plan: &Plan,
 ) -> Result<Vec<R>, Error> {
-    exec::now(fetch_planned_on(&mut Conn::Sync(conn), statement, plan))
+    exec::now(std::pin::pin!(fetch_planned_on(&mut Conn::Sync(conn), statement, plan)))
 }
 
 /// [`fetch_planned`] on either kind of connection.
@@ -517,5 +517,5 @@ pub(crate) fn lazy_step(def: &'static RelationDef) -> Result<Step, RelationError
 /// the explicit lazy load.
 pub fn load<P: Relations, C>(conn: &mut Connection, object: &mut P, relation: Relation<P, C>) -> Result<(), Error> {
     let step = lazy_step(relation.def())?;
-    exec::now(P::load_relation(&mut [object], &step, &mut Conn::Sync(conn)))
+    exec::now(std::pin::pin!(P::load_relation(&mut [object], &step, &mut Conn::Sync(conn))))
 }

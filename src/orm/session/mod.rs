@@ -190,7 +190,7 @@ impl Session {
     /// first write. Fails with [`Error::TransactionOpen`] when one is open.
     pub fn begin(&mut self) -> Result<(), Error> {
         self.refuse_async()?;
-        exec::now(self.begin_in())
+        exec::now(std::pin::pin!(self.begin_in()))
     }
 
     async fn begin_in(&mut self) -> Result<(), Error> {
@@ -223,7 +223,7 @@ impl Session {
             return Ok(Some(handle));
         }
         self.refuse_async()?;
-        exec::now(self.get_in(key))
+        exec::now(std::pin::pin!(self.get_in(key)))
     }
 
     async fn get_in<M: Model + crate::models::Model>(&mut self, key: &M::Key) -> Result<Option<Handle<M>>, Error> {
@@ -289,7 +289,7 @@ impl Session {
     /// ending its expiry); if the row is gone, the object leaves the session.
     pub fn refresh<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
         self.refuse_async()?;
-        exec::now(self.refresh_in(handle))
+        exec::now(std::pin::pin!(self.refresh_in(handle)))
     }
 
     async fn refresh_in<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
@@ -315,7 +315,7 @@ impl Session {
         build: impl FnOnce(Select) -> Select,
     ) -> Result<Vec<Handle<M>>, Error> {
         self.refuse_async()?;
-        exec::now(self.query_in(build))
+        exec::now(std::pin::pin!(self.query_in(build)))
     }
 
     async fn query_in<M: Model + crate::models::Model + Relations>(
@@ -360,7 +360,7 @@ impl Session {
         relation: Relation<P, C>,
     ) -> Result<(), Error> {
         self.refuse_async()?;
-        exec::now(self.load_in(handle, relation))
+        exec::now(std::pin::pin!(self.load_in(handle, relation)))
     }
 
     async fn load_in<P: Model + crate::models::Model + Relations, C>(
@@ -426,7 +426,7 @@ impl Session {
     /// other statement, raw SQL included, runs in the session's transaction.
     pub fn execute<R: FromRow>(&mut self, statement: &impl Statement) -> Result<Vec<R>, Error> {
         self.refuse_async()?;
-        exec::now(self.execute_in(statement))
+        exec::now(std::pin::pin!(self.execute_in(statement)))
     }
 
     async fn execute_in<R: FromRow>(&mut self, statement: &(impl Statement + ?Sized)) -> Result<Vec<R>, Error> {
@@ -452,7 +452,7 @@ impl Session {
         if !self.flushing && self.has_changes() {
             self.refuse_async()?;
         }
-        exec::now(self.flush_in())
+        exec::now(std::pin::pin!(self.flush_in()))
     }
 
     /// Whether a flush would write anything.
@@ -551,7 +551,7 @@ impl Session {
     /// Flushes, then commits the transaction (or releases the savepoint).
     pub fn commit(&mut self) -> Result<(), Error> {
         self.refuse_async()?;
-        exec::now(self.commit_in())
+        exec::now(std::pin::pin!(self.commit_in()))
     }
 
     async fn commit_in(&mut self) -> Result<(), Error> {
@@ -583,7 +583,7 @@ impl Session {
         if self.depth() > 0 {
             self.refuse_async()?;
         }
-        exec::now(self.rollback_in())
+        exec::now(std::pin::pin!(self.rollback_in()))
     }
 
     async fn rollback_in(&mut self) -> Result<(), Error> {
@@ -609,7 +609,7 @@ impl Session {
     /// the savepoint when dropped uncommitted.
     pub fn begin_nested(&mut self) -> Result<Savepoint<'_>, Error> {
         self.refuse_async()?;
-        let depth = exec::now(self.begin_nested_in())?;
+        let depth = exec::now(std::pin::pin!(self.begin_nested_in()))?;
         Ok(Savepoint { session: self, depth, finished: false })
     }
 
