@@ -177,6 +177,20 @@ async fn assert_every_connection_clean(pool: &AsyncPool) {
     }
 }
 
+/// A statement that runs for seconds. SQLite has no sleep: a few seconds of
+/// counting (the blocking thread finishes it after the timeout, then the
+/// connection closes).
+fn slow(backend: Backend) -> Text {
+    match backend {
+        Backend::Postgres => text("SELECT pg_sleep(5)"),
+        Backend::Mysql => text("SELECT SLEEP(5)"),
+        Backend::Sqlite => text(
+            "WITH RECURSIVE c(x) AS (VALUES (1) UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) \
+             SELECT count(*) FROM c",
+        ),
+    }
+}
+
 async fn a_cancelled_statement_never_returns_its_connection_to_the_pool(db: TestDb) {
     let pool = AsyncPool::open(&db.url, options()).await.unwrap();
     let request = async {
@@ -184,17 +198,7 @@ async fn a_cancelled_statement_never_returns_its_connection_to_the_pool(db: Test
         transaction::begin(&mut conn, &Default::default()).await.unwrap();
         let first = insert_into(Author::TABLE).row(Row::new().set(Author::NAME, "Lost"));
         exec::execute(&mut conn, &first).await.unwrap();
-        // SQLite has no sleep: a few seconds of counting (the blocking
-        // thread finishes it after the timeout, then the connection closes).
-        let slow = match db.backend() {
-            Backend::Postgres => text("SELECT pg_sleep(5)"),
-            Backend::Mysql => text("SELECT SLEEP(5)"),
-            Backend::Sqlite => text(
-                "WITH RECURSIVE c(x) AS (VALUES (1) UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) \
-                 SELECT count(*) FROM c",
-            ),
-        };
-        let _ = exec::fetch::<i64>(&mut conn, &slow).await;
+        let _ = exec::fetch::<i64>(&mut conn, &slow(db.backend())).await;
         panic!("the slow statement finished before the timeout");
     };
     let cancelled = tokio::time::timeout(Duration::from_millis(300), request).await;
@@ -425,15 +429,7 @@ async fn session_cancelled_or_dropped_leaves_the_pool_clean(db: TestDb) {
         let mut s = pool.session();
         s.add(user("lost"));
         s.flush().await.unwrap();
-        let slow = match db.backend() {
-            Backend::Postgres => text("SELECT pg_sleep(5)"),
-            Backend::Mysql => text("SELECT SLEEP(5)"),
-            Backend::Sqlite => text(
-                "WITH RECURSIVE c(x) AS (VALUES (1) UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) \
-                 SELECT count(*) FROM c",
-            ),
-        };
-        let _ = s.execute::<(i64,)>(&slow).await;
+        let _ = s.execute::<(i64,)>(&slow(db.backend())).await;
         panic!("the slow statement finished before the timeout");
     };
     assert!(tokio::time::timeout(Duration::from_millis(300), request).await.is_err());
