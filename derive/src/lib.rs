@@ -177,12 +177,12 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
                 #m::relation::plan_for::<Self>(options)
             }
 
-            fn after_load(
-                rows: &mut ::std::vec::Vec<Self>,
-                conn: &mut ::migrate::db::Connection,
-                plan: &#m::relation::Plan,
-            ) -> ::core::result::Result<(), #m::Error> {
-                #m::relation::after_load_rows::<Self>(rows, conn, plan)
+            fn after_load<'a>(
+                rows: &'a mut ::std::vec::Vec<Self>,
+                conn: &'a mut #m::exec::Conn<'_>,
+                plan: &'a #m::relation::Plan,
+            ) -> #m::exec::BoxFuture<'a, ::core::result::Result<(), #m::Error>> {
+                ::std::boxed::Box::pin(#m::relation::after_load_rows::<Self>(rows, conn, plan))
             }
         }
 
@@ -553,7 +553,9 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
         };
         load_arms.push(quote_spanned! {span=>
             if ::core::ptr::eq(step.def, #ident::#def_fn()) {
-                return #r::#loader::<#ident, #target>(rows, step, conn, |m| &mut m.#field, #back_fill);
+                return ::std::boxed::Box::pin(
+                    #r::#loader::<#ident, #target>(rows, step, conn, |m| &mut m.#field, #back_fill),
+                );
             }
         });
         if !collection {
@@ -587,13 +589,15 @@ fn relations(item: &syn::ItemStruct, def: &ModelDef) -> syn::Result<RelationToke
             };
 
             #[allow(unused_variables)]
-            fn load_relation(
-                rows: &mut [&mut Self],
-                step: &#r::Step,
-                conn: &mut ::migrate::db::Connection,
-            ) -> ::core::result::Result<(), #m::Error> {
+            fn load_relation<'a>(
+                rows: &'a mut [&mut Self],
+                step: &'a #r::Step,
+                conn: &'a mut #m::exec::Conn<'_>,
+            ) -> #m::exec::BoxFuture<'a, ::core::result::Result<(), #m::Error>> {
                 #(#load_arms)*
-                ::core::result::Result::Err(#r::not_a_relation_of::<Self>(step.def))
+                ::std::boxed::Box::pin(::core::future::ready(::core::result::Result::Err(
+                    #r::not_a_relation_of::<Self>(step.def),
+                )))
             }
 
             #[allow(unused_variables)]

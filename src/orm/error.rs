@@ -215,6 +215,10 @@ pub enum Error {
     /// A transaction was begun while one is already open (use a savepoint).
     #[error("a transaction is already open; use a nested transaction (savepoint) inside it")]
     TransactionOpen,
+    /// A sync method of a session was called on an async session (from a
+    /// listener, say) and would have had to wait for the database.
+    #[error("this needs the database, and the session is async: call it on the AsyncSession and await it")]
+    AsyncInSync,
 }
 
 impl Error {

@@ -24,7 +24,150 @@ use diesel::sqlite::SqliteConnection;
 use std::any::TypeId;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
+
+/// Where the ORM's statements run: a sync [`Connection`] or (feature
+/// `async`) an [`AsyncConnection`](crate::orm::asynchronous::AsyncConnection).
+/// The session, the flush and relationship loading are written once, as
+/// async functions over this; on a sync connection their futures never
+/// wait, and the sync API runs them to completion at once ([`now`]).
+#[doc(hidden)]
+pub enum Conn<'c> {
+    /// A sync connection: every future over it is ready when first polled.
+    Sync(&'c mut Connection),
+    /// An async connection.
+    #[cfg(feature = "async")]
+    Async(&'c mut crate::orm::asynchronous::AsyncConnection),
+}
+
+/// A boxed future of the ORM's IO, `Send` so that async sessions can run
+/// on any of a runtime's threads (what trait objects and derived code return).
+#[doc(hidden)]
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Runs `work`, a future over a sync [`Conn`], to its end: it is ready at
+/// its first poll. A future that waits (async IO reached from a sync
+/// method) is [`OrmError::AsyncInSync`], never a panic or a block.
+///
+/// Takes the future pinned where it was made (`now(pin!(..))`): a future
+/// moved is copied whole, the space of everything it may await included.
+pub(crate) fn now<T, F: std::future::Future<Output = Result<T, OrmError>>>(
+    work: std::pin::Pin<&mut F>,
+) -> Result<T, OrmError> {
+    match work.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(OrmError::AsyncInSync),
+    }
+}
+
+impl Conn<'_> {
+    /// The connection's backend.
+    pub(crate) fn backend(&self) -> crate::db::Backend {
+        match self {
+            Conn::Sync(c) => c.backend(),
+            #[cfg(feature = "async")]
+            Conn::Async(c) => c.backend(),
+        }
+    }
+
+    /// The transaction nesting on the connection (0: none open).
+    pub(crate) fn depth(&self) -> u32 {
+        match self {
+            Conn::Sync(c) => c.transaction_state().depth,
+            #[cfg(feature = "async")]
+            Conn::Async(c) => c.transaction_state().depth,
+        }
+    }
+
+    /// The dialect and server capabilities, the version asked once per connection.
+    pub(crate) async fn capabilities(&mut self) -> Result<(&'static dyn Dialect, Capabilities), OrmError> {
+        match self {
+            Conn::Sync(c) => capabilities(c),
+            #[cfg(feature = "async")]
+            Conn::Async(c) => crate::orm::asynchronous::exec::capabilities(c).await,
+        }
+    }
+
+    /// Runs a rendered query and decodes its rows (and the `joined`
+    /// relationships' columns after each).
+    pub(crate) async fn load<R: FromRow>(
+        &mut self,
+        statement: StatementKind,
+        table: Option<&str>,
+        template: &Template,
+        binds: &[Value<'_>],
+        joined: &[JoinPlan],
+    ) -> Result<Vec<R>, OrmError> {
+        match self {
+            Conn::Sync(conn) => {
+                let result = conn.with_diesel(Load::<R> {
+                    bound: Bound { template, binds },
+                    joined,
+                    marker: std::marker::PhantomData,
+                });
+                result.map_err(|e| e.into_orm(conn, statement, table, template))
+            }
+            #[cfg(feature = "async")]
+            Conn::Async(conn) => {
+                crate::orm::asynchronous::exec::load_joined(conn, statement, table, template, binds, joined).await
+            }
+        }
+    }
+
+    /// Runs a rendered statement that returns no rows.
+    pub(crate) async fn run(
+        &mut self,
+        statement: StatementKind,
+        table: Option<&str>,
+        template: &Template,
+        binds: &[Value<'_>],
+    ) -> Result<usize, OrmError> {
+        match self {
+            Conn::Sync(conn) => {
+                let result = conn.with_diesel(Run { bound: Bound { template, binds } });
+                result.map_err(|e| Failure::Driver(e).into_orm(conn, statement, table, template))
+            }
+            #[cfg(feature = "async")]
+            Conn::Async(conn) => crate::orm::asynchronous::exec::run(conn, statement, table, template, binds).await,
+        }
+    }
+
+    /// Opens a transaction (see [`super::transaction::begin`]).
+    pub(crate) async fn begin(&mut self, options: &crate::dialect::TransactionOptions) -> Result<(), OrmError> {
+        match self {
+            Conn::Sync(c) => super::transaction::begin(c, dialect::of(c.backend()), options),
+            #[cfg(feature = "async")]
+            Conn::Async(c) => crate::orm::asynchronous::transaction::begin(c, options).await,
+        }
+    }
+
+    /// Opens a savepoint; its depth.
+    pub(crate) async fn begin_nested(&mut self) -> Result<u32, OrmError> {
+        match self {
+            Conn::Sync(c) => super::transaction::begin_nested(c, dialect::of(c.backend())),
+            #[cfg(feature = "async")]
+            Conn::Async(c) => crate::orm::asynchronous::transaction::begin_nested(c).await,
+        }
+    }
+
+    /// Commits the innermost level.
+    pub(crate) async fn commit(&mut self) -> Result<(), OrmError> {
+        match self {
+            Conn::Sync(c) => super::transaction::commit(c, dialect::of(c.backend())),
+            #[cfg(feature = "async")]
+            Conn::Async(c) => crate::orm::asynchronous::transaction::commit(c).await,
+        }
+    }
+
+    /// Rolls back the innermost level.
+    pub(crate) async fn rollback(&mut self) -> Result<(), OrmError> {
+        match self {
+            Conn::Sync(c) => super::transaction::rollback(c, dialect::of(c.backend())),
+            #[cfg(feature = "async")]
+            Conn::Async(c) => crate::orm::asynchronous::transaction::rollback(c).await,
+        }
+    }
+}
 
 /// The dialect and server capabilities of `conn`, the version asked once
 /// per connection.
@@ -42,66 +185,75 @@ thread_local! {
     static BUFFER: RefCell<Template> = RefCell::new(Template::default());
 }
 
-fn with_rendered<T>(
-    conn: &mut Connection,
-    statement: &(impl Statement + ?Sized),
-    run: impl FnOnce(&mut Connection, &Template, &[Value<'_>]) -> Result<T, OrmError>,
-) -> Result<T, OrmError> {
-    let (dialect, caps) = capabilities(conn)?;
-    BUFFER.with(|buffer| {
-        let mut fresh = Template::default();
-        let mut guard = buffer.try_borrow_mut();
-        let template = match &mut guard {
-            Ok(t) => &mut **t,
-            Err(_) => &mut fresh,
-        };
-        let mut binds = Vec::new();
-        ast::render_into(dialect, caps, statement.as_ast(), template, &mut binds)?;
-        run(conn, template, &binds)
-    })
+/// The thread's render buffer, taken for one statement and given back when
+/// dropped (on whichever thread that is): never borrowed across an await.
+struct Buffer(Template);
+
+impl Buffer {
+    fn take() -> Buffer {
+        Buffer(BUFFER.with(|buffer| buffer.try_borrow_mut().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default()))
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        let template = std::mem::take(&mut self.0);
+        BUFFER.with(|buffer| {
+            if let Ok(mut slot) = buffer.try_borrow_mut() {
+                *slot = template;
+            }
+        });
+    }
 }
 
 /// Runs a query and decodes every row into `R` (a model, a tuple, a value);
 /// for a model, loads the relationships its options (and defaults) name.
 pub fn fetch<R: FromRow>(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<Vec<R>, OrmError> {
+    now(std::pin::pin!(fetch_on(&mut Conn::Sync(conn), statement)))
+}
+
+/// [`fetch`] on either kind of connection.
+pub(crate) async fn fetch_on<R: FromRow>(
+    conn: &mut Conn<'_>,
+    statement: &(impl Statement + ?Sized),
+) -> Result<Vec<R>, OrmError> {
     match R::plan(statement.load_options())? {
-        None => fetch_plain(conn, statement),
-        Some(plan) => super::relation::fetch_planned(conn, statement, &plan),
+        None => fetch_plain(conn, statement).await,
+        Some(plan) => super::relation::fetch_planned_on(conn, statement, &plan).await,
     }
 }
 
 /// [`fetch`] without loading relationships.
-pub(crate) fn fetch_plain<R: FromRow>(
-    conn: &mut Connection,
+pub(crate) async fn fetch_plain<R: FromRow>(
+    conn: &mut Conn<'_>,
     statement: &(impl Statement + ?Sized),
 ) -> Result<Vec<R>, OrmError> {
     let ast = statement.as_ast();
     if !ast.returns_rows() {
         // MariaDB/MySQL's driver cannot read rows from a statement that has
         // none ("No metadata exists"): a write without RETURNING is run.
-        execute(conn, statement)?;
+        execute_on(conn, statement).await?;
         return Ok(Vec::new());
     }
-    with_rendered(conn, statement, |conn, template, binds| load(conn, ast.kind(), ast.table(), template, binds))
+    let (dialect, caps) = conn.capabilities().await?;
+    let mut buffer = Buffer::take();
+    let mut binds = Vec::new();
+    ast::render_into(dialect, caps, ast, &mut buffer.0, &mut binds)?;
+    conn.load(ast.kind(), ast.table(), &buffer.0, &binds, &[]).await
 }
 
 /// Runs a select built by the relationship loader, decoding the `joined`
 /// relationships' columns after each row's.
-pub(crate) fn fetch_ast<R: FromRow>(
-    conn: &mut Connection,
+pub(crate) async fn fetch_ast<R: FromRow>(
+    conn: &mut Conn<'_>,
     select: &ast::Select,
     joined: &[JoinPlan],
 ) -> Result<Vec<R>, OrmError> {
-    let (dialect, caps) = capabilities(conn)?;
+    let (dialect, caps) = conn.capabilities().await?;
     let mut template = Template::default();
     let mut binds = Vec::new();
     ast::render_into(dialect, caps, StatementRef::Select(select), &mut template, &mut binds)?;
-    let result = conn.with_diesel(Load::<R> {
-        bound: Bound { template: &template, binds: &binds },
-        joined,
-        marker: std::marker::PhantomData,
-    });
-    result.map_err(|e| e.into_orm(conn, StatementKind::Select, None, &template))
+    conn.load(StatementKind::Select, None, &template, &binds, joined).await
 }
 
 /// Runs a query and decodes its first row, if any.
@@ -114,8 +266,17 @@ pub fn fetch_optional<R: FromRow>(
 
 /// Runs a statement that returns no rows; the number of rows it touched.
 pub fn execute(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> Result<usize, OrmError> {
+    now(std::pin::pin!(execute_on(&mut Conn::Sync(conn), statement)))
+}
+
+/// [`execute`] on either kind of connection.
+pub(crate) async fn execute_on(conn: &mut Conn<'_>, statement: &(impl Statement + ?Sized)) -> Result<usize, OrmError> {
     let ast = statement.as_ast();
-    with_rendered(conn, statement, |conn, template, binds| run(conn, ast.kind(), ast.table(), template, binds))
+    let (dialect, caps) = conn.capabilities().await?;
+    let mut buffer = Buffer::take();
+    let mut binds = Vec::new();
+    ast::render_into(dialect, caps, ast, &mut buffer.0, &mut binds)?;
+    conn.run(ast.kind(), ast.table(), &buffer.0, &binds).await
 }
 
 /// Runs a rendered query (`template` with `binds`) and decodes its rows.
@@ -126,9 +287,7 @@ pub fn load<R: FromRow>(
     template: &Template,
     binds: &[Value<'_>],
 ) -> Result<Vec<R>, OrmError> {
-    let result =
-        conn.with_diesel(Load::<R> { bound: Bound { template, binds }, joined: &[], marker: std::marker::PhantomData });
-    result.map_err(|e| e.into_orm(conn, statement, table, template))
+    now(std::pin::pin!(Conn::Sync(conn).load(statement, table, template, binds, &[])))
 }
 
 /// Runs a rendered statement that returns no rows.
@@ -139,8 +298,7 @@ pub fn run(
     template: &Template,
     binds: &[Value<'_>],
 ) -> Result<usize, OrmError> {
-    let result = conn.with_diesel(Run { bound: Bound { template, binds } });
-    result.map_err(|e| Failure::Driver(e).into_orm(conn, statement, table, template))
+    now(std::pin::pin!(Conn::Sync(conn).run(statement, table, template, binds)))
 }
 
 /// Why a statement failed inside diesel.
@@ -226,35 +384,35 @@ impl OnDiesel for Run<'_, '_> {
 }
 
 /// Reads the row of `M` whose primary key is `key`.
-pub fn get<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<Option<M>, OrmError> {
+pub(crate) async fn get_on<M: Model>(conn: &mut Conn<'_>, key: &M::Key) -> Result<Option<M>, OrmError> {
     let dialect = dialect::of(conn.backend());
     let template = M::statements().get::<M>(dialect, Shape::Get)?;
     let binds = key.key_values();
-    Ok(load(conn, StatementKind::Select, Some(M::TABLE_NAME), template, &binds)?.into_iter().next())
+    Ok(conn.load(StatementKind::Select, Some(M::TABLE_NAME), template, &binds, &[]).await?.into_iter().next())
 }
 
 /// Inserts `model`; a generated key left unset (zero) is filled in from
 /// `RETURNING` or the backend's last-insert-id.
-pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmError> {
-    let (dialect, caps) = capabilities(conn)?;
+pub(crate) async fn insert_on<M: Model>(conn: &mut Conn<'_>, model: &mut M) -> Result<(), OrmError> {
+    let (dialect, caps) = conn.capabilities().await?;
     let table = Some(M::TABLE_NAME);
     let generated = M::GENERATED.filter(|_| model.generated_key_unset());
     let Some(generated) = generated else {
         let template = M::statements().get::<M>(dialect, Shape::Insert)?;
-        run(conn, StatementKind::Insert, table, template, &model.values())?;
+        conn.run(StatementKind::Insert, table, template, &model.values()).await?;
         return Ok(());
     };
     let binds: Vec<Value<'_>> =
         M::COLUMNS.iter().zip(model.values()).filter(|(c, _)| **c != generated).map(|(_, v)| v).collect();
     let key: i64 = if caps.returning_insert {
         let template = M::statements().get::<M>(dialect, Shape::InsertReturning)?;
-        let keys: Vec<(i64,)> = load(conn, StatementKind::Insert, table, template, &binds)?;
+        let keys: Vec<(i64,)> = conn.load(StatementKind::Insert, table, template, &binds, &[]).await?;
         keys.into_iter().next().ok_or(OrmError::NoRow { statement: StatementKind::Insert })?.0
     } else {
         let template = M::statements().get::<M>(dialect, Shape::InsertGenerated)?;
-        run(conn, StatementKind::Insert, table, template, &binds)?;
+        conn.run(StatementKind::Insert, table, template, &binds).await?;
         let last = Template { sql: dialect.last_insert_id_query().to_string(), splits: Vec::new() };
-        let keys: Vec<(i64,)> = load(conn, StatementKind::Select, table, &last, &[])?;
+        let keys: Vec<(i64,)> = conn.load(StatementKind::Select, table, &last, &[], &[]).await?;
         keys.into_iter().next().ok_or(OrmError::NoRow { statement: StatementKind::Insert })?.0
     };
     drop(binds);
@@ -321,20 +479,20 @@ fn placeholder_rows(rows: usize, width: usize) -> Vec<Vec<ast::Expr>> {
 /// starting at `LAST_INSERT_ID()`, under `innodb_autoinc_lock_mode` 0 and 1.
 /// Under 2 (interleaved; Galera) the server promises no such thing and
 /// rows are inserted one at a time.
-pub fn insert_many<M: Model>(
-    conn: &mut Connection,
+pub(crate) async fn insert_many_on<M: Model>(
+    conn: &mut Conn<'_>,
     objects: Vec<&mut M>,
     types: &[ColumnType],
     nulled: &[usize],
 ) -> Result<(), OrmError> {
-    let (dialect, caps) = capabilities(conn)?;
+    let (dialect, caps) = conn.capabilities().await?;
     let (generated, explicit): (Vec<&mut M>, Vec<&mut M>) =
         objects.into_iter().partition(|o| M::GENERATED.is_some() && o.generated_key_unset());
     for batch in explicit.chunks(rows_per_batch(dialect, M::COLUMNS.len())) {
         let source = ast::InsertSource::Values(placeholder_rows(batch.len(), M::COLUMNS.len()));
         let template = insert_template::<M>(dialect, caps, M::COLUMNS.to_vec(), source, Vec::new())?;
         let binds = row_values(batch.iter().map(|o| &**o), None, nulled);
-        run(conn, StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds)?;
+        conn.run(StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds).await?;
     }
     let Some(key_column) = M::GENERATED else { return Ok(()) };
     if generated.is_empty() {
@@ -353,7 +511,8 @@ pub fn insert_many<M: Model>(
             let returning = vec![ast::Expr::Column { table: None, name: std::borrow::Cow::Borrowed(key_column) }];
             let template = insert_template::<M>(dialect, caps, columns.clone(), source, returning)?;
             let binds = row_values(batch.iter().map(|o| &**o), at, nulled);
-            let mut keys: Vec<(i64,)> = load(conn, StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds)?;
+            let mut keys: Vec<(i64,)> =
+                conn.load(StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds, &[]).await?;
             drop(binds);
             if keys.len() != batch.len() {
                 return Err(OrmError::NoRow { statement: StatementKind::Insert });
@@ -368,23 +527,26 @@ pub fn insert_many<M: Model>(
     let step = match dialect.batched_key_settings_query() {
         Some(sql) => {
             let query = Template { sql: sql.to_string(), splits: Vec::new() };
-            let settings: Vec<(i64, i64)> = load(conn, StatementKind::Select, None, &query, &[])?;
+            let settings: Vec<(i64, i64)> = conn.load(StatementKind::Select, None, &query, &[], &[]).await?;
             settings.first().filter(|(batchable, step)| *batchable == 1 && *step > 0).map(|(_, step)| *step)
         }
         None => None,
     };
     let mut generated = generated;
     let Some(step) = step else {
-        return generated.iter_mut().try_for_each(|o| insert(conn, &mut **o));
+        for object in generated {
+            insert_on(conn, object).await?;
+        }
+        return Ok(());
     };
     let last = Template { sql: dialect.last_insert_id_query().to_string(), splits: Vec::new() };
     for batch in generated.chunks_mut(rows) {
         let source = ast::InsertSource::Values(placeholder_rows(batch.len(), columns.len()));
         let template = insert_template::<M>(dialect, caps, columns.clone(), source, Vec::new())?;
         let binds = row_values(batch.iter().map(|o| &**o), at, nulled);
-        let inserted = run(conn, StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds)?;
+        let inserted = conn.run(StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds).await?;
         drop(binds);
-        let first: Vec<(i64,)> = load(conn, StatementKind::Select, Some(M::TABLE_NAME), &last, &[])?;
+        let first: Vec<(i64,)> = conn.load(StatementKind::Select, Some(M::TABLE_NAME), &last, &[], &[]).await?;
         let Some(&(first,)) = first.first().filter(|_| inserted == batch.len()) else {
             return Err(OrmError::NoRow { statement: StatementKind::Insert });
         };
@@ -415,7 +577,7 @@ fn row_values<'o, M: Model>(
 
 /// Writes every non-key column of `model` to its row; the number of rows
 /// changed (0 when the row is gone).
-pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmError> {
+pub(crate) async fn update_on<M: Model>(conn: &mut Conn<'_>, model: &M) -> Result<usize, OrmError> {
     let dialect = dialect::of(conn.backend());
     let template = M::statements().get::<M>(dialect, Shape::UpdateByKey)?;
     let values = model.values();
@@ -423,19 +585,23 @@ pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmEr
     let mut binds: Vec<Value<'_>> =
         M::COLUMNS.iter().zip(values).filter(|(c, _)| !M::KEY.contains(c)).map(|(_, v)| v).collect();
     binds.extend(key.key_values());
-    run(conn, StatementKind::Update, Some(M::TABLE_NAME), template, &binds)
+    conn.run(StatementKind::Update, Some(M::TABLE_NAME), template, &binds).await
 }
 
 /// Writes only the columns at `changed` (positions in [`Model::COLUMNS`],
 /// none of them a key column) of `model` to its row; the number of rows changed.
-pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usize]) -> Result<usize, OrmError> {
+pub(crate) async fn update_columns_on<M: Model>(
+    conn: &mut Conn<'_>,
+    model: &M,
+    changed: &[usize],
+) -> Result<usize, OrmError> {
     let template = update_columns_template::<M>(dialect::of(conn.backend()), changed)?;
     let mut values = model.values();
     let key = model.key();
     let mut binds: Vec<Value<'_>> =
         changed.iter().filter_map(|&i| values.get_mut(i).map(|v| std::mem::replace(v, Value::Null))).collect();
     binds.extend(key.key_values());
-    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
+    conn.run(StatementKind::Update, Some(M::TABLE_NAME), &template, &binds).await
 }
 
 /// A set of column positions (all below 64, ascending) as bits.
@@ -451,12 +617,12 @@ type UpdateShape = (TypeId, usize, u64);
 thread_local! {
     // The `UPDATE t SET <changed columns> WHERE key = ?` templates flushes
     // used, so that updating many rows renders each column set once.
-    static UPDATES: RefCell<HashMap<UpdateShape, Rc<Template>>> = RefCell::new(HashMap::new());
+    static UPDATES: RefCell<HashMap<UpdateShape, Arc<Template>>> = RefCell::new(HashMap::new());
 }
 
 /// The template of an update of the columns at `changed` of `M` on
 /// `dialect`, rendered on first use of that column set.
-pub fn update_columns_template<M: Model>(dialect: &dyn Dialect, changed: &[usize]) -> Result<Rc<Template>, OrmError> {
+pub fn update_columns_template<M: Model>(dialect: &dyn Dialect, changed: &[usize]) -> Result<Arc<Template>, OrmError> {
     let shape = column_mask(changed).map(|mask| (TypeId::of::<M>(), dialect.memo_slot(), mask));
     if let Some(found) = shape.and_then(|shape| UPDATES.with(|memo| memo.borrow().get(&shape).cloned())) {
         return Ok(found);
@@ -465,9 +631,9 @@ pub fn update_columns_template<M: Model>(dialect: &dyn Dialect, changed: &[usize
     if columns.is_empty() || columns.iter().any(|c| M::KEY.contains(c)) {
         return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
     }
-    let template = Rc::new(super::model::update_template::<M>(dialect, &columns)?);
+    let template = Arc::new(super::model::update_template::<M>(dialect, &columns)?);
     if let Some(shape) = shape {
-        UPDATES.with(|memo| memo.borrow_mut().insert(shape, Rc::clone(&template)));
+        UPDATES.with(|memo| memo.borrow_mut().insert(shape, Arc::clone(&template)));
     }
     Ok(template)
 }
@@ -501,14 +667,14 @@ fn key_and_version<M: Model>(version: &'static str) -> ast::Expr {
 /// column: `UPDATE t SET changed.., version = version + 1 WHERE key = ? AND
 /// version = ?` with `expected`, the version as read. The number of rows
 /// changed: 0 when another transaction changed or deleted the row.
-pub fn update_versioned<M: Model>(
-    conn: &mut Connection,
+pub(crate) async fn update_versioned_on<M: Model>(
+    conn: &mut Conn<'_>,
     model: &M,
     changed: &[usize],
     version: &'static str,
     expected: Value<'_>,
 ) -> Result<usize, OrmError> {
-    let (dialect, caps) = capabilities(conn)?;
+    let (dialect, caps) = conn.capabilities().await?;
     let columns: Vec<&'static str> = changed.iter().filter_map(|&i| M::COLUMNS.get(i).copied()).collect();
     if columns.iter().any(|c| M::KEY.contains(c) || *c == version) {
         return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
@@ -537,19 +703,19 @@ pub fn update_versioned<M: Model>(
     binds.push(Value::I64(1));
     binds.extend(key.key_values());
     binds.push(expected);
-    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &binds)
+    conn.run(StatementKind::Update, Some(M::TABLE_NAME), &template, &binds).await
 }
 
 /// Deletes the row of `M` whose key is `key` if its version column still
 /// holds `expected`; the number of rows deleted (0: changed or deleted by
 /// another transaction).
-pub fn delete_versioned<M: Model>(
-    conn: &mut Connection,
+pub(crate) async fn delete_versioned_on<M: Model>(
+    conn: &mut Conn<'_>,
     key: &M::Key,
     version: &'static str,
     expected: Value<'_>,
 ) -> Result<usize, OrmError> {
-    let (dialect, caps) = capabilities(conn)?;
+    let (dialect, caps) = conn.capabilities().await?;
     let delete = ast::Delete {
         table: std::borrow::Cow::Borrowed(M::TABLE_NAME),
         filter: Some(key_and_version::<M>(version)),
@@ -559,13 +725,17 @@ pub fn delete_versioned<M: Model>(
     ast::render_into(dialect, caps, ast::StatementRef::Delete(&delete), &mut template, &mut Vec::new())?;
     let mut binds = key.key_values();
     binds.push(expected);
-    run(conn, StatementKind::Delete, Some(M::TABLE_NAME), &template, &binds)
+    conn.run(StatementKind::Delete, Some(M::TABLE_NAME), &template, &binds).await
 }
 
 /// Sets `columns` of the row of `M` whose key is `key` to `NULL`; the
 /// number of rows changed.
-pub fn set_null<M: Model>(conn: &mut Connection, key: &M::Key, columns: &[&'static str]) -> Result<usize, OrmError> {
-    let (dialect, caps) = capabilities(conn)?;
+pub(crate) async fn set_null_on<M: Model>(
+    conn: &mut Conn<'_>,
+    key: &M::Key,
+    columns: &[&'static str],
+) -> Result<usize, OrmError> {
+    let (dialect, caps) = conn.capabilities().await?;
     let update = ast::Update {
         table: std::borrow::Cow::Borrowed(M::TABLE_NAME),
         set: columns.iter().map(|c| (std::borrow::Cow::Borrowed(*c), ast::Expr::Null)).collect(),
@@ -574,12 +744,80 @@ pub fn set_null<M: Model>(conn: &mut Connection, key: &M::Key, columns: &[&'stat
     };
     let mut template = Template::default();
     ast::render_into(dialect, caps, ast::StatementRef::Update(&update), &mut template, &mut Vec::new())?;
-    run(conn, StatementKind::Update, Some(M::TABLE_NAME), &template, &key.key_values())
+    conn.run(StatementKind::Update, Some(M::TABLE_NAME), &template, &key.key_values()).await
+}
+
+/// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.
+pub(crate) async fn delete_on<M: Model>(conn: &mut Conn<'_>, key: &M::Key) -> Result<usize, OrmError> {
+    let dialect = dialect::of(conn.backend());
+    let template = M::statements().get::<M>(dialect, Shape::DeleteByKey)?;
+    conn.run(StatementKind::Delete, Some(M::TABLE_NAME), template, &key.key_values()).await
+}
+
+/// Reads the row of `M` whose primary key is `key`.
+pub fn get<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<Option<M>, OrmError> {
+    now(std::pin::pin!(get_on::<M>(&mut Conn::Sync(conn), key)))
+}
+
+/// Inserts `model`; a generated key left unset (zero) is filled in from
+/// `RETURNING` or the backend's last-insert-id.
+pub fn insert<M: Model>(conn: &mut Connection, model: &mut M) -> Result<(), OrmError> {
+    now(std::pin::pin!(insert_on(&mut Conn::Sync(conn), model)))
+}
+
+/// Inserts `objects` of `M` in multi-row batches, filling in the keys the
+/// database generates (see [`insert_many_on`] for how keys are matched).
+pub fn insert_many<M: Model>(
+    conn: &mut Connection,
+    objects: Vec<&mut M>,
+    types: &[ColumnType],
+    nulled: &[usize],
+) -> Result<(), OrmError> {
+    now(std::pin::pin!(insert_many_on(&mut Conn::Sync(conn), objects, types, nulled)))
+}
+
+/// Writes every non-key column of `model` to its row; the number of rows
+/// changed (0 when the row is gone).
+pub fn update<M: Model>(conn: &mut Connection, model: &M) -> Result<usize, OrmError> {
+    now(std::pin::pin!(update_on(&mut Conn::Sync(conn), model)))
+}
+
+/// Writes only the columns at `changed` (positions in [`Model::COLUMNS`],
+/// none of them a key column) of `model` to its row; the number of rows changed.
+pub fn update_columns<M: Model>(conn: &mut Connection, model: &M, changed: &[usize]) -> Result<usize, OrmError> {
+    now(std::pin::pin!(update_columns_on(&mut Conn::Sync(conn), model, changed)))
+}
+
+/// Writes the columns at `changed` of `model`, compare-and-set on its
+/// version column (see [`update_versioned_on`]); the number of rows changed.
+pub fn update_versioned<M: Model>(
+    conn: &mut Connection,
+    model: &M,
+    changed: &[usize],
+    version: &'static str,
+    expected: Value<'_>,
+) -> Result<usize, OrmError> {
+    now(std::pin::pin!(update_versioned_on(&mut Conn::Sync(conn), model, changed, version, expected)))
+}
+
+/// Deletes the row of `M` whose key is `key` if its version column still
+/// holds `expected`; the number of rows deleted.
+pub fn delete_versioned<M: Model>(
+    conn: &mut Connection,
+    key: &M::Key,
+    version: &'static str,
+    expected: Value<'_>,
+) -> Result<usize, OrmError> {
+    now(std::pin::pin!(delete_versioned_on::<M>(&mut Conn::Sync(conn), key, version, expected)))
+}
+
+/// Sets `columns` of the row of `M` whose key is `key` to `NULL`; the
+/// number of rows changed.
+pub fn set_null<M: Model>(conn: &mut Connection, key: &M::Key, columns: &[&'static str]) -> Result<usize, OrmError> {
+    now(std::pin::pin!(set_null_on::<M>(&mut Conn::Sync(conn), key, columns)))
 }
 
 /// Deletes the row of `M` whose primary key is `key`; the number of rows deleted.
 pub fn delete<M: Model>(conn: &mut Connection, key: &M::Key) -> Result<usize, OrmError> {
-    let dialect = dialect::of(conn.backend());
-    let template = M::statements().get::<M>(dialect, Shape::DeleteByKey)?;
-    run(conn, StatementKind::Delete, Some(M::TABLE_NAME), template, &key.key_values())
+    now(std::pin::pin!(delete_on::<M>(&mut Conn::Sync(conn), key)))
 }

@@ -10,8 +10,9 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// A model struct at run time (implemented by `#[derive(Model)]`), with
-/// its [`Hooks`] (no-ops unless declared `#[model(hooks)]`).
-pub trait Model: FromRow + Hooks + 'static {
+/// its [`Hooks`] (no-ops unless declared `#[model(hooks)]`). `Send + Sync`,
+/// so that an async session's futures can move between threads.
+pub trait Model: FromRow + Hooks + Send + Sync + 'static {
     /// Its table.
     const TABLE_NAME: &'static str;
     /// Its columns, in field order (what [`Model::values`] and decoding follow).
@@ -36,7 +37,7 @@ pub trait Model: FromRow + Hooks + 'static {
     /// ```
     const VERSION: Option<&'static str> = None;
     /// The primary key's Rust value: the column's type, or a tuple.
-    type Key: KeyValue;
+    type Key: KeyValue + Send + Sync;
 
     /// Every column's value, in [`Model::COLUMNS`] order.
     fn values(&self) -> Vec<Value<'_>>;

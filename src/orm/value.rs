@@ -22,7 +22,7 @@ pub trait SqlValue: DecodePg + DecodeMysql + DecodeSqlite + Sized + 'static {
     type Base: 'static;
     /// The value as a hash-map key, equal exactly when the values are
     /// (floats by bit pattern): what the session's identity map holds.
-    type Hashed: std::hash::Hash + Eq + 'static;
+    type Hashed: std::hash::Hash + Eq + Send + Sync + 'static;
     /// The value as a parameter, borrowing what it can.
     fn to_value(&self) -> Value<'_>;
     /// The value as a hash-map key.
@@ -296,8 +296,12 @@ pub trait FromRow: Sized {
 
     /// Runs the loads of `plan` after the rows are read.
     #[doc(hidden)]
-    fn after_load(_rows: &mut Vec<Self>, _conn: &mut crate::db::Connection, _plan: &Plan) -> Result<(), OrmError> {
-        Ok(())
+    fn after_load<'a>(
+        _rows: &'a mut Vec<Self>,
+        _conn: &'a mut crate::orm::exec::Conn<'_>,
+        _plan: &'a Plan,
+    ) -> crate::orm::exec::BoxFuture<'a, Result<(), OrmError>> {
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 
@@ -344,7 +348,7 @@ impl<M: super::Model> FromRow for Nullable<M> {
 /// A primary key's value: one column's type, or a tuple for a composite key.
 pub trait KeyValue {
     /// The key as a hash-map key (see [`SqlValue::Hashed`]).
-    type MapKey: std::hash::Hash + Eq + 'static;
+    type MapKey: std::hash::Hash + Eq + Send + Sync + 'static;
     /// The key's parts, in key-column order.
     fn key_values(&self) -> Vec<Value<'_>>;
     /// The key as a hash-map key, without allocating for number keys.

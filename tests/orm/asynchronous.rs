@@ -6,9 +6,11 @@ use crate::common::{TestDb, fresh_db};
 use migrate::db::Backend;
 use migrate::dialect;
 use migrate::models::Model as _;
-use migrate::orm::asynchronous::{AsyncPool, AsyncPooledConnection, exec, transaction};
+use migrate::orm::asynchronous::{AsyncPool, AsyncPooledConnection, AsyncSession, exec, transaction};
 use migrate::orm::prelude::*;
+use migrate::orm::relation::{NPlusOne, RelationError};
 use migrate::orm::{Echo, Error as OrmError, PoolOptions};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ fn run<F: Future<Output = ()>>(backend: Backend, name: &str, body: fn(TestDb) ->
     let Some(db) = fresh_db(backend, &format!("async_{name}")) else { return };
     let mut conn = db.connect();
     let dialect = dialect::of(conn.backend());
-    for table in [Author::table()] {
+    for table in [Author::table(), SUser::table(), SPost::table(), STag::table()] {
         for sql in dialect.create_table(&table) {
             conn.execute(&sql).unwrap();
         }
@@ -46,6 +48,7 @@ fn the_pool_and_its_connections_are_send_and_sync() {
     fn movable<T: Send + 'static>() {}
     shareable::<AsyncPool>();
     movable::<AsyncPooledConnection>();
+    movable::<AsyncSession>();
 }
 
 fn options() -> PoolOptions {
@@ -58,6 +61,13 @@ per_backend!(
     transactions_commit_and_roll_back,
     a_cancelled_statement_never_returns_its_connection_to_the_pool,
     a_dropped_transaction_is_never_handed_out_again,
+    session_identity_map_changed_columns_and_flush_order,
+    session_savepoints_and_a_failed_flush,
+    session_selectin_nested_in_three_statements_and_joined,
+    session_n_plus_one_detector,
+    session_cancelled_or_dropped_leaves_the_pool_clean,
+    sessions_of_eight_tasks_share_one_pool,
+    session_events_fire_and_sync_database_methods_are_refused,
 );
 
 async fn core_statements_run_decode_and_fail_typed(db: TestDb) {
@@ -167,6 +177,20 @@ async fn assert_every_connection_clean(pool: &AsyncPool) {
     }
 }
 
+/// A statement that runs for seconds. SQLite has no sleep: a few seconds of
+/// counting (the blocking thread finishes it after the timeout, then the
+/// connection closes).
+fn slow(backend: Backend) -> Text {
+    match backend {
+        Backend::Postgres => text("SELECT pg_sleep(5)"),
+        Backend::Mysql => text("SELECT SLEEP(5)"),
+        Backend::Sqlite => text(
+            "WITH RECURSIVE c(x) AS (VALUES (1) UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) \
+             SELECT count(*) FROM c",
+        ),
+    }
+}
+
 async fn a_cancelled_statement_never_returns_its_connection_to_the_pool(db: TestDb) {
     let pool = AsyncPool::open(&db.url, options()).await.unwrap();
     let request = async {
@@ -174,17 +198,7 @@ async fn a_cancelled_statement_never_returns_its_connection_to_the_pool(db: Test
         transaction::begin(&mut conn, &Default::default()).await.unwrap();
         let first = insert_into(Author::TABLE).row(Row::new().set(Author::NAME, "Lost"));
         exec::execute(&mut conn, &first).await.unwrap();
-        // SQLite has no sleep: a few seconds of counting (the blocking
-        // thread finishes it after the timeout, then the connection closes).
-        let slow = match db.backend() {
-            Backend::Postgres => text("SELECT pg_sleep(5)"),
-            Backend::Mysql => text("SELECT SLEEP(5)"),
-            Backend::Sqlite => text(
-                "WITH RECURSIVE c(x) AS (VALUES (1) UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) \
-                 SELECT count(*) FROM c",
-            ),
-        };
-        let _ = exec::fetch::<i64>(&mut conn, &slow).await;
+        let _ = exec::fetch::<i64>(&mut conn, &slow(db.backend())).await;
         panic!("the slow statement finished before the timeout");
     };
     let cancelled = tokio::time::timeout(Duration::from_millis(300), request).await;
@@ -225,4 +239,272 @@ async fn a_dropped_transaction_is_never_handed_out_again(db: TestDb) {
     let idle = pool.state();
     drop(conn);
     assert_eq!(pool.state().connections, idle.connections);
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "s_users")]
+pub struct SUser {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(max_length = 100, unique)]
+    pub name: String,
+    pub karma: i64,
+    #[model(has_many(SPost, foreign_key = "user_id", order_by = "id"))]
+    pub posts: Many<SPost>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "s_posts")]
+pub struct SPost {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "s_users.id")]
+    pub user_id: i64,
+    #[model(max_length = 100)]
+    pub title: String,
+    #[model(belongs_to(SUser, foreign_key = "user_id"))]
+    pub author: One<SUser>,
+    #[model(has_many(STag, foreign_key = "post_id", order_by = "id"))]
+    pub tags: Many<STag>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, migrate::models::Model)]
+#[model(table = "s_tags")]
+pub struct STag {
+    #[model(primary_key, autoincrement)]
+    pub id: i64,
+    #[model(references = "s_posts.id")]
+    pub post_id: i64,
+    #[model(max_length = 100)]
+    pub label: String,
+}
+
+fn user(name: &str) -> SUser {
+    SUser { name: name.to_string(), ..SUser::default() }
+}
+
+fn post(title: &str) -> SPost {
+    SPost { title: title.to_string(), ..SPost::default() }
+}
+
+/// An async pool echoing each statement's SQL into the returned lines.
+async fn echoed(db: &TestDb) -> (AsyncPool, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    let echo = Echo::callback(move |event| sink.lock().unwrap().push(event.sql.to_string()));
+    let pool = AsyncPool::open(&db.url, PoolOptions { echo: Some(echo), ..options() }).await.unwrap();
+    (pool, lines)
+}
+
+async fn count_users(s: &mut AsyncSession) -> i64 {
+    let rows: Vec<(i64,)> = s.execute(&text("SELECT COUNT(*) FROM s_users")).await.unwrap();
+    rows[0].0
+}
+
+async fn session_identity_map_changed_columns_and_flush_order(db: TestDb) {
+    let (pool, lines) = echoed(&db).await;
+    let mut s = pool.session();
+    // Added child first: the flush still inserts the parent first, and the
+    // child takes its generated key.
+    let p = s.add(post("first"));
+    let u = s.add(user("ann"));
+    s.append(u, SUser::POSTS, p).unwrap();
+    assert_eq!(s.statement_count(), 0, "nothing is sent before the flush");
+    s.commit().await.unwrap();
+    let (uid, pid) = (s[u].id, s[p].id);
+    assert!(uid > 0 && pid > 0);
+    assert_eq!(s[p].user_id, uid);
+    // Identity map: the same handle, no statement.
+    let sent = s.statement_count();
+    assert_eq!(s.get::<SUser>(&uid).await.unwrap(), Some(u));
+    assert_eq!(s.statement_count(), sent, "an identity-map hit sends nothing");
+    // Dirty tracking: only the changed column is written.
+    lines.lock().unwrap().clear();
+    s[u].karma = 7;
+    s.commit().await.unwrap();
+    let updates: Vec<String> = lines.lock().unwrap().iter().filter(|l| l.starts_with("UPDATE")).cloned().collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert!(updates[0].contains("karma") && !updates[0].contains("name"), "{updates:?}");
+    // Another session reads the committed row.
+    let mut other = pool.session();
+    let found = other.get::<SUser>(&uid).await.unwrap().unwrap();
+    assert_eq!((other[found].name.as_str(), other[found].karma), ("ann", 7));
+    // Refresh reads the row again, dropping unflushed changes.
+    other[found].karma = 100;
+    other.refresh(found).await.unwrap();
+    assert_eq!(other[found].karma, 7);
+    // Deletes: the child's row before its parent's.
+    let child = other.get::<SPost>(&pid).await.unwrap().unwrap();
+    other.delete(child).unwrap();
+    other.delete(found).unwrap();
+    other.commit().await.unwrap();
+    assert!(other.try_get(found).is_err());
+    assert_eq!(count_users(&mut other).await, 0);
+}
+
+async fn session_savepoints_and_a_failed_flush(db: TestDb) {
+    let pool = AsyncPool::open(&db.url, options()).await.unwrap();
+    let mut s = pool.session();
+    let kept = s.add(user("kept"));
+    s.flush().await.unwrap();
+    s.begin_nested().await.unwrap();
+    let undone = s.add(user("undone"));
+    s.flush().await.unwrap();
+    s.rollback().await.unwrap();
+    assert!(s.try_get(undone).is_err(), "rolled back to the savepoint: the object left the session");
+    assert_eq!(s.try_get(kept).unwrap().name, "kept");
+    s.commit().await.unwrap();
+    assert_eq!(count_users(&mut s).await, 1);
+    // A failed flush: typed, rolled back, and the session goes on.
+    s.add(user("kept"));
+    match s.commit().await {
+        Err(OrmError::UniqueViolation(v)) => assert_eq!(v.table.as_deref(), Some("s_users"), "{v:?}"),
+        other => panic!("{:?}: expected a unique violation, got {other:?}", db.backend()),
+    }
+    s.add(user("bob"));
+    s.commit().await.unwrap();
+    assert_eq!(count_users(&mut s).await, 2);
+}
+
+async fn seed_users(pool: &AsyncPool, users: usize, posts: usize, tags: usize) {
+    let mut s = pool.session();
+    for i in 0..users {
+        let u = s.add(user(&format!("u{i}")));
+        for j in 0..posts {
+            let p = s.add(post(&format!("p{i}.{j}")));
+            s.append(u, SUser::POSTS, p).unwrap();
+            for k in 0..tags {
+                let t = s.add(STag { label: format!("t{i}.{j}.{k}"), ..STag::default() });
+                s.append(p, SPost::TAGS, t).unwrap();
+            }
+        }
+    }
+    s.commit().await.unwrap();
+}
+
+async fn session_selectin_nested_in_three_statements_and_joined(db: TestDb) {
+    let pool = AsyncPool::open(&db.url, options()).await.unwrap();
+    seed_users(&pool, 100, 2, 2).await;
+    let mut s = pool.session();
+    let users = s
+        .query::<SUser>(|q| q.order_by(SUser::ID.asc()).options(selectin(SUser::POSTS).then(selectin(SPost::TAGS))))
+        .await
+        .unwrap();
+    assert_eq!(s.statement_count(), 3, "users, posts, tags");
+    assert_eq!(users.len(), 100);
+    let first = &s[users[0]];
+    let posts = first.posts.get().unwrap();
+    assert_eq!(posts.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), ["p0.0", "p0.1"]);
+    let labels: Vec<&str> = posts[1].tags.get().unwrap().iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["t0.1.0", "t0.1.1"]);
+    // joined: the author in the posts' statement.
+    let before = s.statement_count();
+    let posts = s.query::<SPost>(|q| q.order_by(SPost::ID.asc()).options(joined(SPost::AUTHOR))).await.unwrap();
+    assert_eq!(s.statement_count() - before, 1);
+    assert_eq!(posts.len(), 200);
+    assert_eq!(s[posts[199]].author.get().unwrap().map(|u| u.name.as_str()), Some("u99"));
+}
+
+async fn session_n_plus_one_detector(db: TestDb) {
+    let pool = AsyncPool::open(&db.url, options()).await.unwrap();
+    seed_users(&pool, 3, 1, 0).await;
+    let mut s = pool.session();
+    s.set_n_plus_one(NPlusOne::Error);
+    let users = s.query::<SUser>(|q| q.order_by(SUser::ID.asc())).await.unwrap();
+    // The explicit lazy load: one statement.
+    let before = s.statement_count();
+    s.load(users[0], SUser::POSTS).await.unwrap();
+    assert_eq!(s.statement_count() - before, 1);
+    assert_eq!(s[users[0]].posts.get().unwrap().len(), 1);
+    match s.load(users[1], SUser::POSTS).await {
+        Err(OrmError::Relation(RelationError::NPlusOne { count: 2, .. })) => {}
+        other => panic!("expected the N+1 detector, got {other:?}"),
+    }
+}
+
+async fn session_cancelled_or_dropped_leaves_the_pool_clean(db: TestDb) {
+    let pool = AsyncPool::open(&db.url, options()).await.unwrap();
+    // Cancelled mid-transaction: the session's future dropped during a statement.
+    let request = async {
+        let mut s = pool.session();
+        s.add(user("lost"));
+        s.flush().await.unwrap();
+        let _ = s.execute::<(i64,)>(&slow(db.backend())).await;
+        panic!("the slow statement finished before the timeout");
+    };
+    assert!(tokio::time::timeout(Duration::from_millis(300), request).await.is_err());
+    assert_every_connection_clean(&pool).await;
+    // Dropped between statements with the transaction open.
+    let mut s = pool.session();
+    s.add(user("dropped"));
+    s.flush().await.unwrap();
+    drop(s);
+    assert_every_connection_clean(&pool).await;
+    let mut s = pool.session();
+    assert_eq!(count_users(&mut s).await, 0);
+}
+
+async fn sessions_of_eight_tasks_share_one_pool(db: TestDb) {
+    let pool = AsyncPool::open(&db.url, options()).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut s = pool.session();
+                let u = s.add(user(&format!("task{i}")));
+                let p = s.add(post("hello"));
+                s.append(u, SUser::POSTS, p).unwrap();
+                s.commit().await.unwrap();
+                let id = s[u].id;
+                let found = s.query::<SUser>(|q| q.filter(SUser::ID.eq(id)).options(selectin(SUser::POSTS))).await;
+                let found = found.unwrap();
+                assert_eq!(found, [u], "the identity map gives the same object back");
+                s[u].posts.get().unwrap().len()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 1);
+    }
+    let mut s = pool.session();
+    assert_eq!(count_users(&mut s).await, 8);
+    assert!(pool.state().connections <= options().max_size);
+}
+
+/// Adds an audit user at each flush (trying a sync query first, which
+/// needs the database), and counts commits.
+#[derive(Default)]
+struct Audit {
+    commits: AtomicUsize,
+    refused: Mutex<Vec<String>>,
+}
+
+struct Listener(Arc<Audit>);
+
+impl SessionEvents for Listener {
+    fn before_flush(&self, session: &mut migrate::orm::Session) -> HookResult {
+        if let Err(e) = session.query::<SUser>(|q| q) {
+            self.0.refused.lock().unwrap().push(e.to_string());
+        }
+        session.add(user(&format!("audit{}", self.0.commits.load(Ordering::SeqCst))));
+        Ok(())
+    }
+    fn after_commit(&self, _: &migrate::orm::Session) {
+        self.0.commits.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+async fn session_events_fire_and_sync_database_methods_are_refused(db: TestDb) {
+    let audit = Arc::new(Audit::default());
+    let mut events = migrate::orm::Listeners::new();
+    events.add(Listener(Arc::clone(&audit)));
+    let pool = AsyncPool::open(&db.url, PoolOptions { events, ..options() }).await.unwrap();
+    let mut s = pool.session();
+    s.add(user("ann"));
+    s.commit().await.unwrap();
+    assert_eq!(audit.commits.load(Ordering::SeqCst), 1);
+    assert_eq!(count_users(&mut s).await, 2, "ann and the listener's audit0");
+    let refused = audit.refused.lock().unwrap().clone();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("session is async"), "{refused:?}");
 }

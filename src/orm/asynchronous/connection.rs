@@ -201,7 +201,7 @@ impl AsyncConnection {
 
     /// Runs `bound` as a cached prepared statement and decodes each row by
     /// position into `R` (and the `joined` relationships' columns after it).
-    pub(crate) async fn load<R: FromRow + Send>(
+    pub(crate) async fn load<R: FromRow>(
         &mut self,
         bound: Bound<'_, '_>,
         joined: &[JoinPlan],

@@ -63,8 +63,7 @@ async fn fetch_joined<R: FromRow + Send>(
     joined: &[JoinPlan],
 ) -> Result<Vec<R>, OrmError> {
     let (template, binds) = render(conn, statement).await?;
-    let result = conn.load(Bound { template: &template, binds: &binds }, joined).await;
-    result.map_err(|e| into_orm(conn, e, statement.kind(), statement.table(), &template))
+    load_joined(conn, statement.kind(), statement.table(), &template, &binds, joined).await
 }
 
 /// Runs a query and decodes its first row, if any.
@@ -93,7 +92,19 @@ pub async fn load<R: FromRow + Send>(
     template: &Template,
     binds: &[Value<'_>],
 ) -> Result<Vec<R>, OrmError> {
-    let result = conn.load(Bound { template, binds }, &[]).await;
+    load_joined(conn, statement, table, template, binds, &[]).await
+}
+
+/// [`load`], decoding the `joined` relationships' columns after each row's.
+pub(crate) async fn load_joined<R: FromRow>(
+    conn: &mut AsyncConnection,
+    statement: StatementKind,
+    table: Option<&str>,
+    template: &Template,
+    binds: &[Value<'_>],
+    joined: &[JoinPlan],
+) -> Result<Vec<R>, OrmError> {
+    let result = conn.load(Bound { template, binds }, joined).await;
     result.map_err(|e| into_orm(conn, e, statement, table, template))
 }
 

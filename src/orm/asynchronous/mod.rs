@@ -20,5 +20,6 @@ pub mod exec;
 mod pool;
 pub mod transaction;
 
+pub use crate::orm::session::AsyncSession;
 pub use connection::AsyncConnection;
 pub use pool::{AsyncPool, AsyncPooledConnection};

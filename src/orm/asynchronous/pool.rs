@@ -10,6 +10,7 @@ use crate::db::{DatabaseUrl, DbError, StatementObserver};
 use crate::dialect::{self, Dialect};
 use crate::orm::echo::Echo;
 use crate::orm::error::{Error, StatementKind};
+use crate::orm::hooks::Listeners;
 use crate::orm::pool::{PoolOptions, PoolState};
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use std::ops::{Deref, DerefMut};
@@ -24,6 +25,7 @@ pub struct AsyncPool {
     dialect: &'static dyn Dialect,
     url: DatabaseUrl,
     echo: Option<Echo>,
+    events: Listeners,
     timeout: Duration,
 }
 
@@ -64,7 +66,14 @@ impl AsyncPool {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Connect(DbError::Connect { url: url.to_string(), message: e.to_string() }))?;
-        let pool = AsyncPool { inner, dialect, url, echo: options.echo, timeout: options.connection_timeout };
+        let pool = AsyncPool {
+            inner,
+            dialect,
+            url,
+            echo: options.echo,
+            events: options.events,
+            timeout: options.connection_timeout,
+        };
         // Open the first connections (at least one) and give them back.
         let mut opened = Vec::new();
         for _ in 0..options.min_idle.clamp(1, options.max_size.max(1)) {
@@ -103,6 +112,12 @@ impl AsyncPool {
     /// The echo the pool's connections use.
     pub fn echo(&self) -> Option<&Echo> {
         self.echo.as_ref()
+    }
+
+    /// The session listeners every session of this pool starts with
+    /// ([`PoolOptions::events`]).
+    pub fn events(&self) -> &Listeners {
+        &self.events
     }
 
     /// How many connections are open, and how many of them idle.

@@ -13,6 +13,7 @@ use crate::db::Connection;
 use crate::dialect::query::{self as ast, DecodeError, StatementRef, Value};
 use crate::orm::error::Error;
 use crate::orm::exec;
+use crate::orm::exec::Conn;
 use crate::orm::model::Model;
 use crate::orm::query::Statement;
 use crate::orm::value::{FromRow, KeyValue, RowReader};
@@ -138,11 +139,20 @@ pub fn fetch_planned<R: FromRow>(
     statement: &(impl Statement + ?Sized),
     plan: &Plan,
 ) -> Result<Vec<R>, Error> {
+    exec::now(std::pin::pin!(fetch_planned_on(&mut Conn::Sync(conn), statement, plan)))
+}
+
+/// [`fetch_planned`] on either kind of connection.
+pub(crate) async fn fetch_planned_on<R: FromRow>(
+    conn: &mut Conn<'_>,
+    statement: &(impl Statement + ?Sized),
+    plan: &Plan,
+) -> Result<Vec<R>, Error> {
     let mut rows = match joined_select(statement, plan)? {
-        None => exec::fetch_plain::<R>(conn, statement)?,
-        Some(select) => exec::fetch_ast::<R>(conn, &select, &plan.joined)?,
+        None => exec::fetch_plain::<R>(conn, statement).await?,
+        Some(select) => exec::fetch_ast::<R>(conn, &select, &plan.joined).await?,
     };
-    R::after_load(&mut rows, conn, plan)?;
+    R::after_load(&mut rows, conn, plan).await?;
     Ok(rows)
 }
 
@@ -170,21 +180,21 @@ pub(crate) fn joined_select(
 
 /// What the derive's `FromRow::after_load` runs: duplicate parents
 /// collapsed where a join may repeat them, then the plan's loads.
-pub fn after_load_rows<M: Relations>(rows: &mut Vec<M>, conn: &mut Connection, plan: &Plan) -> Result<(), Error> {
+pub async fn after_load_rows<M: Relations>(rows: &mut Vec<M>, conn: &mut Conn<'_>, plan: &Plan) -> Result<(), Error> {
     if plan.collapse {
         let mut seen = std::collections::HashSet::new();
         rows.retain(|row| seen.insert(key_text(row.key().key_values().iter()).unwrap_or_default()));
     }
     let mut refs: Vec<&mut M> = rows.iter_mut().collect();
-    after_load(&mut refs, conn, plan)
+    after_load(&mut refs, conn, plan).await
 }
 
-fn after_load<M: Relations>(rows: &mut [&mut M], conn: &mut Connection, plan: &Plan) -> Result<(), Error> {
+async fn after_load<M: Relations>(rows: &mut [&mut M], conn: &mut Conn<'_>, plan: &Plan) -> Result<(), Error> {
     if rows.is_empty() {
         return Ok(());
     }
     for step in &plan.after {
-        M::load_relation(rows, step, conn)?;
+        M::load_relation(rows, step, conn).await?;
     }
     Ok(())
 }
@@ -322,8 +332,8 @@ type Groups<C> = HashMap<String, Vec<C>>;
 
 /// Reads the rows related to `keys` by `def`, in chunks, grouped by parent
 /// key, with the child plan run over all of them at once.
-fn fetch_related<P: Model, C: Relations>(
-    conn: &mut Connection,
+async fn fetch_related<P: Model, C: Relations>(
+    conn: &mut Conn<'_>,
     step: &Step,
     keys: &[Vec<Value<'static>>],
 ) -> Result<Groups<C>, Error>
@@ -335,19 +345,19 @@ where
     let mut groups: Groups<C> = HashMap::new();
     // One statement for all keys where they go into one parameter; else
     // IN lists of at most CHUNK keys.
-    let (_, caps) = exec::capabilities(conn)?;
+    let (_, caps) = conn.capabilities().await?;
     let size = if caps.binds_key_list(keys) { keys.len() } else { CHUNK };
     for chunk in keys.chunks(size.max(1)) {
         let select = child_select(def, chunk, &step.child.joined)?;
         if r.through.is_some() {
-            let rows: Vec<Keyed<C, P::Key>> = exec::fetch_ast(conn, &select, &step.child.joined)?;
+            let rows: Vec<Keyed<C, P::Key>> = exec::fetch_ast(conn, &select, &step.child.joined).await?;
             for Keyed(child, key) in rows {
                 if let Some(text) = key_text(key.key_values().iter()) {
                     groups.entry(text).or_default().push(child);
                 }
             }
         } else {
-            let rows: Vec<C> = exec::fetch_ast(conn, &select, &step.child.joined)?;
+            let rows: Vec<C> = exec::fetch_ast(conn, &select, &step.child.joined).await?;
             for child in rows {
                 let values = child.values();
                 let text = key_text(values_at(&values, &r.link_positions).into_iter());
@@ -360,7 +370,7 @@ where
     }
     if !step.child.after.is_empty() {
         let mut refs: Vec<&mut C> = groups.values_mut().flatten().collect();
-        after_load(&mut refs, conn, &step.child)?;
+        after_load(&mut refs, conn, &step.child).await?;
     }
     Ok(groups)
 }
@@ -406,10 +416,10 @@ fn distribute<P: Model, C: Clone>(
 /// (what the derive calls for `step`'s relationship).
 /// `back` fills each related object's side of a `back_populates` pair with
 /// its parent (a no-op where there is none to fill).
-pub fn load_many<P: Relations, C: Relations + Clone>(
+pub async fn load_many<P: Relations, C: Relations + Clone>(
     rows: &mut [&mut P],
     step: &Step,
-    conn: &mut Connection,
+    conn: &mut Conn<'_>,
     field: for<'a> fn(&'a mut P) -> &'a mut Many<C>,
     back: fn(&mut C, &P),
 ) -> Result<(), Error>
@@ -421,16 +431,17 @@ where
         items.iter_mut().for_each(|c| back(c, p));
         field(p).set(items);
     })
+    .await
 }
 
 /// Loads a to-one relationship (`belongs_to`, `has_one`) for `rows` (what
 /// the derive calls for `step`'s relationship).
 /// `back` fills the related object's side of a `back_populates` pair with
 /// its parent (a no-op where there is none to fill).
-pub fn load_one<P: Relations, C: Relations + Clone>(
+pub async fn load_one<P: Relations, C: Relations + Clone>(
     rows: &mut [&mut P],
     step: &Step,
-    conn: &mut Connection,
+    conn: &mut Conn<'_>,
     field: for<'a> fn(&'a mut P) -> &'a mut One<C>,
     back: fn(&mut C, &P),
 ) -> Result<(), Error>
@@ -445,6 +456,7 @@ where
         }
         field(p).set(first);
     })
+    .await
 }
 
 /// `f` as a closure over any borrow of the parent (what the compiler
@@ -456,10 +468,10 @@ fn children<P, C, F: for<'a> Fn(&'a mut P) -> Vec<&'a mut C>>(f: F) -> F {
 /// What [`load_many`] and [`load_one`] share: below a `joined` one, the
 /// loads of the objects it read (`loaded`); for a `selectin` one, the
 /// related rows of every parent, given to each by `set`.
-fn load_related<P: Relations, C: Relations + Clone>(
+async fn load_related<P: Relations, C: Relations + Clone>(
     rows: &mut [&mut P],
     step: &Step,
-    conn: &mut Connection,
+    conn: &mut Conn<'_>,
     loaded: impl for<'a> Fn(&'a mut P) -> Vec<&'a mut C>,
     set: impl FnMut(&mut P, Vec<C>),
 ) -> Result<(), Error>
@@ -470,12 +482,13 @@ where
         Strategy::Raise => Ok(()),
         Strategy::Joined => {
             let mut refs: Vec<&mut C> = rows.iter_mut().flat_map(|p| loaded(p)).collect();
-            after_load(&mut refs, conn, &step.child)
+            after_load(&mut refs, conn, &step.child).await
         }
         Strategy::Selectin => {
             let r = step.def.resolved()?;
             let keys = parent_keys(rows, &r.owner_positions);
-            let groups = if keys.is_empty() { HashMap::new() } else { fetch_related::<P, C>(conn, step, &keys)? };
+            let groups =
+                if keys.is_empty() { HashMap::new() } else { fetch_related::<P, C>(conn, step, &keys).await? };
             distribute(rows, &r.owner_positions, groups, set);
             Ok(())
         }
@@ -504,5 +517,5 @@ pub(crate) fn lazy_step(def: &'static RelationDef) -> Result<Step, RelationError
 /// the explicit lazy load.
 pub fn load<P: Relations, C>(conn: &mut Connection, object: &mut P, relation: Relation<P, C>) -> Result<(), Error> {
     let step = lazy_step(relation.def())?;
-    P::load_relation(&mut [object], &step, conn)
+    exec::now(std::pin::pin!(P::load_relation(&mut [object], &step, &mut Conn::Sync(conn))))
 }

@@ -79,6 +79,7 @@ pub(crate) use filter::joins;
 mod loading;
 mod resolve;
 
+pub(crate) use loading::fetch_planned_on;
 #[cfg(feature = "async")]
 pub(crate) use loading::joined_select;
 pub(crate) use loading::lazy_step;
@@ -446,11 +447,11 @@ pub trait Relations: Model + Sized {
     const INFO: ModelInfo;
 
     /// Runs `step` (a `selectin`, or the loads below a `joined`) for `rows`.
-    fn load_relation(
-        rows: &mut [&mut Self],
-        step: &loading::Step,
-        conn: &mut crate::db::Connection,
-    ) -> Result<(), Error>;
+    fn load_relation<'a>(
+        rows: &'a mut [&mut Self],
+        step: &'a loading::Step,
+        conn: &'a mut crate::orm::exec::Conn<'_>,
+    ) -> crate::orm::exec::BoxFuture<'a, Result<(), Error>>;
 
     /// Reads the `joined` relationships' columns that follow the model's own.
     fn decode_joined<R: super::value::RowReader>(

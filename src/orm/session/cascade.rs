@@ -16,10 +16,9 @@
 use super::Session;
 use super::changes::{Change, Recorded};
 use super::slots::AnySlots;
-use crate::db::Connection;
 use crate::dialect::query::{self as ast, StatementRef, Value};
 use crate::orm::error::Error;
-use crate::orm::exec;
+use crate::orm::exec::{self, BoxFuture, Conn};
 use crate::orm::query::Statement;
 use crate::orm::relation::{ModelInfo, RelationDef, RelationError, RelationKind};
 use std::borrow::Cow;
@@ -129,8 +128,18 @@ fn and_equal(pairs: impl Iterator<Item = (ast::Expr, ast::Expr)>) -> ast::Expr {
 
 /// Deletes the rows of `def`'s target that `filter` selects and, first, the
 /// rows cascading from them (deepest first), skipping tables on `chain`.
-fn delete_cascading(
-    conn: &mut Connection,
+/// (Boxed: it recurses.)
+fn delete_cascading<'a>(
+    conn: &'a mut Conn<'_>,
+    def: &'static RelationDef,
+    filter: ast::Expr,
+    chain: &'a mut Vec<&'static str>,
+) -> BoxFuture<'a, Result<(), Error>> {
+    Box::pin(delete_level(conn, def, filter, chain))
+}
+
+async fn delete_level(
+    conn: &mut Conn<'_>,
     def: &'static RelationDef,
     filter: ast::Expr,
     chain: &mut Vec<&'static str>,
@@ -151,17 +160,21 @@ fn delete_cascading(
             ..ast::Select::default()
         };
         let exists = ast::Expr::Exists { select: Box::new(parents), negated: false };
-        delete_cascading(conn, below, exists, chain)?;
+        delete_cascading(conn, below, exists, chain).await?;
     }
     chain.pop();
     let delete = ast::Delete { table: Cow::Borrowed(target.table), filter: Some(filter), returning: Vec::new() };
-    exec::execute(conn, &Delete(delete))?;
+    exec::execute_on(conn, &Delete(delete)).await?;
     Ok(())
 }
 
 /// Runs the recorded cascades whose owner is `owner` (its model's rows are
 /// deleted next): each relationship's unloaded children, deepest first.
-pub(super) fn write_cascades(conn: &mut Connection, owner: &dyn AnySlots, recorded: &[Recorded]) -> Result<(), Error> {
+pub(super) async fn write_cascades(
+    conn: &mut Conn<'_>,
+    owner: &dyn AnySlots,
+    recorded: &[Recorded],
+) -> Result<(), Error> {
     for r in recorded {
         let Change::CascadeDelete { def, key } = &r.change else { continue };
         if def.spec.owner.table != owner.table() {
@@ -172,7 +185,7 @@ pub(super) fn write_cascades(conn: &mut Connection, owner: &dyn AnySlots, record
         let filter = and_equal(
             resolved.link_columns.iter().zip(key).map(|(c, v)| (column(table, c), ast::Expr::Bind(v.clone()))),
         );
-        delete_cascading(conn, def, filter, &mut vec![def.spec.owner.table])?;
+        delete_cascading(conn, def, filter, &mut vec![def.spec.owner.table]).await?;
     }
     Ok(())
 }

@@ -17,10 +17,9 @@
 
 use super::slots::AnySlots;
 use super::{Handle, Session};
-use crate::db::Connection;
 use crate::dialect::query::{self as ast, StatementRef, Value};
 use crate::orm::error::Error;
-use crate::orm::exec;
+use crate::orm::exec::{self, Conn};
 use crate::orm::model::Model;
 use crate::orm::query::Statement;
 use crate::orm::relation::{Many, One, Relation, RelationDef, RelationError, RelationKind, Relations, Resolved};
@@ -115,10 +114,10 @@ where
     C: Model + crate::models::Model + Relations + Clone,
 {
     let Ok(fresh) = session.try_get(handle::<C>(copied.target)).cloned() else { return };
-    if let Some(one) = session.relation_value::<P, One<C>>(handle(copied.owner), copied.def) {
-        if one.get().ok().flatten().is_some_and(|c| key_of(c) == copied.key) {
-            *one = One::loaded(Some(fresh));
-        }
+    if let Some(one) = session.relation_value::<P, One<C>>(handle(copied.owner), copied.def)
+        && one.get().ok().flatten().is_some_and(|c| key_of(c) == copied.key)
+    {
+        *one = One::loaded(Some(fresh));
     }
 }
 
@@ -211,7 +210,11 @@ pub(super) fn apply_keys(
 
 /// Writes the association rows recorded, in order: consecutive links of
 /// one relationship as one multi-row INSERT, unlinks one DELETE each.
-pub(super) fn write_associations(conn: &mut Connection, models: &Models, recorded: &[Recorded]) -> Result<(), Error> {
+pub(super) async fn write_associations(
+    conn: &mut Conn<'_>,
+    models: &Models,
+    recorded: &[Recorded],
+) -> Result<(), Error> {
     let mut rows: Vec<Vec<ast::Expr>> = Vec::new();
     let mut linking: Option<&'static RelationDef> = None;
     for r in recorded {
@@ -220,7 +223,7 @@ pub(super) fn write_associations(conn: &mut Connection, models: &Models, recorde
         let (mut values, _) = values_of(models, *owner, &resolved.owner_positions)?;
         let (target_values, _) = values_of(models, *target, target_positions)?;
         if linking.is_some_and(|l| !std::ptr::eq(l, *def) || !link) {
-            flush_links(conn, linking.take(), &mut rows)?;
+            flush_links(conn, linking.take(), &mut rows).await?;
         }
         if *link {
             values.extend(target_values);
@@ -232,14 +235,15 @@ pub(super) fn write_associations(conn: &mut Connection, models: &Models, recorde
                 equal(resolved.link_table, &through.columns, target_values),
             ]);
             let table = Cow::Borrowed(resolved.link_table);
-            exec::execute(conn, &Write::Delete(ast::Delete { table, filter: Some(filter), returning: Vec::new() }))?;
+            let delete = Write::Delete(ast::Delete { table, filter: Some(filter), returning: Vec::new() });
+            exec::execute_on(conn, &delete).await?;
         }
     }
-    flush_links(conn, linking, &mut rows)
+    flush_links(conn, linking, &mut rows).await
 }
 
-fn flush_links(
-    conn: &mut Connection,
+async fn flush_links(
+    conn: &mut Conn<'_>,
     def: Option<&'static RelationDef>,
     rows: &mut Vec<Vec<ast::Expr>>,
 ) -> Result<(), Error> {
@@ -252,7 +256,7 @@ fn flush_links(
         on_conflict: None,
         returning: Vec::new(),
     };
-    exec::execute(conn, &Write::Insert(insert))?;
+    exec::execute_on(conn, &Write::Insert(insert)).await?;
     Ok(())
 }
 

@@ -4,19 +4,23 @@
 //! session's transaction, which `commit` ends. The transaction begins at the
 //! first write (lazily): reads before it run in autocommit.
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod cascade;
 mod changes;
 mod slots;
 
+#[cfg(feature = "async")]
+pub use asynchronous::AsyncSession;
+
 use super::echo::Echo;
 use super::error::{Error, Stale};
-use super::exec;
+use super::exec::{self, Conn};
 use super::hooks::{HookPoint, Listeners, SessionEvents};
 use super::model::Model;
 use super::pool::{Pool, PooledConnection};
 use super::query::{AllColumns, Select, Statement, Table, select};
 use super::relation::{NPlusOne, Relation, RelationDef, RelationError, Relations};
-use super::transaction;
 use super::value::FromRow;
 use crate::dialect::TransactionOptions;
 use crate::dialect::query::StatementRef;
@@ -63,8 +67,7 @@ impl<M> std::fmt::Debug for Handle<M> {
 /// with its own view of the database. Flushes before queries and at commit
 /// (autoflush), and rolls back what is still open when dropped.
 pub struct Session {
-    pool: Pool,
-    conn: Option<PooledConnection>,
+    source: Source,
     options: TransactionOptions,
     /// Per model, in the order models first entered the session.
     models: Vec<(TypeId, Box<dyn AnySlots>)>,
@@ -79,6 +82,58 @@ pub struct Session {
     /// Copies of session objects in loaded relationships, replaced by the
     /// objects as written after the next flush (see `changes`).
     copies: Vec<changes::Copied>,
+}
+
+/// Where a session's connections come from, and the one it holds.
+// One per session, never moved while in use: not worth a box per session.
+#[allow(clippy::large_enum_variant)]
+enum Source {
+    Sync {
+        pool: Pool,
+        conn: Option<PooledConnection>,
+    },
+    #[cfg(feature = "async")]
+    Async {
+        pool: super::asynchronous::AsyncPool,
+        conn: Option<super::asynchronous::AsyncPooledConnection>,
+    },
+}
+
+impl Source {
+    /// The connection held, if any, as an executor.
+    fn held(&mut self) -> Option<Conn<'_>> {
+        match self {
+            Source::Sync { conn, .. } => conn.as_mut().map(|c| Conn::Sync(c)),
+            #[cfg(feature = "async")]
+            Source::Async { conn, .. } => conn.as_mut().map(|c| Conn::Async(c)),
+        }
+    }
+
+    /// The held connection's statement count and transaction depth.
+    fn held_state(&self) -> Option<(usize, u32)> {
+        match self {
+            Source::Sync { conn, .. } => conn.as_ref().map(|c| (c.statement_count(), c.transaction_state().depth)),
+            #[cfg(feature = "async")]
+            Source::Async { conn, .. } => conn.as_ref().map(|c| (c.statement_count(), c.transaction_state().depth)),
+        }
+    }
+
+    /// Gives the held connection back to its pool; its statement count.
+    fn release(&mut self) -> Option<usize> {
+        match self {
+            Source::Sync { conn, .. } => conn.take().map(|c| c.statement_count()),
+            #[cfg(feature = "async")]
+            Source::Async { conn, .. } => conn.take().map(|c| c.statement_count()),
+        }
+    }
+
+    fn echo(&self) -> Option<&Echo> {
+        match self {
+            Source::Sync { pool, .. } => pool.echo(),
+            #[cfg(feature = "async")]
+            Source::Async { pool, .. } => pool.echo(),
+        }
+    }
 }
 
 /// What the N+1 detector keeps: which query each object came from, and how
@@ -97,15 +152,20 @@ struct LazyLoads {
 impl Pool {
     /// A session borrowing connections from this pool.
     pub fn session(&self) -> Session {
+        Session::new(Source::Sync { pool: self.clone(), conn: None }, self.events().clone())
+    }
+}
+
+impl Session {
+    fn new(source: Source, events: Listeners) -> Session {
         Session {
-            pool: self.clone(),
-            conn: None,
+            source,
             options: TransactionOptions::default(),
             models: Vec::new(),
             autoflush: true,
             statements: 0,
             lazy: LazyLoads::default(),
-            events: self.events().clone(),
+            events,
             flushing: false,
             relation_changes: Vec::new(),
             copies: Vec::new(),
@@ -129,10 +189,15 @@ impl Session {
     /// until commit or rollback. Without it the transaction begins at the
     /// first write. Fails with [`Error::TransactionOpen`] when one is open.
     pub fn begin(&mut self) -> Result<(), Error> {
+        self.refuse_async()?;
+        exec::now(std::pin::pin!(self.begin_in()))
+    }
+
+    async fn begin_in(&mut self) -> Result<(), Error> {
         if self.depth() > 0 {
             return Err(Error::TransactionOpen);
         }
-        self.ensure_transaction()
+        self.write_conn().await.map(drop)
     }
 
     /// Adds a new object, inserted at the next flush.
@@ -152,15 +217,25 @@ impl Session {
     /// An expired object is read again (one `SELECT`); one whose row is
     /// gone leaves the session and `None` is returned.
     pub fn get<M: Model + crate::models::Model>(&mut self, key: &M::Key) -> Result<Option<Handle<M>>, Error> {
+        if let Some(handle) = self.slots_mut::<M>().find(key)
+            && !self.slots_mut::<M>().is_expired(handle)
+        {
+            return Ok(Some(handle));
+        }
+        self.refuse_async()?;
+        exec::now(std::pin::pin!(self.get_in(key)))
+    }
+
+    async fn get_in<M: Model + crate::models::Model>(&mut self, key: &M::Key) -> Result<Option<Handle<M>>, Error> {
         if let Some(handle) = self.slots_mut::<M>().find(key) {
             if !self.slots_mut::<M>().is_expired(handle) {
                 return Ok(Some(handle));
             }
-            self.refresh(handle)?;
+            self.refresh_in(handle).await?;
             return Ok(self.slots_mut::<M>().find(key));
         }
-        self.autoflush()?;
-        let found = self.with_read_conn(|conn| exec::get::<M>(conn, key))?;
+        self.autoflush().await?;
+        let found = exec::get_on::<M>(&mut self.read_conn().await?, key).await?;
         Ok(found.map(|object| self.slots_mut::<M>().loaded(object)))
     }
 
@@ -213,8 +288,13 @@ impl Session {
     /// Reads the object's row again, discarding unflushed changes (and
     /// ending its expiry); if the row is gone, the object leaves the session.
     pub fn refresh<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
+        self.refuse_async()?;
+        exec::now(std::pin::pin!(self.refresh_in(handle)))
+    }
+
+    async fn refresh_in<M: Model + crate::models::Model>(&mut self, handle: Handle<M>) -> Result<(), Error> {
         let key = self.slots_mut::<M>().key_of(handle).map_err(stale::<M>)?;
-        let fresh = self.with_read_conn(|conn| exec::get::<M>(conn, &key))?;
+        let fresh = exec::get_on::<M>(&mut self.read_conn().await?, &key).await?;
         let slots = self.slots_mut::<M>();
         match fresh {
             Some(object) => slots.replace(handle, object),
@@ -234,10 +314,18 @@ impl Session {
         &mut self,
         build: impl FnOnce(Select) -> Select,
     ) -> Result<Vec<Handle<M>>, Error> {
+        self.refuse_async()?;
+        exec::now(std::pin::pin!(self.query_in(build)))
+    }
+
+    async fn query_in<M: Model + crate::models::Model + Relations>(
+        &mut self,
+        build: impl FnOnce(Select) -> Select,
+    ) -> Result<Vec<Handle<M>>, Error> {
         let statement = build(
             select(AllColumns { table: M::TABLE_NAME, columns: M::COLUMNS }).from(Table::<M>::new(M::TABLE_NAME)),
         );
-        let rows: Vec<M> = self.execute(&statement)?;
+        let rows: Vec<M> = self.execute_in(&statement).await?;
         let slots = self.slots_mut::<M>();
         slots.reserve(rows.len());
         // One lookup per row where the key is new (the common case).
@@ -271,19 +359,28 @@ impl Session {
         handle: Handle<P>,
         relation: Relation<P, C>,
     ) -> Result<(), Error> {
+        self.refuse_async()?;
+        exec::now(std::pin::pin!(self.load_in(handle, relation)))
+    }
+
+    async fn load_in<P: Model + crate::models::Model + Relations, C>(
+        &mut self,
+        handle: Handle<P>,
+        relation: Relation<P, C>,
+    ) -> Result<(), Error> {
         let def = relation.def();
         self.detect_n_plus_one(handle, def)?;
-        self.autoflush()?;
+        self.autoflush().await?;
         let step = super::relation::lazy_step(def)?;
-        self.with_read_conn(|_| Ok(()))?;
+        self.read_conn().await?;
         let id = TypeId::of::<P>();
-        let Session { conn, models, .. } = self;
-        let conn = conn.as_mut().expect("with_read_conn took a connection");
+        let Session { source, models, .. } = self;
+        let mut conn = source.held().expect("read_conn took a connection");
         let slots =
             models.iter_mut().find(|(t, _)| *t == id).and_then(|(_, s)| s.as_any_mut().downcast_mut::<Slots<P>>());
         let Some(slots) = slots else { return Err(stale::<P>(Stale::NotInSession)) };
         let object = slots.get_mut_untracked(handle).map_err(stale::<P>)?;
-        P::load_relation(&mut [object], &step, conn)
+        P::load_relation(&mut [object], &step, &mut conn).await
     }
 
     /// What the N+1 detector does when one query's objects have a
@@ -328,11 +425,17 @@ impl Session {
     /// tracked by the session. A `SELECT` is a read (see [`Session`]); any
     /// other statement, raw SQL included, runs in the session's transaction.
     pub fn execute<R: FromRow>(&mut self, statement: &impl Statement) -> Result<Vec<R>, Error> {
-        self.autoflush()?;
-        match statement.as_ast() {
-            StatementRef::Select(_) => self.with_read_conn(|conn| exec::fetch(conn, statement)),
-            _ => self.with_conn(|conn| exec::fetch(conn, statement)),
-        }
+        self.refuse_async()?;
+        exec::now(std::pin::pin!(self.execute_in(statement)))
+    }
+
+    async fn execute_in<R: FromRow>(&mut self, statement: &(impl Statement + ?Sized)) -> Result<Vec<R>, Error> {
+        self.autoflush().await?;
+        let mut conn = match statement.as_ast() {
+            StatementRef::Select(_) => self.read_conn().await?,
+            _ => self.write_conn().await?,
+        };
+        exec::fetch_on(&mut conn, statement).await
     }
 
     /// Adds `listener` to this session's [`SessionEvents`] listeners, after
@@ -346,13 +449,28 @@ impl Session {
     /// Listeners' `before_flush` run first (what they add is written too),
     /// `after_flush` once all is written. A hook's error aborts the flush.
     pub fn flush(&mut self) -> Result<(), Error> {
+        if !self.flushing && self.has_changes() {
+            self.refuse_async()?;
+        }
+        exec::now(std::pin::pin!(self.flush_in()))
+    }
+
+    /// Whether a flush would write anything.
+    fn has_changes(&self) -> bool {
+        self.models.iter().any(|(_, s)| s.has_changes()) || changes::pending(&self.relation_changes)
+    }
+
+    async fn flush_in(&mut self) -> Result<(), Error> {
         if self.flushing
             || (self.models.iter().all(|(_, s)| !s.has_changes()) && !changes::pending(&self.relation_changes))
         {
             return Ok(());
         }
         self.flushing = true;
-        let result = self.before_flush().and_then(|()| self.flush_changes());
+        let result = match self.before_flush() {
+            Ok(()) => self.flush_changes().await,
+            Err(e) => Err(e),
+        };
         self.flushing = false;
         if result.is_ok() {
             changes::refresh_copies(self);
@@ -378,7 +496,7 @@ impl Session {
         self.events.iter().for_each(|l| event(&**l, self));
     }
 
-    fn flush_changes(&mut self) -> Result<(), Error> {
+    async fn flush_changes(&mut self) -> Result<(), Error> {
         let (order, deferred) = flush_order(&self.models)?;
         for (i, parent) in &deferred {
             self.models[*i].1.defer(parent);
@@ -387,27 +505,35 @@ impl Session {
         let mut models = std::mem::take(&mut self.models);
         let recorded = std::mem::take(&mut self.relation_changes);
         let mut applied = changes::key_changes_applied(&recorded);
-        let result = self.with_conn(|conn| {
+        let result = async {
+            let mut conn = self.write_conn().await?;
+            let conn = &mut conn;
             for &i in &order {
                 changes::apply_keys(&mut models, &recorded, &mut applied, i)?;
-                models[i].1.flush_inserts_and_updates(conn, show_keys)?;
+                models[i].1.flush_inserts_and_updates(conn, show_keys).await?;
             }
             if applied.contains(&false) {
                 // Parents inserted after their children (a cycle): their
                 // keys go into the children's UPDATEs now.
                 for &i in &order {
                     changes::apply_keys(&mut models, &recorded, &mut applied, i)?;
-                    models[i].1.flush_inserts_and_updates(conn, show_keys)?;
+                    models[i].1.flush_inserts_and_updates(conn, show_keys).await?;
                 }
             }
-            changes::write_associations(conn, &models, &recorded)?;
-            order.iter().try_for_each(|&i| models[i].1.flush_unlinks(conn))?;
-            order.iter().try_for_each(|&i| models[i].1.flush_deferred_keys(conn))?;
-            order.iter().rev().try_for_each(|&i| {
-                cascade::write_cascades(conn, models[i].1.as_ref(), &recorded)?;
-                models[i].1.flush_deletes(conn, show_keys)
-            })
-        });
+            changes::write_associations(conn, &models, &recorded).await?;
+            for &i in &order {
+                models[i].1.flush_unlinks(conn).await?;
+            }
+            for &i in &order {
+                models[i].1.flush_deferred_keys(conn).await?;
+            }
+            for &i in order.iter().rev() {
+                cascade::write_cascades(conn, models[i].1.as_ref(), &recorded).await?;
+                models[i].1.flush_deletes(conn, show_keys).await?;
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
         if result.is_err() {
             models.iter_mut().for_each(|(_, m)| m.clear_deferred());
             // Not written: kept, unless the rollback below forgets them.
@@ -417,23 +543,28 @@ impl Session {
         if result.is_err() {
             // The transaction (or savepoint) holds part of the flush: undo
             // it, and drop the objects that no longer match the database.
-            let _ = self.rollback();
+            let _ = self.rollback_in().await;
         }
         result
     }
 
     /// Flushes, then commits the transaction (or releases the savepoint).
     pub fn commit(&mut self) -> Result<(), Error> {
-        self.flush()?;
+        self.refuse_async()?;
+        exec::now(std::pin::pin!(self.commit_in()))
+    }
+
+    async fn commit_in(&mut self) -> Result<(), Error> {
+        self.flush_in().await?;
         let depth = self.depth();
         if depth == 0 {
             self.release_if_done();
             return Ok(());
         }
-        let result = self.with_conn(|conn| {
-            let dialect = crate::dialect::of(conn.backend());
-            transaction::commit(conn, dialect)
-        });
+        let result = match self.write_conn().await {
+            Ok(mut conn) => conn.commit().await,
+            Err(e) => Err(e),
+        };
         if result.is_err() {
             self.forget_transaction_work(0);
         } else {
@@ -449,16 +580,23 @@ impl Session {
     /// Rolls back the transaction (or to the savepoint). Objects inserted or
     /// added inside it leave the session; changed ones get their snapshot back.
     pub fn rollback(&mut self) -> Result<(), Error> {
+        if self.depth() > 0 {
+            self.refuse_async()?;
+        }
+        exec::now(std::pin::pin!(self.rollback_in()))
+    }
+
+    async fn rollback_in(&mut self) -> Result<(), Error> {
         let depth = self.depth();
         if depth == 0 {
             self.forget_transaction_work(0);
             self.release_if_done();
             return Ok(());
         }
-        let result = self.with_conn(|conn| {
-            let dialect = crate::dialect::of(conn.backend());
-            transaction::rollback(conn, dialect)
-        });
+        let result = match self.write_conn().await {
+            Ok(mut conn) => conn.rollback().await,
+            Err(e) => Err(e),
+        };
         self.forget_transaction_work(depth - 1);
         self.release_if_done();
         if depth == 1 {
@@ -470,12 +608,14 @@ impl Session {
     /// Opens a savepoint; the guard derefs to the session and rolls back to
     /// the savepoint when dropped uncommitted.
     pub fn begin_nested(&mut self) -> Result<Savepoint<'_>, Error> {
-        self.ensure_transaction()?;
-        let depth = self.with_conn(|conn| {
-            let dialect = crate::dialect::of(conn.backend());
-            transaction::begin_nested(conn, dialect)
-        })?;
+        self.refuse_async()?;
+        let depth = exec::now(std::pin::pin!(self.begin_nested_in()))?;
         Ok(Savepoint { session: self, depth, finished: false })
+    }
+
+    /// Opens a savepoint (beginning the transaction first if none is open); its depth.
+    async fn begin_nested_in(&mut self) -> Result<u32, Error> {
+        self.write_conn().await?.begin_nested().await
     }
 
     /// Runs `work` with autoflush off.
@@ -488,69 +628,79 @@ impl Session {
 
     /// How many statements this session has sent.
     pub fn statement_count(&self) -> usize {
-        self.statements.wrapping_add(self.conn.as_ref().map_or(0, |c| c.statement_count()))
+        self.statements.wrapping_add(self.source.held_state().map_or(0, |(count, _)| count))
     }
 
     /// The echo of this session's pool.
     pub fn echo(&self) -> Option<&Echo> {
-        self.pool.echo()
+        self.source.echo()
     }
 
-    fn autoflush(&mut self) -> Result<(), Error> {
-        if self.autoflush { self.flush() } else { Ok(()) }
+    async fn autoflush(&mut self) -> Result<(), Error> {
+        if !self.autoflush || self.flushing || !self.has_changes() {
+            return Ok(());
+        }
+        // Boxed: the flush's future is large, and every read would carry it.
+        let flush: exec::BoxFuture<'_, Result<(), Error>> = Box::pin(self.flush_in());
+        flush.await
     }
 
     fn depth(&self) -> u32 {
-        self.conn.as_ref().map_or(0, |c| c.transaction_state().depth)
+        self.source.held_state().map_or(0, |(_, depth)| depth)
+    }
+
+    /// A sync method that needs the database, called on an async session
+    /// (from a listener): refused, rather than waiting inside a runtime.
+    fn refuse_async(&self) -> Result<(), Error> {
+        match self.source {
+            Source::Sync { .. } => Ok(()),
+            #[cfg(feature = "async")]
+            Source::Async { .. } => Err(Error::AsyncInSync),
+        }
     }
 
     /// The session's connection, taken from the pool if it has none.
-    fn connection(&mut self) -> Result<&mut PooledConnection, Error> {
-        let conn = match self.conn.take() {
-            Some(conn) => conn,
-            None => {
-                let conn = self.pool.get()?;
-                // Statements are counted from here: the pool's ping is not ours.
-                self.statements = self.statements.wrapping_sub(conn.statement_count());
-                conn
-            }
-        };
-        Ok(self.conn.insert(conn))
+    async fn connection(&mut self) -> Result<Conn<'_>, Error> {
+        if self.source.held_state().is_none() {
+            let count = match &mut self.source {
+                Source::Sync { pool, conn } => conn.insert(pool.get()?).statement_count(),
+                #[cfg(feature = "async")]
+                Source::Async { pool, conn } => conn.insert(pool.get().await?).statement_count(),
+            };
+            // Statements are counted from here: the pool's ping is not ours.
+            self.statements = self.statements.wrapping_sub(count);
+        }
+        Ok(self.source.held().expect("a connection was just taken"))
     }
 
-    fn ensure_transaction(&mut self) -> Result<(), Error> {
+    /// The connection for a write: in the session's transaction, begun if
+    /// none is open.
+    async fn write_conn(&mut self) -> Result<Conn<'_>, Error> {
         let options = self.options;
-        let conn = self.connection()?;
-        if conn.transaction_state().depth == 0 {
-            let dialect = crate::dialect::of(conn.backend());
-            transaction::begin(conn, dialect, &options)?;
+        let mut conn = self.connection().await?;
+        if conn.depth() == 0 {
+            conn.begin(&options).await?;
         }
-        Ok(())
+        Ok(conn)
     }
 
-    /// Runs `work`, a write, in the session's transaction (begun if none is open).
-    fn with_conn<T>(&mut self, work: impl FnOnce(&mut PooledConnection) -> Result<T, Error>) -> Result<T, Error> {
-        self.ensure_transaction()?;
-        work(self.conn.as_mut().expect("ensure_transaction took a connection"))
-    }
-
-    /// Runs `work`, a read: in the open transaction if there is one, else
-    /// outside any (no `BEGIN` and `ROLLBACK` round trips around it), unless
-    /// transaction options were set, which begin the transaction first.
-    fn with_read_conn<T>(&mut self, work: impl FnOnce(&mut PooledConnection) -> Result<T, Error>) -> Result<T, Error> {
+    /// The connection for a read: in the open transaction if there is one,
+    /// else outside any (no `BEGIN` and `ROLLBACK` round trips around it),
+    /// unless transaction options were set, which begin the transaction first.
+    async fn read_conn(&mut self) -> Result<Conn<'_>, Error> {
         if self.options != TransactionOptions::default() {
-            self.ensure_transaction()?;
+            return self.write_conn().await;
         }
-        work(self.connection()?)
+        self.connection().await
     }
 
     /// Gives the connection back once no transaction is open, so that an
     /// idle session holds none.
     fn release_if_done(&mut self) {
         if self.depth() == 0
-            && let Some(conn) = self.conn.take()
+            && let Some(count) = self.source.release()
         {
-            self.statements = self.statements.wrapping_add(conn.statement_count());
+            self.statements = self.statements.wrapping_add(count);
         }
     }
 
@@ -666,8 +816,21 @@ impl<M: Model + crate::models::Model> IndexMut<Handle<M>> for Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.depth() > 0 {
-            let _ = self.rollback();
+        if self.depth() == 0 {
+            return;
+        }
+        match self.source {
+            Source::Sync { .. } => {
+                let _ = self.rollback();
+            }
+            // No statement can be awaited here: the connection goes back
+            // still in its transaction, which makes the pool close it (the
+            // server rolls back).
+            #[cfg(feature = "async")]
+            Source::Async { .. } => {
+                self.forget_transaction_work(0);
+                self.source.release();
+            }
         }
     }
 }

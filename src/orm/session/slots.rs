@@ -2,10 +2,9 @@
 //! generation-checked handles, with an index by primary key.
 
 use super::Handle;
-use crate::db::Connection;
 use crate::dialect::query::Value;
 use crate::orm::error::{Error, Stale};
-use crate::orm::exec;
+use crate::orm::exec::{self, BoxFuture, Conn};
 use crate::orm::hooks::{HookError, HookPoint};
 use crate::orm::model::Model;
 use crate::orm::value::KeyValue;
@@ -14,10 +13,10 @@ use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// What a session does with every model's map, whatever the model.
-pub(super) trait AnySlots {
+pub(super) trait AnySlots: Send + Sync {
     /// The model's table.
     fn table(&self) -> &'static str;
     /// The other tables its foreign keys refer to.
@@ -31,9 +30,9 @@ pub(super) trait AnySlots {
     fn defer(&mut self, parent: &str);
     /// Sets the foreign keys deferred at insert (`UPDATE`), then forgets
     /// which edges were deferred.
-    fn flush_deferred_keys(&mut self, conn: &mut Connection) -> Result<(), Error>;
+    fn flush_deferred_keys<'a>(&'a mut self, conn: &'a mut Conn<'_>) -> BoxFuture<'a, Result<(), Error>>;
     /// Clears the deferred foreign keys of the rows about to be deleted.
-    fn flush_unlinks(&mut self, conn: &mut Connection) -> Result<(), Error>;
+    fn flush_unlinks<'a>(&'a mut self, conn: &'a mut Conn<'_>) -> BoxFuture<'a, Result<(), Error>>;
     /// Forgets the deferred edges of a flush that failed.
     fn clear_deferred(&mut self);
     fn as_any(&self) -> &dyn Any;
@@ -45,9 +44,13 @@ pub(super) trait AnySlots {
     /// Inserts the pending objects (parents before the rows that refer to
     /// them within the table), then updates the changed ones. `show_keys`:
     /// whether an error may quote primary keys (the echo shows values).
-    fn flush_inserts_and_updates(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error>;
+    fn flush_inserts_and_updates<'a>(
+        &'a mut self,
+        conn: &'a mut Conn<'_>,
+        show_keys: bool,
+    ) -> BoxFuture<'a, Result<(), Error>>;
     /// Deletes the objects marked for it, rows referring to others first.
-    fn flush_deletes(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error>;
+    fn flush_deletes<'a>(&'a mut self, conn: &'a mut Conn<'_>, show_keys: bool) -> BoxFuture<'a, Result<(), Error>>;
     /// The level `depth` was committed into the one around it.
     fn committed(&mut self, depth: u32);
     /// Everything done deeper than `depth` was undone in the database.
@@ -195,12 +198,13 @@ thread_local! {
     /// creates a map per model it touches, and building the description
     /// (parsing its column types) cost a read-only session a third of its
     /// client time.
-    static TABLES: RefCell<HashMap<TypeId, Rc<crate::schema::Table>>> = RefCell::new(HashMap::new());
+    static TABLES: RefCell<HashMap<TypeId, Arc<crate::schema::Table>>> = RefCell::new(HashMap::new());
 }
 
 /// `M`'s table description (`crate::models::Model::table`), shared.
-fn model_table<M: crate::models::Model + 'static>() -> Rc<crate::schema::Table> {
-    TABLES.with(|tables| Rc::clone(tables.borrow_mut().entry(TypeId::of::<M>()).or_insert_with(|| Rc::new(M::table()))))
+fn model_table<M: crate::models::Model + 'static>() -> Arc<crate::schema::Table> {
+    TABLES
+        .with(|tables| Arc::clone(tables.borrow_mut().entry(TypeId::of::<M>()).or_insert_with(|| Arc::new(M::table()))))
 }
 
 /// The identity map's key of a model: its primary key as hashable values.
@@ -523,8 +527,8 @@ impl<M: Model> Slots<M> {
     /// `UPDATE` of the columns that differ from `snapshot`; with a version
     /// column, compare-and-set on the snapshot's version, which the object
     /// then advances. Whether anything was sent.
-    fn update_changed(
-        conn: &mut Connection,
+    async fn update_changed(
+        conn: &mut Conn<'_>,
         object: &mut M,
         snapshot: &[Value<'static>],
         show_keys: bool,
@@ -544,11 +548,11 @@ impl<M: Model> Slots<M> {
         }
         let version = M::VERSION.and_then(|v| Some((v, M::COLUMNS.iter().position(|c| *c == v)?)));
         let Some((version, at)) = version else {
-            exec::update_columns(conn, object, &changed)?;
+            exec::update_columns_on(conn, object, &changed).await?;
             return Ok(true);
         };
         let expected = snapshot[at].clone();
-        if exec::update_versioned(conn, object, &changed, version, expected)? == 0 {
+        if exec::update_versioned_on(conn, object, &changed, version, expected).await? == 0 {
             return Err(stale_object(object, show_keys));
         }
         object.advance_version();
@@ -557,18 +561,18 @@ impl<M: Model> Slots<M> {
 
     /// `DELETE` of the object's row; with a version column, only if it
     /// still holds the version read.
-    fn delete_row(conn: &mut Connection, entry: &Entry<M>, show_keys: bool) -> Result<(), Error> {
+    async fn delete_row(conn: &mut Conn<'_>, entry: &Entry<M>, show_keys: bool) -> Result<(), Error> {
         let key = entry.object.key();
         let version = M::VERSION.and_then(|v| Some((v, M::COLUMNS.iter().position(|c| *c == v)?)));
         let Some((version, at)) = version else {
-            exec::delete::<M>(conn, &key)?;
+            exec::delete_on::<M>(conn, &key).await?;
             return Ok(());
         };
         let expected = match &entry.snapshot {
             Some(snapshot) => snapshot[at].clone(),
             None => entry.object.values().swap_remove(at).into_owned(),
         };
-        if exec::delete_versioned::<M>(conn, &key, version, expected)? == 0 {
+        if exec::delete_versioned_on::<M>(conn, &key, version, expected).await? == 0 {
             return Err(stale_object(&entry.object, show_keys));
         }
         Ok(())
@@ -599,14 +603,16 @@ impl<M: Model> AnySlots for Slots<M> {
         }
     }
 
-    fn flush_deferred_keys(&mut self, conn: &mut Connection) -> Result<(), Error> {
-        let deferred = std::mem::take(&mut self.deferred);
-        for index in std::mem::take(&mut self.post_update) {
-            if let Some(entry) = self.entries[index].as_ref() {
-                exec::update_columns(conn, &entry.object, &deferred)?;
+    fn flush_deferred_keys<'a>(&'a mut self, conn: &'a mut Conn<'_>) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let deferred = std::mem::take(&mut self.deferred);
+            for index in std::mem::take(&mut self.post_update) {
+                if let Some(entry) = self.entries[index].as_ref() {
+                    exec::update_columns_on(conn, &entry.object, &deferred).await?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn clear_deferred(&mut self) {
@@ -614,14 +620,16 @@ impl<M: Model> AnySlots for Slots<M> {
         self.post_update.clear();
     }
 
-    fn flush_unlinks(&mut self, conn: &mut Connection) -> Result<(), Error> {
-        let columns: Vec<&'static str> = self.deferred.iter().map(|&c| M::COLUMNS[c]).collect();
-        for entry in self.entries.iter().flatten().filter(|e| e.deleted) {
-            if self.has_deferred_value(&entry.object) {
-                exec::set_null::<M>(conn, &entry.object.key(), &columns)?;
+    fn flush_unlinks<'a>(&'a mut self, conn: &'a mut Conn<'_>) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let columns: Vec<&'static str> = self.deferred.iter().map(|&c| M::COLUMNS[c]).collect();
+            for entry in self.entries.iter().flatten().filter(|e| e.deleted) {
+                if self.has_deferred_value(&entry.object) {
+                    exec::set_null_on::<M>(conn, &entry.object.key(), &columns).await?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -645,16 +653,24 @@ impl<M: Model> AnySlots for Slots<M> {
         self.changed > 0
     }
 
-    fn flush_inserts_and_updates(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
-        let flushed = self.insert_and_update(conn, show_keys);
-        self.recount();
-        flushed
+    fn flush_inserts_and_updates<'a>(
+        &'a mut self,
+        conn: &'a mut Conn<'_>,
+        show_keys: bool,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let flushed = self.insert_and_update(conn, show_keys).await;
+            self.recount();
+            flushed
+        })
     }
 
-    fn flush_deletes(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
-        let flushed = self.delete_rows(conn, show_keys);
-        self.recount();
-        flushed
+    fn flush_deletes<'a>(&'a mut self, conn: &'a mut Conn<'_>, show_keys: bool) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let flushed = self.delete_rows(conn, show_keys).await;
+            self.recount();
+            flushed
+        })
     }
 
     fn committed(&mut self, depth: u32) {
@@ -725,8 +741,8 @@ impl<M: Model> AnySlots for Slots<M> {
 
 impl<M: Model> Slots<M> {
     /// See [`AnySlots::flush_inserts_and_updates`]; leaves the count stale.
-    fn insert_and_update(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
-        let depth = conn.transaction_state().depth;
+    async fn insert_and_update(&mut self, conn: &mut Conn<'_>, show_keys: bool) -> Result<(), Error> {
+        let depth = conn.depth();
         let pending: Vec<usize> = self
             .entries
             .iter()
@@ -747,7 +763,7 @@ impl<M: Model> Slots<M> {
             for object in objects.iter_mut() {
                 object.before_insert().map_err(|e| hook_error::<M>(HookPoint::BeforeInsert, e))?;
             }
-            exec::insert_many(conn, objects, &self.types, &self.deferred)?;
+            exec::insert_many_on(conn, objects, &self.types, &self.deferred).await?;
             for index in level {
                 let deferred = self.entries[index].as_ref().is_some_and(|e| self.has_deferred_value(&e.object));
                 if deferred {
@@ -769,7 +785,7 @@ impl<M: Model> Slots<M> {
             }
             let Some(snapshot) = entry.snapshot.as_ref() else { continue };
             entry.object.before_update().map_err(|e| hook_error::<M>(HookPoint::BeforeUpdate, e))?;
-            match Self::update_changed(conn, &mut entry.object, snapshot, show_keys) {
+            match Self::update_changed(conn, &mut entry.object, snapshot, show_keys).await {
                 Ok(sent) => {
                     entry.snapshot = None;
                     if sent {
@@ -791,8 +807,8 @@ impl<M: Model> Slots<M> {
     }
 
     /// See [`AnySlots::flush_deletes`]; leaves the count stale.
-    fn delete_rows(&mut self, conn: &mut Connection, show_keys: bool) -> Result<(), Error> {
-        let depth = conn.transaction_state().depth;
+    async fn delete_rows(&mut self, conn: &mut Conn<'_>, show_keys: bool) -> Result<(), Error> {
+        let depth = conn.depth();
         let deleted: Vec<usize> = self
             .entries
             .iter()
@@ -804,7 +820,7 @@ impl<M: Model> Slots<M> {
         for index in self.levels(deleted, show_keys)?.into_iter().rev().flatten() {
             let Some(entry) = self.entries[index].as_mut() else { continue };
             entry.object.before_delete().map_err(|e| hook_error::<M>(HookPoint::BeforeDelete, e))?;
-            if let Err(error) = Self::delete_row(conn, entry, show_keys) {
+            if let Err(error) = Self::delete_row(conn, entry, show_keys).await {
                 if matches!(error, Error::StaleObject { .. }) {
                     (entry.deleted, entry.expired, entry.snapshot) = (false, true, None);
                 }
