@@ -14,7 +14,7 @@ use crate::schema::ColumnType;
 use std::fmt::Write as _;
 
 /// What a backend's server can do, decided once from its version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Capabilities {
     /// `INSERT ... RETURNING`.
     pub returning_insert: bool,
@@ -30,7 +30,7 @@ pub struct Capabilities {
 /// loading sends) is bound. Every form but `Padded` carries any number of
 /// keys in one parameter, so one statement serves every list; `Padded` is
 /// also what composite keys and keys of other types than those named get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyList {
     /// An `IN` list padded to a [`KEY_BUCKETS`] size (and chunked by the
     /// loader).

@@ -450,6 +450,50 @@ fn insert_template<M: Model>(
     Ok(template)
 }
 
+/// Which multi-row `INSERT` of a model a batch sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum InsertForm {
+    /// Every column, keys included.
+    AllColumns,
+    /// All but the generated key, which `RETURNING` reads back in row order.
+    Returning,
+    /// All but the generated key (read back with `LAST_INSERT_ID`).
+    Generated,
+}
+
+/// The key of a memoised multi-row `INSERT` template.
+type InsertShape = (TypeId, usize, Capabilities, InsertForm);
+
+thread_local! {
+    // The templates of full batches (`rows_per_batch` rows: the ~50 kB
+    // statements of a large flush), rendered once per model and backend.
+    static INSERTS: RefCell<HashMap<InsertShape, Arc<Template>>> = RefCell::new(HashMap::new());
+}
+
+/// The template of a batch of `rows` rows in `form`: built by `render`, and
+/// kept for the next batch when it is a full one (`rows == full`; a last,
+/// shorter batch is rendered each time, so that the memo stays one template
+/// per model and form).
+fn batch_template<M: Model>(
+    dialect: &dyn Dialect,
+    caps: Capabilities,
+    form: InsertForm,
+    rows: usize,
+    full: usize,
+    render: impl FnOnce() -> Result<Template, OrmError>,
+) -> Result<Arc<Template>, OrmError> {
+    if rows != full {
+        return render().map(Arc::new);
+    }
+    let shape = (TypeId::of::<M>(), dialect.memo_slot(), caps, form);
+    if let Some(found) = INSERTS.with(|memo| memo.borrow().get(&shape).cloned()) {
+        return Ok(found);
+    }
+    let template = Arc::new(render()?);
+    INSERTS.with(|memo| memo.borrow_mut().insert(shape, Arc::clone(&template)));
+    Ok(template)
+}
+
 /// `rows` rows of `width` placeholders.
 fn placeholder_rows(rows: usize, width: usize) -> Vec<Vec<ast::Expr>> {
     (0..rows).map(|_| (0..width).map(|_| ast::Expr::Bind(Value::Null)).collect()).collect()
@@ -488,9 +532,12 @@ pub(crate) async fn insert_many_on<M: Model>(
     let (dialect, caps) = conn.capabilities().await?;
     let (generated, explicit): (Vec<&mut M>, Vec<&mut M>) =
         objects.into_iter().partition(|o| M::GENERATED.is_some() && o.generated_key_unset());
-    for batch in explicit.chunks(rows_per_batch(dialect, M::COLUMNS.len())) {
-        let source = ast::InsertSource::Values(placeholder_rows(batch.len(), M::COLUMNS.len()));
-        let template = insert_template::<M>(dialect, caps, M::COLUMNS.to_vec(), source, Vec::new())?;
+    let full = rows_per_batch(dialect, M::COLUMNS.len());
+    for batch in explicit.chunks(full) {
+        let template = batch_template::<M>(dialect, caps, InsertForm::AllColumns, batch.len(), full, || {
+            let source = ast::InsertSource::Values(placeholder_rows(batch.len(), M::COLUMNS.len()));
+            insert_template::<M>(dialect, caps, M::COLUMNS.to_vec(), source, Vec::new())
+        })?;
         let binds = row_values(batch.iter().map(|o| &**o), None, nulled);
         conn.run(StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds).await?;
     }
@@ -506,10 +553,14 @@ pub(crate) async fn insert_many_on<M: Model>(
             types.iter().enumerate().filter(|(i, _)| Some(*i) != at).map(|(_, t)| t.clone()).collect();
         let mut generated = generated;
         for batch in generated.chunks_mut(rows) {
-            let source =
-                ast::InsertSource::InOrder { rows: placeholder_rows(batch.len(), columns.len()), types: types.clone() };
-            let returning = vec![ast::Expr::Column { table: None, name: std::borrow::Cow::Borrowed(key_column) }];
-            let template = insert_template::<M>(dialect, caps, columns.clone(), source, returning)?;
+            let template = batch_template::<M>(dialect, caps, InsertForm::Returning, batch.len(), rows, || {
+                let source = ast::InsertSource::InOrder {
+                    rows: placeholder_rows(batch.len(), columns.len()),
+                    types: types.clone(),
+                };
+                let returning = vec![ast::Expr::Column { table: None, name: std::borrow::Cow::Borrowed(key_column) }];
+                insert_template::<M>(dialect, caps, columns.clone(), source, returning)
+            })?;
             let binds = row_values(batch.iter().map(|o| &**o), at, nulled);
             let mut keys: Vec<(i64,)> =
                 conn.load(StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds, &[]).await?;
@@ -541,8 +592,10 @@ pub(crate) async fn insert_many_on<M: Model>(
     };
     let last = Template { sql: dialect.last_insert_id_query().to_string(), splits: Vec::new() };
     for batch in generated.chunks_mut(rows) {
-        let source = ast::InsertSource::Values(placeholder_rows(batch.len(), columns.len()));
-        let template = insert_template::<M>(dialect, caps, columns.clone(), source, Vec::new())?;
+        let template = batch_template::<M>(dialect, caps, InsertForm::Generated, batch.len(), rows, || {
+            let source = ast::InsertSource::Values(placeholder_rows(batch.len(), columns.len()));
+            insert_template::<M>(dialect, caps, columns.clone(), source, Vec::new())
+        })?;
         let binds = row_values(batch.iter().map(|o| &**o), at, nulled);
         let inserted = conn.run(StatementKind::Insert, Some(M::TABLE_NAME), &template, &binds).await?;
         drop(binds);

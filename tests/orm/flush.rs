@@ -114,6 +114,21 @@ fn flush_batches_inserts_per_table_and_fills_generated_keys() {
         assert_eq!(member_ids(&mut s)["late@x.io"], s[more].id);
         let count: Vec<(i64,)> = s.execute(&text("SELECT COUNT(*) FROM badges")).unwrap();
         assert_eq!(count[0].0, 60);
+
+        // Past full batches, twice: the statement of a full batch is built
+        // once and reused, by this flush and the next; every key is its row's.
+        for round in 0..2 {
+            lines.lock().unwrap().clear();
+            let bulk: Vec<_> =
+                (0..2_500).map(|i| Member { email: format!("bulk{round}-{i:04}@x.io"), ..Member::default() }).collect();
+            let handles = s.add_all(bulk);
+            s.flush().unwrap();
+            assert_eq!(sent(&lines, "INSERT").len(), 3, "batches of 1,000 rows");
+            let ids = member_ids(&mut s);
+            for &h in &handles {
+                assert_eq!(ids[&s[h].email], s[h].id, "{}: the key of its own row", s[h].email);
+            }
+        }
     });
 }
 
