@@ -183,7 +183,7 @@ pub(crate) fn joined_select(
 pub async fn after_load_rows<M: Relations>(rows: &mut Vec<M>, conn: &mut Conn<'_>, plan: &Plan) -> Result<(), Error> {
     if plan.collapse {
         let mut seen = std::collections::HashSet::new();
-        rows.retain(|row| seen.insert(key_text(row.key().key_values().iter()).unwrap_or_default()));
+        rows.retain(|row| seen.insert(key_text(row.key().key_values().iter())));
     }
     let mut refs: Vec<&mut M> = rows.iter_mut().collect();
     after_load(&mut refs, conn, plan).await
@@ -238,10 +238,24 @@ fn add_joins(select: &mut ast::Select, parent: &str, joins: &[JoinPlan]) -> Resu
     Ok(())
 }
 
-/// A key as a map key: integers of any width alike, `None` when a part is `NULL`.
-fn key_text<'a>(values: impl Iterator<Item = &'a Value<'a>>) -> Option<String> {
+/// A key as a map key: integers of any width alike (a one-column integer
+/// key without an allocation), `None` when a part is `NULL`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GroupKey {
+    /// A one-column integer key.
+    Int(i64),
+    /// Any other key, as text.
+    Text(String),
+}
+
+fn key_text<'a>(values: impl Iterator<Item = &'a Value<'a>>) -> Option<GroupKey> {
+    let mut values = values.peekable();
+    let first = values.next()?;
+    if let (Some(n), None) = (first.as_i64(), values.peek()) {
+        return Some(GroupKey::Int(n));
+    }
     let mut text = String::new();
-    for value in values {
+    for value in std::iter::once(first).chain(values) {
         match value {
             Value::Null => return None,
             other => match other.as_i64() {
@@ -251,7 +265,7 @@ fn key_text<'a>(values: impl Iterator<Item = &'a Value<'a>>) -> Option<String> {
         }
         .ok()?;
     }
-    Some(text)
+    Some(GroupKey::Text(text))
 }
 
 fn values_at<'v>(values: &'v [Value<'v>], positions: &[usize]) -> Vec<&'v Value<'v>> {
@@ -328,7 +342,7 @@ impl<C: FromRow, K: FromRow> FromRow for Keyed<C, K> {
 }
 
 /// Related rows grouped by the key of the parent they belong to.
-type Groups<C> = HashMap<String, Vec<C>>;
+type Groups<C> = HashMap<GroupKey, Vec<C>>;
 
 /// Reads the rows related to `keys` by `def`, in chunks, grouped by parent
 /// key, with the child plan run over all of them at once.
@@ -383,14 +397,14 @@ fn distribute<P: Model, C: Clone>(
     mut groups: Groups<C>,
     mut set: impl FnMut(&mut P, Vec<C>),
 ) {
-    let texts: Vec<Option<String>> = rows
+    let texts: Vec<Option<GroupKey>> = rows
         .iter()
         .map(|row| {
             let values = row.values();
             key_text(values_at(&values, positions).into_iter())
         })
         .collect();
-    let mut remaining: HashMap<&str, usize> = HashMap::new();
+    let mut remaining: HashMap<&GroupKey, usize> = HashMap::new();
     for text in texts.iter().flatten() {
         *remaining.entry(text).or_default() += 1;
     }
@@ -398,7 +412,7 @@ fn distribute<P: Model, C: Clone>(
         let items = match text {
             None => Vec::new(),
             Some(text) => {
-                let left = remaining.get_mut(text.as_str()).map(|n| {
+                let left = remaining.get_mut(text).map(|n| {
                     *n -= 1;
                     *n
                 });
