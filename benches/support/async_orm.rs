@@ -284,7 +284,7 @@ pub fn run(db: &TestDb, name: &str, rounds: usize) {
             }
         }
         println!(
-            "\n{:<25}{:>5} {:>12} {:>12} {:>8} {:>12} {:>12} {:>8}  {}",
+            "\n{:<25}{:>5} {:>12} {:>12} {:>8} {:>12} {:>12} {:>8}  statements d/ours",
             format!("{name} async"),
             "iter",
             "diesel-async",
@@ -292,8 +292,7 @@ pub fn run(db: &TestDb, name: &str, rounds: usize) {
             "ours/d",
             "d cpu",
             "ours cpu",
-            "cpu o/d",
-            "statements d/ours"
+            "cpu o/d"
         );
         for ((workload, n), [d, ours]) in WORKLOADS.iter().zip(best) {
             let shown = |t: Option<Duration>| t.map_or("-".into(), |t| per_iteration(t, *n));

@@ -80,8 +80,6 @@ mod loading;
 mod resolve;
 
 pub(crate) use loading::fetch_planned_on;
-#[cfg(feature = "async")]
-pub(crate) use loading::joined_select;
 pub(crate) use loading::lazy_step;
 pub use loading::{JoinPlan, Plan, Step, load, load_many, load_one};
 #[doc(hidden)]
