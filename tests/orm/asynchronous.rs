@@ -64,6 +64,7 @@ per_backend!(
     session_identity_map_changed_columns_and_flush_order,
     session_savepoints_and_a_failed_flush,
     session_selectin_nested_in_three_statements_and_joined,
+    core_fetch_loads_selectin_as_the_sync_fetch_does,
     session_n_plus_one_detector,
     session_cancelled_or_dropped_leaves_the_pool_clean,
     sessions_of_eight_tasks_share_one_pool,
@@ -403,6 +404,39 @@ async fn session_selectin_nested_in_three_statements_and_joined(db: TestDb) {
     assert_eq!(s.statement_count() - before, 1);
     assert_eq!(posts.len(), 200);
     assert_eq!(s[posts[199]].author.get().unwrap().map(|u| u.name.as_str()), Some("u99"));
+}
+
+/// A bare async connection's `exec::fetch` loads `selectin` relationships
+/// (nested, one statement per level) like the sync `exec::fetch`.
+async fn core_fetch_loads_selectin_as_the_sync_fetch_does(db: TestDb) {
+    let pool = AsyncPool::open(&db.url, options()).await.unwrap();
+    seed_users(&pool, 3, 2, 2).await;
+    let query = select(SUser::ALL)
+        .from(SUser::TABLE)
+        .order_by(SUser::ID.asc())
+        .options(selectin(SUser::POSTS).then(selectin(SPost::TAGS)));
+    let mut conn = pool.get().await.unwrap();
+    exec::capabilities(&mut conn).await.unwrap();
+    let before = conn.statement_count();
+    let users: Vec<SUser> = exec::fetch(&mut conn, &query).await.unwrap();
+    assert_eq!(conn.statement_count() - before, 3, "users, posts, tags");
+    let posts = users[2].posts.get().unwrap();
+    assert_eq!(posts.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), ["p2.0", "p2.1"]);
+    let labels: Vec<&str> = posts[0].tags.get().unwrap().iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["t2.0.0", "t2.0.1"]);
+    // The same tree as the sync fetch reads.
+    let synced: Vec<SUser> = migrate::orm::exec::fetch(&mut db.connect(), &query).unwrap();
+    assert_eq!(users, synced);
+    // joined below selectin: the posts' authors in the posts' statement.
+    let query = select(SUser::ALL)
+        .from(SUser::TABLE)
+        .order_by(SUser::ID.asc())
+        .options(selectin(SUser::POSTS).then(joined(SPost::AUTHOR)));
+    let before = conn.statement_count();
+    let users: Vec<SUser> = exec::fetch(&mut conn, &query).await.unwrap();
+    assert_eq!(conn.statement_count() - before, 2, "users, posts with their authors");
+    let author = users[1].posts.get().unwrap()[0].author.get().unwrap().map(|u| u.name.clone());
+    assert_eq!(author.as_deref(), Some("u1"));
 }
 
 async fn session_n_plus_one_detector(db: TestDb) {

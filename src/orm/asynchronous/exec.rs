@@ -8,8 +8,9 @@ use super::connection::{AsyncConnection, Failure};
 use crate::dialect::query::{self as ast, Bound, Capabilities, StatementKind, StatementRef, Template, Value};
 use crate::dialect::{self, Dialect};
 use crate::orm::error::Error as OrmError;
+use crate::orm::exec::Conn;
 use crate::orm::query::Statement;
-use crate::orm::relation::{JoinPlan, RelationError};
+use crate::orm::relation::JoinPlan;
 use crate::orm::value::FromRow;
 
 /// The dialect and server capabilities of `conn`, the version asked once
@@ -35,35 +36,15 @@ async fn render<'s>(
     Ok((template, binds))
 }
 
-/// Runs a query and decodes every row into `R` (a model, a tuple, a value).
-/// A model's `joined` relationships (many-to-one, one-to-one) load in the
-/// same statement; a relationship that needs a statement of its own
-/// (`selectin`) is an error here: a session loads those.
+/// Runs a query and decodes every row into `R` (a model, a tuple, a value);
+/// for a model, loads the relationships its options (and defaults) name,
+/// as the sync [`crate::orm::exec::fetch`] does: `joined` ones in the same
+/// statement, `selectin` ones with one statement per level.
 pub async fn fetch<R: FromRow + Send>(
     conn: &mut AsyncConnection,
     statement: &(impl Statement + Sync + ?Sized),
 ) -> Result<Vec<R>, OrmError> {
-    let plan = R::plan(statement.load_options())?;
-    let Some(plan) = plan else { return fetch_joined(conn, statement.as_ast(), &[]).await };
-    if let Some(step) = plan.after.first() {
-        return Err(RelationError::AsyncNeedsJoined { relation: step.def.label() }.into());
-    }
-    if let (true, Some(join)) = (plan.collapse, plan.joined.first()) {
-        return Err(RelationError::AsyncNeedsJoined { relation: join.def.label() }.into());
-    }
-    match crate::orm::relation::joined_select(statement, &plan)? {
-        Some(select) => fetch_joined(conn, StatementRef::Select(&select), &plan.joined).await,
-        None => fetch_joined(conn, statement.as_ast(), &[]).await,
-    }
-}
-
-async fn fetch_joined<R: FromRow + Send>(
-    conn: &mut AsyncConnection,
-    statement: StatementRef<'_>,
-    joined: &[JoinPlan],
-) -> Result<Vec<R>, OrmError> {
-    let (template, binds) = render(conn, statement).await?;
-    load_joined(conn, statement.kind(), statement.table(), &template, &binds, joined).await
+    crate::orm::exec::fetch_on(&mut Conn::Async(conn), statement).await
 }
 
 /// Runs a query and decodes its first row, if any.

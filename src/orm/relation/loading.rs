@@ -158,10 +158,7 @@ pub(crate) async fn fetch_planned_on<R: FromRow>(
 
 /// `statement` with the `LEFT JOIN`s of `plan`'s `joined` relationships
 /// added; `None` when it has none.
-pub(crate) fn joined_select(
-    statement: &(impl Statement + ?Sized),
-    plan: &Plan,
-) -> Result<Option<ast::Select>, RelationError> {
+fn joined_select(statement: &(impl Statement + ?Sized), plan: &Plan) -> Result<Option<ast::Select>, RelationError> {
     if plan.joined.is_empty() {
         return Ok(None);
     }

@@ -80,8 +80,6 @@ mod loading;
 mod resolve;
 
 pub(crate) use loading::fetch_planned_on;
-#[cfg(feature = "async")]
-pub(crate) use loading::joined_select;
 pub(crate) use loading::lazy_step;
 pub use loading::{JoinPlan, Plan, Step, load, load_many, load_one};
 #[doc(hidden)]
@@ -356,16 +354,6 @@ pub enum RelationError {
         relation: String,
         /// `selectin(User::POSTS)`.
         option: String,
-    },
-    /// A `selectin` load (or one below a `joined` relationship) asked of a
-    /// statement run on an async connection directly: only `joined`
-    /// relationships load there, in the same statement.
-    #[error(
-        "{relation}: only joined relationships load on an async connection; run the query again for the related rows"
-    )]
-    AsyncNeedsJoined {
-        /// `User.posts`.
-        relation: String,
     },
     /// Loading options on a statement whose rows are not a model.
     #[error("loading options apply to queries whose rows are a model (select(User::ALL).from(User::TABLE))")]
