@@ -180,7 +180,7 @@ fn joined_select(statement: &(impl Statement + ?Sized), plan: &Plan) -> Result<O
 pub async fn after_load_rows<M: Relations>(rows: &mut Vec<M>, conn: &mut Conn<'_>, plan: &Plan) -> Result<(), Error> {
     if plan.collapse {
         let mut seen = std::collections::HashSet::new();
-        rows.retain(|row| seen.insert(key_text(row.key().key_values().iter())));
+        rows.retain(|row| seen.insert(group_key(row.key().key_values().iter())));
     }
     let mut refs: Vec<&mut M> = rows.iter_mut().collect();
     after_load(&mut refs, conn, plan).await
@@ -245,7 +245,7 @@ enum GroupKey {
     Text(String),
 }
 
-fn key_text<'a>(values: impl Iterator<Item = &'a Value<'a>>) -> Option<GroupKey> {
+fn group_key<'a>(values: impl Iterator<Item = &'a Value<'a>>) -> Option<GroupKey> {
     let mut values = values.peekable();
     let first = values.next()?;
     if let (Some(n), None) = (first.as_i64(), values.peek()) {
@@ -276,7 +276,7 @@ fn parent_keys<P: Model>(rows: &[&mut P], positions: &[usize]) -> Vec<Vec<Value<
     for row in rows {
         let values = row.values();
         let key = values_at(&values, positions);
-        if let Some(text) = key_text(key.iter().copied())
+        if let Some(text) = group_key(key.iter().copied())
             && seen.insert(text)
         {
             keys.push(key.into_iter().map(|v| v.clone().into_owned()).collect());
@@ -363,7 +363,7 @@ where
         if r.through.is_some() {
             let rows: Vec<Keyed<C, P::Key>> = exec::fetch_ast(conn, &select, &step.child.joined).await?;
             for Keyed(child, key) in rows {
-                if let Some(text) = key_text(key.key_values().iter()) {
+                if let Some(text) = group_key(key.key_values().iter()) {
                     groups.entry(text).or_default().push(child);
                 }
             }
@@ -371,7 +371,7 @@ where
             let rows: Vec<C> = exec::fetch_ast(conn, &select, &step.child.joined).await?;
             for child in rows {
                 let values = child.values();
-                let text = key_text(values_at(&values, &r.link_positions).into_iter());
+                let text = group_key(values_at(&values, &r.link_positions).into_iter());
                 drop(values);
                 if let Some(text) = text {
                     groups.entry(text).or_default().push(child);
@@ -398,7 +398,7 @@ fn distribute<P: Model, C: Clone>(
         .iter()
         .map(|row| {
             let values = row.values();
-            key_text(values_at(&values, positions).into_iter())
+            group_key(values_at(&values, positions).into_iter())
         })
         .collect();
     let mut remaining: HashMap<&GroupKey, usize> = HashMap::new();

@@ -419,8 +419,9 @@ impl Session {
         self.copies.push(Copied { owner, def, target, key, refresh: refresh_in_many::<P, C> });
     }
 
-    /// Makes a copy of `target` `owner`'s to-one relationship `def` (only
-    /// where it is loaded, with `loaded_only`), recorded for the next flush.
+    /// Makes a copy of `target` the value of `owner`'s to-one relationship
+    /// `def` (only where it is loaded, with `loaded_only`), recorded for
+    /// the next flush to replace.
     fn copy_into_one<P, C>(&mut self, owner: Handle<P>, def: &'static RelationDef, target: Handle<C>, loaded_only: bool)
     where
         P: Model + crate::models::Model + Relations,
