@@ -21,8 +21,9 @@ pub trait SqlValue: DecodePg + DecodeMysql + DecodeSqlite + Sized + 'static {
     /// nullable column compares with a plain value.
     type Base: 'static;
     /// The value as a hash-map key, equal exactly when the values are
-    /// (floats by bit pattern): what the session's identity map holds.
-    type Hashed: std::hash::Hash + Eq + Send + Sync + 'static;
+    /// (floats by bit pattern): what the session's identity map holds, and
+    /// what orders a collection loaded without an `order_by`.
+    type Hashed: std::hash::Hash + Ord + Send + Sync + 'static;
     /// The value as a parameter, borrowing what it can.
     fn to_value(&self) -> Value<'_>;
     /// The value as a hash-map key.
@@ -348,7 +349,7 @@ impl<M: super::Model> FromRow for Nullable<M> {
 /// A primary key's value: one column's type, or a tuple for a composite key.
 pub trait KeyValue {
     /// The key as a hash-map key (see [`SqlValue::Hashed`]).
-    type MapKey: std::hash::Hash + Eq + Send + Sync + 'static;
+    type MapKey: std::hash::Hash + Ord + Send + Sync + 'static;
     /// The key's parts, in key-column order.
     fn key_values(&self) -> Vec<Value<'_>>;
     /// The key as a hash-map key, without allocating for number keys.

@@ -16,6 +16,7 @@ per_backend!(
     selectin_collections,
     nested_loading_is_one_statement_per_level,
     selectin_past_500_parents_in_one_statement,
+    collections_without_order_by_come_in_key_order,
     joined_to_one,
     defaults_and_raiseload,
     unloaded_relationships_are_errors,
@@ -252,6 +253,23 @@ fn nested_loading_is_one_statement_per_level(_db: &TestDb, conn: &mut Connection
     });
     assert_eq!(statements, 3);
     assert_eq!(half.len(), 50);
+}
+
+/// A collection without an `order_by` is sorted by key after the read (its
+/// statement has no `ORDER BY`): rows written in descending key order still
+/// come back ascending.
+fn collections_without_order_by_come_in_key_order(_db: &TestDb, conn: &mut Connection) {
+    blog(conn);
+    exec::execute(conn, &insert_into(User::TABLE).row(Row::new().set(User::NAME, "u"))).unwrap();
+    exec::execute(conn, &insert_into(Tag::TABLE).row(Row::new().set(Tag::NAME, "t"))).unwrap();
+    for id in [30i64, 20, 10] {
+        let post = Row::new().set(Post::ID, id).set(Post::USER_ID, 1i64).set(Post::TITLE, format!("p{id}"));
+        exec::execute(conn, &insert_into(Post::TABLE).row(post)).unwrap();
+        let link = Row::new().set(PostTag::POST_ID, id).set(PostTag::TAG_ID, 1i32);
+        exec::execute(conn, &insert_into(PostTag::TABLE).row(link)).unwrap();
+    }
+    let tags = exec::fetch::<Tag>(conn, &select(Tag::ALL).from(Tag::TABLE).options(selectin(Tag::POSTS))).unwrap();
+    assert_eq!(titles(tags[0].posts.get().unwrap()), ["p10", "p20", "p30"]);
 }
 
 fn selectin_past_500_parents_in_one_statement(_db: &TestDb, conn: &mut Connection) {
