@@ -237,7 +237,7 @@ fn add_joins(select: &mut ast::Select, parent: &str, joins: &[JoinPlan]) -> Resu
 
 /// A key as a map key: integers of any width alike (a one-column integer
 /// key without an allocation), `None` when a part is `NULL`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum GroupKey {
     /// A one-column integer key.
     Int(i64),
@@ -269,20 +269,24 @@ fn values_at<'v>(values: &'v [Value<'v>], positions: &[usize]) -> Vec<&'v Value<
     positions.iter().filter_map(|&i| values.get(i)).collect()
 }
 
-/// The distinct, non-null keys of `rows` at `positions`, in first-seen order.
+/// The distinct, non-null keys of `rows` at `positions`, sorted (integer
+/// keys by value): the same parents give the same statement whatever order
+/// they came in (a level below the first gets them from a hash map), and
+/// the server probes its index in order.
 fn parent_keys<P: Model>(rows: &[&mut P], positions: &[usize]) -> Vec<Vec<Value<'static>>> {
     let mut seen = std::collections::HashSet::new();
     let mut keys = Vec::new();
     for row in rows {
         let values = row.values();
         let key = values_at(&values, positions);
-        if let Some(text) = group_key(key.iter().copied())
-            && seen.insert(text)
+        if let Some(group) = group_key(key.iter().copied())
+            && seen.insert(group.clone())
         {
-            keys.push(key.into_iter().map(|v| v.clone().into_owned()).collect());
+            keys.push((group, key.into_iter().map(|v| v.clone().into_owned()).collect()));
         }
     }
-    keys
+    keys.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    keys.into_iter().map(|(_, key)| key).collect()
 }
 
 /// `SELECT target.* [, association key] FROM target [JOIN association]
