@@ -132,7 +132,7 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
         None => (quote!(::core::option::Option::None), quote!()),
     };
 
-    let positions = 0..field_idents.len();
+    let positions: Vec<usize> = (0..field_idents.len()).collect();
 
     Ok(quote! {
         impl ::migrate::models::Model for #ident {
@@ -203,6 +203,13 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
 
             fn values(&self) -> ::std::vec::Vec<::migrate::dialect::query::Value<'_>> {
                 ::std::vec![#(#m::value::SqlValue::to_value(&self.#field_idents)),*]
+            }
+
+            fn value(&self, column: usize) -> ::migrate::dialect::query::Value<'_> {
+                match column {
+                    #(#positions => #m::value::SqlValue::to_value(&self.#field_idents),)*
+                    _ => ::migrate::dialect::query::Value::Null,
+                }
             }
 
             fn key(&self) -> Self::Key {

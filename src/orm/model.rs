@@ -42,6 +42,10 @@ pub trait Model: FromRow + Hooks + Send + Sync + 'static {
     /// Every column's value, in [`Model::COLUMNS`] order.
     fn values(&self) -> Vec<Value<'_>>;
 
+    /// The value of column `column` (its position in [`Model::COLUMNS`]),
+    /// without the others; `NULL` past the last column.
+    fn value(&self, column: usize) -> Value<'_>;
+
     /// The primary key.
     fn key(&self) -> Self::Key;
 

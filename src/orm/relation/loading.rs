@@ -17,8 +17,8 @@ use crate::orm::exec::Conn;
 use crate::orm::model::Model;
 use crate::orm::query::Statement;
 use crate::orm::value::{FromRow, KeyValue, RowReader};
+use foldhash::{HashMap, HashSet};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// What a query loads besides its rows: `joined` relationships (read with
@@ -179,8 +179,8 @@ fn joined_select(statement: &(impl Statement + ?Sized), plan: &Plan) -> Result<O
 /// collapsed where a join may repeat them, then the plan's loads.
 pub async fn after_load_rows<M: Relations>(rows: &mut Vec<M>, conn: &mut Conn<'_>, plan: &Plan) -> Result<(), Error> {
     if plan.collapse {
-        let mut seen = std::collections::HashSet::new();
-        rows.retain(|row| seen.insert(group_key(row.key().key_values().iter())));
+        let mut seen = HashSet::default();
+        rows.retain(|row| seen.insert(row.key().map_key()));
     }
     let mut refs: Vec<&mut M> = rows.iter_mut().collect();
     after_load(&mut refs, conn, plan).await
@@ -245,15 +245,15 @@ enum GroupKey {
     Text(String),
 }
 
-fn group_key<'a>(values: impl Iterator<Item = &'a Value<'a>>) -> Option<GroupKey> {
-    let mut values = values.peekable();
+fn group_key<'a>(values: impl IntoIterator<Item = Value<'a>>) -> Option<GroupKey> {
+    let mut values = values.into_iter().peekable();
     let first = values.next()?;
     if let (Some(n), None) = (first.as_i64(), values.peek()) {
         return Some(GroupKey::Int(n));
     }
     let mut text = String::new();
     for value in std::iter::once(first).chain(values) {
-        match value {
+        match &value {
             Value::Null => return None,
             other => match other.as_i64() {
                 Some(n) => write!(text, "{n}|"),
@@ -265,8 +265,10 @@ fn group_key<'a>(values: impl Iterator<Item = &'a Value<'a>>) -> Option<GroupKey
     Some(GroupKey::Text(text))
 }
 
-fn values_at<'v>(values: &'v [Value<'v>], positions: &[usize]) -> Vec<&'v Value<'v>> {
-    positions.iter().filter_map(|&i| values.get(i)).collect()
+/// The group key of `row`'s columns at `positions` (positions in
+/// `COLUMNS`), read without the other columns.
+fn group_key_of<M: Model>(row: &M, positions: &[usize]) -> Option<GroupKey> {
+    group_key(positions.iter().map(|&i| row.value(i)))
 }
 
 /// The distinct, non-null keys of `rows` at `positions`, sorted (integer
@@ -274,15 +276,13 @@ fn values_at<'v>(values: &'v [Value<'v>], positions: &[usize]) -> Vec<&'v Value<
 /// they came in (a level below the first gets them from a hash map), and
 /// the server probes its index in order.
 fn parent_keys<P: Model>(rows: &[&mut P], positions: &[usize]) -> Vec<Vec<Value<'static>>> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::default();
     let mut keys = Vec::new();
     for row in rows {
-        let values = row.values();
-        let key = values_at(&values, positions);
-        if let Some(group) = group_key(key.iter().copied())
+        if let Some(group) = group_key_of(&**row, positions)
             && seen.insert(group.clone())
         {
-            keys.push((group, key.into_iter().map(|v| v.clone().into_owned()).collect()));
+            keys.push((group, positions.iter().map(|&i| row.value(i).into_owned()).collect()));
         }
     }
     keys.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
@@ -366,7 +366,7 @@ where
 {
     let def = step.def;
     let r = def.resolved()?;
-    let mut groups: Groups<C> = HashMap::new();
+    let mut groups: Groups<C> = HashMap::default();
     // One statement for all keys where they go into one parameter; else
     // IN lists of at most CHUNK keys.
     let (_, caps) = conn.capabilities().await?;
@@ -376,17 +376,14 @@ where
         if r.through.is_some() {
             let rows: Vec<Keyed<C, P::Key>> = exec::fetch_ast(conn, &select, &step.child.joined).await?;
             for Keyed(child, key) in rows {
-                if let Some(text) = group_key(key.key_values().iter()) {
+                if let Some(text) = group_key(key.key_values()) {
                     groups.entry(text).or_default().push(child);
                 }
             }
         } else {
             let rows: Vec<C> = exec::fetch_ast(conn, &select, &step.child.joined).await?;
             for child in rows {
-                let values = child.values();
-                let text = group_key(values_at(&values, &r.link_positions).into_iter());
-                drop(values);
-                if let Some(text) = text {
+                if let Some(text) = group_key_of(&child, &r.link_positions) {
                     groups.entry(text).or_default().push(child);
                 }
             }
@@ -405,37 +402,33 @@ where
 }
 
 /// Gives each parent its group: moved to the last parent with that key,
-/// cloned for the ones before.
+/// cloned for the ones before. `unique`: no two parents share a key (so
+/// none is counted).
 fn distribute<P: Model, C: Clone>(
     rows: &mut [&mut P],
     positions: &[usize],
     mut groups: Groups<C>,
+    unique: bool,
     mut set: impl FnMut(&mut P, Vec<C>),
 ) {
-    let texts: Vec<Option<GroupKey>> = rows
-        .iter()
-        .map(|row| {
-            let values = row.values();
-            group_key(values_at(&values, positions).into_iter())
-        })
-        .collect();
-    let mut remaining: HashMap<&GroupKey, usize> = HashMap::new();
-    for text in texts.iter().flatten() {
-        *remaining.entry(text).or_default() += 1;
+    let keys: Vec<Option<GroupKey>> = rows.iter().map(|row| group_key_of(&**row, positions)).collect();
+    let mut remaining: HashMap<&GroupKey, usize> = HashMap::default();
+    if !unique {
+        for key in keys.iter().flatten() {
+            *remaining.entry(key).or_default() += 1;
+        }
     }
-    for (row, text) in rows.iter_mut().zip(&texts) {
-        let items = match text {
+    for (row, key) in rows.iter_mut().zip(&keys) {
+        let items = match key {
             None => Vec::new(),
-            Some(text) => {
-                let left = remaining.get_mut(text).map(|n| {
-                    *n -= 1;
-                    *n
-                });
-                match left {
-                    Some(0) => groups.remove(text).unwrap_or_default(),
-                    _ => groups.get(text).cloned().unwrap_or_default(),
+            Some(key) => match remaining.get_mut(key) {
+                // Parents still to come share it: this one gets a copy.
+                Some(left) if *left > 1 => {
+                    *left -= 1;
+                    groups.get(key).cloned().unwrap_or_default()
                 }
-            }
+                _ => groups.remove(key).unwrap_or_default(),
+            },
         };
         set(row, items);
     }
@@ -516,9 +509,10 @@ where
         Strategy::Selectin => {
             let r = step.def.resolved()?;
             let keys = parent_keys(rows, &r.owner_positions);
+            let unique = keys.len() == rows.len();
             let groups =
-                if keys.is_empty() { HashMap::new() } else { fetch_related::<P, C>(conn, step, &keys).await? };
-            distribute(rows, &r.owner_positions, groups, set);
+                if keys.is_empty() { HashMap::default() } else { fetch_related::<P, C>(conn, step, &keys).await? };
+            distribute(rows, &r.owner_positions, groups, unique, set);
             Ok(())
         }
     }

@@ -125,7 +125,7 @@ pub(super) struct Slots<M: Model> {
     /// How many entries a flush would write (see [`changes`]), kept at
     /// every change of state so that autoflush need not walk them all.
     changed: usize,
-    by_key: HashMap<MapKey<M>, u32>,
+    by_key: foldhash::HashMap<MapKey<M>, u32>,
     parents: Vec<String>,
     /// Foreign keys to other tables: the table, the positions of the
     /// referring columns in `COLUMNS`, and whether all are nullable.
@@ -181,7 +181,7 @@ impl<M: Model + crate::models::Model> Slots<M> {
             departures: Vec::new(),
             free: Vec::new(),
             changed: 0,
-            by_key: HashMap::new(),
+            by_key: foldhash::HashMap::default(),
             parents,
             outer_keys,
             deferred: Vec::new(),
