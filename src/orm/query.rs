@@ -503,16 +503,31 @@ impl Insert {
     /// Adds one row per model, every column but a generated key that is
     /// still unset (as [`crate::orm::exec::insert`] does for one).
     pub fn models<M: super::Model>(mut self, models: &[M]) -> Self {
+        // Rows with the key and rows without it have two column lists:
+        // each is compared with the statement's once, not per row.
+        let mut fits: [Option<bool>; 2] = [None, None];
+        if let ast::InsertSource::Values(rows) = &mut self.0.source {
+            rows.reserve(models.len());
+        }
         for model in models {
             let skip = M::GENERATED.filter(|_| model.generated_key_unset());
-            let mut row = Row::new();
-            for (column, value) in M::COLUMNS.iter().zip(model.values()) {
-                if Some(*column) != skip {
-                    row.columns.push(name(column));
-                    row.values.push(ast::Expr::Bind(value.into_owned()));
-                }
+            let positions = || (0..M::COLUMNS.len()).filter(|&i| Some(M::COLUMNS[i]) != skip);
+            if self.0.columns.is_empty() {
+                self.0.columns = positions().map(|i| name(M::COLUMNS[i])).collect();
             }
-            self = self.row(row);
+            let columns = &self.0.columns;
+            let fits = *fits[usize::from(skip.is_some())].get_or_insert_with(|| {
+                positions().map(|i| M::COLUMNS[i]).eq(columns.iter().map(|c| c.as_ref()))
+            });
+            if let ast::InsertSource::Values(rows) = &mut self.0.source {
+                // A row of other columns is refused when rendered.
+                let values = if fits {
+                    positions().map(|i| ast::Expr::Bind(model.value(i).into_owned())).collect()
+                } else {
+                    Vec::new()
+                };
+                rows.push(values);
+            }
         }
         self
     }
