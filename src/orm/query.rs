@@ -516,9 +516,8 @@ impl Insert {
                 self.0.columns = positions().map(|i| name(M::COLUMNS[i])).collect();
             }
             let columns = &self.0.columns;
-            let fits = *fits[usize::from(skip.is_some())].get_or_insert_with(|| {
-                positions().map(|i| M::COLUMNS[i]).eq(columns.iter().map(|c| c.as_ref()))
-            });
+            let fits = *fits[usize::from(skip.is_some())]
+                .get_or_insert_with(|| positions().map(|i| M::COLUMNS[i]).eq(columns.iter().map(|c| c.as_ref())));
             if let ast::InsertSource::Values(rows) = &mut self.0.source {
                 // A row of other columns is refused when rendered.
                 let values = if fits {

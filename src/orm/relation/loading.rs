@@ -392,7 +392,7 @@ where
     if def.spec.order_by.is_empty() {
         // Rows mostly arrive in key order already, which the sort checks in
         // one pass.
-        groups.values_mut().for_each(|g| g.sort_by(|a, b| a.key().map_key().cmp(&b.key().map_key())));
+        groups.values_mut().for_each(|g| g.sort_by_key(|c| c.key().map_key()));
     }
     if !step.child.after.is_empty() {
         let mut refs: Vec<&mut C> = groups.values_mut().flatten().collect();
