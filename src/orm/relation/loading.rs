@@ -271,22 +271,25 @@ fn group_key_of<M: Model>(row: &M, positions: &[usize]) -> Option<GroupKey> {
     group_key(positions.iter().map(|&i| row.value(i)))
 }
 
-/// The distinct, non-null keys of `rows` at `positions`, sorted (integer
-/// keys by value): the same parents give the same statement whatever order
-/// they came in (a level below the first gets them from a hash map), and
-/// the server probes its index in order.
-fn parent_keys<P: Model>(rows: &[&mut P], positions: &[usize]) -> Vec<Vec<Value<'static>>> {
+/// Each row's group key at `positions`, and the distinct, non-null keys
+/// sorted (integer keys by value): the same parents give the same statement
+/// whatever order they came in (a level below the first gets them from a
+/// hash map), and the server probes its index in order.
+fn parent_keys<P: Model>(rows: &[&mut P], positions: &[usize]) -> (Vec<Option<GroupKey>>, Vec<Vec<Value<'static>>>) {
     let mut seen = HashSet::default();
     let mut keys = Vec::new();
-    for row in rows {
-        if let Some(group) = group_key_of(&**row, positions)
-            && seen.insert(group.clone())
-        {
-            keys.push((group, positions.iter().map(|&i| row.value(i).into_owned()).collect()));
-        }
-    }
+    let groups = rows
+        .iter()
+        .map(|row| {
+            let group = group_key_of(&**row, positions)?;
+            if seen.insert(group.clone()) {
+                keys.push((group.clone(), positions.iter().map(|&i| row.value(i).into_owned()).collect()));
+            }
+            Some(group)
+        })
+        .collect();
     keys.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-    keys.into_iter().map(|(_, key)| key).collect()
+    (groups, keys.into_iter().map(|(_, key)| key).collect())
 }
 
 /// `SELECT target.* [, association key] FROM target [JOIN association]
@@ -402,23 +405,23 @@ where
 }
 
 /// Gives each parent its group: moved to the last parent with that key,
-/// cloned for the ones before. `unique`: no two parents share a key (so
-/// none is counted).
+/// cloned for the ones before. `keys`: each parent's group key (as
+/// [`parent_keys`] read them); `unique`: no two parents share one (so none
+/// is counted).
 fn distribute<P: Model, C: Clone>(
     rows: &mut [&mut P],
-    positions: &[usize],
+    keys: &[Option<GroupKey>],
     mut groups: Groups<C>,
     unique: bool,
     mut set: impl FnMut(&mut P, Vec<C>),
 ) {
-    let keys: Vec<Option<GroupKey>> = rows.iter().map(|row| group_key_of(&**row, positions)).collect();
     let mut remaining: HashMap<&GroupKey, usize> = HashMap::default();
     if !unique {
         for key in keys.iter().flatten() {
             *remaining.entry(key).or_default() += 1;
         }
     }
-    for (row, key) in rows.iter_mut().zip(&keys) {
+    for (row, key) in rows.iter_mut().zip(keys) {
         let items = match key {
             None => Vec::new(),
             Some(key) => match remaining.get_mut(key) {
@@ -508,11 +511,11 @@ where
         }
         Strategy::Selectin => {
             let r = step.def.resolved()?;
-            let keys = parent_keys(rows, &r.owner_positions);
+            let (row_keys, keys) = parent_keys(rows, &r.owner_positions);
             let unique = keys.len() == rows.len();
             let groups =
                 if keys.is_empty() { HashMap::default() } else { fetch_related::<P, C>(conn, step, &keys).await? };
-            distribute(rows, &r.owner_positions, groups, unique, set);
+            distribute(rows, &row_keys, groups, unique, set);
             Ok(())
         }
     }
