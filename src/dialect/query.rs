@@ -41,15 +41,39 @@ pub enum KeyList {
     /// 3.38+, where JSON is built in): integer keys.
     JsonEach,
     /// `IN (SELECT k FROM JSON_TABLE(?, ...))` with a JSON array (MySQL
-    /// 8.0.4+, MariaDB 10.6+): integer keys.
+    /// 8.0.4+, MariaDB 10.6+): integer keys, more than [`IN_LIST_MAX`] of
+    /// them. Up to that many go in a padded `IN` list, in one statement:
+    /// the optimizer knows how many keys a list has and picks a scan or
+    /// index lookups by it, while it estimates any `JSON_TABLE` at 40 rows
+    /// and always probes the index (three times slower where the keys
+    /// select most of the table).
     JsonTable,
 }
+
+/// The most keys one padded `IN` list carries, where they do not go into
+/// one parameter (SQLAlchemy's chunk size).
+pub const IN_LIST_CHUNK: usize = 500;
+
+/// MySQL/MariaDB ([`KeyList::JsonTable`]): the most keys one `IN` list
+/// carries before `JSON_TABLE` takes them (4,096 placeholders of the
+/// protocol's 65,535).
+pub const IN_LIST_MAX: usize = 4096;
 
 impl Capabilities {
     /// Whether `keys` go into one parameter (see [`KeyList`]), so that one
     /// statement carries them all, whatever their number.
     pub fn binds_key_list(&self, keys: &[Vec<Value<'_>>]) -> bool {
         key_list_value(self.key_list, keys).is_some()
+    }
+
+    /// How many of `keys` one statement carries: all of them where they go
+    /// into one parameter; else as many as an `IN` list takes.
+    pub fn keys_per_statement(&self, keys: &[Vec<Value<'_>>]) -> usize {
+        match self.key_list {
+            _ if self.binds_key_list(keys) => keys.len(),
+            KeyList::JsonTable => IN_LIST_MAX,
+            _ => IN_LIST_CHUNK,
+        }
     }
 }
 
@@ -60,6 +84,7 @@ fn key_list_value(list: KeyList, keys: &[Vec<Value<'_>>]) -> Option<Value<'stati
     let firsts = firsts?;
     match list {
         KeyList::Padded => None,
+        KeyList::JsonTable if keys.len() <= IN_LIST_MAX => None,
         KeyList::Array => KeyArray::of(&firsts).map(Value::Array),
         KeyList::JsonEach | KeyList::JsonTable => {
             let mut json = String::from("[");
@@ -241,12 +266,13 @@ pub enum QueryError {
 }
 
 /// The sizes `IN` lists of keys are padded to, so that a few statement
-/// texts serve every number of keys (more than the last: no padding).
-pub const KEY_BUCKETS: [usize; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 500];
+/// texts serve every number of keys; past the last (MySQL/MariaDB's lists
+/// of up to [`IN_LIST_MAX`] keys), the next power of two.
+pub const KEY_BUCKETS: [usize; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, IN_LIST_CHUNK];
 
 /// The size an `IN` list of `n` keys is padded to.
 pub fn key_bucket(n: usize) -> usize {
-    KEY_BUCKETS.iter().copied().find(|&b| b >= n).unwrap_or(n)
+    KEY_BUCKETS.iter().copied().find(|&b| b >= n).unwrap_or_else(|| n.next_power_of_two())
 }
 
 /// SQL text with the positions where parameters go, without the values:

@@ -15,7 +15,7 @@ use migrate::orm::{Error, Pool, PoolOptions};
 per_backend!(
     selectin_collections,
     nested_loading_is_one_statement_per_level,
-    selectin_past_500_parents_in_one_statement,
+    selectin_past_4096_parents_in_one_statement,
     collections_without_order_by_come_in_key_order,
     joined_to_one,
     defaults_and_raiseload,
@@ -143,8 +143,9 @@ fn seed(conn: &mut Connection, users: usize, posts: usize) {
         &(1..=3).fold(insert_into(Tag::TABLE), |q, t| q.row(Row::new().set(Tag::NAME, format!("t{t}")))),
     )
     .unwrap();
-    for u in 1..=users as i64 {
-        let q = (0..posts).fold(insert_into(Post::TABLE), |q, p| {
+    let all_posts: Vec<(i64, usize)> = (1..=users as i64).flat_map(|u| (0..posts).map(move |p| (u, p))).collect();
+    for chunk in all_posts.chunks(1000) {
+        let q = chunk.iter().fold(insert_into(Post::TABLE), |q, &(u, p)| {
             q.row(Row::new().set(Post::USER_ID, u).set(Post::TITLE, format!("u{u} p{p}")))
         });
         exec::execute(conn, &q).unwrap();
@@ -236,7 +237,8 @@ fn nested_loading_is_one_statement_per_level(_db: &TestDb, conn: &mut Connection
     let option = selectin(User::POSTS).then(selectin(Post::TAGS));
     let (users, statements) = counted(conn, |c| exec::fetch::<User>(c, &all_users().options(option)).unwrap());
     // Users; their 1,000 posts by 100 keys; the posts' tags by 1,000 keys,
-    // all in one parameter on every backend (no chunks of 500).
+    // in one parameter (on MySQL/MariaDB one IN list padded to 1,024): no
+    // chunks of 500.
     assert_eq!(statements, 3);
     assert_eq!(users.len(), 100);
     assert!(users.iter().all(|u| u.posts.get().unwrap().len() == 10));
@@ -272,19 +274,22 @@ fn collections_without_order_by_come_in_key_order(_db: &TestDb, conn: &mut Conne
     assert_eq!(titles(tags[0].posts.get().unwrap()), ["p10", "p20", "p30"]);
 }
 
-fn selectin_past_500_parents_in_one_statement(_db: &TestDb, conn: &mut Connection) {
-    seed(conn, 1201, 1);
+/// Past 500 parents (SQLAlchemy's chunk) and past 4,096 (where
+/// MySQL/MariaDB go from an `IN` list to `JSON_TABLE`): one statement.
+fn selectin_past_4096_parents_in_one_statement(_db: &TestDb, conn: &mut Connection) {
+    seed(conn, 4097, 1);
     let (users, statements) =
         counted(conn, |c| exec::fetch::<User>(c, &all_users().options(selectin(User::POSTS))).unwrap());
-    assert_eq!(statements, 1 + 1, "1,201 keys in one parameter");
-    assert_eq!(users.len(), 1201);
+    assert_eq!(statements, 1 + 1, "4,097 keys in one parameter");
+    assert_eq!(users.len(), 4097);
     assert!(users.iter().all(|u| titles(u.posts.get().unwrap()) == [format!("u{} p0", u.id)]));
-    // Many-to-one by 1,201 distinct keys.
+    // Many-to-one by 4,097 distinct keys.
     let (posts, statements) = counted(conn, |c| {
         let q = select(Post::ALL).from(Post::TABLE).order_by(Post::ID.asc()).options(selectin(Post::AUTHOR));
         exec::fetch::<Post>(c, &q).unwrap()
     });
     assert_eq!(statements, 2);
+    assert_eq!(posts.len(), 4097);
     assert!(posts.iter().all(|p| p.author.get().unwrap().is_some_and(|a| a.id == p.user_id)));
 }
 
@@ -956,10 +961,10 @@ fn relationship_statements_render_on_every_dialect() {
 }
 
 /// The key lists `selectin` sends: one parameter (an array on PostgreSQL,
-/// a JSON array of integers on SQLite and MySQL/MariaDB); for a composite
-/// key, other key types there, or a server without JSON tables, an `IN`
-/// list padded to the next bucket size with the last key, so 3 keys send
-/// the text of 4.
+/// a JSON array of integers on SQLite, and on MySQL/MariaDB past 4,096
+/// keys); for a composite key, other key types there, a server without
+/// JSON tables, and MySQL/MariaDB up to 4,096 keys, an `IN` list padded to
+/// the next bucket size with the last key, so 3 keys send the text of 4.
 #[test]
 fn key_lists_render_on_every_dialect() {
     use migrate::dialect::query::{self as ast, Expr, StatementRef, Value};
@@ -996,5 +1001,17 @@ fn key_lists_render_on_every_dialect() {
     insta::assert_snapshot!(out);
     assert_eq!(ast::key_bucket(3), 4);
     assert_eq!(ast::key_bucket(500), 500);
-    assert_eq!(ast::key_bucket(501), 501);
+    assert_eq!(ast::key_bucket(501), 512);
+    assert_eq!(ast::key_bucket(4096), 4096);
+    // MySQL/MariaDB: an IN list up to 4,096 keys, JSON_TABLE past them.
+    let d = dialect::by_name("mysql").unwrap();
+    let caps = d.latest_capabilities();
+    for (n, params, json) in [(1000, 1024, false), (4096, 4096, false), (4097, 1, true)] {
+        let keys: Vec<Vec<Value<'static>>> = (1..=n).map(|k| vec![Value::I64(k)]).collect();
+        assert_eq!(caps.keys_per_statement(&keys), if json { 4097 } else { 4096 });
+        let s = select(vec![column("a")], keys);
+        let rendered = ast::render(d.as_ref(), caps, StatementRef::Select(&s)).unwrap();
+        assert_eq!(rendered.binds.len(), params, "{n} keys");
+        assert_eq!(rendered.template.to_sql(d.as_ref()).contains("JSON_TABLE"), json, "{n} keys");
+    }
 }

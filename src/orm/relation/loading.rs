@@ -2,12 +2,12 @@
 //! relationship's default), `joined` relationships as `LEFT JOIN`s decoded
 //! with the row, `selectin` ones as one more statement per level (the keys
 //! in one parameter where the backend can: see
-//! [`crate::dialect::query::KeyList`]; else in chunks of [`CHUNK`] keys),
+//! [`crate::dialect::query::KeyList`]; else in chunks of `IN` lists),
 //! and lazy loads only on request.
 
 use super::{
-    CHUNK, LoadDefault, LoadOption, Many, ModelInfo, One, Relation, RelationDef, RelationError, RelationKind,
-    Relations, Strategy,
+    LoadDefault, LoadOption, Many, ModelInfo, One, Relation, RelationDef, RelationError, RelationKind, Relations,
+    Strategy,
 };
 use crate::db::Connection;
 use crate::dialect::query::{self as ast, DecodeError, StatementRef, Value};
@@ -370,11 +370,8 @@ where
     let def = step.def;
     let r = def.resolved()?;
     let mut groups: Groups<C> = HashMap::default();
-    // One statement for all keys where they go into one parameter; else
-    // IN lists of at most CHUNK keys.
     let (_, caps) = conn.capabilities().await?;
-    let size = if caps.binds_key_list(keys) { keys.len() } else { CHUNK };
-    for chunk in keys.chunks(size.max(1)) {
+    for chunk in keys.chunks(caps.keys_per_statement(keys).max(1)) {
         let select = child_select(def, chunk, &step.child.joined)?;
         if r.through.is_some() {
             let rows: Vec<Keyed<C, P::Key>> = exec::fetch_ast(conn, &select, &step.child.joined).await?;

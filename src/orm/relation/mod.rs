@@ -246,17 +246,14 @@ impl<P, C> Relation<P, C> {
 pub enum Strategy {
     /// One more statement per level: the related rows of every parent by
     /// their keys, bound as one parameter where the backend can (see
-    /// [`crate::dialect::query::KeyList`]), else in chunks of [`CHUNK`] keys.
+    /// [`crate::dialect::query::KeyList`]), else in `IN` lists of
+    /// [`crate::dialect::query::Capabilities::keys_per_statement`] keys.
     Selectin,
     /// A `LEFT JOIN` in the query itself (many-to-one and one-to-one).
     Joined,
     /// Not loaded: reading it is an error; `session.load` loads it on request.
     Raise,
 }
-
-/// The most keys one `selectin` statement carries in an `IN` list (the
-/// fallback where keys cannot go into one parameter).
-pub const CHUNK: usize = 500;
 
 /// A loading option for a query (`.options(selectin(User::POSTS))`),
 /// with the options for the related rows' own relationships.
