@@ -273,10 +273,70 @@ pub fn execute(conn: &mut Connection, statement: &(impl Statement + ?Sized)) -> 
 pub(crate) async fn execute_on(conn: &mut Conn<'_>, statement: &(impl Statement + ?Sized)) -> Result<usize, OrmError> {
     let ast = statement.as_ast();
     let (dialect, caps) = conn.capabilities().await?;
-    let mut buffer = Buffer::take();
     let mut binds = Vec::new();
+    if let Some(template) = values_template(dialect, caps, ast, &mut binds)? {
+        return conn.run(ast.kind(), ast.table(), &template, &binds).await;
+    }
+    let mut buffer = Buffer::take();
     ast::render_into(dialect, caps, ast, &mut buffer.0, &mut binds)?;
     conn.run(ast.kind(), ast.table(), &buffer.0, &binds).await
+}
+
+/// The key of a memoised plain `INSERT ... VALUES`: the dialect's slot, the
+/// server, the table, the columns and the number of rows.
+type ValuesShape = (usize, Capabilities, ast::Name, Vec<ast::Name>, usize);
+
+/// The most plain-insert templates a thread keeps; past it, the memo starts
+/// over (a loop of inserts has one or two shapes: full chunks, the last).
+const VALUES_MEMO: usize = 16;
+
+thread_local! {
+    static VALUES: RefCell<HashMap<ValuesShape, Arc<Template>>> = RefCell::new(HashMap::new());
+}
+
+/// For a plain multi-row `INSERT ... VALUES` whose values are all binds
+/// (no upsert, no `RETURNING`: `insert_into(..).models(..)` or `.row(..)`s
+/// of values), its template, rendered once per shape (its text depends on
+/// nothing else), with its values in `binds`. `None` for any other
+/// statement, which is rendered as usual.
+fn values_template<'a>(
+    dialect: &dyn Dialect,
+    caps: Capabilities,
+    statement: StatementRef<'a>,
+    binds: &mut Vec<Value<'a>>,
+) -> Result<Option<Arc<Template>>, OrmError> {
+    let StatementRef::Insert(insert) = statement else { return Ok(None) };
+    let ast::InsertSource::Values(rows) = &insert.source else { return Ok(None) };
+    if rows.is_empty() || insert.on_conflict.is_some() || !insert.returning.is_empty() {
+        return Ok(None);
+    }
+    let width = insert.columns.len();
+    binds.clear();
+    binds.reserve(rows.len() * width);
+    for row in rows {
+        if row.len() != width {
+            return Ok(None);
+        }
+        for value in row {
+            let ast::Expr::Bind(value) = value else { return Ok(None) };
+            binds.push(value.borrowed());
+        }
+    }
+    let shape = (dialect.memo_slot(), caps, insert.table.clone(), insert.columns.clone(), rows.len());
+    if let Some(found) = VALUES.with(|memo| memo.borrow().get(&shape).cloned()) {
+        return Ok(Some(found));
+    }
+    let mut template = Template::default();
+    ast::render_into(dialect, caps, statement, &mut template, &mut Vec::new())?;
+    let template = Arc::new(template);
+    VALUES.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if memo.len() >= VALUES_MEMO {
+            memo.clear();
+        }
+        memo.insert(shape, Arc::clone(&template));
+    });
+    Ok(Some(template))
 }
 
 /// Runs a rendered query (`template` with `binds`) and decodes its rows.

@@ -521,7 +521,10 @@ impl Insert {
             if let ast::InsertSource::Values(rows) = &mut self.0.source {
                 // A row of other columns is refused when rendered.
                 let values = if fits {
-                    positions().map(|i| ast::Expr::Bind(model.value(i).into_owned())).collect()
+                    // Sized up front: a filtered range has no exact length.
+                    let mut values = Vec::with_capacity(columns.len());
+                    values.extend(positions().map(|i| ast::Expr::Bind(model.value(i).into_owned())));
+                    values
                 } else {
                     Vec::new()
                 };

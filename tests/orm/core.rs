@@ -722,6 +722,26 @@ fn insert_models(db: &TestDb, conn: &mut Connection) {
         exec::fetch::<Author>(conn, &select(Author::ALL).from(Author::TABLE).order_by(Author::ID.asc())).unwrap();
     let expected: Vec<Author> = batch.iter().zip(1..).map(|(a, id)| Author { id, ..a.clone() }).collect();
     assert_eq!(read, expected);
+
+    // Plain inserts of one shape share one rendered text; each statement
+    // still sends its own values, and another number of rows its own text.
+    let batches = [
+        vec![author("Dee", Some(1), Some(3.0)), author("Eve", Some(2), None)],
+        vec![author("Fay", None, Some(4.0)), author("Gus", Some(3), Some(5.0))],
+    ];
+    for batch in &batches {
+        assert_eq!(exec::execute(conn, &insert_into(Author::TABLE).models(batch)).unwrap(), 2);
+    }
+    let one = [author("Hal", Some(4), None)];
+    assert_eq!(exec::execute(conn, &insert_into(Author::TABLE).models(&one)).unwrap(), 1);
+    let read = exec::fetch::<Author>(
+        conn,
+        &select(Author::ALL).from(Author::TABLE).filter(Author::ID.gt(3)).order_by(Author::ID.asc()),
+    )
+    .unwrap();
+    let expected: Vec<Author> =
+        batches.iter().flatten().chain(&one).zip(4..).map(|(a, id)| Author { id, ..a.clone() }).collect();
+    assert_eq!(read, expected);
 }
 
 fn raw_text(_db: &TestDb, conn: &mut Connection) {
