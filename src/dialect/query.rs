@@ -413,13 +413,17 @@ impl<'a> Renderer<'_, 'a> {
     fn ident(&mut self, name: &str) {
         let q = self.d.identifier_quote();
         let sql = &mut self.out.sql;
+        sql.reserve(name.len() + 2);
         sql.push(q);
-        for c in name.chars() {
-            if c == q {
-                sql.push(q);
-            }
-            sql.push(c);
+        // A quote inside the name is doubled; the rest is copied as it is.
+        let mut rest = name;
+        while let Some(at) = rest.find(q) {
+            let end = at + q.len_utf8();
+            sql.push_str(&rest[..end]);
+            sql.push(q);
+            rest = &rest[end..];
         }
+        sql.push_str(rest);
         sql.push(q);
     }
 
@@ -1303,6 +1307,20 @@ mod tests {
         assert!(version_at_least("3.45.1", (3, 35)));
         assert!(!version_at_least("3.31.0", (3, 35)));
         assert!(!version_at_least("", (1, 0)));
+    }
+
+    #[test]
+    fn identifiers_are_quoted_with_their_quotes_doubled() {
+        let select = |table: &'static str| Select {
+            from: vec![Source::Table { name: table.into(), alias: None }],
+            ..Select::default()
+        };
+        let sql = |d: &dyn Dialect, table| {
+            render(d, d.latest_capabilities(), StatementRef::Select(&select(table))).unwrap().template.sql
+        };
+        assert_eq!(sql(&crate::dialect::PostgresDialect, "a\"b\"\""), "SELECT * FROM \"a\"\"b\"\"\"\"\"");
+        assert_eq!(sql(&crate::dialect::MysqlDialect, "`ü`x"), "SELECT * FROM ```ü``x`");
+        assert_eq!(sql(&crate::dialect::SqliteDialect, "plain"), "SELECT * FROM \"plain\"");
     }
 
     #[test]

@@ -185,8 +185,9 @@ thread_local! {
     static BUFFER: RefCell<Template> = RefCell::new(Template::default());
 }
 
-/// The thread's render buffer, taken for one statement and given back when
-/// dropped (on whichever thread that is): never borrowed across an await.
+/// The thread's render buffer, taken for one statement (out of the thread
+/// local: never a borrow held across an await) and given back when dropped,
+/// on whichever thread that is.
 struct Buffer(Template);
 
 impl Buffer {
@@ -250,10 +251,10 @@ pub(crate) async fn fetch_ast<R: FromRow>(
     joined: &[JoinPlan],
 ) -> Result<Vec<R>, OrmError> {
     let (dialect, caps) = conn.capabilities().await?;
-    let mut template = Template::default();
+    let mut buffer = Buffer::take();
     let mut binds = Vec::new();
-    ast::render_into(dialect, caps, StatementRef::Select(select), &mut template, &mut binds)?;
-    conn.load(StatementKind::Select, None, &template, &binds, joined).await
+    ast::render_into(dialect, caps, StatementRef::Select(select), &mut buffer.0, &mut binds)?;
+    conn.load(StatementKind::Select, None, &buffer.0, &binds, joined).await
 }
 
 /// Runs a query and decodes its first row, if any.

@@ -177,8 +177,11 @@ impl AsyncConnection {
     }
 
     /// Runs one or more statements that return no rows (not prepared).
+    // The drivers' futures are boxed here and in `load` and `run`: they take
+    // kilobytes (the largest of three drivers'), which every future that
+    // awaits a statement would otherwise hold inline and copy as it moves.
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), DbError> {
-        let result = in_flight!(self, on_inner!(&mut self.inner, c => c.batch_execute(sql).await));
+        let result = in_flight!(self, on_inner!(&mut self.inner, c => Box::pin(c.batch_execute(sql)).await));
         result.map_err(|e| driver_error(&self.url, e, sql))
     }
 
@@ -206,13 +209,13 @@ impl AsyncConnection {
         bound: Bound<'_, '_>,
         joined: &[JoinPlan],
     ) -> Result<Vec<R>, Failure> {
-        in_flight!(self, on_inner!(&mut self.inner, c => load_rows(c, bound, joined).await))
+        in_flight!(self, on_inner!(&mut self.inner, c => Box::pin(load_rows(c, bound, joined)).await))
     }
 
     /// Runs `bound` as a cached prepared statement that returns no rows; the
     /// number of rows it touched.
     pub(crate) async fn run(&mut self, bound: Bound<'_, '_>) -> Result<usize, diesel::result::Error> {
-        in_flight!(self, on_inner!(&mut self.inner, c => c.execute_returning_count(bound).await))
+        in_flight!(self, on_inner!(&mut self.inner, c => Box::pin(c.execute_returning_count(bound)).await))
     }
 
     /// The error for `error`, a driver failure running `sql`: the password

@@ -5,7 +5,7 @@
 //! the same [`FromRow`] impls; failures are the same typed [`OrmError`]s.
 
 use super::connection::{AsyncConnection, Failure};
-use crate::dialect::query::{self as ast, Bound, Capabilities, StatementKind, StatementRef, Template, Value};
+use crate::dialect::query::{Bound, Capabilities, StatementKind, Template, Value};
 use crate::dialect::{self, Dialect};
 use crate::orm::error::Error as OrmError;
 use crate::orm::exec::Conn;
@@ -22,18 +22,6 @@ pub async fn capabilities(conn: &mut AsyncConnection) -> Result<(&'static dyn Di
         .await
         .map_err(|e| OrmError::from_db(dialect, StatementKind::Select, None, e))?;
     Ok((dialect, dialect.capabilities(version)))
-}
-
-/// Renders `statement` for `conn`'s server.
-async fn render<'s>(
-    conn: &mut AsyncConnection,
-    statement: StatementRef<'s>,
-) -> Result<(Template, Vec<Value<'s>>), OrmError> {
-    let (dialect, caps) = capabilities(conn).await?;
-    let mut template = Template::default();
-    let mut binds = Vec::new();
-    ast::render_into(dialect, caps, statement, &mut template, &mut binds)?;
-    Ok((template, binds))
 }
 
 /// Runs a query and decodes every row into `R` (a model, a tuple, a value);
@@ -60,9 +48,7 @@ pub async fn execute(
     conn: &mut AsyncConnection,
     statement: &(impl Statement + Sync + ?Sized),
 ) -> Result<usize, OrmError> {
-    let ast = statement.as_ast();
-    let (template, binds) = render(conn, ast).await?;
-    run(conn, ast.kind(), ast.table(), &template, &binds).await
+    crate::orm::exec::execute_on(&mut Conn::Async(conn), statement).await
 }
 
 /// Runs a rendered query (`template` with `binds`) and decodes its rows.

@@ -85,7 +85,9 @@ impl AsyncPool {
 
     /// A connection, waiting up to the pool's timeout for one to be free.
     pub async fn get(&self) -> Result<AsyncPooledConnection, Error> {
-        match self.inner.get().await {
+        // Boxed: deadpool's checkout future (its timeouts, the health check)
+        // takes kilobytes that a session's futures would hold inline.
+        match Box::pin(self.inner.get()).await {
             Ok(conn) => Ok(AsyncPooledConnection { conn: Some(conn) }),
             Err(managed::PoolError::Backend(e)) => Err(Error::from_db(self.dialect, StatementKind::Raw, None, e)),
             Err(e) => Err(Error::PoolTimeout {
@@ -187,12 +189,18 @@ impl managed::Manager for Manager {
     type Error = DbError;
 
     async fn create(&self) -> Result<AsyncConnection, DbError> {
-        let mut conn = AsyncConnection::open(&self.url).await?;
-        for sql in self.dialect.pool_connection_setup() {
-            conn.batch_execute(&sql).await?;
-        }
-        conn.set_observer(self.observer.clone());
-        Ok(conn)
+        // Boxed: the drivers' connect futures take kilobytes, which every
+        // future that checks out a connection (a session's query, commit)
+        // would otherwise hold inline and copy as it is moved.
+        Box::pin(async {
+            let mut conn = AsyncConnection::open(&self.url).await?;
+            for sql in self.dialect.pool_connection_setup() {
+                conn.batch_execute(&sql).await?;
+            }
+            conn.set_observer(self.observer.clone());
+            Ok(conn)
+        })
+        .await
     }
 
     async fn recycle(&self, conn: &mut AsyncConnection, metrics: &Metrics) -> RecycleResult<DbError> {
