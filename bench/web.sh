@@ -51,5 +51,5 @@ measure() { # LABEL ADDR: one wrk run of GET /users/1 (2 threads, 32 connections
 echo "GET /users/{id} (a user, 3 posts, 2 tags: 3 statements in a read-only transaction), ${seconds}s each, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in 1 2; do
     measure "raw diesel-async #$round" 127.0.0.1:3101
-    measure "migrate (Core) #$round" 127.0.0.1:3100
+    measure "migrate (session) #$round" 127.0.0.1:3100
 done

@@ -14,6 +14,7 @@ use crate::orm::hooks::Listeners;
 use crate::orm::pool::{PoolOptions, PoolState};
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A pool of async connections to one database: the async twin of
@@ -23,7 +24,8 @@ use std::time::Duration;
 pub struct AsyncPool {
     inner: managed::Pool<Manager>,
     dialect: &'static dyn Dialect,
-    url: DatabaseUrl,
+    /// Shared: every session holds a clone of its pool.
+    url: Arc<DatabaseUrl>,
     echo: Option<Echo>,
     events: Listeners,
     timeout: Duration,
@@ -69,7 +71,7 @@ impl AsyncPool {
         let pool = AsyncPool {
             inner,
             dialect,
-            url,
+            url: Arc::new(url),
             echo: options.echo,
             events: options.events,
             timeout: options.connection_timeout,
