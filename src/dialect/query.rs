@@ -67,11 +67,13 @@ impl Capabilities {
     }
 
     /// How many of `keys` one statement carries: all of them where they go
-    /// into one parameter; else as many as an `IN` list takes.
+    /// into one parameter; else as many as an `IN` list takes (on
+    /// MySQL/MariaDB, [`IN_LIST_MAX`] placeholders, however many columns a
+    /// key has).
     pub fn keys_per_statement(&self, keys: &[Vec<Value<'_>>]) -> usize {
         match self.key_list {
             _ if self.binds_key_list(keys) => keys.len(),
-            KeyList::JsonTable => IN_LIST_MAX,
+            KeyList::JsonTable => (IN_LIST_MAX / keys.first().map_or(1, Vec::len).max(1)).max(1),
             _ => IN_LIST_CHUNK,
         }
     }

@@ -1014,4 +1014,7 @@ fn key_lists_render_on_every_dialect() {
         assert_eq!(rendered.binds.len(), params, "{n} keys");
         assert_eq!(rendered.template.to_sql(d.as_ref()).contains("JSON_TABLE"), json, "{n} keys");
     }
+    // A composite key's IN list stays within 4,096 placeholders.
+    let pairs: Vec<Vec<Value<'static>>> = (1..=5000).map(|k| vec![Value::I64(k), Value::I16(1)]).collect();
+    assert_eq!(caps.keys_per_statement(&pairs), 2048);
 }
