@@ -126,55 +126,33 @@ pub(super) struct Slots<M: Model> {
     /// every change of state so that autoflush need not walk them all.
     changed: usize,
     by_key: foldhash::HashMap<MapKey<M>, u32>,
-    parents: Vec<String>,
-    /// Foreign keys to other tables: the table, the positions of the
-    /// referring columns in `COLUMNS`, and whether all are nullable.
-    outer_keys: Vec<(String, Vec<usize>, bool)>,
+    /// What the model's table says, for flush order and inserts.
+    facts: Arc<Facts>,
     /// The positions of the columns deferred in this flush (see `defer`).
     deferred: Vec<usize>,
     /// Entries inserted with their deferred columns `NULL`.
     post_update: Vec<usize>,
+    model: PhantomData<fn() -> M>,
+}
+
+/// What a model's table description says that a flush needs, read once
+/// per model and thread and shared by every session's map of it.
+struct Facts {
+    /// The other tables its foreign keys refer to, sorted.
+    parents: Vec<String>,
+    /// Foreign keys to other tables: the table, the positions of the
+    /// referring columns in `COLUMNS`, and whether all are nullable.
+    outer_keys: Vec<(String, Vec<usize>, bool)>,
     /// The types of the model's columns, in `COLUMNS` order.
     types: Vec<ColumnType>,
     /// Foreign keys to the model's own table: positions of the referring
     /// columns and of the referred ones, in `COLUMNS`.
     self_references: Vec<(Vec<usize>, Vec<usize>)>,
-    model: PhantomData<fn() -> M>,
 }
 
 impl<M: Model + crate::models::Model> Slots<M> {
-    /// An empty map; reads the model's foreign keys once, for flush order.
+    /// An empty map.
     pub(super) fn new() -> Self {
-        let table = model_table::<M>();
-        let position = |name: &String| M::COLUMNS.iter().position(|c| c == name);
-        let self_references = table
-            .foreign_keys
-            .iter()
-            .filter(|fk| fk.referred_table == M::TABLE_NAME)
-            .filter_map(|fk| {
-                let from: Option<Vec<usize>> = fk.columns.iter().map(position).collect();
-                let to: Option<Vec<usize>> = fk.referred_columns.iter().map(position).collect();
-                Some((from?, to?))
-            })
-            .collect();
-        let types = M::COLUMNS
-            .iter()
-            .map(|c| table.columns.iter().find(|t| t.name == *c).map_or(ColumnType::Text, |t| t.ty.clone()))
-            .collect();
-        let nullable = |name: &String| table.columns.iter().any(|c| c.name == *name && c.nullable);
-        let outer_keys = table
-            .foreign_keys
-            .iter()
-            .filter(|fk| fk.referred_table != M::TABLE_NAME)
-            .filter_map(|fk| {
-                let from: Option<Vec<usize>> = fk.columns.iter().map(position).collect();
-                Some((fk.referred_table.clone(), from?, fk.columns.iter().all(nullable)))
-            })
-            .collect();
-        let mut parents: Vec<String> =
-            table.foreign_keys.iter().map(|fk| fk.referred_table.clone()).filter(|t| t != M::TABLE_NAME).collect();
-        parents.sort();
-        parents.dedup();
         Slots {
             entries: Vec::new(),
             generations: Vec::new(),
@@ -182,29 +160,61 @@ impl<M: Model + crate::models::Model> Slots<M> {
             free: Vec::new(),
             changed: 0,
             by_key: foldhash::HashMap::default(),
-            parents,
-            outer_keys,
+            facts: facts::<M>(),
             deferred: Vec::new(),
             post_update: Vec::new(),
-            types,
-            self_references,
             model: PhantomData,
         }
     }
 }
 
 thread_local! {
-    /// Each model's table description, built once per thread: a session
-    /// creates a map per model it touches, and building the description
-    /// (parsing its column types) cost a read-only session a third of its
+    /// Each model's [`Facts`], built once per thread: a session creates a
+    /// map per model it touches, and building them (the table description,
+    /// its column types parsed) cost a read-only session a third of its
     /// client time.
-    static TABLES: RefCell<HashMap<TypeId, Arc<crate::schema::Table>>> = RefCell::new(HashMap::new());
+    static FACTS: RefCell<HashMap<TypeId, Arc<Facts>>> = RefCell::new(HashMap::new());
 }
 
-/// `M`'s table description (`crate::models::Model::table`), shared.
-fn model_table<M: crate::models::Model + 'static>() -> Arc<crate::schema::Table> {
-    TABLES
-        .with(|tables| Arc::clone(tables.borrow_mut().entry(TypeId::of::<M>()).or_insert_with(|| Arc::new(M::table()))))
+/// `M`'s [`Facts`], shared.
+fn facts<M: Model + crate::models::Model>() -> Arc<Facts> {
+    FACTS.with(|facts| {
+        Arc::clone(facts.borrow_mut().entry(TypeId::of::<M>()).or_insert_with(|| Arc::new(read_facts::<M>())))
+    })
+}
+
+fn read_facts<M: Model + crate::models::Model>() -> Facts {
+    let table = M::table();
+    let position = |name: &String| M::COLUMNS.iter().position(|c| c == name);
+    let self_references = table
+        .foreign_keys
+        .iter()
+        .filter(|fk| fk.referred_table == M::TABLE_NAME)
+        .filter_map(|fk| {
+            let from: Option<Vec<usize>> = fk.columns.iter().map(position).collect();
+            let to: Option<Vec<usize>> = fk.referred_columns.iter().map(position).collect();
+            Some((from?, to?))
+        })
+        .collect();
+    let types = M::COLUMNS
+        .iter()
+        .map(|c| table.columns.iter().find(|t| t.name == *c).map_or(ColumnType::Text, |t| t.ty.clone()))
+        .collect();
+    let nullable = |name: &String| table.columns.iter().any(|c| c.name == *name && c.nullable);
+    let outer_keys = table
+        .foreign_keys
+        .iter()
+        .filter(|fk| fk.referred_table != M::TABLE_NAME)
+        .filter_map(|fk| {
+            let from: Option<Vec<usize>> = fk.columns.iter().map(position).collect();
+            Some((fk.referred_table.clone(), from?, fk.columns.iter().all(nullable)))
+        })
+        .collect();
+    let mut parents: Vec<String> =
+        table.foreign_keys.iter().map(|fk| fk.referred_table.clone()).filter(|t| t != M::TABLE_NAME).collect();
+    parents.sort();
+    parents.dedup();
+    Facts { parents, outer_keys, types, self_references }
 }
 
 /// The identity map's key of a model: its primary key as hashable values.
@@ -469,7 +479,7 @@ impl<M: Model> Slots<M> {
     /// the table (and the rows' keys, if `show_keys`) when rows point at
     /// each other in a cycle.
     fn levels(&self, indexes: Vec<usize>, show_keys: bool) -> Result<Vec<Vec<usize>>, Error> {
-        if self.self_references.is_empty() || indexes.len() < 2 {
+        if self.facts.self_references.is_empty() || indexes.len() < 2 {
             return Ok(vec![indexes]);
         }
         let object = |i: usize| &self.entries[i].as_ref().expect("levels are computed over live entries").object;
@@ -478,6 +488,7 @@ impl<M: Model> Slots<M> {
         };
         // Per self-reference, the rows by the values other rows refer to.
         let targets: Vec<HashMap<String, usize>> = self
+            .facts
             .self_references
             .iter()
             .map(|(_, to)| {
@@ -493,7 +504,7 @@ impl<M: Model> Slots<M> {
             .iter()
             .map(|&i| {
                 let values = object(i).values();
-                let found = self.self_references.iter().zip(&targets).filter_map(|((from, _), by_value)| {
+                let found = self.facts.self_references.iter().zip(&targets).filter_map(|((from, _), by_value)| {
                     let refers: Vec<&Value<'_>> = from.iter().map(|&c| &values[c]).collect();
                     if refers.iter().any(|v| matches!(v, Value::Null)) {
                         return None;
@@ -585,16 +596,16 @@ impl<M: Model> AnySlots for Slots<M> {
     }
 
     fn parents(&self) -> &[String] {
-        &self.parents
+        &self.facts.parents
     }
 
     fn nullable_edge_to(&self, parent: &str) -> bool {
-        let mut keys = self.outer_keys.iter().filter(|(t, _, _)| t == parent).peekable();
+        let mut keys = self.facts.outer_keys.iter().filter(|(t, _, _)| t == parent).peekable();
         keys.peek().is_some() && keys.all(|(_, _, nullable)| *nullable)
     }
 
     fn defer(&mut self, parent: &str) {
-        for (_, columns, _) in self.outer_keys.iter().filter(|(t, _, _)| t == parent) {
+        for (_, columns, _) in self.facts.outer_keys.iter().filter(|(t, _, _)| t == parent) {
             for &column in columns {
                 if !self.deferred.contains(&column) {
                     self.deferred.push(column);
@@ -763,7 +774,7 @@ impl<M: Model> Slots<M> {
             for object in objects.iter_mut() {
                 object.before_insert().map_err(|e| hook_error::<M>(HookPoint::BeforeInsert, e))?;
             }
-            exec::insert_many_on(conn, objects, &self.types, &self.deferred).await?;
+            exec::insert_many_on(conn, objects, &self.facts.types, &self.deferred).await?;
             for index in level {
                 let deferred = self.entries[index].as_ref().is_some_and(|e| self.has_deferred_value(&e.object));
                 if deferred {
