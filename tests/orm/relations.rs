@@ -884,6 +884,22 @@ fn shop_composite_keys_and_self_references(db: &TestDb, conn: &mut Connection) {
     )
     .unwrap();
     assert!(items.iter().all(|i| i.line.get().unwrap().is_some_and(|l| l.line_no == i.line_no)));
+    // Past 500 composite keys: IN lists of 500 keys, one statement each
+    // (MySQL/MariaDB: up to 2,048 two-column keys in one).
+    let more: Vec<String> = (2..=601).map(|n| format!("(11, {n}, 2, 1, 3.00)")).collect();
+    conn.execute(&format!(
+        "INSERT INTO order_lines (order_id, line_no, product_id, quantity, unit_price) VALUES {}",
+        more.join(", ")
+    ))
+    .unwrap();
+    let q = select(shop::OrderLines::ALL).from(shop::OrderLines::TABLE).options(selectin(shop::OrderLines::SHIPPED));
+    let (lines, statements) = counted(conn, |c| exec::fetch::<shop::OrderLines>(c, &q).unwrap());
+    assert_eq!(lines.len(), 603);
+    assert_eq!(statements, if db.backend() == Backend::Mysql { 2 } else { 1 + 2 }, "603 keys: 500 + 103");
+    let shipped: Vec<(i64, i16)> =
+        lines.iter().filter(|l| !l.shipped.get().unwrap().is_empty()).map(|l| (l.order_id, l.line_no)).collect();
+    assert_eq!(shipped.len(), 2);
+    assert!(shipped.contains(&(10, 1)) && shipped.contains(&(10, 2)));
 
     // Categories: a tree by a self-reference, children ordered by position then slug descending.
     let q = select(shop::Categories::ALL)
