@@ -63,7 +63,7 @@ impl Capabilities {
     /// Whether `keys` go into one parameter (see [`KeyList`]), so that one
     /// statement carries them all, whatever their number.
     pub fn binds_key_list(&self, keys: &[Vec<Value<'_>>]) -> bool {
-        key_list_value(self.key_list, keys).is_some()
+        fits_key_list(self.key_list, keys)
     }
 
     /// How many of `keys` one statement carries: all of them where they go
@@ -79,28 +79,41 @@ impl Capabilities {
     }
 }
 
+/// Whether `keys` go into one parameter in the form `list`, decided without
+/// building it: one column each, all of one type the form takes, and for
+/// `JSON_TABLE` more than [`IN_LIST_MAX`] of them.
+fn fits_key_list(list: KeyList, keys: &[Vec<Value<'_>>]) -> bool {
+    let mut firsts = keys.iter().map(|k| if let [one] = k.as_slice() { Some(one) } else { None });
+    match list {
+        KeyList::Padded => false,
+        KeyList::JsonTable if keys.len() <= IN_LIST_MAX => false,
+        KeyList::Array => {
+            let Some(Some(first)) = firsts.next() else { return false };
+            let kind = std::mem::discriminant(first);
+            KeyArray::of(&[first]).is_some() && firsts.all(|k| k.is_some_and(|k| std::mem::discriminant(k) == kind))
+        }
+        KeyList::JsonEach | KeyList::JsonTable => firsts.all(|k| k.and_then(Value::as_i64).is_some()),
+    }
+}
+
 /// The one parameter that carries `keys` in the form `list`, if it can.
 fn key_list_value(list: KeyList, keys: &[Vec<Value<'_>>]) -> Option<Value<'static>> {
-    let firsts: Option<Vec<&Value<'_>>> =
-        keys.iter().map(|k| if let [one] = k.as_slice() { Some(one) } else { None }).collect();
-    let firsts = firsts?;
-    match list {
-        KeyList::Padded => None,
-        KeyList::JsonTable if keys.len() <= IN_LIST_MAX => None,
-        KeyList::Array => KeyArray::of(&firsts).map(Value::Array),
-        KeyList::JsonEach | KeyList::JsonTable => {
-            let mut json = String::from("[");
-            for (i, key) in firsts.iter().enumerate() {
-                let n = key.as_i64()?;
-                if i > 0 {
-                    json.push(',');
-                }
-                write!(json, "{n}").ok()?;
-            }
-            json.push(']');
-            Some(Value::Text(std::borrow::Cow::Owned(json)))
-        }
+    if !fits_key_list(list, keys) {
+        return None;
     }
+    let firsts: Vec<&Value<'_>> = keys.iter().filter_map(|k| k.first()).collect();
+    if list == KeyList::Array {
+        return KeyArray::of(&firsts).map(Value::Array);
+    }
+    let mut json = String::from("[");
+    for (i, key) in firsts.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        write!(json, "{}", key.as_i64()?).ok()?;
+    }
+    json.push(']');
+    Some(Value::Text(std::borrow::Cow::Owned(json)))
 }
 
 /// How a backend spells an upsert.
@@ -388,6 +401,32 @@ pub fn render_into<'a>(
         StatementRef::Delete(d) => r.delete(d),
         StatementRef::Raw(raw) => r.raw(raw),
     }
+}
+
+/// For a plain multi-row `INSERT ... VALUES` of values only (every value a
+/// bind; no upsert, no `RETURNING`), its number of rows, with its values put
+/// into `binds` in order; `None` for any other insert. Such a statement's
+/// text depends on its table, columns and number of rows alone (a bind
+/// outside a select list is one placeholder, whatever its value), so a
+/// caller may render one and reuse the text for the others of its shape.
+pub fn shaped_values_binds<'a>(insert: &'a Insert, binds: &mut Vec<Value<'a>>) -> Option<usize> {
+    let InsertSource::Values(rows) = &insert.source else { return None };
+    if rows.is_empty() || insert.on_conflict.is_some() || !insert.returning.is_empty() {
+        return None;
+    }
+    let width = insert.columns.len();
+    binds.clear();
+    binds.reserve(rows.len() * width);
+    for row in rows {
+        if row.len() != width {
+            return None;
+        }
+        for value in row {
+            let Expr::Bind(value) = value else { return None };
+            binds.push(value.borrowed());
+        }
+    }
+    Some(rows.len())
 }
 
 /// Renders `statement` for `dialect` on a server with `caps`.

@@ -292,14 +292,13 @@ type ValuesShape = (usize, Capabilities, ast::Name, Vec<ast::Name>, usize);
 const VALUES_MEMO: usize = 16;
 
 thread_local! {
-    static VALUES: RefCell<HashMap<ValuesShape, Arc<Template>>> = RefCell::new(HashMap::new());
+    static VALUES: Memo<ValuesShape> = RefCell::new(HashMap::new());
 }
 
-/// For a plain multi-row `INSERT ... VALUES` whose values are all binds
-/// (no upsert, no `RETURNING`: `insert_into(..).models(..)` or `.row(..)`s
-/// of values), its template, rendered once per shape (its text depends on
-/// nothing else), with its values in `binds`. `None` for any other
-/// statement, which is rendered as usual.
+/// For a plain multi-row insert of values only (see
+/// [`ast::shaped_values_binds`]: `insert_into(..).models(..)` or `.row(..)`s
+/// of values), its template, rendered once per shape, with its values in
+/// `binds`. `None` for any other statement, which is rendered as usual.
 fn values_template<'a>(
     dialect: &dyn Dialect,
     caps: Capabilities,
@@ -307,37 +306,39 @@ fn values_template<'a>(
     binds: &mut Vec<Value<'a>>,
 ) -> Result<Option<Arc<Template>>, OrmError> {
     let StatementRef::Insert(insert) = statement else { return Ok(None) };
-    let ast::InsertSource::Values(rows) = &insert.source else { return Ok(None) };
-    if rows.is_empty() || insert.on_conflict.is_some() || !insert.returning.is_empty() {
-        return Ok(None);
+    let Some(rows) = ast::shaped_values_binds(insert, binds) else { return Ok(None) };
+    let shape = (dialect.memo_slot(), caps, insert.table.clone(), insert.columns.clone(), rows);
+    memoised(&VALUES, shape, VALUES_MEMO, || {
+        let mut template = Template::default();
+        ast::render_into(dialect, caps, statement, &mut template, &mut Vec::new())?;
+        Ok(template)
+    })
+    .map(Some)
+}
+
+/// A thread's memo of rendered templates.
+type Memo<K> = RefCell<HashMap<K, Arc<Template>>>;
+
+/// The template kept in `memo` under `key`, or the one `render` builds, then
+/// kept (the memo starts over once it holds `limit` templates).
+fn memoised<K: std::hash::Hash + Eq + 'static>(
+    memo: &'static std::thread::LocalKey<Memo<K>>,
+    key: K,
+    limit: usize,
+    render: impl FnOnce() -> Result<Template, OrmError>,
+) -> Result<Arc<Template>, OrmError> {
+    if let Some(found) = memo.with(|memo| memo.borrow().get(&key).cloned()) {
+        return Ok(found);
     }
-    let width = insert.columns.len();
-    binds.clear();
-    binds.reserve(rows.len() * width);
-    for row in rows {
-        if row.len() != width {
-            return Ok(None);
-        }
-        for value in row {
-            let ast::Expr::Bind(value) = value else { return Ok(None) };
-            binds.push(value.borrowed());
-        }
-    }
-    let shape = (dialect.memo_slot(), caps, insert.table.clone(), insert.columns.clone(), rows.len());
-    if let Some(found) = VALUES.with(|memo| memo.borrow().get(&shape).cloned()) {
-        return Ok(Some(found));
-    }
-    let mut template = Template::default();
-    ast::render_into(dialect, caps, statement, &mut template, &mut Vec::new())?;
-    let template = Arc::new(template);
-    VALUES.with(|memo| {
+    let template = Arc::new(render()?);
+    memo.with(|memo| {
         let mut memo = memo.borrow_mut();
-        if memo.len() >= VALUES_MEMO {
+        if memo.len() >= limit {
             memo.clear();
         }
-        memo.insert(shape, Arc::clone(&template));
+        memo.insert(key, Arc::clone(&template));
     });
-    Ok(Some(template))
+    Ok(template)
 }
 
 /// Runs a rendered query (`template` with `binds`) and decodes its rows.
@@ -528,7 +529,7 @@ type InsertShape = (TypeId, usize, Capabilities, InsertForm);
 thread_local! {
     // The templates of full batches (`rows_per_batch` rows: the ~50 kB
     // statements of a large flush), rendered once per model and backend.
-    static INSERTS: RefCell<HashMap<InsertShape, Arc<Template>>> = RefCell::new(HashMap::new());
+    static INSERTS: Memo<InsertShape> = RefCell::new(HashMap::new());
 }
 
 /// The template of a batch of `rows` rows in `form`: built by `render`, and
@@ -546,13 +547,7 @@ fn batch_template<M: Model>(
     if rows != full {
         return render().map(Arc::new);
     }
-    let shape = (TypeId::of::<M>(), dialect.memo_slot(), caps, form);
-    if let Some(found) = INSERTS.with(|memo| memo.borrow().get(&shape).cloned()) {
-        return Ok(found);
-    }
-    let template = Arc::new(render()?);
-    INSERTS.with(|memo| memo.borrow_mut().insert(shape, Arc::clone(&template)));
-    Ok(template)
+    memoised(&INSERTS, (TypeId::of::<M>(), dialect.memo_slot(), caps, form), usize::MAX, render)
 }
 
 /// `rows` rows of `width` placeholders.
@@ -731,25 +726,23 @@ type UpdateShape = (TypeId, usize, u64);
 thread_local! {
     // The `UPDATE t SET <changed columns> WHERE key = ?` templates flushes
     // used, so that updating many rows renders each column set once.
-    static UPDATES: RefCell<HashMap<UpdateShape, Arc<Template>>> = RefCell::new(HashMap::new());
+    static UPDATES: Memo<UpdateShape> = RefCell::new(HashMap::new());
 }
 
 /// The template of an update of the columns at `changed` of `M` on
 /// `dialect`, rendered on first use of that column set.
 pub fn update_columns_template<M: Model>(dialect: &dyn Dialect, changed: &[usize]) -> Result<Arc<Template>, OrmError> {
-    let shape = column_mask(changed).map(|mask| (TypeId::of::<M>(), dialect.memo_slot(), mask));
-    if let Some(found) = shape.and_then(|shape| UPDATES.with(|memo| memo.borrow().get(&shape).cloned())) {
-        return Ok(found);
+    let render = || -> Result<Template, OrmError> {
+        let columns: Vec<&'static str> = changed.iter().filter_map(|&i| M::COLUMNS.get(i).copied()).collect();
+        if columns.is_empty() || columns.iter().any(|c| M::KEY.contains(c)) {
+            return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
+        }
+        Ok(super::model::update_template::<M>(dialect, &columns)?)
+    };
+    match column_mask(changed) {
+        Some(mask) => memoised(&UPDATES, (TypeId::of::<M>(), dialect.memo_slot(), mask), usize::MAX, render),
+        None => render().map(Arc::new),
     }
-    let columns: Vec<&'static str> = changed.iter().filter_map(|&i| M::COLUMNS.get(i).copied()).collect();
-    if columns.is_empty() || columns.iter().any(|c| M::KEY.contains(c)) {
-        return Err(QueryError::EmptyUpdate { table: M::TABLE_NAME.to_string() }.into());
-    }
-    let template = Arc::new(super::model::update_template::<M>(dialect, &columns)?);
-    if let Some(shape) = shape {
-        UPDATES.with(|memo| memo.borrow_mut().insert(shape, Arc::clone(&template)));
-    }
-    Ok(template)
 }
 
 fn column_expr(name: &'static str) -> ast::Expr {
