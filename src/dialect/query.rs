@@ -393,7 +393,8 @@ pub fn render_into<'a>(
     template.sql.clear();
     template.splits.clear();
     binds.clear();
-    let mut r = Renderer { d: dialect, caps, in_select_list: false, out: template, binds };
+    let mut r =
+        Renderer { d: dialect, caps, in_select_list: false, out: template, binds };
     match statement {
         StatementRef::Select(s) => r.select(s),
         StatementRef::Insert(i) => r.insert(i),
@@ -409,13 +410,20 @@ pub fn render_into<'a>(
 /// text depends on its table, columns and number of rows alone (a bind
 /// outside a select list is one placeholder, whatever its value), so a
 /// caller may render one and reuse the text for the others of its shape.
-pub fn shaped_values_binds<'a>(insert: &'a Insert, binds: &mut Vec<Value<'a>>) -> Option<usize> {
-    let InsertSource::Values(rows) = &insert.source else { return None };
-    if rows.is_empty() || insert.on_conflict.is_some() || !insert.returning.is_empty() {
+pub fn shaped_values_binds<'a>(insert: &'a Insert<'a>, binds: &mut Vec<Value<'a>>) -> Option<usize> {
+    if insert.on_conflict.is_some() || !insert.returning.is_empty() {
         return None;
     }
     let width = insert.columns.len();
     binds.clear();
+    let rows = match &insert.source {
+        InsertSource::Values(rows) if !rows.is_empty() => rows,
+        InsertSource::Binds(values) if width > 0 && !values.is_empty() && values.len() % width == 0 => {
+            binds.extend(values.iter().map(Value::borrowed));
+            return Some(values.len() / width);
+        }
+        _ => return None,
+    };
     binds.reserve(rows.len() * width);
     for row in rows {
         if row.len() != width {
@@ -676,7 +684,7 @@ impl<'a> Renderer<'_, 'a> {
         self.list(returning, |r, e| r.expr(e))
     }
 
-    fn insert(&mut self, i: &'a Insert) -> Result<(), QueryError> {
+    fn insert(&mut self, i: &'a Insert<'a>) -> Result<(), QueryError> {
         let bad = |message| QueryError::BadInsert { table: i.table.to_string(), message };
         self.push("INSERT INTO ");
         self.ident(&i.table);
@@ -702,6 +710,24 @@ impl<'a> Renderer<'_, 'a> {
                     Ok(())
                 })?;
             }
+            InsertSource::Binds(values) => {
+                let width = i.columns.len();
+                if values.is_empty() {
+                    return Err(bad("no rows"));
+                }
+                if width == 0 || values.len() % width != 0 {
+                    return Err(bad("a row's values do not match its columns"));
+                }
+                self.push("VALUES ");
+                for (n, row) in values.chunks(width).enumerate() {
+                    self.push(if n > 0 { ", (" } else { "(" });
+                    self.list(row, |r, v| {
+                        r.bind(v.borrowed());
+                        Ok(())
+                    })?;
+                    self.push(")");
+                }
+            }
             InsertSource::Select(select) => self.select(select)?,
             InsertSource::InOrder { rows, types } => self.rows_in_order(i, rows, types)?,
         }
@@ -714,7 +740,12 @@ impl<'a> Renderer<'_, 'a> {
     /// `SELECT column1, ... FROM (VALUES (..., 0), ...) AS rows ORDER BY
     /// columnN`: a `VALUES` list has no order of its own, a query with
     /// `ORDER BY` has, and an `INSERT ... SELECT` inserts in it.
-    fn rows_in_order(&mut self, i: &'a Insert, rows: &'a [Vec<Expr>], types: &[ColumnType]) -> Result<(), QueryError> {
+    fn rows_in_order(
+        &mut self,
+        i: &'a Insert<'a>,
+        rows: &'a [Vec<Expr>],
+        types: &[ColumnType],
+    ) -> Result<(), QueryError> {
         let bad = |message| QueryError::BadInsert { table: i.table.to_string(), message };
         if rows.is_empty() {
             return Err(bad("no rows"));
@@ -753,7 +784,7 @@ impl<'a> Renderer<'_, 'a> {
         Ok(())
     }
 
-    fn on_conflict(&mut self, i: &'a Insert, conflict: &'a OnConflict) -> Result<(), QueryError> {
+    fn on_conflict(&mut self, i: &'a Insert<'a>, conflict: &'a OnConflict) -> Result<(), QueryError> {
         if conflict.target.is_empty() {
             return Err(QueryError::BadInsert { table: i.table.to_string(), message: "an upsert names no unique key" });
         }

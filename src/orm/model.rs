@@ -149,7 +149,7 @@ fn key_filter<M: Model>() -> Option<ast::Expr> {
     Some(ast::Expr::And(parts.collect()))
 }
 
-fn insert_of<M: Model>(columns: Vec<&'static str>, returning: Vec<ast::Expr>) -> ast::Insert {
+fn insert_of<M: Model>(columns: Vec<&'static str>, returning: Vec<ast::Expr>) -> ast::Insert<'static> {
     ast::Insert {
         table: ident(M::TABLE_NAME),
         source: ast::InsertSource::Values(vec![columns.iter().map(|_| param()).collect()]),

@@ -450,12 +450,13 @@ impl Cte {
     }
 }
 
-/// An `INSERT` being built.
+/// An `INSERT` being built; `'m` is the lifetime of the models whose
+/// values it borrows ([`Insert::models`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Insert(ast::Insert);
+pub struct Insert<'m>(ast::Insert<'m>);
 
-/// `INSERT INTO table ...`: add `.row(...)`s or `.select(...)`.
-pub fn insert_into<M>(table: impl IntoTable<M>) -> Insert {
+/// `INSERT INTO table ...`: add `.row(...)`s, `.models(...)` or `.select(...)`.
+pub fn insert_into<M>(table: impl IntoTable<M>) -> Insert<'static> {
     Insert(ast::Insert {
         table: table.table_name(),
         columns: Vec::new(),
@@ -486,52 +487,80 @@ impl Row {
     }
 }
 
-impl Insert {
+impl<'m> Insert<'m> {
     /// Adds a row; every row must set the same columns in the same order.
     pub fn row(mut self, row: Row) -> Self {
         if self.0.columns.is_empty() {
             self.0.columns = row.columns.clone();
         }
-        if let ast::InsertSource::Values(rows) = &mut self.0.source {
-            // A row of other columns is refused when rendered.
-            let values = if row.columns == self.0.columns { row.values } else { Vec::new() };
+        // A row of other columns is refused when rendered.
+        let values = if row.columns == self.0.columns { row.values } else { Vec::new() };
+        if let Some(rows) = self.rows_of_expressions() {
             rows.push(values);
         }
         self
     }
 
     /// Adds one row per model, every column but a generated key that is
-    /// still unset (as [`crate::orm::exec::insert`] does for one).
-    pub fn models<M: super::Model>(mut self, models: &[M]) -> Self {
+    /// still unset (as [`crate::orm::exec::insert`] does for one). The
+    /// statement borrows the models' values: it copies no text.
+    pub fn models<'n, M: super::Model>(self, models: &'n [M]) -> Insert<'n>
+    where
+        'm: 'n,
+    {
+        let mut this: Insert<'n> = self;
         // Rows with the key and rows without it have two column lists:
         // each is compared with the statement's once, not per row.
         let mut fits: [Option<bool>; 2] = [None, None];
-        if let ast::InsertSource::Values(rows) = &mut self.0.source {
-            rows.reserve(models.len());
-        }
         for model in models {
             let skip = M::GENERATED.filter(|_| model.generated_key_unset());
             let positions = || (0..M::COLUMNS.len()).filter(|&i| Some(M::COLUMNS[i]) != skip);
-            if self.0.columns.is_empty() {
-                self.0.columns = positions().map(|i| name(M::COLUMNS[i])).collect();
+            let columns = &mut this.0.columns;
+            if columns.is_empty() {
+                *columns = positions().map(|i| name(M::COLUMNS[i])).collect();
             }
-            let columns = &self.0.columns;
             let fits = *fits[usize::from(skip.is_some())]
                 .get_or_insert_with(|| positions().map(|i| M::COLUMNS[i]).eq(columns.iter().map(|c| c.as_ref())));
-            if let ast::InsertSource::Values(rows) = &mut self.0.source {
-                // A row of other columns is refused when rendered.
-                let values = if fits {
-                    // Sized up front: a filtered range has no exact length.
-                    let mut values = Vec::with_capacity(columns.len());
-                    values.extend(positions().map(|i| ast::Expr::Bind(model.value(i).into_owned())));
-                    values
-                } else {
-                    Vec::new()
-                };
-                rows.push(values);
+            let width = columns.len();
+            match &mut this.0.source {
+                // The first rows, of values only: kept borrowed, row after row.
+                ast::InsertSource::Values(rows) if fits && width > 0 && rows.is_empty() => {
+                    let mut values = Vec::with_capacity(models.len() * width);
+                    values.extend(positions().map(|i| model.value(i)));
+                    this.0.source = ast::InsertSource::Binds(values);
+                }
+                ast::InsertSource::Binds(values) if fits => values.extend(positions().map(|i| model.value(i))),
+                _ => {
+                    // A row of other columns is refused when rendered.
+                    let values = if fits {
+                        positions().map(|i| ast::Expr::Bind(model.value(i).into_owned())).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if let Some(rows) = this.rows_of_expressions() {
+                        rows.push(values);
+                    }
+                }
             }
         }
-        self
+        this
+    }
+
+    /// The rows, as expressions (borrowed values are copied into them the
+    /// first time a row of expressions joins them); `None` for a select.
+    fn rows_of_expressions(&mut self) -> Option<&mut Vec<Vec<ast::Expr>>> {
+        if let ast::InsertSource::Binds(values) = &mut self.0.source {
+            let width = self.0.columns.len().max(1);
+            let rows = values
+                .chunks(width)
+                .map(|row| row.iter().map(|v| ast::Expr::Bind(v.borrowed().into_owned())).collect())
+                .collect();
+            self.0.source = ast::InsertSource::Values(rows);
+        }
+        match &mut self.0.source {
+            ast::InsertSource::Values(rows) => Some(rows),
+            _ => None,
+        }
     }
 
     /// `INSERT INTO table (columns) SELECT ...`.
@@ -599,7 +628,7 @@ fn returning(columns: impl Columns) -> Vec<ast::Expr> {
     items.into_iter().map(|i| i.expr).collect()
 }
 
-impl Statement for Insert {
+impl Statement for Insert<'_> {
     fn as_ast(&self) -> StatementRef<'_> {
         StatementRef::Insert(&self.0)
     }

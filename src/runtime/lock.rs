@@ -68,7 +68,7 @@ impl<'a> LockRowSql<'a> {
     }
 
     /// Inserts the row (id 1) unless it exists.
-    fn seed(&self) -> Insert {
+    fn seed(&self) -> Insert<'static> {
         insert_into(&self.table).row(Row::new().set(ID, 1)).on_conflict_do_nothing(&[col(ID)])
     }
 

@@ -58,7 +58,7 @@ pub mod history {
 #[derive(Debug, Clone, PartialEq)]
 pub enum VersionChange {
     /// A head added.
-    Insert(Insert),
+    Insert(Insert<'static>),
     /// One head replaced by another.
     Update(Update),
     /// A head removed.

@@ -742,6 +742,33 @@ fn insert_models(db: &TestDb, conn: &mut Connection) {
     let expected: Vec<Author> =
         batches.iter().flatten().chain(&one).zip(4..).map(|(a, id)| Author { id, ..a.clone() }).collect();
     assert_eq!(read, expected);
+
+    // Models borrowed by the statement render as the same rows given one by
+    // one, mixed with rows and behind an upsert too (rendered in full).
+    let d = dialect::of(db.backend());
+    let as_row = |a: &Author| {
+        Row::new().set(Author::NAME, a.name.clone()).set(Author::MENTOR_ID, a.mentor_id).set(Author::RATING, a.rating)
+    };
+    let by_rows = batches[1].iter().fold(insert_into(Author::TABLE), |q, a| q.row(as_row(a)));
+    let by_models = insert_into(Author::TABLE).models(&batches[1]);
+    assert_eq!(by_models.render(d).unwrap(), by_rows.render(d).unwrap());
+    let mixed = insert_into(Author::TABLE).models(&batches[1][..1]).row(as_row(&batches[1][1]));
+    assert_eq!(mixed.render(d).unwrap(), by_rows.render(d).unwrap());
+    let again = [author("Ann", None, None), author("Ivy", None, Some(6.0))];
+    let upsert = insert_into(Author::TABLE).models(&again).on_conflict_do_nothing(&[col(Author::NAME)]);
+    // MySQL/MariaDB count the row kept too: the connection counts the rows found.
+    let counted = if db.backend() == Backend::Mysql { 2 } else { 1 };
+    assert_eq!(exec::execute(conn, &upsert).unwrap(), counted, "only Ivy is new");
+    let ivy = select(Author::ALL).from(Author::TABLE).filter(Author::NAME.eq("Ivy"));
+    assert_eq!(exec::fetch::<Author>(conn, &ivy).unwrap()[0].rating, Some(6.0));
+
+    // A model whose key is set and one whose key is not have different
+    // columns: refused, nothing sent.
+    let keyed = [Author { id: 50, ..author("Jo", None, None) }, author("Kim", None, None)];
+    let refused = exec::execute(conn, &insert_into(Author::TABLE).models(&keyed)).unwrap_err();
+    assert!(refused.to_string().contains("a row's values do not match its columns"), "{refused}");
+    assert!(insert_into(Author::TABLE).models(&keyed[1..]).models(&keyed[..1]).to_sql(d).is_err());
+    assert!(insert_into(Author::TABLE).models::<Author>(&[]).to_sql(d).is_err(), "no rows");
 }
 
 fn raw_text(_db: &TestDb, conn: &mut Connection) {

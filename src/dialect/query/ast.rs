@@ -393,15 +393,16 @@ pub enum SetOp {
     Except,
 }
 
-/// An `INSERT`.
+/// An `INSERT`; `'a` is the lifetime of the values it borrows (see
+/// [`InsertSource::Binds`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Insert {
+pub struct Insert<'a> {
     /// Target table.
     pub table: Name,
     /// Columns given.
     pub columns: Vec<Name>,
     /// Rows or a query.
-    pub source: InsertSource,
+    pub source: InsertSource<'a>,
     /// Upsert.
     pub on_conflict: Option<OnConflict>,
     /// `RETURNING` columns (an error where the backend has none).
@@ -410,9 +411,13 @@ pub struct Insert {
 
 /// Where inserted rows come from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum InsertSource {
+pub enum InsertSource<'a> {
     /// `VALUES (...), (...)`.
     Values(Vec<Vec<Expr>>),
+    /// `VALUES (...), (...)` of binds only: the values row after row, each
+    /// row as wide as the columns, borrowed from the caller's objects where
+    /// they can be (`insert_into(..).models(..)` copies no text).
+    Binds(Vec<Value<'a>>),
     /// `INSERT ... SELECT`.
     Select(Box<Select>),
     /// Rows inserted in the order given: `SELECT column1, ... FROM (VALUES
@@ -475,7 +480,7 @@ pub enum StatementRef<'a> {
     /// `SELECT`.
     Select(&'a Select),
     /// `INSERT`.
-    Insert(&'a Insert),
+    Insert(&'a Insert<'a>),
     /// `UPDATE`.
     Update(&'a Update),
     /// `DELETE`.

@@ -123,7 +123,7 @@ where
 
 /// A write built from a relationship's columns.
 enum Write {
-    Insert(ast::Insert),
+    Insert(ast::Insert<'static>),
     Delete(ast::Delete),
 }
 
