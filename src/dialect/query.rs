@@ -394,7 +394,7 @@ pub fn render_into<'a>(
     template.splits.clear();
     binds.clear();
     let mut r =
-        Renderer { d: dialect, caps, in_select_list: false, out: template, binds };
+        Renderer { d: dialect, quote: dialect.identifier_quote(), caps, in_select_list: false, out: template, binds };
     match statement {
         StatementRef::Select(s) => r.select(s),
         StatementRef::Insert(i) => r.insert(i),
@@ -447,6 +447,8 @@ pub fn render(dialect: &dyn Dialect, caps: Capabilities, statement: StatementRef
 
 struct Renderer<'r, 'a> {
     d: &'r dyn Dialect,
+    /// The dialect's identifier quote, asked once.
+    quote: char,
     caps: Capabilities,
     /// Inside a select-list item (where parameters may need a type).
     in_select_list: bool,
@@ -460,17 +462,20 @@ impl<'a> Renderer<'_, 'a> {
     }
 
     fn ident(&mut self, name: &str) {
-        let q = self.d.identifier_quote();
+        let q = self.quote;
         let sql = &mut self.out.sql;
         sql.reserve(name.len() + 2);
         sql.push(q);
         // A quote inside the name is doubled; the rest is copied as it is.
+        // (The common case, no quote inside, is one byte scan.)
         let mut rest = name;
-        while let Some(at) = rest.find(q) {
-            let end = at + q.len_utf8();
-            sql.push_str(&rest[..end]);
-            sql.push(q);
-            rest = &rest[end..];
+        if !q.is_ascii() || name.as_bytes().contains(&(q as u8)) {
+            while let Some(at) = rest.find(q) {
+                let end = at + q.len_utf8();
+                sql.push_str(&rest[..end]);
+                sql.push(q);
+                rest = &rest[end..];
+            }
         }
         sql.push_str(rest);
         sql.push(q);
