@@ -96,11 +96,9 @@ fn fits_key_list(list: KeyList, keys: &[Vec<Value<'_>>]) -> bool {
     }
 }
 
-/// The one parameter that carries `keys` in the form `list`, if it can.
+/// The one parameter that carries `keys` in the form `list` (where they
+/// fit it: [`fits_key_list`]).
 fn key_list_value(list: KeyList, keys: &[Vec<Value<'_>>]) -> Option<Value<'static>> {
-    if !fits_key_list(list, keys) {
-        return None;
-    }
     let firsts: Vec<&Value<'_>> = keys.iter().filter_map(|k| k.first()).collect();
     if list == KeyList::Array {
         return KeyArray::of(&firsts).map(Value::Array);
@@ -114,6 +112,47 @@ fn key_list_value(list: KeyList, keys: &[Vec<Value<'_>>]) -> Option<Value<'stati
     }
     json.push(']');
     Some(Value::Text(std::borrow::Cow::Owned(json)))
+}
+
+/// What the text of a list of keys (`Expr::KeyIn`) depends on, besides its
+/// columns and the server: the same shape, the same text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyShape {
+    /// No keys: `(1 = 0)`.
+    Empty,
+    /// One parameter carrying them all ([`KeyList`] other than `Padded`).
+    List,
+    /// An `IN` list of this many keys (padded with the last).
+    Padded(usize),
+}
+
+/// The shape of a list of `keys` on a server with `caps` (decided without
+/// building its parameters).
+pub fn key_shape(caps: Capabilities, keys: &[Vec<Value<'_>>]) -> KeyShape {
+    match keys.len() {
+        0 => KeyShape::Empty,
+        _ if caps.binds_key_list(keys) => KeyShape::List,
+        n => KeyShape::Padded(key_bucket(n)),
+    }
+}
+
+/// The shape of a list of `keys` on a server with `caps`, with its
+/// parameters put into `binds` in order: what the renderer binds for it. A
+/// statement whose only parameters are one such list has one text per
+/// shape, so a caller may render it once and bind the keys of the others.
+pub fn key_in_binds<'a>(caps: Capabilities, keys: &'a [Vec<Value<'static>>], binds: &mut Vec<Value<'a>>) -> KeyShape {
+    let shape = key_shape(caps, keys);
+    match shape {
+        KeyShape::Empty => {}
+        KeyShape::List => binds.extend(key_list_value(caps.key_list, keys)),
+        KeyShape::Padded(bucket) => {
+            let last = keys.len() - 1;
+            for i in 0..bucket {
+                binds.extend(keys[i.min(last)].iter().map(Value::borrowed));
+            }
+        }
+    }
+    shape
 }
 
 /// How a backend spells an upsert.
@@ -1007,56 +1046,72 @@ impl<'a> Renderer<'_, 'a> {
     }
 
     fn key_in(&mut self, columns: &'a [Expr], keys: &'a [Vec<Value<'static>>]) -> Result<(), QueryError> {
-        let Some(last) = keys.last() else {
-            self.push("(1 = 0)");
-            return Ok(());
-        };
-        if let ([column], Some(list)) = (columns, key_list_value(self.caps.key_list, keys)) {
-            self.push("(");
-            self.expr(column)?;
-            self.push(match self.caps.key_list {
-                KeyList::Array => " = ANY(",
-                KeyList::JsonEach => " IN (SELECT value FROM json_each(",
-                _ => " IN (SELECT k FROM JSON_TABLE(",
-            });
-            self.bind(list);
-            self.push(match self.caps.key_list {
-                KeyList::Array => "))",
-                KeyList::JsonEach => ")))",
-                _ => ", '$[*]' COLUMNS (k BIGINT PATH '$')) AS key_list))",
-            });
-            return Ok(());
-        }
-        let tuple = |r: &mut Self, key: &'a [Value<'static>]| {
-            if key.len() > 1 {
-                r.push("(");
+        let shape = key_shape(self.caps, keys);
+        // The text up to the parameters, then the parameters (the columns'
+        // own first), then the text around them with a split per parameter.
+        match (shape, columns) {
+            (KeyShape::Empty, _) => {
+                self.push("(1 = 0)");
+                return Ok(());
             }
-            for (i, value) in key.iter().enumerate() {
-                if i > 0 {
-                    r.push(", ");
+            (KeyShape::List, [column]) => {
+                self.push("(");
+                self.expr(column)?;
+                self.push(match self.caps.key_list {
+                    KeyList::Array => " = ANY(",
+                    KeyList::JsonEach => " IN (SELECT value FROM json_each(",
+                    _ => " IN (SELECT k FROM JSON_TABLE(",
+                });
+            }
+            (KeyShape::List, _) | (KeyShape::Padded(_), []) => {
+                return Err(QueryError::Invalid { message: "a list of keys does not match its columns".into() });
+            }
+            (KeyShape::Padded(_), _) => {
+                self.push("(");
+                if columns.len() > 1 {
+                    self.push("(");
                 }
-                r.bind(value.borrowed());
+                self.list(columns, |r, c| r.expr(c))?;
+                if columns.len() > 1 {
+                    self.push(")");
+                }
+                self.push(" IN (");
             }
-            if key.len() > 1 {
-                r.push(")");
+        }
+        key_in_binds(self.caps, keys, self.binds);
+        let split = |r: &mut Self| r.out.splits.push(r.out.sql.len());
+        match shape {
+            KeyShape::List => {
+                split(self);
+                self.push(match self.caps.key_list {
+                    KeyList::Array => "))",
+                    KeyList::JsonEach => ")))",
+                    _ => ", '$[*]' COLUMNS (k BIGINT PATH '$')) AS key_list))",
+                });
             }
-        };
-        self.push("(");
-        if columns.len() > 1 {
-            self.push("(");
-        }
-        self.list(columns, |r, c| r.expr(c))?;
-        if columns.len() > 1 {
-            self.push(")");
-        }
-        self.push(" IN (");
-        for i in 0..key_bucket(keys.len()) {
-            if i > 0 {
-                self.push(", ");
+            _ => {
+                let last = keys.len() - 1;
+                for i in 0..key_bucket(keys.len()) {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    let width = keys[i.min(last)].len();
+                    if width > 1 {
+                        self.push("(");
+                    }
+                    for v in 0..width {
+                        if v > 0 {
+                            self.push(", ");
+                        }
+                        split(self);
+                    }
+                    if width > 1 {
+                        self.push(")");
+                    }
+                }
+                self.push("))");
             }
-            tuple(self, keys.get(i).unwrap_or(last));
         }
-        self.push("))");
         Ok(())
     }
 

@@ -257,6 +257,55 @@ pub(crate) async fn fetch_ast<R: FromRow>(
     conn.load(StatementKind::Select, None, &buffer.0, &binds, joined).await
 }
 
+/// The key of a memoised relationship statement: the relationship (its
+/// definition's address), the dialect's slot, the server and the shape of
+/// the list of keys.
+type KeyedShape = (usize, usize, Capabilities, ast::KeyShape);
+
+/// The most relationship statements a thread keeps; past it, the memo
+/// starts over (a program has a few per relationship, one per shape).
+const KEYED_MEMO: usize = 256;
+
+thread_local! {
+    static KEYED: Memo<KeyedShape> = RefCell::new(HashMap::new());
+}
+
+/// Runs a select the relationship loader built for `keys` (by `build`),
+/// decoding the `joined` relationships' columns after each row's. Without
+/// joined relationships its only parameters are its list of `keys`: its
+/// text is rendered once per relationship (`id`) and shape of the list
+/// ([`ast::key_in_binds`]), and the keys of each load bound to it.
+pub(crate) async fn fetch_keyed<R: FromRow>(
+    conn: &mut Conn<'_>,
+    id: usize,
+    keys: &[Vec<Value<'static>>],
+    joined: &[JoinPlan],
+    build: impl FnOnce() -> Result<ast::Select, OrmError>,
+) -> Result<Vec<R>, OrmError> {
+    let (dialect, caps) = conn.capabilities().await?;
+    if !joined.is_empty() {
+        return fetch_ast(conn, &build()?, joined).await;
+    }
+    let mut binds = Vec::new();
+    let key = (id, dialect.memo_slot(), caps, ast::key_in_binds(caps, keys, &mut binds));
+    let template = match recall(&KEYED, &key) {
+        Some(template) => template,
+        None => {
+            let select = build()?;
+            let mut template = Template::default();
+            let mut rendered = Vec::new();
+            ast::render_into(dialect, caps, StatementRef::Select(&select), &mut template, &mut rendered)?;
+            // Kept only where the keys are all its parameters (as they are
+            // in every statement the loader builds).
+            if rendered != binds {
+                return conn.load(StatementKind::Select, None, &template, &rendered, &[]).await;
+            }
+            keep(&KEYED, key, KEYED_MEMO, template)
+        }
+    };
+    conn.load(StatementKind::Select, None, &template, &binds, &[]).await
+}
+
 /// Runs a query and decodes its first row, if any.
 pub fn fetch_optional<R: FromRow>(
     conn: &mut Connection,
@@ -327,10 +376,29 @@ fn memoised<K: std::hash::Hash + Eq + 'static>(
     limit: usize,
     render: impl FnOnce() -> Result<Template, OrmError>,
 ) -> Result<Arc<Template>, OrmError> {
-    if let Some(found) = memo.with(|memo| memo.borrow().get(&key).cloned()) {
+    if let Some(found) = recall(memo, &key) {
         return Ok(found);
     }
-    let template = Arc::new(render()?);
+    Ok(keep(memo, key, limit, render()?))
+}
+
+/// The template kept in `memo` under `key`, if any.
+fn recall<K: std::hash::Hash + Eq + 'static>(
+    memo: &'static std::thread::LocalKey<Memo<K>>,
+    key: &K,
+) -> Option<Arc<Template>> {
+    memo.with(|memo| memo.borrow().get(key).cloned())
+}
+
+/// Keeps `template` in `memo` under `key` (the memo starts over once it
+/// holds `limit` templates).
+fn keep<K: std::hash::Hash + Eq + 'static>(
+    memo: &'static std::thread::LocalKey<Memo<K>>,
+    key: K,
+    limit: usize,
+    template: Template,
+) -> Arc<Template> {
+    let template = Arc::new(template);
     memo.with(|memo| {
         let mut memo = memo.borrow_mut();
         if memo.len() >= limit {
@@ -338,7 +406,7 @@ fn memoised<K: std::hash::Hash + Eq + 'static>(
         }
         memo.insert(key, Arc::clone(&template));
     });
-    Ok(template)
+    template
 }
 
 /// Runs a rendered query (`template` with `binds`) and decodes its rows.

@@ -230,6 +230,14 @@ fn selectin_collections(_db: &TestDb, conn: &mut Connection) {
     });
     assert!(none.is_empty());
     assert_eq!(statements, 1);
+
+    // The posts' statement is rendered once per shape of its key list; each
+    // load binds its own keys to it.
+    for user in 1..=3i64 {
+        let one = exec::fetch::<User>(conn, &all_users().filter(User::ID.eq(user)).options(selectin(User::POSTS)));
+        let posts = one.unwrap().remove(0).posts.get().unwrap().to_vec();
+        assert_eq!(titles(&posts), (0..3).map(|p| format!("u{user} p{p}")).collect::<Vec<_>>());
+    }
 }
 
 fn nested_loading_is_one_statement_per_level(_db: &TestDb, conn: &mut Connection) {
@@ -1007,6 +1015,11 @@ fn key_lists_render_on_every_dialect() {
         ];
         for (label, s, caps) in cases {
             let rendered = ast::render(d.as_ref(), caps, StatementRef::Select(s)).unwrap();
+            // What the loader binds to the memoised text: the renderer's binds.
+            let Some(Expr::KeyIn { keys, .. }) = &s.filter else { panic!("{label}: no key list") };
+            let mut binds = Vec::new();
+            ast::key_in_binds(caps, keys, &mut binds);
+            assert_eq!(binds, rendered.binds, "{name} {label}");
             out.push_str(&format!(
                 "{name} {label}: {} -- {:?}\n",
                 rendered.template.to_sql(d.as_ref()),
@@ -1015,6 +1028,14 @@ fn key_lists_render_on_every_dialect() {
         }
     }
     insta::assert_snapshot!(out);
+    let pg = dialect::by_name("postgresql").unwrap().latest_capabilities();
+    let Some(Expr::KeyIn { keys, .. }) = &single.filter else { panic!("no key list") };
+    assert_eq!(ast::key_shape(pg, keys), ast::KeyShape::List);
+    assert_eq!(
+        ast::key_shape(ast::Capabilities { key_list: ast::KeyList::Padded, ..pg }, keys),
+        ast::KeyShape::Padded(4)
+    );
+    assert_eq!(ast::key_shape(pg, &[]), ast::KeyShape::Empty);
     assert_eq!(ast::key_bucket(3), 4);
     assert_eq!(ast::key_bucket(500), 500);
     assert_eq!(ast::key_bucket(501), 512);

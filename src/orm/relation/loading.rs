@@ -371,17 +371,19 @@ where
     let r = def.resolved()?;
     let mut groups: Groups<C> = HashMap::default();
     let (_, caps) = conn.capabilities().await?;
+    let id = std::ptr::from_ref(def) as usize;
+    let joined = &step.child.joined;
     for chunk in keys.chunks(caps.keys_per_statement(keys).max(1)) {
-        let select = child_select(def, chunk, &step.child.joined)?;
+        let select = || Ok(child_select(def, chunk, joined)?);
         if r.through.is_some() {
-            let rows: Vec<Keyed<C, P::Key>> = exec::fetch_ast(conn, &select, &step.child.joined).await?;
+            let rows: Vec<Keyed<C, P::Key>> = exec::fetch_keyed(conn, id, chunk, joined, select).await?;
             for Keyed(child, key) in rows {
                 if let Some(text) = group_key(key.key_values()) {
                     groups.entry(text).or_default().push(child);
                 }
             }
         } else {
-            let rows: Vec<C> = exec::fetch_ast(conn, &select, &step.child.joined).await?;
+            let rows: Vec<C> = exec::fetch_keyed(conn, id, chunk, joined, select).await?;
             for child in rows {
                 if let Some(text) = group_key_of(&child, &r.link_positions) {
                     groups.entry(text).or_default().push(child);
