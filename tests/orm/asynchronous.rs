@@ -69,6 +69,7 @@ per_backend!(
     session_cancelled_or_dropped_leaves_the_pool_clean,
     sessions_of_eight_tasks_share_one_pool,
     session_events_fire_and_sync_database_methods_are_refused,
+    pool_pings_only_idle_or_failed_connections,
 );
 
 async fn core_statements_run_decode_and_fail_typed(db: TestDb) {
@@ -541,4 +542,54 @@ async fn session_events_fire_and_sync_database_methods_are_refused(db: TestDb) {
     let refused = audit.refused.lock().unwrap().clone();
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(refused[0].contains("session is async"), "{refused:?}");
+}
+
+/// The async pool keeps the sync pool's rule: a connection given back less
+/// than `health_check_idle` ago, with no failed statement since its last
+/// check, is handed out without the ping.
+async fn pool_pings_only_idle_or_failed_connections(db: TestDb) {
+    let idle = Duration::from_millis(300);
+    let pinged = |zero: bool| {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&lines);
+        let echo = Echo::callback(move |event| sink.lock().unwrap().push(event.sql.to_string()));
+        let idle = if zero { Duration::ZERO } else { idle };
+        let options = PoolOptions { max_size: 1, health_check_idle: idle, echo: Some(echo), ..options() };
+        (options, lines)
+    };
+    let (opened, lines) = pinged(false);
+    let pool = AsyncPool::open(&db.url, opened).await.unwrap();
+    let ping = pool.dialect().ping();
+    let pings = || {
+        let mut lines = lines.lock().unwrap();
+        let n = lines.iter().filter(|sql| *sql == ping).count();
+        lines.clear();
+        n
+    };
+    pings();
+    let all = select(Author::ALL).from(Author::TABLE);
+    for _ in 0..3 {
+        let mut conn = pool.get().await.unwrap();
+        exec::fetch::<Author>(&mut conn, &all).await.unwrap();
+    }
+    assert_eq!(pings(), 0, "given back a moment ago: no ping");
+    tokio::time::sleep(idle + Duration::from_millis(100)).await;
+    drop(pool.get().await.unwrap());
+    assert_eq!(pings(), 1, "idle longer than health_check_idle: pinged");
+    let mut conn = pool.get().await.unwrap();
+    assert!(exec::fetch::<Author>(&mut conn, &text("SELECT * FROM no_such_table")).await.is_err());
+    drop(conn);
+    drop(pool.get().await.unwrap());
+    assert_eq!(pings(), 1, "a failure since the last check: pinged however soon");
+    drop(pool.get().await.unwrap());
+    assert_eq!(pings(), 0, "checked, no failure since: not pinged");
+
+    // Zero: every checkout pings.
+    let (every, lines) = pinged(true);
+    let pool = AsyncPool::open(&db.url, every).await.unwrap();
+    lines.lock().unwrap().clear();
+    for _ in 0..3 {
+        drop(pool.get().await.unwrap());
+    }
+    assert_eq!(lines.lock().unwrap().iter().filter(|sql| *sql == ping).count(), 3);
 }

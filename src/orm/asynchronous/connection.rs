@@ -70,6 +70,11 @@ pub struct AsyncConnection {
     server_version: Option<String>,
     transaction: TransactionState,
     in_flight: bool,
+    /// When a pool last took it back (its health check skips the ping for a
+    /// connection in steady use).
+    returned: Option<std::time::Instant>,
+    /// Its failed statements when a pool last checked it.
+    checked_failures: usize,
 }
 
 impl std::fmt::Debug for AsyncConnection {
@@ -124,6 +129,8 @@ impl AsyncConnection {
             server_version: None,
             transaction: TransactionState::default(),
             in_flight: false,
+            returned: None,
+            checked_failures: 0,
         };
         conn.set_observer(None);
         Ok(conn)
@@ -149,6 +156,20 @@ impl AsyncConnection {
     pub fn set_observer(&mut self, observer: Option<StatementObserver>) {
         let instrument = instrumentation(Arc::clone(&self.statements), Arc::clone(&self.failures), observer);
         on_inner!(&mut self.inner, c => c.set_instrumentation(instrument))
+    }
+
+    /// Marks it given back to a pool now.
+    pub(super) fn mark_returned(&mut self) {
+        self.returned = Some(std::time::Instant::now());
+    }
+
+    /// Whether a pool's check at checkout may skip the ping: given back less
+    /// than `idle` ago, with no failed statement since the last check. Each
+    /// call is such a check.
+    pub(super) fn in_steady_use(&mut self, idle: std::time::Duration) -> bool {
+        let failures = self.failures.load(Ordering::Relaxed);
+        let failed = std::mem::replace(&mut self.checked_failures, failures) != failures;
+        !failed && self.returned.is_some_and(|at| at.elapsed() < idle)
     }
 
     /// The transaction nesting and health recorded so far.

@@ -58,6 +58,7 @@ impl AsyncPool {
             dialect,
             observer,
             health_check: options.health_check,
+            health_check_idle: options.health_check_idle,
             idle_timeout: options.idle_timeout,
         };
         let inner = managed::Pool::builder(manager)
@@ -161,12 +162,14 @@ impl DerefMut for AsyncPooledConnection {
 
 impl Drop for AsyncPooledConnection {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take()
-            && !reusable(&conn)
-        {
-            // Detached from the pool and dropped: the socket (or SQLite
-            // handle) closes, and the server rolls back what was open.
-            drop(managed::Object::take(conn));
+        if let Some(mut conn) = self.conn.take() {
+            if !reusable(&conn) {
+                // Detached from the pool and dropped: the socket (or SQLite
+                // handle) closes, and the server rolls back what was open.
+                drop(managed::Object::take(conn));
+            } else {
+                conn.mark_returned();
+            }
         }
     }
 }
@@ -183,6 +186,7 @@ struct Manager {
     dialect: &'static dyn Dialect,
     observer: Option<StatementObserver>,
     health_check: bool,
+    health_check_idle: Duration,
     idle_timeout: Option<Duration>,
 }
 
@@ -214,7 +218,7 @@ impl managed::Manager for Manager {
         if self.idle_timeout.is_some_and(|idle| metrics.last_used() > idle) {
             return Err(RecycleError::message("the connection was idle for longer than the idle timeout"));
         }
-        if self.health_check {
+        if self.health_check && !conn.in_steady_use(self.health_check_idle) {
             conn.batch_execute(self.dialect.ping()).await.map_err(RecycleError::Backend)?;
         }
         Ok(())
