@@ -183,11 +183,34 @@ struct Manager {
 /// A connection of the pool, with what the pool knows of its health.
 struct Kept {
     conn: Connection,
-    /// When it was last given back with no failed statement since its
-    /// checkout (`None`: never, or it saw a failure: ping it).
+    health: Health,
+}
+
+/// What a pool (this one or the async one) knows of a connection's health
+/// between checkouts: its health check pings only a connection that was
+/// not in steady use.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Health {
+    /// When it was last given back (`None`: never).
     returned: Option<Instant>,
     /// Its failed statements at its last checkout.
     failures: usize,
+}
+
+impl Health {
+    /// At checkout, with the connection's count of failed statements so
+    /// far: whether to ping it. Not for one given back less than `idle` ago
+    /// with no failed statement since its last checkout (a failure may have
+    /// been the connection dying: it is pinged however soon).
+    pub(crate) fn checked_out(&mut self, failures: usize, idle: Duration) -> bool {
+        let failed = std::mem::replace(&mut self.failures, failures) != failures;
+        failed || !self.returned.is_some_and(|at| at.elapsed() < idle)
+    }
+
+    /// When it is given back.
+    pub(crate) fn given_back(&mut self) {
+        self.returned = Some(Instant::now());
+    }
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -200,16 +223,14 @@ impl r2d2::ManageConnection for Manager {
             conn.execute(&sql)?;
         }
         conn.set_observer(self.observer.clone());
-        let failures = conn.failed_statement_count();
-        Ok(Kept { conn, returned: None, failures })
+        let health = Health { returned: None, failures: conn.failed_statement_count() };
+        Ok(Kept { conn, health })
     }
 
     fn is_valid(&self, kept: &mut Kept) -> Result<(), DbError> {
-        let in_use = kept.returned.is_some_and(|at| at.elapsed() < self.health_check_idle);
-        if !in_use {
+        if kept.health.checked_out(kept.conn.failed_statement_count(), self.health_check_idle) {
             kept.conn.execute(self.dialect.ping())?;
         }
-        kept.failures = kept.conn.failed_statement_count();
         Ok(())
     }
 
@@ -220,10 +241,7 @@ impl r2d2::ManageConnection for Manager {
         // connection; if that fails, nobody does.
         let broken = state.broken
             || (state.depth > 0 && conn.control_transaction(&[self.dialect.rollback().into()], 0).is_err());
-        // A failed statement may have been the connection dying: the next
-        // checkout pings it, however soon.
-        let failed = conn.failed_statement_count() != kept.failures;
-        kept.returned = (!failed).then(Instant::now);
+        kept.health.given_back();
         broken
     }
 }

@@ -6,6 +6,7 @@ use crate::db::{
     Backend, DatabaseUrl, DbError, StatementObserver, TransactionState, connect_error, driver_error, instrumentation,
 };
 use crate::dialect::query::{Bound, DecodeError};
+use crate::orm::pool::Health;
 use crate::orm::relation::JoinPlan;
 use crate::orm::value::{Fields, FromRow, OrmBackend};
 use diesel::query_builder::QueryFragment;
@@ -70,11 +71,8 @@ pub struct AsyncConnection {
     server_version: Option<String>,
     transaction: TransactionState,
     in_flight: bool,
-    /// When a pool last took it back (its health check skips the ping for a
-    /// connection in steady use).
-    returned: Option<std::time::Instant>,
-    /// Its failed statements when a pool last checked it.
-    checked_failures: usize,
+    /// What its pool knows of its health between checkouts.
+    health: Health,
 }
 
 impl std::fmt::Debug for AsyncConnection {
@@ -129,8 +127,7 @@ impl AsyncConnection {
             server_version: None,
             transaction: TransactionState::default(),
             in_flight: false,
-            returned: None,
-            checked_failures: 0,
+            health: Health::default(),
         };
         conn.set_observer(None);
         Ok(conn)
@@ -158,18 +155,15 @@ impl AsyncConnection {
         on_inner!(&mut self.inner, c => c.set_instrumentation(instrument))
     }
 
-    /// Marks it given back to a pool now.
-    pub(super) fn mark_returned(&mut self) {
-        self.returned = Some(std::time::Instant::now());
+    /// At a pool's checkout: whether its health check pings it (see
+    /// [`Health::checked_out`]).
+    pub(super) fn needs_ping(&mut self, idle: std::time::Duration) -> bool {
+        self.health.checked_out(self.failures.load(Ordering::Relaxed), idle)
     }
 
-    /// Whether a pool's check at checkout may skip the ping: given back less
-    /// than `idle` ago, with no failed statement since the last check. Each
-    /// call is such a check.
-    pub(super) fn in_steady_use(&mut self, idle: std::time::Duration) -> bool {
-        let failures = self.failures.load(Ordering::Relaxed);
-        let failed = std::mem::replace(&mut self.checked_failures, failures) != failures;
-        !failed && self.returned.is_some_and(|at| at.elapsed() < idle)
+    /// Given back to its pool.
+    pub(super) fn given_back(&mut self) {
+        self.health.given_back();
     }
 
     /// The transaction nesting and health recorded so far.

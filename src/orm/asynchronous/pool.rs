@@ -168,7 +168,7 @@ impl Drop for AsyncPooledConnection {
                 // handle) closes, and the server rolls back what was open.
                 drop(managed::Object::take(conn));
             } else {
-                conn.mark_returned();
+                conn.given_back();
             }
         }
     }
@@ -218,7 +218,7 @@ impl managed::Manager for Manager {
         if self.idle_timeout.is_some_and(|idle| metrics.last_used() > idle) {
             return Err(RecycleError::message("the connection was idle for longer than the idle timeout"));
         }
-        if self.health_check && !conn.in_steady_use(self.health_check_idle) {
+        if self.health_check && conn.needs_ping(self.health_check_idle) {
             conn.batch_execute(self.dialect.ping()).await.map_err(RecycleError::Backend)?;
         }
         Ok(())
