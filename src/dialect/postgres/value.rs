@@ -135,6 +135,14 @@ impl Decode<Pg> for f32 {
 impl Decode<Pg> for String {
     fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
         let raw = not_null(raw)?;
+        let bytes = raw.as_bytes();
+        // Only 16 bytes can be a binary `uuid`, and only bytes starting with
+        // its format version 1 a `jsonb`: any other value is text, read
+        // without asking the field its type (a call through diesel's
+        // `dyn TypeOidLookup` into libpq per field).
+        if bytes.len() != 16 && bytes.first() != Some(&1) {
+            return Ok(String::from_utf8(bytes.to_vec())?);
+        }
         Ok(match raw.get_oid().get() {
             UUID => <uuid::Uuid as FromSql<st::Uuid, Pg>>::from_sql(raw)?.to_string(),
             JSONB => String::from_utf8(raw.as_bytes().get(1..).unwrap_or_default().to_vec())?,
