@@ -204,7 +204,7 @@ impl Health {
     /// been the connection dying: it is pinged however soon).
     pub(crate) fn checked_out(&mut self, failures: usize, idle: Duration) -> bool {
         let failed = std::mem::replace(&mut self.failures, failures) != failures;
-        failed || !self.returned.is_some_and(|at| at.elapsed() < idle)
+        failed || self.returned.is_none_or(|at| at.elapsed() >= idle)
     }
 
     /// When it is given back.
