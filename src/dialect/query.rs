@@ -1089,9 +1089,10 @@ impl<'a> Renderer<'_, 'a> {
                     _ => ", '$[*]' COLUMNS (k BIGINT PATH '$')) AS key_list))",
                 });
             }
-            _ => {
+            KeyShape::Empty => {}
+            KeyShape::Padded(bucket) => {
                 let last = keys.len() - 1;
-                for i in 0..key_bucket(keys.len()) {
+                for i in 0..bucket {
                     if i > 0 {
                         self.push(", ");
                     }

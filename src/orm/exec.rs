@@ -282,10 +282,10 @@ pub(crate) async fn fetch_keyed<R: FromRow>(
     joined: &[JoinPlan],
     build: impl FnOnce() -> Result<ast::Select, OrmError>,
 ) -> Result<Vec<R>, OrmError> {
-    let (dialect, caps) = conn.capabilities().await?;
     if !joined.is_empty() {
         return fetch_ast(conn, &build()?, joined).await;
     }
+    let (dialect, caps) = conn.capabilities().await?;
     let mut binds = Vec::new();
     let key = (id, dialect.memo_slot(), caps, ast::key_in_binds(caps, keys, &mut binds));
     let template = match recall(&KEYED, &key) {

@@ -291,10 +291,15 @@ fn post(title: &str) -> SPost {
 
 /// An async pool echoing each statement's SQL into the returned lines.
 async fn echoed(db: &TestDb) -> (AsyncPool, Arc<Mutex<Vec<String>>>) {
+    echoed_with(db, options()).await
+}
+
+/// [`echoed`] with `options`.
+async fn echoed_with(db: &TestDb, options: PoolOptions) -> (AsyncPool, Arc<Mutex<Vec<String>>>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
     let echo = Echo::callback(move |event| sink.lock().unwrap().push(event.sql.to_string()));
-    let pool = AsyncPool::open(&db.url, PoolOptions { echo: Some(echo), ..options() }).await.unwrap();
+    let pool = AsyncPool::open(&db.url, PoolOptions { echo: Some(echo), ..options }).await.unwrap();
     (pool, lines)
 }
 
@@ -549,47 +554,38 @@ async fn session_events_fire_and_sync_database_methods_are_refused(db: TestDb) {
 /// check, is handed out without the ping.
 async fn pool_pings_only_idle_or_failed_connections(db: TestDb) {
     let idle = Duration::from_millis(300);
-    let pinged = |zero: bool| {
-        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-        let sink = Arc::clone(&lines);
-        let echo = Echo::callback(move |event| sink.lock().unwrap().push(event.sql.to_string()));
-        let idle = if zero { Duration::ZERO } else { idle };
-        let options = PoolOptions { max_size: 1, health_check_idle: idle, echo: Some(echo), ..options() };
-        (options, lines)
-    };
-    let (opened, lines) = pinged(false);
-    let pool = AsyncPool::open(&db.url, opened).await.unwrap();
-    let ping = pool.dialect().ping();
-    let pings = || {
+    let one = |idle| PoolOptions { max_size: 1, health_check_idle: idle, ..options() };
+    // The pings echoed since the last call.
+    let pings = |pool: &AsyncPool, lines: &Mutex<Vec<String>>| {
         let mut lines = lines.lock().unwrap();
-        let n = lines.iter().filter(|sql| *sql == ping).count();
+        let n = lines.iter().filter(|sql| *sql == pool.dialect().ping()).count();
         lines.clear();
         n
     };
-    pings();
+    let (pool, lines) = echoed_with(&db, one(idle)).await;
+    pings(&pool, &lines);
     let all = select(Author::ALL).from(Author::TABLE);
     for _ in 0..3 {
         let mut conn = pool.get().await.unwrap();
         exec::fetch::<Author>(&mut conn, &all).await.unwrap();
     }
-    assert_eq!(pings(), 0, "given back a moment ago: no ping");
+    assert_eq!(pings(&pool, &lines), 0, "given back a moment ago: no ping");
     tokio::time::sleep(idle + Duration::from_millis(100)).await;
     drop(pool.get().await.unwrap());
-    assert_eq!(pings(), 1, "idle longer than health_check_idle: pinged");
+    assert_eq!(pings(&pool, &lines), 1, "idle longer than health_check_idle: pinged");
     let mut conn = pool.get().await.unwrap();
     assert!(exec::fetch::<Author>(&mut conn, &text("SELECT * FROM no_such_table")).await.is_err());
     drop(conn);
     drop(pool.get().await.unwrap());
-    assert_eq!(pings(), 1, "a failure since the last check: pinged however soon");
+    assert_eq!(pings(&pool, &lines), 1, "a failure since the last check: pinged however soon");
     drop(pool.get().await.unwrap());
-    assert_eq!(pings(), 0, "checked, no failure since: not pinged");
+    assert_eq!(pings(&pool, &lines), 0, "checked, no failure since: not pinged");
 
     // Zero: every checkout pings.
-    let (every, lines) = pinged(true);
-    let pool = AsyncPool::open(&db.url, every).await.unwrap();
-    lines.lock().unwrap().clear();
+    let (pool, lines) = echoed_with(&db, one(Duration::ZERO)).await;
+    pings(&pool, &lines);
     for _ in 0..3 {
         drop(pool.get().await.unwrap());
     }
-    assert_eq!(lines.lock().unwrap().iter().filter(|sql| *sql == ping).count(), 3);
+    assert_eq!(pings(&pool, &lines), 3);
 }
