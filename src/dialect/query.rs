@@ -324,9 +324,15 @@ pub enum QueryError {
 /// of up to [`IN_LIST_MAX`] keys), the next power of two.
 pub const KEY_BUCKETS: [usize; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, IN_LIST_CHUNK];
 
-/// The size an `IN` list of `n` keys is padded to.
+/// The size an `IN` list of `n` keys is padded to: past [`IN_LIST_MAX`]
+/// (a long Core list where the server has no list parameter) `n` itself,
+/// so that padding never takes a list past the server's parameter limit.
 pub fn key_bucket(n: usize) -> usize {
-    KEY_BUCKETS.iter().copied().find(|&b| b >= n).unwrap_or_else(|| n.next_power_of_two())
+    match KEY_BUCKETS.iter().copied().find(|&b| b >= n) {
+        Some(bucket) => bucket,
+        None if n <= IN_LIST_MAX => n.next_power_of_two(),
+        None => n,
+    }
 }
 
 /// SQL text with the positions where parameters go, without the values:

@@ -137,6 +137,18 @@ impl<T: SqlValue> IntoExpr<T::Base> for Expr<T> {
     }
 }
 
+/// `expr [NOT] IN (list)`: a list of integer parameters as a list of keys
+/// (`ast::Expr::KeyIn`), anything else as written.
+fn in_values(expr: ast::Expr, list: Vec<ast::Expr>, negated: bool) -> ast::Expr {
+    let integers = !list.is_empty() && list.iter().all(|e| matches!(e, ast::Expr::Bind(v) if v.as_i64().is_some()));
+    if !integers {
+        return ast::Expr::InList { expr: Box::new(expr), list, negated };
+    }
+    let keys = list.into_iter().map(|e| if let ast::Expr::Bind(v) = e { vec![v] } else { Vec::new() }).collect();
+    let keys = ast::Expr::KeyIn { columns: vec![expr], keys };
+    if negated { ast::Expr::Not(Box::new(keys)) } else { keys }
+}
+
 /// The operators and methods every typed expression has.
 // `is_null` builds `IS NULL` from the expression it consumes: SQL's name
 // (and diesel's), not a predicate on the Rust value.
@@ -206,15 +218,16 @@ pub trait Expression: Sized {
             negated: false,
         })
     }
-    /// `self IN (values...)`; an empty list holds for no row.
+    /// `self IN (values...)`; an empty list holds for no row. A list of
+    /// integers is one array parameter on PostgreSQL (`= ANY($1)`) and an
+    /// `IN` list padded to a few sizes elsewhere, as relationship loading
+    /// binds its keys: one prepared statement serves lists of many lengths.
     fn in_list<V: IntoExpr<Base<Self>>>(self, values: impl IntoIterator<Item = V>) -> Expr<bool> {
-        let list = values.into_iter().map(IntoExpr::into_node).collect();
-        Expr::from_node(ast::Expr::InList { expr: Box::new(self.node()), list, negated: false })
+        Expr::from_node(in_values(self.node(), values.into_iter().map(IntoExpr::into_node).collect(), false))
     }
     /// `self NOT IN (values...)`
     fn not_in_list<V: IntoExpr<Base<Self>>>(self, values: impl IntoIterator<Item = V>) -> Expr<bool> {
-        let list = values.into_iter().map(IntoExpr::into_node).collect();
-        Expr::from_node(ast::Expr::InList { expr: Box::new(self.node()), list, negated: true })
+        Expr::from_node(in_values(self.node(), values.into_iter().map(IntoExpr::into_node).collect(), true))
     }
     /// `self IN (SELECT ...)`
     fn in_select(self, select: super::query::Select) -> Expr<bool> {

@@ -246,6 +246,18 @@ fn statements() -> Vec<(&'static str, Box<dyn Statement>)> {
         ),
         ("in_list", Box::new(select(Author::NAME).from(Author::TABLE).filter(Author::NAME.in_list(["Ann", "Cid"])))),
         (
+            "in_integers",
+            Box::new(
+                select(Post::TITLE).from(Post::TABLE).filter(Post::VIEWS.in_list([5, 20, 7])).order_by(Post::ID.asc()),
+            ),
+        ),
+        (
+            "not_in_integers",
+            Box::new(
+                select(Post::TITLE).from(Post::TABLE).filter(Post::VIEWS.not_in_list([5, 20])).order_by(Post::ID.asc()),
+            ),
+        ),
+        (
             "in_empty_list",
             Box::new(select(Author::NAME).from(Author::TABLE).filter(Author::NAME.in_list(Vec::<String>::new()))),
         ),
@@ -540,6 +552,29 @@ fn statements_render_on_every_dialect() {
     insta::assert_snapshot!(out);
 }
 
+/// A list of integers renders as relationship loading's key lists do: one
+/// text for every length on PostgreSQL (an array) and SQLite (`json_each`),
+/// a few padded sizes on MySQL/MariaDB, so that the prepared statements
+/// stay few; a list too long to pad is not padded.
+#[test]
+fn integer_lists_render_in_a_few_texts() {
+    use migrate::dialect::query as ast;
+    let query = |n: i32| select(Post::TITLE).from(Post::TABLE).filter(Post::VIEWS.in_list(0..n));
+    for (name, texts) in [("postgresql", 1), ("sqlite", 1), ("mysql", 12)] {
+        let d = dialect::by_name(name).unwrap();
+        let rendered: std::collections::BTreeSet<String> =
+            (1..=600).map(|n| query(n).to_sql(d.as_ref()).unwrap()).collect();
+        assert_eq!(rendered.len(), texts, "{name}: {rendered:#?}");
+    }
+    let mysql = dialect::by_name("mysql").unwrap();
+    let old = ast::Capabilities { key_list: ast::KeyList::Padded, ..mysql.latest_capabilities() };
+    for (n, binds) in [(3, 4), (600, 1024), (5000, 5000)] {
+        let select = query(n).into_ast();
+        let rendered = ast::render(mysql.as_ref(), old, ast::StatementRef::Select(&select)).unwrap();
+        assert_eq!(rendered.binds.len(), binds, "{n} values");
+    }
+}
+
 fn statement(name: &str) -> Box<dyn Statement> {
     statements().into_iter().find(|(n, _)| *n == name).map(|(_, s)| s).unwrap()
 }
@@ -566,6 +601,8 @@ fn selects(_db: &TestDb, conn: &mut Connection) {
     let mut in_list = fetch::<String>(conn, "in_list");
     in_list.sort();
     assert_eq!(in_list, ["Ann", "Cid"]);
+    assert_eq!(fetch::<String>(conn, "in_integers"), ["hello again", "Cooking"]);
+    assert_eq!(fetch::<String>(conn, "not_in_integers"), ["Hello", "Rust tips"]);
     assert!(fetch::<String>(conn, "in_empty_list").is_empty());
     assert_eq!(fetch::<String>(conn, "in_select"), ["Ann", "Cid"]);
     assert_eq!(fetch::<i32>(conn, "between"), [5, 10, 20]);

@@ -116,7 +116,8 @@ pub enum Expr {
     /// SQL text written by a dialect (the server's clock, a condition on
     /// its lock catalog), spliced as it is: never a value.
     Sql(std::borrow::Cow<'static, str>),
-    /// `columns IN (keys)` for loading related rows: `= ANY($1)` with one
+    /// `columns IN (keys)` for loading related rows (and Core's lists of
+    /// integers, `in_list`): `= ANY($1)` with one
     /// array where the backend binds arrays and the key is one column, else
     /// an `IN` list padded to a bucket size (repeating the last key), so
     /// that a few statement texts serve every number of keys.
