@@ -19,6 +19,7 @@ use crate::orm::query::Statement;
 use crate::orm::value::{FromRow, KeyValue, RowReader};
 use foldhash::{HashMap, HashSet};
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
 
 /// What a query loads besides its rows: `joined` relationships (read with
@@ -377,18 +378,10 @@ where
         let select = || Ok(child_select(def, chunk, joined)?);
         if r.through.is_some() {
             let rows: Vec<Keyed<C, P::Key>> = exec::fetch_keyed(conn, id, chunk, joined, select).await?;
-            for Keyed(child, key) in rows {
-                if let Some(text) = group_key(key.key_values()) {
-                    groups.entry(text).or_default().push(child);
-                }
-            }
+            group(&mut groups, rows.into_iter().map(|Keyed(child, key)| (group_key(key.key_values()), child)));
         } else {
             let rows: Vec<C> = exec::fetch_keyed(conn, id, chunk, joined, select).await?;
-            for child in rows {
-                if let Some(text) = group_key_of(&child, &r.link_positions) {
-                    groups.entry(text).or_default().push(child);
-                }
-            }
+            group(&mut groups, rows.into_iter().map(|child| (group_key_of(&child, &r.link_positions), child)));
         }
     }
     if def.spec.order_by.is_empty() {
@@ -401,6 +394,37 @@ where
         after_load(&mut refs, conn, &step.child).await?;
     }
     Ok(groups)
+}
+
+/// Puts `rows` into `groups` by their keys (rows without one are dropped).
+/// The rows of one parent mostly arrive together (the server reads them
+/// through the foreign key's index, or in the order they were written):
+/// each run of them costs one lookup, not each row.
+fn group<C>(groups: &mut Groups<C>, rows: impl Iterator<Item = (Option<GroupKey>, C)>) {
+    let mut run: Option<GroupKey> = None;
+    let mut items = Vec::new();
+    for (key, row) in rows {
+        let Some(key) = key else { continue };
+        if run.as_ref() != Some(&key)
+            && let Some(done) = run.replace(key)
+        {
+            close_run(groups, done, &mut items);
+        }
+        items.push(row);
+    }
+    if let Some(done) = run {
+        close_run(groups, done, &mut items);
+    }
+}
+
+/// Moves a run's `items` into the group of `key`, leaving `items` empty.
+fn close_run<C>(groups: &mut Groups<C>, key: GroupKey, items: &mut Vec<C>) {
+    match groups.entry(key) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(std::mem::take(items));
+        }
+        Entry::Occupied(mut occupied) => occupied.get_mut().append(items),
+    }
 }
 
 /// Gives each parent its group: moved to the last parent with that key,
