@@ -328,20 +328,7 @@ impl Session {
         let rows: Vec<M> = self.execute_in(&statement).await?;
         let slots = self.slots_mut::<M>();
         slots.reserve(rows.len());
-        // One lookup per row where the key is new (the common case).
-        let handles: Vec<Handle<M>> = rows
-            .into_iter()
-            .map(|mut row| match slots.find(&row.key()) {
-                Some(kept) if !slots.is_expired(kept) => {
-                    if let Ok(object) = slots.get_mut_untracked(kept) {
-                        object.take_loaded(&mut row);
-                    }
-                    kept
-                }
-                Some(_) => slots.merge_row(row),
-                None => slots.loaded(row),
-            })
-            .collect();
+        let handles: Vec<Handle<M>> = rows.into_iter().map(|row| slots.read_row(row)).collect();
         if self.lazy.mode != NPlusOne::Off {
             self.lazy.queries += 1;
             let query = self.lazy.queries;

@@ -7,11 +7,12 @@ use crate::orm::error::{Error, Stale};
 use crate::orm::exec::{self, BoxFuture, Conn};
 use crate::orm::hooks::{HookError, HookPoint};
 use crate::orm::model::Model;
+use crate::orm::relation::Relations;
 use crate::orm::value::KeyValue;
 use crate::schema::ColumnType;
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, hash_map};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -217,6 +218,62 @@ fn read_facts<M: Model + crate::models::Model>() -> Facts {
     Facts { parents, outer_keys, types, self_references }
 }
 
+impl<M: Model + Relations> Slots<M> {
+    /// The object a query's `row` stands for: a new entry for a key the
+    /// session does not hold (one lookup of the key, not two), else the
+    /// session's own object, which takes the row's values if it was
+    /// expired and keeps its unsaved changes if not.
+    pub(super) fn read_row(&mut self, mut row: M) -> Handle<M> {
+        let kept = match self.by_key.entry(row.key().map_key()) {
+            hash_map::Entry::Occupied(kept)
+                if self.entries[*kept.get() as usize].as_ref().is_some_and(|e| !e.deleted) =>
+            {
+                *kept.get()
+            }
+            entry => {
+                // A row is read unchanged: it counts for no flush.
+                let handle = place(&mut self.entries, &mut self.generations, &mut self.free, Entry::new(row, true, 0));
+                match entry {
+                    hash_map::Entry::Occupied(mut gone) => *gone.get_mut() = handle.index,
+                    hash_map::Entry::Vacant(new) => {
+                        new.insert(handle.index);
+                    }
+                }
+                return handle;
+            }
+        };
+        let kept = Handle { index: kept, generation: self.generations[kept as usize], model: PhantomData };
+        if self.is_expired(kept) {
+            self.replace(kept, row);
+        } else if let Ok(object) = self.get_mut_untracked(kept) {
+            object.take_loaded(&mut row);
+        }
+        kept
+    }
+}
+
+/// Puts `entry` in a free slot of `entries`, or a new one.
+fn place<M>(
+    entries: &mut Vec<Option<Entry<M>>>,
+    generations: &mut Vec<u32>,
+    free: &mut Vec<usize>,
+    entry: Entry<M>,
+) -> Handle<M> {
+    let index = match free.pop() {
+        Some(i) => {
+            entries[i] = Some(entry);
+            i
+        }
+        None => {
+            entries.push(Some(entry));
+            generations.push(0);
+            entries.len() - 1
+        }
+    };
+    let index = u32::try_from(index).expect("fewer than 2^32 objects in one session");
+    Handle { index, generation: generations[index as usize], model: PhantomData }
+}
+
 /// The identity map's key of a model: its primary key as hashable values.
 type MapKey<M> = <<M as Model>::Key as KeyValue>::MapKey;
 
@@ -242,19 +299,7 @@ impl<M: Model> Slots<M> {
 
     fn insert_entry(&mut self, entry: Entry<M>) -> Handle<M> {
         self.count_change(false, changes(&entry));
-        let index = match self.free.pop() {
-            Some(i) => {
-                self.entries[i] = Some(entry);
-                i
-            }
-            None => {
-                self.entries.push(Some(entry));
-                self.generations.push(0);
-                self.entries.len() - 1
-            }
-        };
-        let index = u32::try_from(index).expect("fewer than 2^32 objects in one session");
-        Handle { index, generation: self.generations[index as usize], model: PhantomData }
+        place(&mut self.entries, &mut self.generations, &mut self.free, entry)
     }
 
     pub(super) fn add(&mut self, object: M, depth: u32) -> Handle<M> {
@@ -429,21 +474,6 @@ impl<M: Model> Slots<M> {
         self.entry(handle)?;
         self.remove(handle.index as usize, Stale::Expunged);
         Ok(())
-    }
-
-    /// The object `row` was read for: the session's own (an expired one
-    /// takes the row's values, an unexpired one keeps its unsaved changes),
-    /// or a new entry.
-    pub(super) fn merge_row(&mut self, row: M) -> Handle<M> {
-        match self.find(&row.key()) {
-            Some(handle) => {
-                if self.is_expired(handle) {
-                    self.replace(handle, row);
-                }
-                handle
-            }
-            None => self.loaded(row),
-        }
     }
 
     fn remove(&mut self, index: usize, why: Stale) {
