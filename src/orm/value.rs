@@ -354,10 +354,18 @@ pub trait KeyValue {
     fn key_values(&self) -> Vec<Value<'_>>;
     /// The key as a hash-map key, without allocating for number keys.
     fn map_key(&self) -> Self::MapKey;
+    /// The one part of a one-column key (`None` for a composite key):
+    /// [`KeyValue::key_values`] without the vector.
+    fn single_value(&self) -> Option<Value<'_>> {
+        None
+    }
 }
 
 impl<T: SqlValue> KeyValue for T {
     type MapKey = T::Hashed;
+    fn single_value(&self) -> Option<Value<'_>> {
+        Some(self.to_value())
+    }
     fn key_values(&self) -> Vec<Value<'_>> {
         vec![self.to_value()]
     }

@@ -378,7 +378,11 @@ where
         let select = || Ok(child_select(def, chunk, joined)?);
         if r.through.is_some() {
             let rows: Vec<Keyed<C, P::Key>> = exec::fetch_keyed(conn, id, chunk, joined, select).await?;
-            group(&mut groups, rows.into_iter().map(|Keyed(child, key)| (group_key(key.key_values()), child)));
+            let key_of = |key: &P::Key| match key.single_value() {
+                Some(one) => group_key([one]),
+                None => group_key(key.key_values()),
+            };
+            group(&mut groups, rows.into_iter().map(|Keyed(child, key)| (key_of(&key), child)));
         } else {
             let rows: Vec<C> = exec::fetch_keyed(conn, id, chunk, joined, select).await?;
             group(&mut groups, rows.into_iter().map(|child| (group_key_of(&child, &r.link_positions), child)));
