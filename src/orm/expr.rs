@@ -140,11 +140,11 @@ impl<T: SqlValue> IntoExpr<T::Base> for Expr<T> {
 /// `expr [NOT] IN (list)`: a list of integer parameters as a list of keys
 /// (`ast::Expr::KeyIn`), anything else as written.
 fn in_values(expr: ast::Expr, list: Vec<ast::Expr>, negated: bool) -> ast::Expr {
-    let integers = !list.is_empty() && list.iter().all(|e| matches!(e, ast::Expr::Bind(v) if v.as_i64().is_some()));
-    if !integers {
+    let integer = |e: &ast::Expr| matches!(e, ast::Expr::Bind(v) if v.as_i64().is_some());
+    if list.is_empty() || !list.iter().all(integer) {
         return ast::Expr::InList { expr: Box::new(expr), list, negated };
     }
-    let keys = list.into_iter().map(|e| if let ast::Expr::Bind(v) = e { vec![v] } else { Vec::new() }).collect();
+    let keys = list.into_iter().filter_map(|e| if let ast::Expr::Bind(v) = e { Some(vec![v]) } else { None }).collect();
     let keys = ast::Expr::KeyIn { columns: vec![expr], keys };
     if negated { ast::Expr::Not(Box::new(keys)) } else { keys }
 }
