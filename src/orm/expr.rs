@@ -219,9 +219,10 @@ pub trait Expression: Sized {
         })
     }
     /// `self IN (values...)`; an empty list holds for no row. A list of
-    /// integers is one array parameter on PostgreSQL (`= ANY($1)`) and an
-    /// `IN` list padded to a few sizes elsewhere, as relationship loading
-    /// binds its keys: one prepared statement serves lists of many lengths.
+    /// integers is bound as relationship loading binds its keys: one array
+    /// parameter on PostgreSQL (`= ANY($1)`), one JSON text on SQLite
+    /// (`json_each`), an `IN` list padded to a few sizes on MySQL/MariaDB,
+    /// so that one prepared statement serves lists of many lengths.
     fn in_list<V: IntoExpr<Base<Self>>>(self, values: impl IntoIterator<Item = V>) -> Expr<bool> {
         Expr::from_node(in_values(self.node(), values.into_iter().map(IntoExpr::into_node).collect(), false))
     }
