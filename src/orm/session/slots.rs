@@ -225,11 +225,7 @@ impl<M: Model + Relations> Slots<M> {
     /// expired and keeps its unsaved changes if not.
     pub(super) fn read_row(&mut self, mut row: M) -> Handle<M> {
         let kept = match self.by_key.entry(row.key().map_key()) {
-            hash_map::Entry::Occupied(kept)
-                if self.entries[*kept.get() as usize].as_ref().is_some_and(|e| !e.deleted) =>
-            {
-                *kept.get()
-            }
+            hash_map::Entry::Occupied(kept) if live(&self.entries, *kept.get()) => *kept.get(),
             entry => {
                 // A row is read unchanged: it counts for no flush.
                 let handle = place(&mut self.entries, &mut self.generations, &mut self.free, Entry::new(row, true, 0));
@@ -250,6 +246,11 @@ impl<M: Model + Relations> Slots<M> {
         }
         kept
     }
+}
+
+/// Whether slot `index` of `entries` holds an object not marked for deletion.
+fn live<M>(entries: &[Option<Entry<M>>], index: u32) -> bool {
+    entries[index as usize].as_ref().is_some_and(|e| !e.deleted)
 }
 
 /// Puts `entry` in a free slot of `entries`, or a new one.
@@ -323,8 +324,11 @@ impl<M: Model> Slots<M> {
     /// The live object of `key`, expired or not.
     pub(super) fn find(&self, key: &M::Key) -> Option<Handle<M>> {
         let index = *self.by_key.get(&key.map_key())?;
-        let live = self.entries[index as usize].as_ref().is_some_and(|e| !e.deleted);
-        live.then(|| Handle { index, generation: self.generations[index as usize], model: PhantomData })
+        live(&self.entries, index).then(|| Handle {
+            index,
+            generation: self.generations[index as usize],
+            model: PhantomData,
+        })
     }
 
     /// The entry of `handle`, or why there is none.
