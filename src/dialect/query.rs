@@ -59,10 +59,43 @@ pub const IN_LIST_CHUNK: usize = 500;
 /// protocol's 65,535).
 pub const IN_LIST_MAX: usize = 4096;
 
+/// A list of keys, `width` values each, one key after another (what
+/// [`Expr::KeyIn`] holds, as many values per key as it has columns).
+#[derive(Debug, Clone, Copy)]
+pub struct Keys<'a> {
+    /// Values per key: the key's columns.
+    pub width: usize,
+    /// The keys' values.
+    pub values: &'a [Value<'static>],
+}
+
+impl<'a> Keys<'a> {
+    /// How many keys there are.
+    pub fn len(&self) -> usize {
+        self.values.len() / self.width.max(1)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The values of the `i`th key.
+    pub fn key(&self, i: usize) -> &'a [Value<'static>] {
+        &self.values[i * self.width..(i + 1) * self.width]
+    }
+
+    /// The keys in lists of at most `n`.
+    pub fn chunks(&self, n: usize) -> impl Iterator<Item = Keys<'a>> + use<'a> {
+        let width = self.width;
+        self.values.chunks(n.max(1) * width.max(1)).map(move |values| Keys { width, values })
+    }
+}
+
 impl Capabilities {
     /// Whether `keys` go into one parameter (see [`KeyList`]), so that one
     /// statement carries them all, whatever their number.
-    pub fn binds_key_list(&self, keys: &[Vec<Value<'_>>]) -> bool {
+    pub fn binds_key_list(&self, keys: Keys<'_>) -> bool {
         fits_key_list(self.key_list, keys)
     }
 
@@ -70,10 +103,10 @@ impl Capabilities {
     /// into one parameter; else as many as an `IN` list takes (on
     /// MySQL/MariaDB, [`IN_LIST_MAX`] placeholders, however many columns a
     /// key has).
-    pub fn keys_per_statement(&self, keys: &[Vec<Value<'_>>]) -> usize {
+    pub fn keys_per_statement(&self, keys: Keys<'_>) -> usize {
         match self.key_list {
             _ if self.binds_key_list(keys) => keys.len(),
-            KeyList::JsonTable => (IN_LIST_MAX / keys.first().map_or(1, Vec::len).max(1)).max(1),
+            KeyList::JsonTable => (IN_LIST_MAX / keys.width.max(1)).max(1),
             _ => IN_LIST_CHUNK,
         }
     }
@@ -82,29 +115,31 @@ impl Capabilities {
 /// Whether `keys` go into one parameter in the form `list`, decided without
 /// building it: one column each, all of one type the form takes, and for
 /// `JSON_TABLE` more than [`IN_LIST_MAX`] of them.
-fn fits_key_list(list: KeyList, keys: &[Vec<Value<'_>>]) -> bool {
-    let mut firsts = keys.iter().map(|k| if let [one] = k.as_slice() { Some(one) } else { None });
+fn fits_key_list(list: KeyList, keys: Keys<'_>) -> bool {
+    if keys.width != 1 {
+        return false;
+    }
     match list {
         KeyList::Padded => false,
         KeyList::JsonTable if keys.len() <= IN_LIST_MAX => false,
         KeyList::Array => {
-            let Some(Some(first)) = firsts.next() else { return false };
+            let Some(first) = keys.values.first() else { return false };
             let kind = std::mem::discriminant(first);
-            KeyArray::of(&[first]).is_some() && firsts.all(|k| k.is_some_and(|k| std::mem::discriminant(k) == kind))
+            KeyArray::of(std::slice::from_ref(first)).is_some()
+                && keys.values.iter().all(|k| std::mem::discriminant(k) == kind)
         }
-        KeyList::JsonEach | KeyList::JsonTable => firsts.all(|k| k.and_then(Value::as_i64).is_some()),
+        KeyList::JsonEach | KeyList::JsonTable => keys.values.iter().all(|k| k.as_i64().is_some()),
     }
 }
 
 /// The one parameter that carries `keys` in the form `list` (where they
 /// fit it: [`fits_key_list`]).
-fn key_list_value(list: KeyList, keys: &[Vec<Value<'_>>]) -> Option<Value<'static>> {
-    let firsts: Vec<&Value<'_>> = keys.iter().filter_map(|k| k.first()).collect();
+fn key_list_value(list: KeyList, keys: Keys<'_>) -> Option<Value<'static>> {
     if list == KeyList::Array {
-        return KeyArray::of(&firsts).map(Value::Array);
+        return KeyArray::of(keys.values).map(Value::Array);
     }
     let mut json = String::from("[");
-    for (i, key) in firsts.iter().enumerate() {
+    for (i, key) in keys.values.iter().enumerate() {
         if i > 0 {
             json.push(',');
         }
@@ -128,7 +163,7 @@ pub enum KeyShape {
 
 /// The shape of a list of `keys` on a server with `caps` (decided without
 /// building its parameters).
-pub fn key_shape(caps: Capabilities, keys: &[Vec<Value<'_>>]) -> KeyShape {
+pub fn key_shape(caps: Capabilities, keys: Keys<'_>) -> KeyShape {
     match keys.len() {
         0 => KeyShape::Empty,
         _ if caps.binds_key_list(keys) => KeyShape::List,
@@ -140,7 +175,7 @@ pub fn key_shape(caps: Capabilities, keys: &[Vec<Value<'_>>]) -> KeyShape {
 /// parameters put into `binds` in order: what the renderer binds for it. A
 /// statement whose only parameters are one such list has one text per
 /// shape, so a caller may render it once and bind the keys of the others.
-pub fn key_in_binds<'a>(caps: Capabilities, keys: &'a [Vec<Value<'static>>], binds: &mut Vec<Value<'a>>) -> KeyShape {
+pub fn key_in_binds<'a>(caps: Capabilities, keys: Keys<'a>, binds: &mut Vec<Value<'a>>) -> KeyShape {
     let shape = key_shape(caps, keys);
     match shape {
         KeyShape::Empty => {}
@@ -148,7 +183,7 @@ pub fn key_in_binds<'a>(caps: Capabilities, keys: &'a [Vec<Value<'static>>], bin
         KeyShape::Padded(bucket) => {
             let last = keys.len() - 1;
             for i in 0..bucket {
-                binds.extend(keys[i.min(last)].iter().map(Value::borrowed));
+                binds.extend(keys.key(i.min(last)).iter().map(Value::borrowed));
             }
         }
     }
@@ -1034,7 +1069,7 @@ impl<'a> Renderer<'_, 'a> {
                 self.push(")");
             }
             Expr::Sql(text) => self.push(text),
-            Expr::KeyIn { columns, keys } => self.key_in(columns, keys)?,
+            Expr::KeyIn { columns, keys } => self.key_in(columns, Keys { width: columns.len(), values: keys })?,
             Expr::Invalid(message) => return Err(QueryError::Invalid { message: message.clone() }),
             Expr::Excluded(column) => match self.d.upsert_syntax() {
                 UpsertSyntax::OnConflict => {
@@ -1051,7 +1086,7 @@ impl<'a> Renderer<'_, 'a> {
         Ok(())
     }
 
-    fn key_in(&mut self, columns: &'a [Expr], keys: &'a [Vec<Value<'static>>]) -> Result<(), QueryError> {
+    fn key_in(&mut self, columns: &'a [Expr], keys: Keys<'a>) -> Result<(), QueryError> {
         let shape = key_shape(self.caps, keys);
         // The text up to the parameters, then the parameters (the columns'
         // own first), then the text around them with a split per parameter.
@@ -1097,12 +1132,11 @@ impl<'a> Renderer<'_, 'a> {
             }
             KeyShape::Empty => {}
             KeyShape::Padded(bucket) => {
-                let last = keys.len() - 1;
+                let width = keys.width;
                 for i in 0..bucket {
                     if i > 0 {
                         self.push(", ");
                     }
-                    let width = keys[i.min(last)].len();
                     if width > 1 {
                         self.push("(");
                     }

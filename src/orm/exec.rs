@@ -278,7 +278,7 @@ thread_local! {
 pub(crate) async fn fetch_keyed<R: FromRow>(
     conn: &mut Conn<'_>,
     id: usize,
-    keys: &[Vec<Value<'static>>],
+    keys: ast::Keys<'_>,
     joined: &[JoinPlan],
     build: impl FnOnce() -> Result<ast::Select, OrmError>,
 ) -> Result<Vec<R>, OrmError> {

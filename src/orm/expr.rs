@@ -144,7 +144,7 @@ fn in_values(expr: ast::Expr, list: Vec<ast::Expr>, negated: bool) -> ast::Expr 
     if list.is_empty() || !list.iter().all(integer) {
         return ast::Expr::InList { expr: Box::new(expr), list, negated };
     }
-    let keys = list.into_iter().filter_map(|e| if let ast::Expr::Bind(v) = e { Some(vec![v]) } else { None }).collect();
+    let keys = list.into_iter().filter_map(|e| if let ast::Expr::Bind(v) = e { Some(v) } else { None }).collect();
     let keys = ast::Expr::KeyIn { columns: vec![expr], keys };
     if negated { ast::Expr::Not(Box::new(keys)) } else { keys }
 }

@@ -994,15 +994,16 @@ fn key_lists_render_on_every_dialect() {
     use migrate::dialect::query::{self as ast, Expr, StatementRef, Value};
     use std::borrow::Cow;
     let column = |name: &'static str| Expr::Column { table: Some(Cow::Borrowed("t")), name: Cow::Borrowed(name) };
-    let select = |columns: Vec<Expr>, keys: Vec<Vec<Value<'static>>>| ast::Select {
+    let select = |columns: Vec<Expr>, keys: Vec<Value<'static>>| ast::Select {
         from: vec![ast::Source::Table { name: Cow::Borrowed("t"), alias: None }],
         filter: Some(Expr::KeyIn { columns, keys }),
         ..ast::Select::default()
     };
-    let single = select(vec![column("a")], (1..=3i64).map(|k| vec![Value::I64(k)]).collect());
+    // Keys one after another, as many values each as there are columns.
+    let single = select(vec![column("a")], (1..=3i64).map(Value::I64).collect());
     let composite =
-        select(vec![column("a"), column("b")], (1..=3i64).map(|k| vec![Value::I64(k), Value::I16(1)]).collect());
-    let text = select(vec![column("a")], ["x", "y", "z"].map(|k| vec![Value::Text(Cow::Borrowed(k))]).to_vec());
+        select(vec![column("a"), column("b")], (1..=3i64).flat_map(|k| [Value::I64(k), Value::I16(1)]).collect());
+    let text = select(vec![column("a")], ["x", "y", "z"].map(|k| Value::Text(Cow::Borrowed(k))).to_vec());
     let mut out = String::new();
     for name in ["postgresql", "mysql", "sqlite"] {
         let d = dialect::by_name(name).unwrap();
@@ -1016,9 +1017,9 @@ fn key_lists_render_on_every_dialect() {
         for (label, s, caps) in cases {
             let rendered = ast::render(d.as_ref(), caps, StatementRef::Select(s)).unwrap();
             // What the loader binds to the memoised text: the renderer's binds.
-            let Some(Expr::KeyIn { keys, .. }) = &s.filter else { panic!("{label}: no key list") };
+            let Some(Expr::KeyIn { columns, keys }) = &s.filter else { panic!("{label}: no key list") };
             let mut binds = Vec::new();
-            ast::key_in_binds(caps, keys, &mut binds);
+            ast::key_in_binds(caps, ast::Keys { width: columns.len(), values: keys }, &mut binds);
             assert_eq!(binds, rendered.binds, "{name} {label}");
             out.push_str(&format!(
                 "{name} {label}: {} -- {:?}\n",
@@ -1030,12 +1031,13 @@ fn key_lists_render_on_every_dialect() {
     insta::assert_snapshot!(out);
     let pg = dialect::by_name("postgresql").unwrap().latest_capabilities();
     let Some(Expr::KeyIn { keys, .. }) = &single.filter else { panic!("no key list") };
+    let keys = ast::Keys { width: 1, values: keys };
     assert_eq!(ast::key_shape(pg, keys), ast::KeyShape::List);
     assert_eq!(
         ast::key_shape(ast::Capabilities { key_list: ast::KeyList::Padded, ..pg }, keys),
         ast::KeyShape::Padded(4)
     );
-    assert_eq!(ast::key_shape(pg, &[]), ast::KeyShape::Empty);
+    assert_eq!(ast::key_shape(pg, ast::Keys { width: 1, values: &[] }), ast::KeyShape::Empty);
     assert_eq!(ast::key_bucket(3), 4);
     assert_eq!(ast::key_bucket(500), 500);
     assert_eq!(ast::key_bucket(501), 512);
@@ -1044,14 +1046,14 @@ fn key_lists_render_on_every_dialect() {
     let d = dialect::by_name("mysql").unwrap();
     let caps = d.latest_capabilities();
     for (n, params, json) in [(1000, 1024, false), (4096, 4096, false), (4097, 1, true)] {
-        let keys: Vec<Vec<Value<'static>>> = (1..=n).map(|k| vec![Value::I64(k)]).collect();
-        assert_eq!(caps.keys_per_statement(&keys), if json { 4097 } else { 4096 });
+        let keys: Vec<Value<'static>> = (1..=n).map(Value::I64).collect();
+        assert_eq!(caps.keys_per_statement(ast::Keys { width: 1, values: &keys }), if json { 4097 } else { 4096 });
         let s = select(vec![column("a")], keys);
         let rendered = ast::render(d.as_ref(), caps, StatementRef::Select(&s)).unwrap();
         assert_eq!(rendered.binds.len(), params, "{n} keys");
         assert_eq!(rendered.template.to_sql(d.as_ref()).contains("JSON_TABLE"), json, "{n} keys");
     }
     // A composite key's IN list stays within 4,096 placeholders.
-    let pairs: Vec<Vec<Value<'static>>> = (1..=5000).map(|k| vec![Value::I64(k), Value::I16(1)]).collect();
-    assert_eq!(caps.keys_per_statement(&pairs), 2048);
+    let pairs: Vec<Value<'static>> = (1..=5000).flat_map(|k| [Value::I64(k), Value::I16(1)]).collect();
+    assert_eq!(caps.keys_per_statement(ast::Keys { width: 2, values: &pairs }), 2048);
 }

@@ -124,8 +124,8 @@ pub enum Expr {
     KeyIn {
         /// The key's columns (one, or several for a composite key).
         columns: Vec<Expr>,
-        /// The keys, each one value per column.
-        keys: Vec<Vec<Value<'static>>>,
+        /// The keys, one value per column each, one key after another.
+        keys: Vec<Value<'static>>,
     },
     /// An expression that could not be built (a relationship that does not
     /// match its foreign keys): rendering it fails with this message.

@@ -63,9 +63,9 @@ pub enum KeyArray {
 impl KeyArray {
     /// The array of `values`, when they are all of one type an array holds
     /// (integers, text, UUIDs); `None` otherwise.
-    pub fn of(values: &[&Value<'_>]) -> Option<KeyArray> {
-        fn all<T>(values: &[&Value<'_>], pick: impl Fn(&Value<'_>) -> Option<T>) -> Option<Vec<T>> {
-            values.iter().map(|v| pick(v)).collect()
+    pub fn of(values: &[Value<'_>]) -> Option<KeyArray> {
+        fn all<T>(values: &[Value<'_>], pick: impl Fn(&Value<'_>) -> Option<T>) -> Option<Vec<T>> {
+            values.iter().map(pick).collect()
         }
         Some(match values.first()? {
             Value::I16(_) => KeyArray::I16(all(values, |v| if let Value::I16(n) = v { Some(*n) } else { None })?),

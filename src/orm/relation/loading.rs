@@ -10,7 +10,7 @@ use super::{
     Strategy,
 };
 use crate::db::Connection;
-use crate::dialect::query::{self as ast, DecodeError, StatementRef, Value};
+use crate::dialect::query::{self as ast, DecodeError, Keys, StatementRef, Value};
 use crate::orm::error::Error;
 use crate::orm::exec;
 use crate::orm::exec::Conn;
@@ -273,33 +273,26 @@ fn group_key_of<M: Model>(row: &M, positions: &[usize]) -> Option<GroupKey> {
 }
 
 /// Each row's group key at `positions`, and the distinct, non-null keys
-/// sorted (integer keys by value): the same parents give the same statement
-/// whatever order they came in (a level below the first gets them from a
-/// hash map), and the server probes its index in order.
-fn parent_keys<P: Model>(rows: &[&mut P], positions: &[usize]) -> (Vec<Option<GroupKey>>, Vec<Vec<Value<'static>>>) {
-    let mut seen = HashSet::default();
-    let mut keys = Vec::new();
-    let groups = rows
-        .iter()
-        .map(|row| {
-            let group = group_key_of(&**row, positions)?;
-            if seen.insert(group.clone()) {
-                keys.push((group.clone(), positions.iter().map(|&i| row.value(i).into_owned()).collect()));
-            }
-            Some(group)
-        })
-        .collect();
-    keys.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-    (groups, keys.into_iter().map(|(_, key)| key).collect())
+/// sorted (integer keys by value), their values one key after another: the
+/// same parents give the same statement whatever order they came in (a
+/// level below the first gets them from a hash map), and the server probes
+/// its index in order.
+fn parent_keys<P: Model>(rows: &[&mut P], positions: &[usize]) -> (Vec<Option<GroupKey>>, Vec<Value<'static>>) {
+    let groups: Vec<Option<GroupKey>> = rows.iter().map(|row| group_key_of(&**row, positions)).collect();
+    let mut firsts: Vec<(&GroupKey, usize)> =
+        groups.iter().enumerate().filter_map(|(i, group)| Some((group.as_ref()?, i))).collect();
+    firsts.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    firsts.dedup_by(|a, b| a.0 == b.0);
+    let mut keys = Vec::with_capacity(firsts.len() * positions.len());
+    for (_, i) in firsts {
+        keys.extend(positions.iter().map(|&p| rows[i].value(p).into_owned()));
+    }
+    (groups, keys)
 }
 
 /// `SELECT target.* [, association key] FROM target [JOIN association]
 /// WHERE link IN (keys) ORDER BY ...`, with the child plan's joins.
-fn child_select(
-    def: &'static RelationDef,
-    keys: &[Vec<Value<'static>>],
-    joined: &[JoinPlan],
-) -> Result<ast::Select, RelationError> {
+fn child_select(def: &'static RelationDef, keys: Keys<'_>, joined: &[JoinPlan]) -> Result<ast::Select, RelationError> {
     let r = def.resolved()?;
     let target = def.spec.target;
     let t = target.table;
@@ -324,7 +317,7 @@ fn child_select(
     }
     select.filter = Some(ast::Expr::KeyIn {
         columns: r.link_columns.iter().map(|c| column(r.link_table, c)).collect(),
-        keys: keys.to_vec(),
+        keys: keys.values.to_vec(),
     });
     // Without an `order_by` the collection is put in key order after the
     // read (`fetch_related`), not by the server: an `ORDER BY` of the key
@@ -363,14 +356,14 @@ type Groups<C> = HashMap<GroupKey, Vec<C>>;
 async fn fetch_related<P: Model, C: Relations>(
     conn: &mut Conn<'_>,
     step: &Step,
-    keys: &[Vec<Value<'static>>],
+    keys: Keys<'_>,
 ) -> Result<Groups<C>, Error>
 where
     P::Key: FromRow,
 {
     let def = step.def;
     let r = def.resolved()?;
-    let mut groups: Groups<C> = HashMap::default();
+    let mut groups: Groups<C> = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
     let (_, caps) = conn.capabilities().await?;
     let id = std::ptr::from_ref(def) as usize;
     let joined = &step.child.joined;
@@ -424,8 +417,10 @@ fn group<C>(groups: &mut Groups<C>, rows: impl Iterator<Item = (Option<GroupKey>
 /// Moves a run's `items` into the group of `key`, leaving `items` empty.
 fn close_run<C>(groups: &mut Groups<C>, key: GroupKey, items: &mut Vec<C>) {
     match groups.entry(key) {
+        // Copied out at its size: `items` keeps its room for the next run.
         Entry::Vacant(vacant) => {
-            vacant.insert(std::mem::take(items));
+            let group = vacant.insert(Vec::with_capacity(items.len()));
+            group.append(items);
         }
         Entry::Occupied(mut occupied) => occupied.get_mut().append(items),
     }
@@ -538,10 +533,11 @@ where
         }
         Strategy::Selectin => {
             let r = step.def.resolved()?;
-            let (row_keys, keys) = parent_keys(rows, &r.owner_positions);
+            let (row_keys, values) = parent_keys(rows, &r.owner_positions);
+            let keys = Keys { width: r.owner_positions.len(), values: &values };
             let unique = keys.len() == rows.len();
             let groups =
-                if keys.is_empty() { HashMap::default() } else { fetch_related::<P, C>(conn, step, &keys).await? };
+                if keys.is_empty() { HashMap::default() } else { fetch_related::<P, C>(conn, step, keys).await? };
             distribute(rows, &row_keys, groups, unique, set);
             Ok(())
         }
