@@ -483,14 +483,31 @@ impl<R: FromRow> OnDiesel for Load<'_, '_, R> {
     fn postgres(self, conn: &mut PgConnection) -> Self::Output {
         load_rows(conn, self.bound, self.joined)
     }
+    /// diesel's MySQL client panics reading a value of a column the server
+    /// typed `NULL` (`SELECT ?`): that panic, and no other, is an error.
     #[cfg(feature = "mysql")]
     fn mysql(self, conn: &mut MysqlConnection) -> Self::Output {
-        load_rows(conn, self.bound, self.joined)
+        let load = std::panic::AssertUnwindSafe(|| load_rows(conn, self.bound, self.joined));
+        std::panic::catch_unwind(load).unwrap_or_else(|panic| {
+            if untyped_column(&*panic) {
+                Err(Failure::Decode(DecodeError::Untyped))
+            } else {
+                std::panic::resume_unwind(panic)
+            }
+        })
     }
     #[cfg(feature = "sqlite")]
     fn sqlite(self, conn: &mut SqliteConnection) -> Self::Output {
         load_rows(conn, self.bound, self.joined)
     }
+}
+
+/// Whether a panic is diesel's on a MySQL column typed `NULL` (the arm of
+/// `MYSQL_TYPE_NULL` it calls unreachable).
+#[cfg(feature = "mysql")]
+fn untyped_column(panic: &(dyn std::any::Any + Send)) -> bool {
+    let message = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied());
+    message.is_some_and(|m| m.contains("We ensure at the call side that we do not hit this type here"))
 }
 
 struct Run<'q, 'v> {

@@ -92,6 +92,10 @@ async fn core_statements_run_decode_and_fail_typed(db: TestDb) {
     assert_eq!(exec::fetch_optional::<i64>(&mut conn, &count).await.unwrap(), Some(2));
     let raw = text("SELECT name FROM authors WHERE name <> :not_name").bind_str("not_name", "Ann");
     assert_eq!(exec::fetch::<String>(&mut conn, &raw).await.unwrap(), ["Bob"]);
+    // A bare parameter in a select list reads here on MySQL/MariaDB too
+    // (the sync client refuses it: `raw_text`).
+    let bare = text("SELECT :a").bind_str("a", "x");
+    assert_eq!(exec::fetch::<String>(&mut conn, &bare).await.unwrap(), ["x"]);
     // The same typed errors.
     let duplicate = insert_into(Author::TABLE).row(Row::new().set(Author::NAME, "Ann"));
     match exec::execute(&mut conn, &duplicate).await {

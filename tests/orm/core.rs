@@ -808,7 +808,7 @@ fn insert_models(db: &TestDb, conn: &mut Connection) {
     assert!(insert_into(Author::TABLE).models::<Author>(&[]).to_sql(d).is_err(), "no rows");
 }
 
-fn raw_text(_db: &TestDb, conn: &mut Connection) {
+fn raw_text(db: &TestDb, conn: &mut Connection) {
     seed(conn);
     assert_eq!(fetch::<(String,)>(conn, "text"), [("Ann".to_string(),), ("Dee".to_string(),)]);
     let q = text("SELECT id, name, mentor_id, rating FROM authors WHERE mentor_id = :m ORDER BY id").bind("m", 1i64);
@@ -816,6 +816,17 @@ fn raw_text(_db: &TestDb, conn: &mut Connection) {
     assert_eq!(mentored.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["Bob", "Dee"]);
     let missing = exec::fetch::<(i64,)>(conn, &text("SELECT :a"));
     assert_eq!(missing.unwrap_err().to_string(), "text statement: no value bound for `:a`");
+    // A bare parameter in a select list: MySQL/MariaDB report its column
+    // as NULL-typed, which their client library cannot read. An error that
+    // says to cast it, not a panic, and the connection goes on.
+    let bare = exec::fetch::<String>(conn, &text("SELECT :a").bind_str("a", "x"));
+    if db.backend() == Backend::Mysql {
+        let error = bare.unwrap_err().to_string();
+        assert!(error.contains("has no type") && error.contains("CAST(:x AS CHAR)"), "{error}");
+        assert_eq!(fetch::<(String,)>(conn, "text").len(), 2);
+    } else {
+        assert_eq!(bare.unwrap(), ["x"]);
+    }
 }
 
 fn injection_round_trips(db: &TestDb, conn: &mut Connection) {

@@ -155,6 +155,13 @@ pub enum DecodeError {
         /// Position in the row (from 0).
         index: usize,
     },
+    /// MySQL/MariaDB typed a result column `NULL` (a bare parameter in the
+    /// select list: `SELECT ?`), which their client library cannot read.
+    #[error(
+        "a result column has no type: MySQL/MariaDB report a bare parameter in a select list as NULL-typed, \
+         which their client library cannot read; cast it, as in `SELECT CAST(:x AS CHAR)`"
+    )]
+    Untyped,
     /// The bytes do not hold the Rust type.
     #[error("column {index} cannot be read as {rust_type}: {message}")]
     WrongType {
