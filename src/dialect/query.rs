@@ -1087,6 +1087,10 @@ impl<'a> Renderer<'_, 'a> {
     }
 
     fn key_in(&mut self, columns: &'a [Expr], keys: Keys<'a>) -> Result<(), QueryError> {
+        let mismatch = || QueryError::Invalid { message: "a list of keys does not match its columns".into() };
+        if !keys.values.len().is_multiple_of(keys.width.max(1)) {
+            return Err(mismatch());
+        }
         let shape = key_shape(self.caps, keys);
         // The text up to the parameters, then the parameters (the columns'
         // own first), then the text around them with a split per parameter.
@@ -1104,9 +1108,7 @@ impl<'a> Renderer<'_, 'a> {
                     _ => " IN (SELECT k FROM JSON_TABLE(",
                 });
             }
-            (KeyShape::List, _) | (KeyShape::Padded(_), []) => {
-                return Err(QueryError::Invalid { message: "a list of keys does not match its columns".into() });
-            }
+            (KeyShape::List, _) | (KeyShape::Padded(_), []) => return Err(mismatch()),
             (KeyShape::Padded(_), _) => {
                 self.push("(");
                 if columns.len() > 1 {

@@ -1038,6 +1038,10 @@ fn key_lists_render_on_every_dialect() {
         ast::KeyShape::Padded(4)
     );
     assert_eq!(ast::key_shape(pg, ast::Keys { width: 1, values: &[] }), ast::KeyShape::Empty);
+    // Values that do not make whole keys of the columns: refused.
+    let ragged = select(vec![column("a"), column("b")], vec![Value::I64(1), Value::I16(1), Value::I64(2)]);
+    let error = ast::render(dialect::by_name("postgresql").unwrap().as_ref(), pg, StatementRef::Select(&ragged));
+    assert!(error.unwrap_err().to_string().contains("a list of keys does not match its columns"));
     assert_eq!(ast::key_bucket(3), 4);
     assert_eq!(ast::key_bucket(500), 500);
     assert_eq!(ast::key_bucket(501), 512);
