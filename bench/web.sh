@@ -19,9 +19,11 @@ finish() {
     psql -q "$server" -c 'DROP DATABASE IF EXISTS migrate_web_bench WITH (FORCE)' || true
 }
 trap finish EXIT
+declare -A pid_of # ADDR -> the service's pid
 start() { # NAME ADDR [IDLE_MS]: starts target/release/NAME on ADDR and waits until it answers
     DATABASE_URL="$url" ADDR="$2" HEALTH_CHECK_IDLE_MS="${3:-500}" "target/release/$1" >/dev/null &
     pids+=("$!")
+    pid_of[$2]=$!
     for _ in $(seq 100); do
         curl -s -o /dev/null "http://$2/users/1" && return 0
         sleep 0.1
@@ -46,12 +48,30 @@ for port in 3101 3102; do
         { echo "the services answer differently" >&2; exit 1; }
 done
 
+ticks() { # PID...: each one's user + system CPU so far, its ended children's included, in clock ticks ("pid ticks" lines)
+    for p in "$@"; do awk -v p="$p" '{print p, $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || true; done
+}
+# The ticks spent between two `ticks` listings, a process new in AFTER from 0. A
+# PostgreSQL backend that ends in between (a pool discards the connections of
+# the requests wrk cuts off at its end) is in the postmaster's ended children.
+spent() { # BEFORE AFTER
+    awk 'NR == FNR {before[$1] = $2; next} {t += $2 - before[$1]} END {print t + 0}' <(echo "$1") <(echo "$2")
+}
 measure() { # LABEL ADDR: one wrk run of GET /users/1 (2 threads, 32 connections)
+    local service_before server_before service server
+    service_before=$(ticks "${pid_of[$2]}")
+    server_before=$(ticks $(pgrep -x postgres))
     out=$(wrk -t2 -c32 -d"${seconds}s" --latency --timeout 5s "http://$2/users/1")
+    service=$(spent "$service_before" "$(ticks "${pid_of[$2]}")")
+    server=$(spent "$server_before" "$(ticks $(pgrep -x postgres))")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
-    printf '%-22s %10s req/s   p99 %8s   %s\n' "$1" "$rps" "$p99" "$errors"
+    # CPU per request, in microseconds: the service's own, and PostgreSQL's.
+    per() { awk -v t="$1" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}'; }
+    printf '%-22s %10s req/s   p99 %8s   cpu/request: service %4s us, postgres %4s us   %s\n' \
+        "$1" "$rps" "$p99" "$(per "$service")" "$(per "$server")" "$errors"
 }
 echo "GET /users/{id} (a user, 3 posts, 2 tags: 3 statements in a read-only transaction), ${seconds}s each, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in 1 2; do
