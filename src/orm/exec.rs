@@ -470,9 +470,11 @@ where
 {
     let cursor = conn.load(bound).map_err(Failure::Driver)?;
     let mut out = Vec::with_capacity(cursor.size_hint().0);
+    let mut column_types = Vec::new();
     for row in cursor {
         let row = row.map_err(Failure::Driver)?;
-        out.push(R::from_row_joined(&mut Fields::<_, C::Backend>::new(&row), joined).map_err(Failure::Decode)?);
+        let mut fields = Fields::<_, C::Backend>::new(&row, &mut column_types);
+        out.push(R::from_row_joined(&mut fields, joined).map_err(Failure::Decode)?);
     }
     Ok(out)
 }

@@ -52,6 +52,10 @@ where
     fn decode(raw: Option<DB::RawValue<'_>>) -> Result<Self, FieldError> {
         T::from_base(<T::Base as Decode<DB>>::decode(raw)?).map_err(FieldError::Rejected)
     }
+
+    fn decode_typed(raw: Option<DB::RawValue<'_>>, column_type: u32) -> Result<Self, FieldError> {
+        T::from_base(<T::Base as Decode<DB>>::decode_typed(raw, column_type)?).map_err(FieldError::Rejected)
+    }
 }
 
 /// Compiles only when the field type `F` (a custom type, or an `Option` of

@@ -209,27 +209,35 @@ impl<T: SqlValue> SqlValue for Option<T> {
 
 /// The backends rows are read from; dispatches a [`SqlValue`] to its decoder.
 pub trait OrmBackend: diesel::backend::Backend {
-    /// Reads `T` from a raw field.
-    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError>;
+    /// Reads `T` from a raw field. `column_type` is what the reader keeps
+    /// of the field's column from row to row of one result: on PostgreSQL
+    /// its type OID (0 until its first value), asked of the driver once per
+    /// result, not per field (on a sync connection each ask is a call
+    /// through diesel's `dyn TypeOidLookup` into libpq, for every integer,
+    /// float and JSON read).
+    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>, column_type: &mut u32) -> Result<T, FieldError>;
 }
 
 #[cfg(feature = "postgres")]
 impl OrmBackend for Pg {
-    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError> {
-        <T as Decode<Pg>>::decode(raw)
+    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>, column_type: &mut u32) -> Result<T, FieldError> {
+        if let (0, Some(value)) = (*column_type, &raw) {
+            *column_type = value.get_oid().get();
+        }
+        <T as Decode<Pg>>::decode_typed(raw, *column_type)
     }
 }
 
 #[cfg(feature = "mysql")]
 impl OrmBackend for Mysql {
-    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError> {
+    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>, _: &mut u32) -> Result<T, FieldError> {
         <T as Decode<Mysql>>::decode(raw)
     }
 }
 
 #[cfg(feature = "sqlite")]
 impl OrmBackend for Sqlite {
-    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>) -> Result<T, FieldError> {
+    fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>, _: &mut u32) -> Result<T, FieldError> {
         <T as Decode<Sqlite>>::decode(raw)
     }
 }
@@ -244,17 +252,23 @@ pub trait RowReader {
     fn skip(&mut self, n: usize);
 }
 
-/// A [`RowReader`] over one diesel row.
+/// A [`RowReader`] over one diesel row, with what is kept of each column
+/// from row to row of its result ([`OrmBackend::decode`]).
 pub struct Fields<'r, R, DB> {
     row: &'r R,
+    column_types: &'r mut Vec<u32>,
     next: usize,
     backend: std::marker::PhantomData<DB>,
 }
 
-impl<'r, R, DB> Fields<'r, R, DB> {
-    /// Starts at the first field of `row`.
-    pub fn new(row: &'r R) -> Self {
-        Fields { row, next: 0, backend: std::marker::PhantomData }
+impl<'r, 'c, R: Row<'c, DB>, DB: OrmBackend> Fields<'r, R, DB> {
+    /// Starts at the first field of `row`; `column_types` goes from row to
+    /// row of one result, empty at the first.
+    pub fn new(row: &'r R, column_types: &'r mut Vec<u32>) -> Self {
+        if column_types.is_empty() {
+            column_types.resize(row.field_count(), 0);
+        }
+        Fields { row, column_types, next: 0, backend: std::marker::PhantomData }
     }
 }
 
@@ -262,8 +276,10 @@ impl<'r, 'c, DB: OrmBackend, R: Row<'c, DB>> RowReader for Fields<'r, R, DB> {
     fn next<T: SqlValue>(&mut self) -> Result<T, DecodeError> {
         let index = self.next;
         self.next += 1;
-        let field = self.row.get(index).ok_or(DecodeError::MissingColumn { index })?;
-        DB::decode::<T>(field.value()).map_err(|e| e.at(index, std::any::type_name::<T>()))
+        let missing = || DecodeError::MissingColumn { index };
+        let field = self.row.get(index).ok_or_else(missing)?;
+        let column_type = self.column_types.get_mut(index).ok_or_else(missing)?;
+        DB::decode::<T>(field.value(), column_type).map_err(|e| e.at(index, std::any::type_name::<T>()))
     }
 
     fn is_null_ahead(&self, ahead: usize) -> bool {

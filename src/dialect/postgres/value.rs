@@ -65,8 +65,9 @@ const UUID: u32 = 2950;
 const JSONB: u32 = 3802;
 const NUMERIC: u32 = 1700;
 
-fn integer(raw: PgValue<'_>) -> Result<i64, FieldError> {
-    Ok(match raw.get_oid().get() {
+/// `raw` of the column type `oid` as an integer.
+fn integer(raw: PgValue<'_>, oid: u32) -> Result<i64, FieldError> {
+    Ok(match oid {
         INT2 => i64::from(<i16 as FromSql<st::SmallInt, Pg>>::from_sql(raw)?),
         INT4 => i64::from(<i32 as FromSql<st::Integer, Pg>>::from_sql(raw)?),
         BOOL => i64::from(<bool as FromSql<st::Bool, Pg>>::from_sql(raw)?),
@@ -81,11 +82,12 @@ fn integer(raw: PgValue<'_>) -> Result<i64, FieldError> {
     })
 }
 
-fn float(raw: PgValue<'_>) -> Result<f64, FieldError> {
-    Ok(match raw.get_oid().get() {
+/// `raw` of the column type `oid` as a float.
+fn float(raw: PgValue<'_>, oid: u32) -> Result<f64, FieldError> {
+    Ok(match oid {
         FLOAT4 => f64::from(<f32 as FromSql<st::Float, Pg>>::from_sql(raw)?),
         NUMERIC => numeric(raw.as_bytes())?,
-        INT2 | INT4 | INT8 => integer(raw)? as f64,
+        INT2 | INT4 | INT8 => integer(raw, oid)? as f64,
         _ => <f64 as FromSql<st::Double, Pg>>::from_sql(raw)?,
     })
 }
@@ -108,11 +110,24 @@ fn numeric(bytes: &[u8]) -> Result<f64, FieldError> {
     Ok(if sign == 0x4000 { -value } else { value })
 }
 
+/// The type OID of a field read without its column's (a call through
+/// diesel's `dyn TypeOidLookup` into libpq on a sync connection).
+fn oid_of(raw: Option<PgValue<'_>>) -> Result<(PgValue<'_>, u32), FieldError> {
+    let raw = not_null(raw)?;
+    let oid = raw.get_oid().get();
+    Ok((raw, oid))
+}
+
 macro_rules! narrow {
     ($($t:ty),*) => {$(
         impl Decode<Pg> for $t {
             fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
-                Ok(<$t>::try_from(integer(not_null(raw)?)?)?)
+                let (raw, oid) = oid_of(raw)?;
+                Ok(<$t>::try_from(integer(raw, oid)?)?)
+            }
+
+            fn decode_typed(raw: Option<PgValue<'_>>, oid: u32) -> Result<Self, FieldError> {
+                Ok(<$t>::try_from(integer(not_null(raw)?, oid)?)?)
             }
         }
     )*};
@@ -121,14 +136,23 @@ narrow!(i16, i32, i64);
 
 impl Decode<Pg> for f64 {
     fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
-        float(not_null(raw)?)
+        let (raw, oid) = oid_of(raw)?;
+        float(raw, oid)
+    }
+
+    fn decode_typed(raw: Option<PgValue<'_>>, oid: u32) -> Result<Self, FieldError> {
+        float(not_null(raw)?, oid)
     }
 }
 
+// Narrowing a double to single precision is what the column asks for.
 impl Decode<Pg> for f32 {
     fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
-        // Narrowing a double to single precision is what the column asks for.
-        Ok(float(not_null(raw)?)? as f32)
+        Ok(<f64 as Decode<Pg>>::decode(raw)? as f32)
+    }
+
+    fn decode_typed(raw: Option<PgValue<'_>>, oid: u32) -> Result<Self, FieldError> {
+        Ok(<f64 as Decode<Pg>>::decode_typed(raw, oid)? as f32)
     }
 }
 
@@ -143,22 +167,42 @@ impl Decode<Pg> for String {
         if bytes.len() != 16 && bytes.first() != Some(&1) {
             return Ok(String::from_utf8(bytes.to_vec())?);
         }
-        Ok(match raw.get_oid().get() {
-            UUID => <uuid::Uuid as FromSql<st::Uuid, Pg>>::from_sql(raw)?.to_string(),
-            JSONB => String::from_utf8(raw.as_bytes().get(1..).unwrap_or_default().to_vec())?,
-            _ => String::from_utf8(raw.as_bytes().to_vec())?,
-        })
+        let oid = raw.get_oid().get();
+        text(raw, oid)
     }
+
+    fn decode_typed(raw: Option<PgValue<'_>>, oid: u32) -> Result<Self, FieldError> {
+        text(not_null(raw)?, oid)
+    }
+}
+
+/// `raw` of the column type `oid` as text: a `uuid` hyphenated, a `jsonb`
+/// without its format byte.
+fn text(raw: PgValue<'_>, oid: u32) -> Result<String, FieldError> {
+    Ok(match oid {
+        UUID => <uuid::Uuid as FromSql<st::Uuid, Pg>>::from_sql(raw)?.to_string(),
+        JSONB => String::from_utf8(raw.as_bytes().get(1..).unwrap_or_default().to_vec())?,
+        _ => String::from_utf8(raw.as_bytes().to_vec())?,
+    })
 }
 
 impl Decode<Pg> for serde_json::Value {
     fn decode(raw: Option<PgValue<'_>>) -> Result<Self, FieldError> {
-        let raw = not_null(raw)?;
-        Ok(match raw.get_oid().get() {
-            JSON => <serde_json::Value as FromSql<st::Json, Pg>>::from_sql(raw)?,
-            _ => <serde_json::Value as FromSql<st::Jsonb, Pg>>::from_sql(raw)?,
-        })
+        let (raw, oid) = oid_of(raw)?;
+        json(raw, oid)
     }
+
+    fn decode_typed(raw: Option<PgValue<'_>>, oid: u32) -> Result<Self, FieldError> {
+        json(not_null(raw)?, oid)
+    }
+}
+
+/// `raw` of the column type `oid` (`json` or `jsonb`) as a document.
+fn json(raw: PgValue<'_>, oid: u32) -> Result<serde_json::Value, FieldError> {
+    Ok(match oid {
+        JSON => <serde_json::Value as FromSql<st::Json, Pg>>::from_sql(raw)?,
+        _ => <serde_json::Value as FromSql<st::Jsonb, Pg>>::from_sql(raw)?,
+    })
 }
 
 macro_rules! direct {

@@ -245,6 +245,14 @@ impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for FieldError {
 pub trait Decode<DB: Backend>: Sized {
     /// Converts the raw value (`None` for `NULL`).
     fn decode(raw: Option<DB::RawValue<'_>>) -> Result<Self, FieldError>;
+
+    /// Converts the raw value of a field whose column type the reader
+    /// already knows (on PostgreSQL its type OID, read once per result), so
+    /// that the field is not asked again. What the default ignores.
+    fn decode_typed(raw: Option<DB::RawValue<'_>>, column_type: u32) -> Result<Self, FieldError> {
+        let _ = column_type;
+        Self::decode(raw)
+    }
 }
 
 impl<DB: Backend, T: Decode<DB>> Decode<DB> for Option<T> {
@@ -252,6 +260,13 @@ impl<DB: Backend, T: Decode<DB>> Decode<DB> for Option<T> {
         match raw {
             None => Ok(None),
             some => T::decode(some).map(Some),
+        }
+    }
+
+    fn decode_typed(raw: Option<DB::RawValue<'_>>, column_type: u32) -> Result<Self, FieldError> {
+        match raw {
+            None => Ok(None),
+            some => T::decode_typed(some, column_type).map(Some),
         }
     }
 }

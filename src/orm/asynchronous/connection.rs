@@ -249,9 +249,11 @@ where
 {
     let mut rows = std::pin::pin!(conn.load(bound).await.map_err(Failure::Driver)?);
     let mut out = Vec::new();
+    let mut column_types = Vec::new();
     while let Some(row) = rows.next().await {
         let row = row.map_err(Failure::Driver)?;
-        out.push(R::from_row_joined(&mut Fields::<_, C::Backend>::new(&row), joined).map_err(Failure::Decode)?);
+        let mut fields = Fields::<_, C::Backend>::new(&row, &mut column_types);
+        out.push(R::from_row_joined(&mut fields, joined).map_err(Failure::Decode)?);
     }
     Ok(out)
 }
