@@ -248,7 +248,8 @@ pub trait Decode<DB: Backend>: Sized {
 
     /// Converts the raw value of a field whose column type the reader
     /// already knows (on PostgreSQL its type OID, read once per result), so
-    /// that the field is not asked again. What the default ignores.
+    /// that the field is not asked again. The default ignores the type and
+    /// decodes as `decode` does.
     fn decode_typed(raw: Option<DB::RawValue<'_>>, column_type: u32) -> Result<Self, FieldError> {
         let _ = column_type;
         Self::decode(raw)
