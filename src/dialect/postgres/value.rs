@@ -110,8 +110,9 @@ fn numeric(bytes: &[u8]) -> Result<f64, FieldError> {
     Ok(if sign == 0x4000 { -value } else { value })
 }
 
-/// The type OID of a field read without its column's (a call through
-/// diesel's `dyn TypeOidLookup` into libpq on a sync connection).
+/// A non-`NULL` field and its type OID, asked of the field itself where
+/// the reader did not pass its column's (a call through diesel's
+/// `dyn TypeOidLookup` into libpq on a sync connection).
 fn oid_of(raw: Option<PgValue<'_>>) -> Result<(PgValue<'_>, u32), FieldError> {
     let raw = not_null(raw)?;
     let oid = raw.get_oid().get();
