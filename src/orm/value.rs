@@ -216,10 +216,16 @@ pub trait OrmBackend: diesel::backend::Backend {
     /// through diesel's `dyn TypeOidLookup` into libpq, for every integer,
     /// float and JSON read).
     fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>, column_type: &mut u32) -> Result<T, FieldError>;
+
+    /// Whether `decode` keeps anything in `column_type` (else the reader
+    /// keeps no vector of them).
+    const KEEPS_COLUMN_TYPES: bool = false;
 }
 
 #[cfg(feature = "postgres")]
 impl OrmBackend for Pg {
+    const KEEPS_COLUMN_TYPES: bool = true;
+
     fn decode<T: SqlValue>(raw: Option<Self::RawValue<'_>>, column_type: &mut u32) -> Result<T, FieldError> {
         if let (0, Some(value)) = (*column_type, &raw) {
             *column_type = value.get_oid().get();
@@ -265,7 +271,7 @@ impl<'r, 'c, R: Row<'c, DB>, DB: OrmBackend> Fields<'r, R, DB> {
     /// Starts at the first field of `row`; `column_types` goes from row to
     /// row of one result, empty at the first.
     pub fn new(row: &'r R, column_types: &'r mut Vec<u32>) -> Self {
-        if column_types.is_empty() {
+        if DB::KEEPS_COLUMN_TYPES && column_types.is_empty() {
             column_types.resize(row.field_count(), 0);
         }
         Fields { row, column_types, next: 0, backend: std::marker::PhantomData }
@@ -276,9 +282,9 @@ impl<'r, 'c, DB: OrmBackend, R: Row<'c, DB>> RowReader for Fields<'r, R, DB> {
     fn next<T: SqlValue>(&mut self) -> Result<T, DecodeError> {
         let index = self.next;
         self.next += 1;
-        let missing = || DecodeError::MissingColumn { index };
-        let field = self.row.get(index).ok_or_else(missing)?;
-        let column_type = self.column_types.get_mut(index).ok_or_else(missing)?;
+        let field = self.row.get(index).ok_or(DecodeError::MissingColumn { index })?;
+        let mut unkept = 0;
+        let column_type = self.column_types.get_mut(index).unwrap_or(&mut unkept);
         DB::decode::<T>(field.value(), column_type).map_err(|e| e.at(index, std::any::type_name::<T>()))
     }
 

@@ -19,7 +19,6 @@ use crate::orm::query::Statement;
 use crate::orm::value::{FromRow, KeyValue, RowReader};
 use foldhash::{HashMap, HashSet};
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
 
 /// What a query loads besides its rows: `joined` relationships (read with
@@ -416,14 +415,8 @@ fn group<C>(groups: &mut Groups<C>, rows: impl Iterator<Item = (Option<GroupKey>
 
 /// Moves a run's `items` into the group of `key`, leaving `items` empty.
 fn close_run<C>(groups: &mut Groups<C>, key: GroupKey, items: &mut Vec<C>) {
-    match groups.entry(key) {
-        // Copied out at its size: `items` keeps its room for the next run.
-        Entry::Vacant(vacant) => {
-            let group = vacant.insert(Vec::with_capacity(items.len()));
-            group.append(items);
-        }
-        Entry::Occupied(mut occupied) => occupied.get_mut().append(items),
-    }
+    // A new group is made at the run's size: `items` keeps its room for the next run.
+    groups.entry(key).or_insert_with(|| Vec::with_capacity(items.len())).append(items);
 }
 
 /// Gives each parent its group: moved to the last parent with that key,
