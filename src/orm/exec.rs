@@ -7,7 +7,7 @@ use super::model::{Model, Shape};
 use super::query::Statement;
 use super::relation::JoinPlan;
 use super::value::{Fields, FromRow, KeyValue, OrmBackend};
-use crate::db::{Connection, OnDiesel};
+use crate::db::{Connection, DbError, OnDiesel};
 use crate::dialect::query::{
     self as ast, Bound, Capabilities, DecodeError, QueryError, StatementKind, StatementRef, Template, Value,
 };
@@ -510,6 +510,16 @@ impl<R: FromRow> OnDiesel for Load<'_, '_, R> {
 fn untyped_column(panic: &(dyn std::any::Any + Send)) -> bool {
     let message = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied());
     message.is_some_and(|m| m.contains("We ensure at the call side that we do not hit this type here"))
+}
+
+/// Runs `ping` (a statement without parameters) on `conn` as a cached
+/// prepared statement: the server parses and plans it once per connection,
+/// not at every pool checkout.
+pub(crate) fn ping(conn: &mut Connection, ping: &Template) -> Result<(), DbError> {
+    match conn.with_diesel(Run { bound: Bound { template: ping, binds: &[] } }) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(conn.driver_error(e, &ping.sql)),
+    }
 }
 
 struct Run<'q, 'v> {

@@ -8,6 +8,7 @@ use super::error::{Error, StatementKind};
 use super::hooks::Listeners;
 use super::transaction::Transaction;
 use crate::db::{Connection, DatabaseUrl, DbError, OpenMode, StatementObserver};
+use crate::dialect::query::Template;
 use crate::dialect::{self, Dialect, TransactionOptions};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -84,8 +85,13 @@ impl Pool {
         let url = DatabaseUrl::parse(url).map_err(Error::Connect)?;
         let dialect: Arc<dyn Dialect> = Arc::from(dialect::for_backend(url.backend()));
         let observer = options.echo.as_ref().map(|echo| echo.observer(dialect::of(url.backend())));
-        let manager =
-            Manager { url, dialect: Arc::clone(&dialect), observer, health_check_idle: options.health_check_idle };
+        let manager = Manager {
+            url,
+            dialect: Arc::clone(&dialect),
+            observer,
+            health_check_idle: options.health_check_idle,
+            ping: Template { sql: dialect.ping().to_string(), splits: Vec::new() },
+        };
         r2d2::ManageConnection::connect(&manager)
             .map_err(|e| Error::from_db(&*dialect, StatementKind::Raw, None, e))?;
         let inner = r2d2::Pool::builder()
@@ -178,6 +184,8 @@ struct Manager {
     dialect: Arc<dyn Dialect>,
     observer: Option<StatementObserver>,
     health_check_idle: Duration,
+    /// The dialect's ping, kept to be run as a prepared statement.
+    ping: Template,
 }
 
 /// A connection of the pool, with what the pool knows of its health.
@@ -229,7 +237,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn is_valid(&self, kept: &mut Kept) -> Result<(), DbError> {
         if kept.health.checked_out(kept.conn.failed_statement_count(), self.health_check_idle) {
-            kept.conn.execute(self.dialect.ping())?;
+            super::exec::ping(&mut kept.conn, &self.ping)?;
         }
         Ok(())
     }

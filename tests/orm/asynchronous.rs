@@ -592,4 +592,17 @@ async fn pool_pings_only_idle_or_failed_connections(db: TestDb) {
         drop(pool.get().await.unwrap());
     }
     assert_eq!(pings(&pool, &lines), 3);
+
+    // A prepared statement, which the server parses once per connection.
+    let sql = crate::begin_and_ping::prepared_pings_sql(db.backend());
+    let executions = async || match sql {
+        Some(sql) => Some(exec::fetch::<i64>(&mut pool.get().await.unwrap(), &text(sql)).await.unwrap()[0]),
+        None => None,
+    };
+    let before = executions().await;
+    for _ in 0..3 {
+        drop(pool.get().await.unwrap());
+    }
+    let after = executions().await;
+    crate::begin_and_ping::assert_pings_prepared(db.backend(), before, after);
 }

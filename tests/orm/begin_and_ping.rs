@@ -214,6 +214,47 @@ fn pool_pings_only_idle_connections(db: &TestDb) {
     let (pool, lines) = pool_on(db, PoolOptions { max_size: 1, health_check: false, ..PoolOptions::default() });
     (0..3).for_each(|_| drop(pool.get().unwrap()));
     assert_eq!(pings(dialect, &lines), 0);
+
+    // The ping is a prepared statement, which the server parses once per
+    // connection, not at every checkout.
+    let (pool, _) =
+        pool_on(db, PoolOptions { max_size: 1, health_check_idle: Duration::ZERO, ..PoolOptions::default() });
+    let executions = |conn: &mut Connection| -> Option<i64> {
+        let sql = prepared_pings_sql(db.backend())?;
+        let rows: Vec<(i64,)> = exec::fetch(conn, &text(sql)).unwrap();
+        Some(rows[0].0)
+    };
+    let before = executions(&mut pool.get().unwrap());
+    (0..3).for_each(|_| drop(pool.get().unwrap()));
+    let after = executions(&mut pool.get().unwrap());
+    assert_pings_prepared(db.backend(), before, after);
+}
+
+/// A count that shows whether the pool's pings are prepared statements
+/// (`None` on SQLite, which has no server to parse them): on PostgreSQL, the
+/// session's prepared statements whose text is the ping; on MySQL/MariaDB,
+/// the session's prepared executions.
+pub fn prepared_pings_sql(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Postgres => Some("SELECT COUNT(*) FROM pg_prepared_statements WHERE statement = 'SELECT 1'"),
+        Backend::Mysql => Some(
+            "SELECT CAST(VARIABLE_VALUE AS SIGNED) FROM information_schema.SESSION_STATUS \
+             WHERE VARIABLE_NAME = 'COM_STMT_EXECUTE'",
+        ),
+        Backend::Sqlite => None,
+    }
+}
+
+/// Asserts the counts of [`prepared_pings_sql`] read on one connection
+/// before and after four checkouts of it that each pinged it.
+pub fn assert_pings_prepared(backend: Backend, before: Option<i64>, after: Option<i64>) {
+    match backend {
+        // Kept among the session's prepared statements, once.
+        Backend::Postgres => assert_eq!((before, after), (Some(1), Some(1))),
+        // Four pings and the count itself, each a prepared execution.
+        Backend::Mysql => assert_eq!(after.zip(before).map(|(a, b)| a - b), Some(5)),
+        Backend::Sqlite => assert_eq!((before, after), (None, None)),
+    }
 }
 
 /// A pool on `db` (its table already there) echoing into the returned lines.

@@ -5,7 +5,7 @@
 use crate::db::{
     Backend, DatabaseUrl, DbError, StatementObserver, TransactionState, connect_error, driver_error, instrumentation,
 };
-use crate::dialect::query::{Bound, DecodeError};
+use crate::dialect::query::{Bound, DecodeError, Template};
 use crate::orm::pool::Health;
 use crate::orm::relation::JoinPlan;
 use crate::orm::value::{Fields, FromRow, OrmBackend};
@@ -200,11 +200,21 @@ impl AsyncConnection {
         result.map_err(|e| driver_error(&self.url, e, sql))
     }
 
+    /// Runs `ping` (a statement without parameters) as a cached prepared
+    /// statement, as diesel-async's own pool check does: the server parses
+    /// and plans it once per connection, not at every checkout.
+    pub(super) async fn ping(&mut self, ping: &Template) -> Result<(), DbError> {
+        match self.run(Bound { template: ping, binds: &[] }).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(driver_error(&self.url, e, &ping.sql)),
+        }
+    }
+
     /// The server's version text, asked once with `query` (one row, one
     /// text column) and remembered for this connection.
     pub async fn server_version(&mut self, query: &str) -> Result<&str, DbError> {
         if self.server_version.is_none() {
-            let template = crate::dialect::query::Template { sql: query.to_string(), splits: Vec::new() };
+            let template = Template { sql: query.to_string(), splits: Vec::new() };
             let rows: Vec<(Option<String>,)> = match self.load(Bound { template: &template, binds: &[] }, &[]).await {
                 Ok(rows) => rows,
                 Err(Failure::Driver(e)) => return Err(driver_error(&self.url, e, query)),

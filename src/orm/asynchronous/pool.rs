@@ -7,6 +7,7 @@
 
 use super::connection::AsyncConnection;
 use crate::db::{DatabaseUrl, DbError, StatementObserver};
+use crate::dialect::query::Template;
 use crate::dialect::{self, Dialect};
 use crate::orm::echo::Echo;
 use crate::orm::error::{Error, StatementKind};
@@ -59,6 +60,7 @@ impl AsyncPool {
             observer,
             health_check: options.health_check,
             health_check_idle: options.health_check_idle,
+            ping: Template { sql: dialect.ping().to_string(), splits: Vec::new() },
             idle_timeout: options.idle_timeout,
         };
         let inner = managed::Pool::builder(manager)
@@ -187,6 +189,8 @@ struct Manager {
     observer: Option<StatementObserver>,
     health_check: bool,
     health_check_idle: Duration,
+    /// The dialect's ping, kept to be run as a prepared statement.
+    ping: Template,
     idle_timeout: Option<Duration>,
 }
 
@@ -219,7 +223,7 @@ impl managed::Manager for Manager {
             return Err(RecycleError::message("the connection was idle for longer than the idle timeout"));
         }
         if self.health_check && conn.needs_ping(self.health_check_idle) {
-            conn.batch_execute(self.dialect.ping()).await.map_err(RecycleError::Backend)?;
+            conn.ping(&self.ping).await.map_err(RecycleError::Backend)?;
         }
         Ok(())
     }
