@@ -60,7 +60,7 @@ ticks() { # PID...: each one's user + system CPU so far, its ended children's in
 spent() { # BEFORE AFTER
     awk 'NR == FNR {before[$1] = $2; next} {t += $2 - before[$1]} END {print t + 0}' <(echo "$1") <(echo "$2")
 }
-results=$(mktemp) # one line per run: NAME ROUND REQ/S P99_MS SERVICE_US POSTGRES_US
+results=$(mktemp) # one line per run: NAME ROUND REQ/S P99_MS SERVICE_US REQUESTS SERVICE_TICKS POSTGRES_TICKS
 measure() { # LABEL ADDR: one wrk run of GET /users/1 (2 threads, 32 connections)
     local service_before server_before service server
     service_before=$(ticks "${pid_of[$2]}")
@@ -77,7 +77,7 @@ measure() { # LABEL ADDR: one wrk run of GET /users/1 (2 threads, 32 connections
     per() { awk -v t="$1" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}'; }
     printf '%-14s #%s %10s req/s   p99 %6.2f ms   cpu/request: service %4s us, postgres %4s us   %s\n' \
         "$1" "$round" "$rps" "$p99" "$(per "$service")" "$(per "$server")" "$errors"
-    echo "$1 $round $rps $p99 $(per "$service") $(per "$server")" >>"$results"
+    echo "$1 $round $rps $p99 $(per "$service") $requests $service $server" >>"$results"
 }
 rounds="${MIGRATE_BENCH_ROUNDS:-5}"
 echo "GET /users/{id} (a user, 3 posts, 2 tags: 3 statements in a read-only transaction), ${seconds}s each, $rounds rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -92,9 +92,11 @@ for round in $(seq "$rounds"); do
 done
 echo "load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 # Per service, over the rounds: the best (highest) throughput, the best
-# (lowest) p99 and CPU, and the medians; then ours against raw, as ratios
-# where above 1 is worse than raw diesel-async.
-awk '
+# (lowest) p99 and service CPU, and the medians; PostgreSQL's CPU over all
+# the rounds together (a backend's CPU is counted when it ends, and a pool
+# discards connections at the end of a run, so one run's share is not its
+# own). Then ours against raw, as ratios where above 1 is worse than raw.
+awk -v hz="$(getconf CLK_TCK)" '
     function median(list,   n, a, i, j, t) {
         n = split(list, a, " ")
         for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
@@ -105,21 +107,24 @@ awk '
         for (i = 2; i <= n; i++) if (highest ? a[i] + 0 > b + 0 : a[i] + 0 < b + 0) b = a[i]
         return b
     }
-    { rps[$1] = rps[$1] " " $3; p99[$1] = p99[$1] " " $4; cpu[$1] = cpu[$1] " " $5; pg[$1] = pg[$1] " " $6 }
+    function all(ticks, s) { return ticks[s] / hz * 1e6 / requests[s] }
+    {
+        rps[$1] = rps[$1] " " $3; p99[$1] = p99[$1] " " $4; cpu[$1] = cpu[$1] " " $5
+        requests[$1] += $6; service[$1] += $7; server[$1] += $8
+    }
     END {
-        printf "\n%-10s %24s %22s %22s %22s\n", "", "req/s best (median)", "p99 ms best (median)", "service us best (med)", "postgres us best (med)"
+        printf "\n%-10s %24s %22s %22s %14s %14s\n", "", "req/s best (median)", "p99 ms best (median)", "service us best (med)", "service us all", "postgres us all"
         n = split("raw migrate ping-each", names, " ")
         for (i = 1; i <= n; i++) {
             s = names[i]
-            printf "%-10s %12.0f (%8.0f) %12.2f (%7.2f) %12.0f (%7.0f) %12.0f (%7.0f)\n", s, best(rps[s], 1), median(rps[s]), best(p99[s], 0), median(p99[s]), best(cpu[s], 0), median(cpu[s]), best(pg[s], 0), median(pg[s])
+            printf "%-10s %12.0f (%8.0f) %12.2f (%7.2f) %12.0f (%7.0f) %14.0f %14.0f\n", s, best(rps[s], 1), median(rps[s]), best(p99[s], 0), median(p99[s]), best(cpu[s], 0), median(cpu[s]), all(service, s), all(server, s)
         }
-        print "\nagainst raw diesel-async (above 1: worse): throughput = raw req/s / ours, p99 and CPU = ours / raw; best of the rounds (median)"
+        print "\nagainst raw diesel-async (above 1: worse): throughput = raw req/s / ours, p99 and CPU = ours / raw; best of the rounds (median), CPU over all rounds"
         for (i = 2; i <= n; i++) {
             s = names[i]
-            printf "%-10s throughput %.2fx (%.2fx)   p99 %.2fx (%.2fx)   service CPU %.2fx (%.2fx)   postgres CPU %.2fx (%.2fx)\n", s,
+            printf "%-10s throughput %.2fx (%.2fx)   p99 %.2fx (%.2fx)   service CPU %.2fx   postgres CPU %.2fx\n", s,
                 best(rps["raw"], 1) / best(rps[s], 1), median(rps["raw"]) / median(rps[s]),
                 best(p99[s], 0) / best(p99["raw"], 0), median(p99[s]) / median(p99["raw"]),
-                best(cpu[s], 0) / best(cpu["raw"], 0), median(cpu[s]) / median(cpu["raw"]),
-                best(pg[s], 0) / best(pg["raw"], 0), median(pg[s]) / median(pg["raw"])
+                all(service, s) / all(service, "raw"), all(server, s) / all(server, "raw")
         }
     }' "$results"
