@@ -173,7 +173,7 @@ fn expand(item: &syn::ItemStruct) -> syn::Result<Tokens> {
 
             fn plan(
                 options: &[#m::relation::LoadOption],
-            ) -> ::core::result::Result<::core::option::Option<#m::relation::Plan>, #m::relation::RelationError> {
+            ) -> ::core::result::Result<::core::option::Option<::std::sync::Arc<#m::relation::Plan>>, #m::relation::RelationError> {
                 #m::relation::plan_for::<Self>(options)
             }
 

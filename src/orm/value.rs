@@ -313,7 +313,7 @@ pub trait FromRow: Sized {
     /// What loading `options` (and the relationships' defaults) means for
     /// these rows; only models have relationships.
     #[doc(hidden)]
-    fn plan(options: &[LoadOption]) -> Result<Option<Plan>, RelationError> {
+    fn plan(options: &[LoadOption]) -> Result<Option<std::sync::Arc<Plan>>, RelationError> {
         if options.is_empty() { Ok(None) } else { Err(RelationError::OptionsNeedModel) }
     }
 

@@ -951,6 +951,29 @@ fn shop_composite_keys_and_self_references(db: &TestDb, conn: &mut Connection) {
 }
 
 #[test]
+fn plans_are_made_once_per_model_and_options() {
+    use migrate::orm::relation::{LoadOption, plan_for};
+    let posts_and_tags: Vec<LoadOption> = vec![selectin(User::POSTS).then(selectin(Post::TAGS)).into()];
+    let posts: Vec<LoadOption> = vec![selectin(User::POSTS).into()];
+    let first = plan_for::<User>(&posts_and_tags).unwrap().unwrap();
+    // The same model and options: the plan made before.
+    let again = plan_for::<User>(&posts_and_tags.clone()).unwrap().unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    // Other options, or another model: a plan of their own.
+    let other = plan_for::<User>(&posts).unwrap().unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&first, &other));
+    assert_eq!((first.after[0].child.after.len(), other.after[0].child.after.len()), (1, 0));
+    let for_posts = plan_for::<Post>(&[selectin(Post::TAGS).into()]).unwrap().unwrap();
+    assert_eq!(for_posts.after.len(), 1);
+    assert!(std::ptr::eq(for_posts.after[0].def, first.after[0].child.after[0].def));
+    // An error is an error every time.
+    for _ in 0..2 {
+        let e = plan_for::<User>(&[selectin(Post::TAGS).into()]).unwrap_err();
+        assert_eq!(e.to_string(), "the option for Post.tags does not apply to User rows");
+    }
+}
+
+#[test]
 fn relationship_statements_render_on_every_dialect() {
     let statements: Vec<(&str, Select)> = vec![
         (

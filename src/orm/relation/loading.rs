@@ -18,8 +18,10 @@ use crate::orm::model::Model;
 use crate::orm::query::Statement;
 use crate::orm::value::{FromRow, KeyValue, RowReader};
 use foldhash::{HashMap, HashSet};
+use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// What a query loads besides its rows: `joined` relationships (read with
 /// each row) and the loads that run after it.
@@ -61,11 +63,43 @@ pub struct Step {
 }
 
 /// The plan for rows of `M` with `options` (and the relationships'
-/// defaults); `None` when nothing is loaded.
-pub fn plan_for<M: Relations>(options: &[LoadOption]) -> Result<Option<Plan>, RelationError> {
+/// defaults); `None` when nothing is loaded. Made once per model and
+/// options on each thread (see [`PLANS`]).
+pub fn plan_for<M: Relations>(options: &[LoadOption]) -> Result<Option<Arc<Plan>>, RelationError> {
+    let model = TypeId::of::<M>();
+    let known = PLANS
+        .with_borrow(|plans| plans.iter().find(|p| p.model == model && p.options == options).map(|p| p.plan.clone()));
+    if let Some(plan) = known {
+        return Ok(plan);
+    }
     let mut aliases = 0;
     let plan = plan(&M::INFO, options, &[], &mut aliases)?;
-    Ok((!plan.joined.is_empty() || !plan.after.is_empty()).then_some(plan))
+    let plan = (!plan.joined.is_empty() || !plan.after.is_empty()).then(|| Arc::new(plan));
+    PLANS.with_borrow_mut(|plans| {
+        if plans.len() == PLANS_KEPT {
+            plans.remove(0);
+        }
+        plans.push(KnownPlan { model, options: options.to_vec(), plan: plan.clone() });
+    });
+    Ok(plan)
+}
+
+/// A plan made, with what it was made for.
+struct KnownPlan {
+    model: TypeId,
+    options: Vec<LoadOption>,
+    plan: Option<Arc<Plan>>,
+}
+
+/// How many plans a thread keeps; past that, the oldest goes.
+const PLANS_KEPT: usize = 64;
+
+thread_local! {
+    /// The plans made on this thread, oldest first. A plan depends only on
+    /// the model and the options (the relationships are static), and a
+    /// program runs queries of a few shapes again and again (a request
+    /// handler's): building the plan each time cost more than this lookup.
+    static PLANS: std::cell::RefCell<Vec<KnownPlan>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Defaults are not followed back along the relationship just loaded, nor
