@@ -125,8 +125,7 @@ fn fits_key_list(list: KeyList, keys: Keys<'_>) -> bool {
         KeyList::Array => {
             let Some(first) = keys.values.first() else { return false };
             let kind = std::mem::discriminant(first);
-            KeyArray::of(std::slice::from_ref(first)).is_some()
-                && keys.values.iter().all(|k| std::mem::discriminant(k) == kind)
+            KeyArray::holds(first) && keys.values.iter().all(|k| std::mem::discriminant(k) == kind)
         }
         KeyList::JsonEach | KeyList::JsonTable => keys.values.iter().all(|k| k.as_i64().is_some()),
     }
@@ -1422,6 +1421,26 @@ pub fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_arrays_hold_the_types_they_are_built_of() {
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::I16(1),
+            Value::I32(1),
+            Value::I64(1),
+            Value::F64(1.0),
+            Value::Text("a".into()),
+            Value::Bytes(std::borrow::Cow::Borrowed(b"a")),
+            Value::Uuid(uuid::Uuid::nil()),
+        ];
+        for value in &values {
+            assert_eq!(KeyArray::holds(value), KeyArray::of(std::slice::from_ref(value)).is_some(), "{value:?}");
+        }
+        assert_eq!(KeyArray::of(&[Value::I64(1), Value::I64(2)]), Some(KeyArray::I64(vec![1, 2])));
+        assert_eq!(KeyArray::of(&[Value::I64(1), Value::I32(2)]), None, "one type");
+    }
 
     #[test]
     fn named_parameters_skip_quotes_comments_and_casts() {

@@ -65,7 +65,11 @@ impl KeyArray {
     /// (integers, text, UUIDs); `None` otherwise.
     pub fn of(values: &[Value<'_>]) -> Option<KeyArray> {
         fn all<T>(values: &[Value<'_>], pick: impl Fn(&Value<'_>) -> Option<T>) -> Option<Vec<T>> {
-            values.iter().map(pick).collect()
+            let mut out = Vec::with_capacity(values.len());
+            for value in values {
+                out.push(pick(value)?);
+            }
+            Some(out)
         }
         Some(match values.first()? {
             Value::I16(_) => KeyArray::I16(all(values, |v| if let Value::I16(n) = v { Some(*n) } else { None })?),
@@ -77,6 +81,12 @@ impl KeyArray {
             Value::Uuid(_) => KeyArray::Uuid(all(values, |v| if let Value::Uuid(u) = v { Some(*u) } else { None })?),
             _ => return None,
         })
+    }
+
+    /// Whether an array holds values of `value`'s type (what [`KeyArray::of`]
+    /// takes), decided without building one.
+    pub fn holds(value: &Value<'_>) -> bool {
+        matches!(value, Value::I16(_) | Value::I32(_) | Value::I64(_) | Value::Text(_) | Value::Uuid(_))
     }
 }
 
