@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 type AsyncSqliteConnection =
     diesel_async::sync_connection_wrapper::SyncConnectionWrapper<diesel::sqlite::SqliteConnection>;
 
-// One per pooled connection, moved rarely: not worth a box per statement.
+// Boxed in `AsyncConnection` (PostgreSQL's takes over 400 bytes): a pool
+// moves its connections in and out of its queue at every checkout.
 #[allow(clippy::large_enum_variant)]
 enum Inner {
     #[cfg(feature = "postgres")]
@@ -64,7 +65,7 @@ pub(crate) enum Failure {
 /// cancelled request) leaves the connection [interrupted](Self::interrupted):
 /// whether the server ran it is unknown, so the pool never hands it out again.
 pub struct AsyncConnection {
-    inner: Inner,
+    inner: Box<Inner>,
     url: DatabaseUrl,
     statements: Arc<AtomicUsize>,
     failures: Arc<AtomicUsize>,
@@ -120,7 +121,7 @@ impl AsyncConnection {
             }
         };
         let mut conn = AsyncConnection {
-            inner,
+            inner: Box::new(inner),
             url: url.clone(),
             statements: Arc::new(AtomicUsize::new(0)),
             failures: Arc::new(AtomicUsize::new(0)),
@@ -152,7 +153,7 @@ impl AsyncConnection {
     /// stop). Statements are counted either way.
     pub fn set_observer(&mut self, observer: Option<StatementObserver>) {
         let instrument = instrumentation(Arc::clone(&self.statements), Arc::clone(&self.failures), observer);
-        on_inner!(&mut self.inner, c => c.set_instrumentation(instrument))
+        on_inner!(&mut *self.inner, c => c.set_instrumentation(instrument))
     }
 
     /// At a pool's checkout: whether its health check pings it (see
@@ -196,7 +197,7 @@ impl AsyncConnection {
     // kilobytes (the largest of three drivers'), which every future that
     // awaits a statement would otherwise hold inline and copy as it moves.
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), DbError> {
-        let result = in_flight!(self, on_inner!(&mut self.inner, c => Box::pin(c.batch_execute(sql)).await));
+        let result = in_flight!(self, on_inner!(&mut *self.inner, c => Box::pin(c.batch_execute(sql)).await));
         result.map_err(|e| driver_error(&self.url, e, sql))
     }
 
@@ -234,13 +235,13 @@ impl AsyncConnection {
         bound: Bound<'_, '_>,
         joined: &[JoinPlan],
     ) -> Result<Vec<R>, Failure> {
-        in_flight!(self, on_inner!(&mut self.inner, c => Box::pin(load_rows(c, bound, joined)).await))
+        in_flight!(self, on_inner!(&mut *self.inner, c => Box::pin(load_rows(c, bound, joined)).await))
     }
 
     /// Runs `bound` as a cached prepared statement that returns no rows; the
     /// number of rows it touched.
     pub(crate) async fn run(&mut self, bound: Bound<'_, '_>) -> Result<usize, diesel::result::Error> {
-        in_flight!(self, on_inner!(&mut self.inner, c => Box::pin(c.execute_returning_count(bound)).await))
+        in_flight!(self, on_inner!(&mut *self.inner, c => Box::pin(c.execute_returning_count(bound)).await))
     }
 
     /// The error for `error`, a driver failure running `sql`: the password
