@@ -380,6 +380,11 @@ pub struct Template {
 }
 
 impl Template {
+    /// The template of `sql`, a statement without parameters.
+    pub fn without_parameters(sql: &str) -> Template {
+        Template { sql: sql.to_string(), splits: Vec::new() }
+    }
+
     /// The pieces of text around the parameters: one more than there are parameters.
     pub fn pieces(&self) -> impl Iterator<Item = &str> {
         let ends = self.splits.iter().copied().chain(std::iter::once(self.sql.len()));

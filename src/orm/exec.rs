@@ -570,7 +570,7 @@ pub(crate) async fn insert_on<M: Model>(conn: &mut Conn<'_>, model: &mut M) -> R
     } else {
         let template = M::statements().get::<M>(dialect, Shape::InsertGenerated)?;
         conn.run(StatementKind::Insert, table, template, &binds).await?;
-        let last = Template { sql: dialect.last_insert_id_query().to_string(), splits: Vec::new() };
+        let last = Template::without_parameters(dialect.last_insert_id_query());
         let keys: Vec<(i64,)> = conn.load(StatementKind::Select, table, &last, &[], &[]).await?;
         keys.into_iter().next().ok_or(OrmError::NoRow { statement: StatementKind::Insert })?.0
     };
@@ -730,7 +730,7 @@ pub(crate) async fn insert_many_on<M: Model>(
     }
     let step = match dialect.batched_key_settings_query() {
         Some(sql) => {
-            let query = Template { sql: sql.to_string(), splits: Vec::new() };
+            let query = Template::without_parameters(sql);
             let settings: Vec<(i64, i64)> = conn.load(StatementKind::Select, None, &query, &[], &[]).await?;
             settings.first().filter(|(batchable, step)| *batchable == 1 && *step > 0).map(|(_, step)| *step)
         }
@@ -743,7 +743,7 @@ pub(crate) async fn insert_many_on<M: Model>(
         }
         return Ok(());
     };
-    let last = Template { sql: dialect.last_insert_id_query().to_string(), splits: Vec::new() };
+    let last = Template::without_parameters(dialect.last_insert_id_query());
     for batch in generated.chunks_mut(rows) {
         let template = batch_template::<M>(dialect, caps, InsertForm::Generated, batch.len(), rows, || {
             let source = ast::InsertSource::Values(placeholder_rows(batch.len(), columns.len()));

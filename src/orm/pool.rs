@@ -90,7 +90,7 @@ impl Pool {
             dialect: Arc::clone(&dialect),
             observer,
             health_check_idle: options.health_check_idle,
-            ping: Template { sql: dialect.ping().to_string(), splits: Vec::new() },
+            ping: Template::without_parameters(dialect.ping()),
         };
         r2d2::ManageConnection::connect(&manager)
             .map_err(|e| Error::from_db(&*dialect, StatementKind::Raw, None, e))?;

@@ -60,7 +60,7 @@ impl AsyncPool {
             observer,
             health_check: options.health_check,
             health_check_idle: options.health_check_idle,
-            ping: Template { sql: dialect.ping().to_string(), splits: Vec::new() },
+            ping: Template::without_parameters(dialect.ping()),
             idle_timeout: options.idle_timeout,
         };
         let inner = managed::Pool::builder(manager)

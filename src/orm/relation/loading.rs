@@ -64,7 +64,7 @@ pub struct Step {
 
 /// The plan for rows of `M` with `options` (and the relationships'
 /// defaults); `None` when nothing is loaded. Made once per model and
-/// options on each thread (see [`PLANS`]).
+/// options on each thread (see `PLANS`).
 pub fn plan_for<M: Relations>(options: &[LoadOption]) -> Result<Option<Arc<Plan>>, RelationError> {
     let model = TypeId::of::<M>();
     let known = PLANS
