@@ -66,6 +66,9 @@ measure() { # LABEL ADDR: one wrk run of GET /users/1 (2 threads, 32 connections
     service_before=$(ticks "${pid_of[$2]}")
     server_before=$(ticks $(pgrep -x postgres))
     out=$(wrk -t2 -c32 -d"${seconds}s" --latency --timeout 5s "http://$2/users/1")
+    # The backends of the connections a pool discards when wrk cuts its
+    # requests off end now, and their CPU counts when they have ended.
+    sleep 1
     service=$(spent "$service_before" "$(ticks "${pid_of[$2]}")")
     server=$(spent "$server_before" "$(ticks $(pgrep -x postgres))")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
@@ -93,9 +96,9 @@ done
 echo "load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 # Per service, over the rounds: the best (highest) throughput, the best
 # (lowest) p99 and service CPU, and the medians; PostgreSQL's CPU over all
-# the rounds together (a backend's CPU is counted when it ends, and a pool
-# discards connections at the end of a run, so one run's share is not its
-# own). Then ours against raw, as ratios where above 1 is worse than raw.
+# the rounds together (a backend's CPU is counted when it ends: ours are
+# discarded when wrk cuts their requests off, raw diesel-async's at its next
+# checkout, in its next run). Then ours against raw, as ratios where above 1 is worse than raw.
 awk -v hz="$(getconf CLK_TCK)" '
     function median(list,   n, a, i, j, t) {
         n = split(list, a, " ")
