@@ -99,6 +99,9 @@ thread_local! {
     /// the model and the options (the relationships are static), and a
     /// program runs queries of a few shapes again and again (a request
     /// handler's): building the plan each time cost more than this lookup.
+    /// Not one of `exec`'s template memos: those are hash maps looked up
+    /// by an owned key, and a key here would copy the options at every
+    /// query; this list is searched with the borrowed options.
     static PLANS: std::cell::RefCell<Vec<KnownPlan>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
